@@ -1,0 +1,83 @@
+// The one logger of every Meridian process: pino, JSON on stdout, fixed field names,
+// secrets redacted by path. Every module takes a Logger (or a child of one); nothing
+// else writes to stdout.
+import { type Logger as PinoLogger, pino } from "pino";
+
+/** Field names every log line uses. Bind them with `logger.child({ [F.workspace]: id })`. */
+export const F = {
+  component: "component",
+  workspace: "workspace",
+  deployment: "deployment",
+  namespace: "namespace",
+  kind: "kind",
+  name: "name",
+  reconcileId: "reconcileId",
+  connectionId: "connectionId",
+  eventId: "eventId",
+  eventType: "eventType",
+  outcome: "outcome",
+  reason: "reason",
+  durationMs: "durationMs",
+  writes: "writes",
+  attempt: "attempt",
+  delayMs: "delayMs",
+  url: "url",
+  status: "status",
+  err: "err",
+} as const;
+
+export type Logger = PinoLogger;
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+
+/**
+ * Paths whose values never reach a log line. Anything carrying a credential is
+ * named `token`, `authorization`, `credential`, `password` or `secret` so these
+ * catch it at any depth pino can express.
+ */
+export const REDACT_PATHS = [
+  "token",
+  "*.token",
+  "*.*.token",
+  "authorization",
+  "*.authorization",
+  "*.*.authorization",
+  "headers.authorization",
+  "*.headers.authorization",
+  "credential",
+  "*.credential",
+  "*.*.credential",
+  "password",
+  "*.password",
+  "secret",
+  "*.secret",
+  "data",
+  "*.stringData",
+];
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  component: string;
+  /** Where lines go; stdout unless a test passes a stream. */
+  destination?: NodeJS.WritableStream;
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  return pino(
+    {
+      level: opts.level ?? "info",
+      base: { [F.component]: opts.component },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      messageKey: "msg",
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
+      serializers: { err: pino.stdSerializers.errWithCause },
+    },
+    // biome-ignore lint/suspicious/noExplicitAny: pino accepts any writable stream
+    (opts.destination as any) ?? pino.destination({ fd: 1, sync: false }),
+  );
+}
+
+/** A logger that discards everything, for tests that do not read logs. */
+export function silentLogger(): Logger {
+  return pino({ level: "silent" });
+}
