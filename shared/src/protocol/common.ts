@@ -1,0 +1,72 @@
+// Building blocks shared by every message of protocol v1.
+import { z } from "zod";
+
+/** Protocol version spoken by this build; sent in PROTOCOL_HEADER on every request and response. */
+export const PROTOCOL_VERSION = "1";
+export const PROTOCOL_HEADER = "meridian-protocol-version";
+
+/** A DNS-1123 label of at most `max` characters (Kubernetes names are built from these). */
+export const dnsLabel = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(
+      /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+      "must be lowercase letters, digits and '-', start and end alphanumeric",
+    );
+
+/** A Kubernetes resource quantity such as `500m`, `2`, `1Gi`, `512Mi`. */
+export const quantity = z
+  .string()
+  .regex(
+    /^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/,
+    "must be a Kubernetes quantity such as 500m, 2, 1Gi",
+  );
+
+export const generation = z.number().int().min(1);
+
+export const resources = z.object({
+  cpu: quantity,
+  memory: quantity,
+});
+export type Resources = z.infer<typeof resources>;
+
+export const conditionStatus = z.enum(["True", "False", "Unknown"]);
+export const condition = z.object({
+  type: z.string().min(1),
+  status: conditionStatus,
+  reason: z.string().min(1),
+  message: z.string(),
+  lastTransitionTime: z.iso.datetime(),
+});
+export type Condition = z.infer<typeof condition>;
+
+/** Error body of every non-2xx answer from the control plane. */
+export const errorCode = z.enum([
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "invalid",
+  "protocol_version_unsupported",
+  "unavailable",
+]);
+export type ErrorCode = z.infer<typeof errorCode>;
+export const errorBody = z.object({
+  error: z.object({ code: errorCode, message: z.string() }),
+});
+export type ErrorBody = z.infer<typeof errorBody>;
+
+/** What an agent reports about messages it refused, so the control plane sees bad input. */
+export const rejectedEvents = z.object({
+  count: z.number().int().min(0),
+  last: z
+    .object({
+      eventId: z.string().optional(),
+      eventType: z.string(),
+      error: z.string(),
+      at: z.iso.datetime(),
+    })
+    .optional(),
+});
+export type RejectedEvents = z.infer<typeof rejectedEvents>;

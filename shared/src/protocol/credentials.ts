@@ -1,0 +1,16 @@
+// Workspace credentials: minted by the control plane for one workspace, short-lived, refreshable.
+import { z } from "zod";
+
+/**
+ * Answer of `POST /v1/agents/{agentId}/workspaces/{workspaceId}/credentials` (agent token) and of
+ * `POST /v1/workspaces/{workspaceId}/credentials/refresh` (the workspace's current token).
+ */
+export const workspaceCredential = z.object({
+  workspaceId: z.string(),
+  token: z.string().min(16),
+  expiresAt: z.iso.datetime(),
+});
+export type WorkspaceCredential = z.infer<typeof workspaceCredential>;
+
+/** Refresh when less than this fraction of the credential's lifetime remains. */
+export const REFRESH_AT_REMAINING_FRACTION = 1 / 3;

@@ -1,0 +1,131 @@
+// The Flink deployment: desired state of one Flink application, and its reported status.
+import { z } from "zod";
+import { condition, dnsLabel, generation, rejectedEvents, resources } from "./common.ts";
+
+export const desiredJobState = z.enum(["RUNNING", "SUSPENDED", "CANCELLED"]);
+export type DesiredJobState = z.infer<typeof desiredJobState>;
+export const upgradeMode = z.enum(["STATELESS", "SAVEPOINT"]);
+export type UpgradeMode = z.infer<typeof upgradeMode>;
+
+export const deploymentSpec = z.object({
+  /** At most 40 characters so `<name>-taskmanager-<n>` fits a 63-character pod name. */
+  name: dnsLabel(40),
+  generation,
+  image: z.string().min(1),
+  job: z.object({
+    /** Path of the job jar inside the image, e.g. `local:///opt/flink/usrlib/job.jar`. */
+    jarURI: z.string().min(1),
+    entryClass: z.string().regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, "must be a Java class name"),
+    args: z.array(z.string()).default([]),
+    allowNonRestoredState: z.boolean().default(false),
+  }),
+  parallelism: z.number().int().min(1).max(1024),
+  jobManager: z.object({ resources }),
+  taskManager: z.object({
+    resources,
+    taskSlots: z.number().int().min(1).max(64),
+    /** Defaults to ceil(parallelism / taskSlots). */
+    replicas: z.number().int().min(1).max(256).optional(),
+  }),
+  flinkConfiguration: z.record(z.string(), z.string()).default({}),
+  state: desiredJobState,
+  restartNonce: z.number().int().min(0).default(0),
+  savepointNonce: z.number().int().min(0).default(0),
+  upgradeMode: upgradeMode.default("SAVEPOINT"),
+});
+export type DeploymentSpec = z.infer<typeof deploymentSpec>;
+export type DeploymentSpecInput = z.input<typeof deploymentSpec>;
+
+/** Number of TaskManager pods a spec asks for. */
+export function taskManagerReplicas(spec: DeploymentSpec): number {
+  return spec.taskManager.replicas ?? Math.ceil(spec.parallelism / spec.taskManager.taskSlots);
+}
+
+/**
+ * Job state as seen from Flink. Flink's own states, plus three that say what we could not see:
+ * NOT_FOUND (the JobManager answered but has no such job), UNREACHABLE (no answer from the
+ * JobManager), NOT_DEPLOYED (no JobManager exists, e.g. while suspended).
+ */
+export const jobState = z.enum([
+  "INITIALIZING",
+  "CREATED",
+  "RUNNING",
+  "FAILING",
+  "FAILED",
+  "CANCELLING",
+  "CANCELED",
+  "FINISHED",
+  "RESTARTING",
+  "SUSPENDED",
+  "RECONCILING",
+  "NOT_FOUND",
+  "UNREACHABLE",
+  "NOT_DEPLOYED",
+]);
+export type JobState = z.infer<typeof jobState>;
+
+export const savepointInfo = z.object({
+  location: z.string(),
+  time: z.iso.datetime(),
+  /** What asked for it: a savepoint nonce, a suspend, an upgrade, a delete. */
+  trigger: z.enum(["nonce", "suspend", "upgrade", "restart", "delete"]),
+  nonce: z.number().int().optional(),
+});
+export type SavepointInfo = z.infer<typeof savepointInfo>;
+
+export const podSummary = z.object({
+  name: z.string(),
+  phase: z.string(),
+  ready: z.boolean(),
+  restarts: z.number().int().min(0),
+});
+
+export const deploymentPhase = z.enum([
+  "Pending",
+  "Deploying",
+  "Running",
+  "Upgrading",
+  "Suspending",
+  "Suspended",
+  "Cancelling",
+  "Cancelled",
+  "Failed",
+  "Refused",
+  "Deleting",
+  "Deleted",
+]);
+export type DeploymentPhase = z.infer<typeof deploymentPhase>;
+
+export const deploymentStatus = z.object({
+  name: z.string(),
+  observedGeneration: z.number().int().min(0),
+  phase: deploymentPhase,
+  job: z.object({
+    id: z.string().optional(),
+    state: jobState,
+    startTime: z.iso.datetime().optional(),
+  }),
+  jobManager: podSummary.optional(),
+  taskManagers: z.object({
+    desired: z.number().int().min(0),
+    ready: z.number().int().min(0),
+    pods: z.array(podSummary),
+  }),
+  slots: z.object({ total: z.number().int().min(0), available: z.number().int().min(0) }).optional(),
+  lastSavepoint: savepointInfo.optional(),
+  savepoints: z.array(savepointInfo),
+  observedRestartNonce: z.number().int().min(0),
+  observedSavepointNonce: z.number().int().min(0),
+  conditions: z.array(condition),
+});
+export type DeploymentStatus = z.infer<typeof deploymentStatus>;
+
+/** Body of `POST /v1/workspaces/{workspaceId}/status`. Level-based: the latest replaces the previous. */
+export const workspaceAgentStatus = z.object({
+  workspaceId: z.string(),
+  agent: z.object({ version: z.string(), identity: z.string(), startedAt: z.iso.datetime() }),
+  lastEventId: z.string().optional(),
+  deployments: z.array(deploymentStatus),
+  rejectedEvents,
+});
+export type WorkspaceAgentStatus = z.infer<typeof workspaceAgentStatus>;

@@ -1,0 +1,7 @@
+// Protocol v1: the one schema the agents and the reference control plane share.
+export * from "./common.ts";
+export * from "./credentials.ts";
+export * from "./deployment.ts";
+export * from "./events.ts";
+export * from "./paths.ts";
+export * from "./workspace.ts";

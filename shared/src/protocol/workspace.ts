@@ -1,0 +1,62 @@
+// The workspace: what the control plane wants the agent to create, and what the agent reports back.
+import { z } from "zod";
+import { condition, dnsLabel, generation, quantity, rejectedEvents, resources } from "./common.ts";
+
+export const workspaceSpec = z.object({
+  /** Stable id; the namespace is `<prefix><id>`. At most 40 characters so every derived name fits 63. */
+  id: dnsLabel(40),
+  generation,
+  displayName: z.string().max(200).optional(),
+  /** Becomes the namespace's ResourceQuota; checked against the local policy's ceilings. */
+  quota: z.object({
+    cpu: quantity,
+    memory: quantity,
+    pods: z.number().int().min(1).max(1000).default(50),
+  }),
+  workspaceAgent: z
+    .object({
+      /** Overrides the agent's configured workspace-agent image; must pass the local policy. */
+      image: z.string().min(1).optional(),
+      resources: z.object({ requests: resources, limits: resources }).optional(),
+      logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
+    })
+    .default({}),
+});
+export type WorkspaceSpec = z.infer<typeof workspaceSpec>;
+export type WorkspaceSpecInput = z.input<typeof workspaceSpec>;
+
+export const workspacePhase = z.enum([
+  "Pending",
+  "Ready",
+  "Degraded",
+  "Refused",
+  "Orphaned",
+  "Deleting",
+  "Deleted",
+]);
+export type WorkspacePhase = z.infer<typeof workspacePhase>;
+
+export const workspaceStatus = z.object({
+  id: z.string(),
+  observedGeneration: z.number().int().min(0),
+  phase: workspacePhase,
+  namespace: z.string().optional(),
+  conditions: z.array(condition),
+});
+export type WorkspaceStatus = z.infer<typeof workspaceStatus>;
+
+/** Body of `POST /v1/agents/{agentId}/status`. Level-based: the latest replaces the previous. */
+export const agentStatus = z.object({
+  agent: z.object({
+    id: z.string(),
+    version: z.string(),
+    identity: z.string(),
+    leader: z.string(),
+    kubernetesVersion: z.string(),
+    startedAt: z.iso.datetime(),
+  }),
+  lastEventId: z.string().optional(),
+  workspaces: z.array(workspaceStatus),
+  rejectedEvents,
+});
+export type AgentStatus = z.infer<typeof agentStatus>;
