@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Fetches the pinned Apache Flink runtime from Maven Central into
+#   $MERIDIAN_CACHE/flink/<version>/   (default: <repo>/.cache)
+# laid out like a Flink home:
+#   lib/      runtime jars (flink-runtime, flink-clients, flink-container, state backends, log4j 2)
+#   usrlib/   the job jar: flink-examples-streaming (StateMachineExample runs forever with keyed state)
+#   plugins/  empty (no file system plugins)
+#   SHA1SUMS  sha1 of every jar; re-checked on each run
+# Maven Central has no flink-dist jar (it is assembled only for the binary tarball), so the runtime
+# is resolved module by module with Maven, which checks every download against the .sha1 Maven
+# Central publishes (--strict-checksums); the example jar is fetched directly and checked against its
+# .sha1 the same way. Idempotent: a complete, unmodified cache is left alone.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+version=$(tr -d '[:space:]' < "$here/flink-version")
+cache=${MERIDIAN_CACHE:-$repo/.cache}
+out="$cache/flink/$version"
+log4j=2.25.3 # flink-parent's log4j.version for Flink 2.3.0
+dep_plugin=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+start=$(date +%s)
+
+if [ -f "$out/.complete" ] && (cd "$out" && sha1sum --quiet -c SHA1SUMS) >/dev/null 2>&1; then
+  echo "fetch-flink: Flink $version cached in $out ($(( $(date +%s) - start ))s)"
+  exit 0
+fi
+
+echo "fetch-flink: fetching Flink $version from Maven Central into $out"
+work="$out.tmp"
+rm -rf "$work"
+mkdir -p "$work/lib" "$work/usrlib" "$work/plugins" "$work/log"
+cat > "$work/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.meridian.test</groupId>
+  <artifactId>flink-runtime-classpath</artifactId>
+  <version>$version</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.flink</groupId><artifactId>flink-clients</artifactId><version>$version</version></dependency>
+    <dependency><groupId>org.apache.flink</groupId><artifactId>flink-streaming-java</artifactId><version>$version</version></dependency>
+    <dependency><groupId>org.apache.flink</groupId><artifactId>flink-container</artifactId><version>$version</version></dependency>
+    <dependency><groupId>org.apache.flink</groupId><artifactId>flink-connector-datagen</artifactId><version>$version</version></dependency>
+    <dependency><groupId>org.apache.flink</groupId><artifactId>flink-statebackend-rocksdb</artifactId><version>$version</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$log4j</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-api</artifactId><version>$log4j</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$log4j</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-1.2-api</artifactId><version>$log4j</version></dependency>
+  </dependencies>
+</project>
+POM
+
+mvn=(mvn --batch-mode --no-transfer-progress --strict-checksums -Dmaven.repo.local="$cache/m2" -f "$work/pom.xml")
+"${mvn[@]}" "$dep_plugin:copy-dependencies" -DincludeScope=runtime -DoutputDirectory="$work/lib" >"$work/mvn.log" 2>&1 ||
+  { tail -40 "$work/mvn.log" >&2; echo "fetch-flink: resolving the Flink runtime failed; full log in $work/mvn.log" >&2; exit 1; }
+# The example jar comes without Maven (its parent pom is not needed to run it): fetch it and its .sha1.
+central=https://repo1.maven.org/maven2
+ex="flink-examples-streaming-$version.jar"
+ex_url="$central/org/apache/flink/flink-examples-streaming/$version/$ex"
+curl -fsS --retry 3 -o "$work/usrlib/$ex" "$ex_url"
+want=$(curl -fsS --retry 3 "$ex_url.sha1" | cut -c1-40)
+got=$(sha1sum "$work/usrlib/$ex" | cut -c1-40)
+if [ "$want" != "$got" ]; then
+  echo "fetch-flink: $ex has sha1 $got but Maven Central says $want; rerun to fetch it again" >&2
+  exit 1
+fi
+
+# slf4j must bind to log4j 2 only; anything else on the classpath would swallow the log.
+rm -f "$work"/lib/slf4j-reload4j-*.jar "$work"/lib/slf4j-log4j12-*.jar "$work"/lib/logback-*.jar
+(cd "$work" && find lib usrlib -name '*.jar' -print0 | sort -z | xargs -0 sha1sum > SHA1SUMS)
+touch "$work/.complete"
+rm -rf "$out"
+mv "$work" "$out"
+echo "fetch-flink: $(wc -l < "$out/SHA1SUMS") jars, $(du -sh "$out" | cut -f1) in $out ($(( $(date +%s) - start ))s)"
