@@ -69,6 +69,11 @@ function tellWatchdog(line: string): void {
   watchdog.stdin!.write(`${line}\n`);
 }
 
+/** The pid of this process's watchdog, if one was started (it exits shortly after this process). */
+export function watchdogPid(): number | undefined {
+  return watchdog?.pid;
+}
+
 /** Announces a directory the watchdog removes if this process dies before removing it itself. */
 export function guardDir(dir: string): void {
   tellWatchdog(`dir+ ${dir}`);

@@ -15,6 +15,8 @@ export interface ClusterState {
   dir: string;
   logDir: string;
   components: { name: string; pid: number }[];
+  /** The serve process's watchdog (test/cluster/watchdog.ts), which exits right after it. */
+  watchdogPid?: number;
   nodes: number;
   startedAt: string;
 }
