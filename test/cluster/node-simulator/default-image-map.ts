@@ -1,0 +1,19 @@
+// The image map used when a caller passes none (e.g. startCluster({ nodes })): the
+// project's own images run the project's own entry points (docs/CONVENTIONS.md,
+// "Contracts between the parts"), busybox and sim/shell run shell commands.
+import { fileURLToPath } from "node:url";
+import { genericCommand, type ImageMapEntry, nodeEntryPoint } from "./image-map.ts";
+
+export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export const AGENT_IMAGE = "ghcr.io/meridian-dev/meridian-agent";
+export const WORKSPACE_AGENT_IMAGE = "ghcr.io/meridian-dev/meridian-workspace-agent";
+
+/** `extra` entries come first, so they win over the defaults. */
+export function defaultImageMap(extra: ImageMapEntry[] = []): ImageMapEntry[] {
+  return [
+    ...extra,
+    nodeEntryPoint(AGENT_IMAGE, `${REPO_ROOT}agent/src/main.ts`),
+    nodeEntryPoint(WORKSPACE_AGENT_IMAGE, `${REPO_ROOT}workspace-agent/src/main.ts`),
+    genericCommand(),
+  ];
+}

@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { V1Pod, V1Service } from "@kubernetes/client-node";
+import { buildHostsFile, parseHostsFile } from "./hosts.ts";
+import { candidateNames, lookupHosts } from "./hosts-preload.ts";
+import { imageMatches, rewriteMountPaths } from "./image-map.ts";
+
+const pod = (name: string, ns: string, ip: string, labels: Record<string, string>, ready = true): V1Pod => ({
+  metadata: { name, namespace: ns, labels, creationTimestamp: new Date(`2026-01-01T00:00:0${ip.at(-1)}Z`) },
+  spec: { containers: [] },
+  status: { phase: "Running", podIP: ip, conditions: [{ type: "Ready", status: ready ? "True" : "False" }] },
+});
+const svc = (name: string, ns: string, selector: Record<string, string>): V1Service => ({
+  metadata: { name, namespace: ns },
+  spec: { selector },
+});
+
+const dir = mkdtempSync(join(tmpdir(), "meridian-hosts-test-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("hosts file", () => {
+  const text = buildHostsFile(
+    [svc("jm", "mw-x", { app: "jm" }), svc("jm", "mw-y", { app: "jm" })],
+    [
+      pod("jm-0", "mw-x", "127.0.1.1", { app: "jm" }),
+      pod("jm-0", "mw-y", "127.0.1.2", { app: "jm" }),
+      pod("jm-1", "mw-x", "127.0.1.3", { app: "jm" }, false),
+    ],
+    ["sim-node-0"],
+  );
+  const map = parseHostsFile(text);
+  const file = join(dir, "hosts");
+  writeFileSync(file, text);
+
+  it("maps every Service name form to its ready pods only", () => {
+    assert.deepEqual(map.get("jm.mw-x.svc.cluster.local"), ["127.0.1.1"]);
+    assert.deepEqual(map.get("jm.mw-x.svc"), ["127.0.1.1"]);
+    assert.deepEqual(map.get("jm.mw-x"), ["127.0.1.1"]);
+    assert.deepEqual(map.get("jm.mw-y.svc"), ["127.0.1.2"]);
+    assert.deepEqual(map.get("sim-node-0"), ["127.0.0.1"]);
+    assert.deepEqual(map.get("127-0-1-3.mw-x.pod.cluster.local"), ["127.0.1.3"]);
+  });
+
+  it("resolves short names through the pod's namespace search path", () => {
+    assert.deepEqual(candidateNames("jm", "mw-y").slice(0, 2), [
+      "jm.mw-y.svc.cluster.local",
+      "jm.svc.cluster.local",
+    ]);
+    assert.deepEqual(lookupHosts("jm", 0, file, "mw-y"), [{ address: "127.0.1.2", family: 4 }]);
+    assert.deepEqual(lookupHosts("jm.mw-x.svc", 4, file, "mw-y"), [{ address: "127.0.1.1", family: 4 }]);
+    assert.equal(lookupHosts("jm.mw-x.svc", 6, file, "mw-y"), undefined);
+    assert.equal(lookupHosts("example.invalid", 0, file, "mw-y"), undefined);
+  });
+
+  it("makes dns.lookup, net and fetch in a child process resolve Service names", () => {
+    const preload = fileURLToPath(new URL("./hosts-preload.ts", import.meta.url));
+    const script = `
+      import dns from "node:dns";
+      import { lookup } from "node:dns/promises";
+      import http from "node:http";
+      const srv = http.createServer((_q, s) => s.end("pong")).listen(0, "127.0.1.2", async () => {
+        const port = srv.address().port;
+        const a = await new Promise((r) => dns.lookup("jm", (e, addr) => r(addr)));
+        const b = (await lookup("jm.mw-x.svc")).address;
+        const body = await (await fetch("http://jm.mw-y.svc:" + port + "/")).text();
+        console.log(JSON.stringify([a, b, body]));
+        srv.close();
+      });`;
+    const res = spawnSync(process.execPath, ["--import", preload, "--input-type=module", "-e", script], {
+      env: { ...process.env, MERIDIAN_HOSTS_FILE: file, MERIDIAN_POD_NAMESPACE: "mw-y" },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    assert.equal(res.status, 0, res.stderr);
+    assert.deepEqual(JSON.parse(res.stdout), ["127.0.1.2", "127.0.1.1", "pong"]);
+  });
+});
+
+describe("image map helpers", () => {
+  it("matches images by glob, with or without registry defaults and tags", () => {
+    assert.ok(imageMatches("busybox", "busybox:1.36"));
+    assert.ok(imageMatches("busybox", "docker.io/library/busybox"));
+    assert.ok(imageMatches("sim/shell:*", "sim/shell:1"));
+    assert.ok(
+      imageMatches("ghcr.io/meridian-dev/meridian-agent", "ghcr.io/meridian-dev/meridian-agent@sha256:abcd"),
+    );
+    assert.ok(
+      !imageMatches("ghcr.io/meridian-dev/meridian-agent", "ghcr.io/meridian-dev/meridian-agent-x:1"),
+    );
+  });
+
+  it("rewrites mount paths at word starts but not paths inside the simulator dir", () => {
+    const dirs = { "/etc/cfg": "/sim/pods/p/volumes/cfg", "/tmp": "/sim/pods/p/volumes/tmp" };
+    assert.equal(rewriteMountPaths("cat /etc/cfg/a.yaml", dirs), "cat /sim/pods/p/volumes/cfg/a.yaml");
+    assert.equal(
+      rewriteMountPaths("--policy-file=/etc/cfg/p", dirs),
+      "--policy-file=/sim/pods/p/volumes/cfg/p",
+    );
+    assert.equal(rewriteMountPaths("/etc/cfgx", dirs), "/etc/cfgx");
+    assert.equal(rewriteMountPaths("/tmp/sim-1/x", dirs, ["/tmp/sim-1"]), "/tmp/sim-1/x");
+  });
+});

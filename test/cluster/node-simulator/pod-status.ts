@@ -1,0 +1,118 @@
+// The status a kubelet would report for a simulated pod, computed from the
+// pod's container runners. Pure apart from the condition transition times it
+// remembers, so repeated calls with unchanged state yield identical objects
+// (the worker only PATCHes when the JSON differs).
+import type { V1ContainerState, V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import type { ContainerRunner } from "./container-runner.ts";
+import { rfc3339 } from "./nodes.ts";
+
+export interface PodSnapshot {
+  pod: V1Pod;
+  podIP: string;
+  hostIP: string;
+  startTime: string;
+  /** Volumes and tokens are in place (the "sandbox" is ready). */
+  prepared: boolean;
+  initialized: boolean;
+  /** An init container failed for good (restartPolicy Never): the pod is Failed. */
+  initFailed: boolean;
+  initRunners: ContainerRunner[];
+  runners: ContainerRunner[];
+  /** The pod is being torn down: every runner stopped or stopping. */
+  terminating: boolean;
+}
+
+function iso(d: unknown): string | undefined {
+  if (d === undefined || d === null) return undefined;
+  return rfc3339(d instanceof Date ? d : new Date(String(d)));
+}
+
+function stateJson(s: V1ContainerState): V1ContainerState {
+  if (s.running) return { running: { startedAt: iso(s.running.startedAt) as never } };
+  if (s.terminated) {
+    const t = s.terminated;
+    return {
+      terminated: {
+        exitCode: t.exitCode,
+        reason: t.reason,
+        ...(t.message ? { message: t.message } : {}),
+        startedAt: iso(t.startedAt) as never,
+        finishedAt: iso(t.finishedAt) as never,
+      },
+    };
+  }
+  if (s.waiting) return { waiting: { ...s.waiting } };
+  return {};
+}
+
+function containerStatus(r: ContainerRunner, podUid: string): V1ContainerStatus {
+  const running = r.state.running !== undefined;
+  return {
+    name: r.name,
+    image: r.container.image ?? "",
+    imageID: `sim://${r.container.image ?? ""}`,
+    ...(running || r.state.terminated ? { containerID: `sim://${podUid}/${r.name}/${r.restartCount}` } : {}),
+    ready: r.ready,
+    started: r.started,
+    restartCount: r.restartCount,
+    state: stateJson(r.state),
+    lastState: stateJson(r.lastState),
+  };
+}
+
+export class PodStatusBuilder {
+  readonly #transitions = new Map<string, { status: string; time: string }>();
+
+  #cond(type: string, ok: boolean, reason?: string) {
+    const status = ok ? "True" : "False";
+    const prev = this.#transitions.get(type);
+    const time = prev && prev.status === status ? prev.time : rfc3339();
+    this.#transitions.set(type, { status, time });
+    return { type, status, lastProbeTime: null, lastTransitionTime: time, ...(reason ? { reason } : {}) };
+  }
+
+  build(s: PodSnapshot): Record<string, unknown> {
+    const uid = s.pod.metadata?.uid ?? "";
+    const all = s.runners;
+    const allReady = s.initialized && all.length > 0 && all.every((r) => r.ready);
+    const phase = podPhase(s);
+    const scheduledTime = s.pod.status?.conditions?.find(
+      (c) => c.type === "PodScheduled",
+    )?.lastTransitionTime;
+    if (scheduledTime && !this.#transitions.has("PodScheduled")) {
+      this.#transitions.set("PodScheduled", { status: "True", time: iso(scheduledTime)! });
+    }
+    const notReadyReason =
+      phase === "Succeeded" || phase === "Failed" ? "PodCompleted" : "ContainersNotReady";
+    return {
+      phase,
+      hostIP: s.hostIP,
+      hostIPs: [{ ip: s.hostIP }],
+      ...(s.prepared ? { podIP: s.podIP, podIPs: [{ ip: s.podIP }] } : {}),
+      startTime: s.startTime,
+      qosClass: s.pod.status?.qosClass,
+      conditions: [
+        this.#cond("PodReadyToStartContainers", s.prepared && !s.terminating),
+        this.#cond("Initialized", s.initialized, s.initialized ? undefined : "ContainersNotInitialized"),
+        this.#cond("Ready", allReady, allReady ? undefined : notReadyReason),
+        this.#cond("ContainersReady", allReady, allReady ? undefined : notReadyReason),
+        this.#cond("PodScheduled", true),
+      ],
+      ...(s.initRunners.length > 0
+        ? { initContainerStatuses: s.initRunners.map((r) => containerStatus(r, uid)) }
+        : {}),
+      containerStatuses: all.map((r) => containerStatus(r, uid)),
+    };
+  }
+}
+
+export function podPhase(s: PodSnapshot): "Pending" | "Running" | "Succeeded" | "Failed" {
+  if (s.initFailed) return "Failed";
+  if (!s.initialized) return "Pending";
+  const runners = s.runners;
+  if (runners.length > 0 && runners.every((r) => r.finished && r.state.terminated)) {
+    return runners.every((r) => r.succeeded) ? "Succeeded" : "Failed";
+  }
+  const everRan = runners.some((r) => r.state.running || r.state.terminated || r.restartCount > 0);
+  return everRan ? "Running" : "Pending";
+}
