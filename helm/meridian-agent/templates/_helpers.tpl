@@ -1,0 +1,215 @@
+{{/*
+Names, labels, image references and the checks that refuse contradictory values.
+Every template includes "meridian-agent.validate" (through the labels), so a bad value set fails
+`helm template`/`helm install` whichever template is rendered first.
+*/}}
+
+{{/* The chart name, or nameOverride. */}}
+{{- define "meridian-agent.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The full name of every resource: fullnameOverride, else the release name when it already contains the
+chart name, else <release>-<chart>. 63 characters at most (a label value and a DNS label).
+*/}}
+{{- define "meridian-agent.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* chart-version for the helm.sh/chart label. */}}
+{{- define "meridian-agent.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels that select the agent pods. Never change them: a Deployment's selector is immutable. */}}
+{{- define "meridian-agent.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "meridian-agent.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: agent
+{{- end }}
+
+{{/* Labels on every object the chart renders. Runs the value checks first. */}}
+{{- define "meridian-agent.labels" -}}
+{{- include "meridian-agent.validate" . -}}
+{{ include "meridian-agent.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: meridian
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ include "meridian-agent.chart" . }}
+{{- end }}
+
+{{/* The ServiceAccount the agent runs as (one per release). */}}
+{{- define "meridian-agent.serviceAccountName" -}}
+{{- include "meridian-agent.fullname" . }}
+{{- end }}
+
+{{/* The Lease the agent replicas elect their leader with (in the release namespace). */}}
+{{- define "meridian-agent.leaseName" -}}
+{{- include "meridian-agent.fullname" . }}
+{{- end }}
+
+{{/*
+An image reference from {repository, tag, digest} and the default tag (the appVersion):
+repository:tag, or repository:tag@digest when a digest is given (the runtime pulls by digest; the
+tag stays for humans).
+Usage: include "meridian-agent.image" (list .Values.images.agent .Chart.AppVersion)
+*/}}
+{{- define "meridian-agent.image" -}}
+{{- $image := index . 0 }}
+{{- $tag := default (index . 1) $image.tag }}
+{{- if $image.digest }}
+{{- printf "%s:%s@%s" $image.repository $tag $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the Secret holding the agent's token: the existing one, or the one the chart creates. */}}
+{{- define "meridian-agent.tokenSecretName" -}}
+{{- if .Values.existingSecret.name }}
+{{- .Values.existingSecret.name }}
+{{- else }}
+{{- printf "%s-token" (include "meridian-agent.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Key of the token in that Secret. */}}
+{{- define "meridian-agent.tokenSecretKey" -}}
+{{- if .Values.existingSecret.name }}
+{{- .Values.existingSecret.key }}
+{{- else }}
+{{- "token" }}
+{{- end }}
+{{- end }}
+
+{{/* true when any custom CA source is set. */}}
+{{- define "meridian-agent.hasCustomCA" -}}
+{{- with .Values.customCA }}
+{{- if or .pem .existingConfigMap.name .existingSecret.name }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* The projected-volume source of the CA bundle, always mounted as ca.crt. */}}
+{{- define "meridian-agent.caVolumeSource" -}}
+{{- with .Values.customCA }}
+{{- if .existingSecret.name }}
+- secret:
+    name: {{ .existingSecret.name }}
+    items:
+      - key: {{ .existingSecret.key }}
+        path: ca.crt
+{{- else if .existingConfigMap.name }}
+- configMap:
+    name: {{ .existingConfigMap.name }}
+    items:
+      - key: {{ .existingConfigMap.key }}
+        path: ca.crt
+{{- else }}
+- configMap:
+    name: {{ printf "%s-ca" (include "meridian-agent.fullname" $) }}
+    items:
+      - key: ca.crt
+        path: ca.crt
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* NO_PROXY: the user's list plus the in-cluster names the agent reaches the API server by. */}}
+{{- define "meridian-agent.noProxy" -}}
+{{- $builtin := list "kubernetes.default.svc" ".svc" ".cluster.local" }}
+{{- $user := list }}
+{{- range splitList "," .Values.proxy.noProxy }}
+{{- if trim . }}{{ $user = append $user (trim .) }}{{ end }}
+{{- end }}
+{{- concat $user $builtin | uniq | join "," }}
+{{- end }}
+
+{{/* A duration string (ms, s, m or h; the schema allows nothing else) in milliseconds. */}}
+{{- define "meridian-agent.durationMs" -}}
+{{- $d := toString . }}
+{{- if hasSuffix "ms" $d }}{{ trimSuffix "ms" $d | int }}
+{{- else if hasSuffix "s" $d }}{{ mul (trimSuffix "s" $d | int) 1000 }}
+{{- else if hasSuffix "m" $d }}{{ mul (trimSuffix "m" $d | int) 60000 }}
+{{- else if hasSuffix "h" $d }}{{ mul (trimSuffix "h" $d | int) 3600000 }}
+{{- else }}{{ fail (printf "%q is not a duration: use a whole number with ms, s, m or h (e.g. 15s)" $d) }}
+{{- end }}
+{{- end }}
+
+{{/*
+true when image reference $ref starts with one of the allowed prefixes $prefixes at a path boundary:
+"ghcr.io/meridian-dev/" and "ghcr.io/meridian-dev" both allow "ghcr.io/meridian-dev/meridian-agent:1".
+Usage: include "meridian-agent.imageAllowed" (list $ref $prefixes)
+*/}}
+{{- define "meridian-agent.imageAllowed" -}}
+{{- $ref := index . 0 }}
+{{- range index . 1 }}
+{{- $p := trimSuffix "/" . }}
+{{- if or (eq $ref $p) (hasPrefix (printf "%s/" $p) $ref) (hasPrefix (printf "%s:" $p) $ref) (hasPrefix (printf "%s@" $p) $ref) }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Fails the render, naming the values to change, when the value set contradicts itself or lacks what the
+agent cannot start without. The schema checks types and spelling; this checks combinations.
+*/}}
+{{- define "meridian-agent.validate" -}}
+{{- $v := .Values }}
+{{- if not $v.controlPlane.url }}
+{{- fail "controlPlane.url is required: set it to the control plane's base URL (https://...) given to you with the agent id" }}
+{{- end }}
+{{- if not $v.agentId }}
+{{- fail "agentId is required: set it to the agent id the control plane issued for this cluster" }}
+{{- end }}
+{{- if and $v.token $v.existingSecret.name }}
+{{- fail "token and existingSecret.name are both set: set exactly one (existingSecret.name to use a Secret you manage, or token to let the chart create one)" }}
+{{- end }}
+{{- if not (or $v.token $v.existingSecret.name) }}
+{{- fail "neither token nor existingSecret.name is set: the agent needs a token to dial the control plane; set existingSecret.name (a Secret you manage) or token" }}
+{{- end }}
+{{- $caSources := 0 }}
+{{- if $v.customCA.pem }}{{ $caSources = add1 $caSources }}{{ end }}
+{{- if $v.customCA.existingConfigMap.name }}{{ $caSources = add1 $caSources }}{{ end }}
+{{- if $v.customCA.existingSecret.name }}{{ $caSources = add1 $caSources }}{{ end }}
+{{- if gt $caSources 1 }}
+{{- fail "customCA: set at most one of customCA.pem, customCA.existingConfigMap.name and customCA.existingSecret.name" }}
+{{- end }}
+{{- if and (gt (int $v.replicas) 1) (not $v.leaderElection.enabled) }}
+{{- fail (printf "replicas is %d but leaderElection.enabled is false: several agents would reconcile the same workspaces at once; enable leader election or set replicas to 1" (int $v.replicas)) }}
+{{- end }}
+{{- if $v.leaderElection.enabled }}
+{{- $lease := include "meridian-agent.durationMs" $v.leaderElection.leaseDuration | int }}
+{{- $renew := include "meridian-agent.durationMs" $v.leaderElection.renewDeadline | int }}
+{{- $retry := include "meridian-agent.durationMs" $v.leaderElection.retryPeriod | int }}
+{{- if ge $renew $lease }}
+{{- fail (printf "leaderElection.renewDeadline (%s) must be shorter than leaderElection.leaseDuration (%s), or two agents may both think they lead" $v.leaderElection.renewDeadline $v.leaderElection.leaseDuration) }}
+{{- end }}
+{{- if ge $retry $renew }}
+{{- fail (printf "leaderElection.retryPeriod (%s) must be shorter than leaderElection.renewDeadline (%s), or the leader cannot renew in time" $v.leaderElection.retryPeriod $v.leaderElection.renewDeadline) }}
+{{- end }}
+{{- end }}
+{{- with $v.podDisruptionBudget }}
+{{- if and .enabled (not (kindIs "invalid" .minAvailable)) (not (kindIs "invalid" .maxUnavailable)) }}
+{{- fail "podDisruptionBudget: set only one of minAvailable and maxUnavailable (set the other to null)" }}
+{{- end }}
+{{- if and .enabled (gt (int $v.replicas) 1) (not (kindIs "invalid" .minAvailable)) (not (kindIs "string" .minAvailable)) (ge (int .minAvailable) (int $v.replicas)) }}
+{{- fail (printf "podDisruptionBudget.minAvailable (%d) must be less than replicas (%d), or no node running an agent could ever be drained" (int .minAvailable) (int $v.replicas)) }}
+{{- end }}
+{{- end }}
+{{- $wsImage := include "meridian-agent.image" (list $v.images.workspaceAgent .Chart.AppVersion) }}
+{{- if not (include "meridian-agent.imageAllowed" (list $wsImage $v.policy.allowedRegistries.workspaceAgent)) }}
+{{- fail (printf "images.workspaceAgent (%s) is not allowed by policy.allowedRegistries.workspaceAgent (%s): the agent would refuse to create any workspace; add its registry to the policy or change the image" $wsImage (join ", " $v.policy.allowedRegistries.workspaceAgent)) }}
+{{- end }}
+{{- if and $v.networkPolicy.enabled (not $v.networkPolicy.apiServerCIDRs) }}
+{{- fail "networkPolicy.enabled needs networkPolicy.apiServerCIDRs (the addresses of `kubectl get endpoints kubernetes`), or the agent cannot reach the Kubernetes API" }}
+{{- end }}
+{{- end }}
