@@ -4,7 +4,10 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
+import type { TLSSocket } from "node:tls";
 import { ApiException, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import type { Cluster } from "./index.ts";
 import { getTestCluster, startCluster } from "./index.ts";
@@ -157,6 +160,82 @@ test("server-side apply tracks field managers and reports conflicts", async () =
     (f) => `${f.manager}/${f.operation}`,
   );
   assert.ok(managers.includes("second/Apply"), `managedFields: ${managers.join(", ")}`);
+});
+
+test("the scheduler binds a pod to a Ready node and kubectl logs reaches that node's kubelet", async (t) => {
+  // A fake kubelet: HTTPS with a certificate from issueServingCert, accepting only clients the
+  // cluster CA signed (the apiserver's --kubelet-client-certificate).
+  const serving = await cluster.issueServingCert(["127.0.0.1", "localhost"]);
+  const clients: string[] = [];
+  const kubelet = createServer(
+    {
+      cert: serving.certPem,
+      key: serving.keyPem,
+      ca: cluster.caPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+    (req, res) => {
+      clients.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN));
+      res.end(req.url?.startsWith("/containerLogs/") ? "hello from the fake kubelet\n" : "");
+    },
+  );
+  await new Promise<void>((r) => kubelet.listen(0, "127.0.0.1", r));
+  t.after(() => kubelet.close());
+  const port = (kubelet.address() as AddressInfo).port;
+  const node = `fake-kubelet-${run}`;
+  const label = `meridian.test/fake-kubelet=${run}`;
+  t.after(() => cluster.kubectl(["delete", "node", node, "--wait=false"]));
+  await kubectlOk(
+    ["create", "-f", "-"],
+    JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: node } }),
+  );
+  await kubectlOk(["label", "node", node, label]);
+  const now = new Date().toISOString();
+  const resources = { cpu: "4", memory: "8Gi", pods: "110" };
+  const status = {
+    addresses: [{ type: "InternalIP", address: "127.0.0.1" }],
+    daemonEndpoints: { kubeletEndpoint: { Port: port } },
+    conditions: [
+      {
+        type: "Ready",
+        status: "True",
+        reason: "KubeletReady",
+        message: "fake",
+        lastHeartbeatTime: now,
+        lastTransitionTime: now,
+      },
+    ],
+    capacity: resources,
+    allocatable: resources,
+  };
+  await kubectlOk([
+    "patch",
+    "node",
+    node,
+    "--subresource=status",
+    "--type=merge",
+    "-p",
+    JSON.stringify({ status }),
+  ]);
+
+  const ns = await namespace("sched");
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "placed", namespace: ns },
+    spec: {
+      nodeSelector: { "meridian.test/fake-kubelet": run },
+      containers: [{ name: "main", image: "busybox" }],
+    },
+  };
+  await kubectlOk(["create", "-f", "-"], JSON.stringify(pod));
+  await eventually("the scheduler to bind the pod", async () => {
+    const bound = await kubectlOk(["get", "pod", "placed", "-n", ns, "-o", "jsonpath={.spec.nodeName}"]);
+    return bound === node ? true : undefined;
+  });
+  assert.equal(await kubectlOk(["logs", "placed", "-n", ns]), "hello from the fake kubelet\n");
+  assert.deepEqual(clients, ["kube-apiserver-kubelet-client"]);
 });
 
 test("stop() leaves no process and no file behind", async () => {

@@ -215,6 +215,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     // etcd needs no certificates: boot it while they are made.
     launch("etcd", etcdArgs(l));
     const pki = await makePki(l);
+    logger.debug({ durationMs: Math.round(performance.now() - started) }, "certificates made");
     const server = `https://127.0.0.1:${apiserverPort}`;
     const admin = { clientCertPem: pki.admin.certPem, clientKeyPem: pki.admin.keyPem };
     const kubeconfigPath = join(dir, "admin.kubeconfig");
@@ -242,6 +243,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       deadline,
     );
 
+    logger.debug({ durationMs: Math.round(performance.now() - started) }, "etcd ready");
     launch("kube-apiserver", apiserverArgs(l));
     http = KubeHttp.fromCredentials({ server, caPem, ...admin });
     const api = http;
