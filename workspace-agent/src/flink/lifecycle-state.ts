@@ -1,0 +1,102 @@
+// The lifecycle state of one Flink deployment, persisted as JSON in an annotation of the deployment's
+// ConfigMap before every step is acted on, so a restarted workspace agent resumes an operation
+// where it was instead of repeating or forgetting it. Parsed leniently: an unreadable annotation is
+// reported and treated as "no state" by the caller, never thrown through the reconcile loop.
+import { deploymentSpec, desiredJobState, savepointInfo } from "@meridian/shared/protocol/index";
+import { z } from "zod";
+
+export const operationKind = z.enum(["suspend", "cancel", "savepoint", "restart", "upgrade", "delete"]);
+export type OperationKind = z.infer<typeof operationKind>;
+
+export const operationStep = z.enum([
+  /** Take a (stop-with-)savepoint; the trigger id is chosen and recorded before the POST. */
+  "savepoint",
+  /** Poll the recorded trigger until the savepoint completes or fails. */
+  "awaitSavepoint",
+  /** Cancel the job (`PATCH /jobs/:id?mode=cancel`). */
+  "cancel",
+  /** Wait (briefly) for the job to reach a terminal state. */
+  "awaitCancel",
+  /** Delete the JobManager and TaskManager pods and wait until they are gone. */
+  "removePods",
+  /** Delete pods, Service and finally the ConfigMap (and with it this state). */
+  "removeAll",
+]);
+export type OperationStep = z.infer<typeof operationStep>;
+
+export const blocked = z.object({
+  reason: z.string(),
+  message: z.string(),
+  since: z.string(),
+  retryAt: z.string(),
+});
+export type Blocked = z.infer<typeof blocked>;
+
+export const operation = z.object({
+  kind: operationKind,
+  step: operationStep,
+  startedAt: z.string(),
+  stepAt: z.string(),
+  /** Savepoint step: stop the job with the savepoint (true) or keep it running (false). */
+  stop: z.boolean(),
+  triggerId: z.string().optional(),
+  jobId: z.string().optional(),
+  /** The nonce this operation serves (savepoint or restart nonce). */
+  nonce: z.number().int().optional(),
+  /** The trigger was polled while the job was not running, and Flink did not know it. */
+  probed: z.boolean().default(false),
+  attempts: z.number().int().min(0).default(0),
+  blocked: blocked.optional(),
+  /** Savepoint taken (or reused) by this operation. */
+  savepoint: z.string().optional(),
+});
+export type Operation = z.infer<typeof operation>;
+
+export const run = z.object({
+  id: z.number().int().min(1),
+  specHash: z.string(),
+  restoreFrom: z.string().optional(),
+  startedAt: z.string(),
+  /** The job of this run has been seen RUNNING (until then its restore savepoint is still current). */
+  everRunning: z.boolean().default(false),
+});
+export type Run = z.infer<typeof run>;
+
+export const lifecycleState = z.object({
+  v: z.literal(1),
+  /** The spec the objects are built from: the deployed run's, or the last one deployed. */
+  spec: deploymentSpec,
+  /** What the pods currently are for; undefined when no pods should exist. */
+  run: run.optional(),
+  nextRunId: z.number().int().min(1),
+  /** The desired job state last reached. */
+  target: desiredJobState,
+  op: operation.optional(),
+  observedRestartNonce: z.number().int().min(0),
+  observedSavepointNonce: z.number().int().min(0),
+  /** Newest last, at most MAX_SAVEPOINTS. */
+  savepoints: z.array(savepointInfo).default([]),
+});
+export type LifecycleState = z.infer<typeof lifecycleState>;
+
+export const MAX_SAVEPOINTS = 10;
+
+export function serializeState(state: LifecycleState): string {
+  return JSON.stringify(state);
+}
+
+export type ParsedState = { ok: true; state: LifecycleState | undefined } | { ok: false; error: string };
+
+/** Parses the annotation; absent means "no state yet". */
+export function parseState(text: string | undefined): ParsedState {
+  if (text === undefined || text === "") return { ok: true, state: undefined };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, error: `lifecycle state is not JSON: ${(err as Error).message}` };
+  }
+  const r = lifecycleState.safeParse(json);
+  if (!r.success) return { ok: false, error: `lifecycle state is invalid: ${r.error.issues[0]?.message}` };
+  return { ok: true, state: r.data };
+}

@@ -1,0 +1,377 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  type DeploymentSpec,
+  type DeploymentSpecInput,
+  deploymentSpec,
+} from "@meridian/shared/protocol/index";
+import {
+  type Action,
+  applyOutcome,
+  type Decision,
+  type Desired,
+  decide,
+  type Observed,
+  type Outcome,
+} from "./lifecycle.ts";
+import type { LifecycleState } from "./lifecycle-state.ts";
+import { specHash } from "./objects.ts";
+
+const base: DeploymentSpecInput = {
+  name: "orders",
+  generation: 1,
+  image: "flink:2.3.0",
+  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
+  parallelism: 1,
+  jobManager: { resources: { cpu: "1", memory: "1Gi" } },
+  taskManager: { resources: { cpu: "1", memory: "1536Mi" }, taskSlots: 1 },
+  state: "RUNNING",
+};
+const spec = (over: Partial<DeploymentSpecInput> = {}): DeploymentSpec =>
+  deploymentSpec.parse({ ...base, ...over });
+const want = (s: DeploymentSpec): Desired => ({ deleted: false, spec: s, specHash: specHash(s) });
+
+/** A tiny harness: keeps the persisted state, the clock and the world Flink/Kubernetes show. */
+class World {
+  state: LifecycleState | undefined;
+  now = new Date("2026-01-01T00:00:00Z");
+  podsPresent = false;
+  job: Observed["job"] = { state: "NOT_DEPLOYED" };
+  forceDelete = false;
+  #ids = 0;
+  newTriggerId = () => `t${++this.#ids}`;
+
+  decide(desired: Desired): Decision {
+    const d = decide({
+      desired,
+      state: this.state,
+      observed: {
+        now: this.now,
+        podsPresent: this.podsPresent,
+        job: this.job,
+        forceDelete: this.forceDelete,
+      },
+      stateSpecHash: this.state ? specHash(this.state.spec) : undefined,
+      savepointDir: "file:///sp/orders",
+      newTriggerId: this.newTriggerId,
+    });
+    this.state = d.state;
+    return d;
+  }
+
+  outcome(action: Action, outcome: Outcome): void {
+    assert.ok(this.state, "outcome needs a state");
+    const r = applyOutcome({
+      state: this.state,
+      action,
+      outcome,
+      now: this.now,
+      newTriggerId: this.newTriggerId,
+    });
+    this.state = r.state;
+  }
+
+  tick(ms: number): void {
+    this.now = new Date(this.now.getTime() + ms);
+  }
+
+  running(id = "job1"): void {
+    this.podsPresent = true;
+    this.job = { state: "RUNNING", id };
+  }
+}
+
+function deployRunning(w: World, s = spec()): void {
+  const d = w.decide(want(s));
+  assert.equal(d.action.type, "idle");
+  w.running();
+  w.decide(want(s));
+}
+
+test("a new RUNNING deployment starts run 1 without state and acknowledges its nonces", () => {
+  const w = new World();
+  const d = w.decide(want(spec({ savepointNonce: 3, restartNonce: 2 })));
+  assert.deepEqual(d.action, { type: "idle" });
+  assert.equal(d.state?.run?.id, 1);
+  assert.equal(d.state?.run?.restoreFrom, undefined);
+  assert.equal(d.state?.observedSavepointNonce, 3);
+  assert.equal(d.state?.observedRestartNonce, 2);
+  assert.ok(d.events.some((e) => e.reason === "Deploying"));
+});
+
+test("a deployment created SUSPENDED gets state but no run", () => {
+  const w = new World();
+  const d = w.decide(want(spec({ state: "SUSPENDED" })));
+  assert.equal(d.state?.run, undefined);
+  assert.equal(d.state?.target, "SUSPENDED");
+});
+
+test("suspend stops with a savepoint recorded before the POST, removes pods, resume restores from it", () => {
+  const w = new World();
+  deployRunning(w);
+  assert.equal(w.state?.run?.everRunning, true);
+  const d1 = w.decide(want(spec({ state: "SUSPENDED" })));
+  assert.equal(d1.action.type, "triggerSavepoint");
+  // The step and its trigger id are in the state the reconciler persists before acting.
+  assert.equal(d1.state?.op?.kind, "suspend");
+  assert.equal(d1.state?.op?.step, "savepoint");
+  assert.equal(d1.state?.op?.triggerId, "t1");
+  assert.deepEqual(d1.action, {
+    type: "triggerSavepoint",
+    jobId: "job1",
+    triggerId: "t1",
+    stop: true,
+    directory: "file:///sp/orders",
+  });
+  w.outcome(d1.action, { type: "ok" });
+  assert.equal(w.state?.op?.step, "awaitSavepoint");
+  const d2 = w.decide(want(spec({ state: "SUSPENDED" })));
+  assert.deepEqual(d2.action, { type: "pollSavepoint", jobId: "job1", triggerId: "t1", probe: false });
+  w.outcome(d2.action, { type: "inProgress" });
+  assert.equal(w.state?.op?.step, "awaitSavepoint");
+  w.outcome(d2.action, { type: "completed", location: "file:/sp/orders/savepoint-1" });
+  assert.equal(w.state?.op?.step, "removePods");
+  w.job = { state: "FINISHED", id: "job1" };
+  const d3 = w.decide(want(spec({ state: "SUSPENDED" })));
+  assert.deepEqual(d3.action, { type: "removePods" });
+  w.podsPresent = false;
+  w.job = { state: "NOT_DEPLOYED" };
+  const d4 = w.decide(want(spec({ state: "SUSPENDED" })));
+  assert.deepEqual(d4.action, { type: "idle" });
+  assert.equal(w.state?.run, undefined);
+  assert.equal(w.state?.target, "SUSPENDED");
+  assert.equal(w.state?.savepoints[0]?.trigger, "suspend");
+
+  const d5 = w.decide(want(spec()));
+  assert.equal(d5.action.type, "idle");
+  assert.equal(w.state?.run?.id, 2);
+  assert.equal(w.state?.run?.restoreFrom, "file:/sp/orders/savepoint-1");
+});
+
+test("an agent restarted after the stop POST but before recording it finds the savepoint by its trigger id", () => {
+  const w = new World();
+  deployRunning(w);
+  const d1 = w.decide(want(spec({ state: "SUSPENDED" })));
+  assert.equal(d1.action.type, "triggerSavepoint");
+  // Crash here: Flink stopped the job, but step "awaitSavepoint" was never persisted.
+  w.job = { state: "FINISHED", id: "job1" };
+  const d2 = w.decide(want(spec({ state: "SUSPENDED" })));
+  assert.deepEqual(d2.action, { type: "pollSavepoint", jobId: "job1", triggerId: "t1", probe: true });
+  w.outcome(d2.action, { type: "completed", location: "file:/sp/x" });
+  assert.equal(w.state?.op?.step, "removePods");
+  assert.equal(w.state?.savepoints.at(-1)?.location, "file:/sp/x");
+});
+
+test("an agent restarted while still running re-sends the stop with the same trigger id (idempotent in Flink)", () => {
+  const w = new World();
+  deployRunning(w);
+  const d1 = w.decide(want(spec({ state: "SUSPENDED" })));
+  const again = w.decide(want(spec({ state: "SUSPENDED" })));
+  assert.equal(d1.action.type, "triggerSavepoint");
+  assert.deepEqual(again.action, d1.action);
+});
+
+test("savepoint nonce: a savepoint without stopping, the nonce observed, the location recorded with it", () => {
+  const w = new World();
+  deployRunning(w);
+  const s = spec({ savepointNonce: 1 });
+  const d1 = w.decide(want(s));
+  assert.equal(d1.action.type, "triggerSavepoint");
+  assert.equal(d1.action.type === "triggerSavepoint" && d1.action.stop, false);
+  w.outcome(d1.action, { type: "ok" });
+  const d2 = w.decide(want(s));
+  w.outcome(d2.action, { type: "completed", location: "file:/sp/n1" });
+  assert.equal(w.state?.op, undefined);
+  assert.equal(w.state?.observedSavepointNonce, 1);
+  assert.deepEqual(w.state?.savepoints.at(-1), {
+    location: "file:/sp/n1",
+    time: w.now.toISOString(),
+    trigger: "nonce",
+    nonce: 1,
+  });
+  assert.equal(
+    w.state?.run?.restoreFrom,
+    "file:/sp/n1",
+    "a recreated JobManager restores from the newest savepoint",
+  );
+  assert.equal(w.decide(want(s)).action.type, "idle");
+});
+
+test("SAVEPOINT upgrade: a failed savepoint blocks with a condition and retries; never silently stateless", () => {
+  const w = new World();
+  deployRunning(w);
+  const s2 = spec({ image: "flink:2.3.1", generation: 2 });
+  const d1 = w.decide(want(s2));
+  assert.equal(d1.state?.op?.kind, "upgrade");
+  assert.equal(d1.action.type, "triggerSavepoint");
+  w.outcome(d1.action, { type: "ok" });
+  const d2 = w.decide(want(s2));
+  w.outcome(d2.action, { type: "failed", message: "Checkpoint expired before completing" });
+  assert.equal(w.state?.op?.blocked?.reason, "SavepointFailed");
+  assert.match(w.state?.op?.blocked?.message ?? "", /expired/);
+  assert.equal(w.state?.run?.id, 1, "the old run keeps running");
+  const d3 = w.decide(want(s2));
+  assert.equal(d3.action.type, "wait");
+  w.tick(11_000);
+  const d4 = w.decide(want(s2));
+  assert.equal(d4.action.type, "triggerSavepoint");
+  assert.notEqual(d4.action.type === "triggerSavepoint" && d4.action.triggerId, "t1", "a new trigger id");
+
+  // The way out is explicit: switch to STATELESS.
+  w.outcome(d4.action, { type: "failed", message: "again" });
+  const s3 = spec({ image: "flink:2.3.1", generation: 3, upgradeMode: "STATELESS" });
+  const d5 = w.decide(want(s3));
+  assert.deepEqual(d5.action, { type: "removePods" });
+  w.podsPresent = false;
+  w.job = { state: "NOT_DEPLOYED" };
+  const d6 = w.decide(want(s3));
+  assert.equal(d6.action.type, "idle");
+  assert.equal(w.state?.run?.id, 2);
+  assert.equal(w.state?.run?.restoreFrom, undefined);
+  assert.equal(w.state?.run?.specHash, specHash(s3));
+});
+
+test("SAVEPOINT upgrade redeploys from the stop savepoint with the new spec", () => {
+  const w = new World();
+  deployRunning(w);
+  const s2 = spec({ parallelism: 2, generation: 2 });
+  const d1 = w.decide(want(s2));
+  w.outcome(d1.action, { type: "ok" });
+  w.outcome(w.decide(want(s2)).action, { type: "completed", location: "file:/sp/up" });
+  assert.deepEqual(w.decide(want(s2)).action, { type: "removePods" });
+  w.podsPresent = false;
+  w.job = { state: "NOT_DEPLOYED" };
+  w.decide(want(s2));
+  assert.equal(w.state?.run?.restoreFrom, "file:/sp/up");
+  assert.equal(w.state?.spec.parallelism, 2);
+  assert.equal(w.state?.savepoints.at(-1)?.trigger, "upgrade");
+});
+
+test("a TaskManager count change alone is not an upgrade", () => {
+  const w = new World();
+  deployRunning(w);
+  const s2 = spec({ taskManager: { resources: { cpu: "1", memory: "1536Mi" }, taskSlots: 1, replicas: 2 } });
+  const d = w.decide(want(s2));
+  assert.equal(d.action.type, "idle");
+  assert.equal(d.state?.run?.id, 1);
+  assert.equal(d.state?.spec.taskManager.replicas, 2);
+});
+
+test("restart nonce in STATELESS mode: pods removed, a fresh run, nonce observed", () => {
+  const w = new World();
+  deployRunning(w, spec({ upgradeMode: "STATELESS" }));
+  const s = spec({ upgradeMode: "STATELESS", restartNonce: 1 });
+  const d1 = w.decide(want(s));
+  assert.equal(d1.state?.op?.kind, "restart");
+  assert.deepEqual(d1.action, { type: "removePods" });
+  w.podsPresent = false;
+  w.job = { state: "NOT_DEPLOYED" };
+  w.decide(want(s));
+  assert.equal(w.state?.run?.id, 2);
+  assert.equal(w.state?.observedRestartNonce, 1);
+});
+
+test("cancel: cancel the job, wait for CANCELED, remove pods", () => {
+  const w = new World();
+  deployRunning(w);
+  const s = spec({ state: "CANCELLED" });
+  const d1 = w.decide(want(s));
+  assert.deepEqual(d1.action, { type: "cancelJob", jobId: "job1" });
+  w.outcome(d1.action, { type: "ok" });
+  w.job = { state: "CANCELLING", id: "job1" };
+  assert.equal(w.decide(want(s)).action.type, "wait");
+  w.job = { state: "CANCELED", id: "job1" };
+  assert.deepEqual(w.decide(want(s)).action, { type: "removePods" });
+  w.podsPresent = false;
+  w.decide(want(s));
+  assert.equal(w.state?.target, "CANCELLED");
+  assert.equal(w.state?.run, undefined);
+});
+
+test("delete that cannot savepoint is blocked until meridian.dev/force-delete", () => {
+  const w = new World();
+  deployRunning(w);
+  w.job = { state: "FAILED", id: "job1" };
+  const d1 = w.decide({ deleted: true });
+  assert.equal(d1.state?.op?.kind, "delete");
+  assert.equal(d1.action.type, "pollSavepoint", "probes the trigger first");
+  w.outcome(d1.action, { type: "notFound" });
+  const d2 = w.decide({ deleted: true });
+  assert.equal(d2.action.type, "wait");
+  assert.equal(w.state?.op?.blocked?.reason, "SavepointImpossible");
+  assert.match(w.state?.op?.blocked?.message ?? "", /force-delete/);
+  w.forceDelete = true;
+  const d3 = w.decide({ deleted: true });
+  assert.deepEqual(d3.action, { type: "removeAll" });
+  w.outcome(d3.action, { type: "gone", gone: true });
+  assert.equal(w.state, undefined);
+});
+
+test("a job that never ran since its restore needs no new savepoint to upgrade", () => {
+  const w = new World();
+  w.decide(want(spec()));
+  w.podsPresent = true;
+  w.job = { state: "FAILED", id: "j" };
+  const s2 = spec({ image: "flink:fixed", generation: 2 });
+  const d1 = w.decide(want(s2));
+  assert.equal(d1.action.type, "pollSavepoint");
+  w.outcome(d1.action, { type: "notFound" });
+  const d2 = w.decide(want(s2));
+  assert.deepEqual(d2.action, { type: "removePods" });
+  assert.ok(d2.events.some((e) => e.reason === "SavepointSkipped"));
+});
+
+test("delete during a suspend's stop-with-savepoint keeps the savepoint and then removes everything", () => {
+  const w = new World();
+  deployRunning(w);
+  const d1 = w.decide(want(spec({ state: "SUSPENDED" })));
+  w.outcome(d1.action, { type: "ok" });
+  const d2 = w.decide({ deleted: true });
+  assert.equal(d2.state?.op?.kind, "delete");
+  assert.equal(d2.action.type, "pollSavepoint");
+  w.outcome(d2.action, { type: "completed", location: "file:/sp/last" });
+  assert.deepEqual(w.decide({ deleted: true }).action, { type: "removeAll" });
+});
+
+test("a lost trigger (JobManager restarted) triggers again with a new id", () => {
+  const w = new World();
+  deployRunning(w);
+  const s = spec({ state: "SUSPENDED" });
+  const d1 = w.decide(want(s));
+  w.outcome(d1.action, { type: "ok" });
+  w.outcome(w.decide(want(s)).action, { type: "notFound" });
+  assert.equal(w.state?.op?.step, "savepoint");
+  const d3 = w.decide(want(s));
+  assert.equal(d3.action.type, "triggerSavepoint");
+  assert.equal(d3.action.type === "triggerSavepoint" && d3.action.triggerId, "t2");
+});
+
+test("a job restarting for long is reported blocked but still awaited", () => {
+  const w = new World();
+  deployRunning(w);
+  w.job = { state: "RESTARTING", id: "job1" };
+  const s = spec({ state: "SUSPENDED" });
+  const d1 = w.decide(want(s));
+  assert.equal(d1.action.type, "pollSavepoint");
+  w.outcome(d1.action, { type: "notFound" });
+  assert.equal(w.decide(want(s)).action.type, "wait");
+  assert.equal(w.state?.op?.blocked, undefined);
+  w.tick(6 * 60_000);
+  assert.equal(w.decide(want(s)).action.type, "wait");
+  assert.equal(w.state?.op?.blocked?.reason, "JobNotRunning");
+  w.job = { state: "RUNNING", id: "job1" };
+  const d = w.decide(want(s));
+  assert.equal(d.action.type, "triggerSavepoint");
+  w.outcome(d.action, { type: "ok" });
+  assert.equal(w.state?.op?.blocked, undefined);
+});
+
+test("nonces that change while suspended are acknowledged, not acted on later", () => {
+  const w = new World();
+  w.decide(want(spec({ state: "SUSPENDED" })));
+  const d = w.decide(want(spec({ state: "SUSPENDED", savepointNonce: 4, restartNonce: 2 })));
+  assert.equal(d.action.type, "idle");
+  assert.equal(d.state?.observedSavepointNonce, 4);
+  assert.equal(d.state?.observedRestartNonce, 2);
+  assert.ok(d.events.some((e) => e.reason === "NonceAcknowledged"));
+});

@@ -1,0 +1,329 @@
+// Pure builders of the Kubernetes objects of one Flink deployment (standalone, application mode):
+// the ConfigMap with Flink's config.yaml (also the owner of everything else and the home of the
+// persisted lifecycle state), the JobManager Service, one JobManager pod and N TaskManager pods.
+// Everything here is a function of its inputs: no I/O, no clock.
+import { createHash } from "node:crypto";
+import type { V1ConfigMap, V1Container, V1OwnerReference, V1Pod, V1Service } from "@kubernetes/client-node";
+import {
+  COMPONENT_JOBMANAGER,
+  COMPONENT_TASKMANAGER,
+  LABEL_COMPONENT,
+  LABEL_DEPLOYMENT,
+  LABEL_WORKSPACE,
+  MANAGED_BY_WORKSPACE_AGENT,
+  meridianLabels,
+} from "@meridian/shared/kube/labels";
+import { parseQuantity } from "@meridian/shared/kube/quantity";
+import type { DeploymentSpec } from "@meridian/shared/protocol/index";
+
+export const PORT_RPC = 6123;
+export const PORT_BLOB = 6124;
+export const PORT_REST = 8081;
+export const PORT_TM_RPC = 6122;
+/** uid/gid of the `flink` user in the official image. */
+export const FLINK_UID = 9999;
+
+/** Annotations Meridian reads and writes on a deployment's objects. */
+export const ANNOTATION_STATE = "meridian.dev/lifecycle-state";
+export const ANNOTATION_SPEC_HASH = "meridian.dev/spec-hash";
+export const ANNOTATION_RUN = "meridian.dev/run";
+/** Set by a human (`kubectl annotate cm <name>-flink-config meridian.dev/force-delete=true`). */
+export const ANNOTATION_FORCE_DELETE = "meridian.dev/force-delete";
+
+export const names = {
+  configMap: (deployment: string) => `${deployment}-flink-config`,
+  service: (deployment: string) => `${deployment}-jobmanager`,
+  jobManagerPod: (deployment: string) => `${deployment}-jobmanager`,
+  taskManagerPod: (deployment: string, index: number) => `${deployment}-taskmanager-${index}`,
+};
+
+/** The JobManager Service's namespace-qualified DNS name (short names clash across namespaces). */
+export function serviceHost(deployment: string, namespace: string): string {
+  return `${names.service(deployment)}.${namespace}.svc`;
+}
+
+/** Default Flink options; the spec's flinkConfiguration overrides these. */
+export const DEFAULT_FLINK_CONFIG: Readonly<Record<string, string>> = {
+  "restart-strategy.type": "exponential-delay",
+  "heartbeat.rpc-failure-threshold": "2",
+  "execution.submit-failed-job-on-application-error": "true",
+};
+
+export interface DeploymentContext {
+  workspaceId: string;
+  namespace: string;
+  /** The spec the objects are built from (the deployed run's spec, not necessarily the desired one). */
+  spec: DeploymentSpec;
+  /** Default savepoint directory root when neither spec nor config names one. */
+  savepointBaseDir: string | undefined;
+}
+
+export interface Owner {
+  name: string;
+  uid: string;
+}
+
+/** One incarnation of the job: what the pods were started with. */
+export interface PodRun {
+  id: number;
+  specHash: string;
+  /** Savepoint the JobManager restores from (`--fromSavepoint`). */
+  restoreFrom?: string | undefined;
+}
+
+/**
+ * Hash of everything whose change needs the job redeployed: image, job, parallelism, resources,
+ * slots and Flink configuration. Not: state, nonces, upgrade mode, TaskManager replicas (pods are
+ * added or removed without a redeploy).
+ */
+export function specHash(spec: DeploymentSpec): string {
+  const relevant = {
+    image: spec.image,
+    job: { jarURI: spec.job.jarURI, entryClass: spec.job.entryClass, args: spec.job.args },
+    parallelism: spec.parallelism,
+    jobManager: spec.jobManager.resources,
+    taskManager: { resources: spec.taskManager.resources, taskSlots: spec.taskManager.taskSlots },
+    flinkConfiguration: sortKeys(spec.flinkConfiguration),
+  };
+  return createHash("sha256").update(JSON.stringify(relevant)).digest("hex").slice(0, 16);
+}
+
+function sortKeys(r: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Where savepoints go: the spec's own setting, else `<base>/<name>`, else a local default. */
+export function savepointDir(ctx: DeploymentContext): string {
+  const c = ctx.spec.flinkConfiguration;
+  const own = c["execution.checkpointing.savepoint-dir"] ?? c["state.savepoints.dir"];
+  if (own) return own;
+  const base = ctx.savepointBaseDir ?? "file:///flink-data/savepoints";
+  return `${base}/${ctx.spec.name}`;
+}
+
+/** Memory quantity -> Flink memory size in MiB (`1Gi` -> `1024m`). */
+export function flinkMemory(quantity: string): string {
+  return `${Math.floor(parseQuantity(quantity) / 2 ** 20)}m`;
+}
+
+/** The effective Flink configuration: defaults < spec < what Meridian must own. */
+export function flinkConfig(ctx: DeploymentContext): Record<string, string> {
+  const { spec } = ctx;
+  return {
+    ...DEFAULT_FLINK_CONFIG,
+    "jobmanager.memory.process.size": flinkMemory(spec.jobManager.resources.memory),
+    "taskmanager.memory.process.size": flinkMemory(spec.taskManager.resources.memory),
+    ...spec.flinkConfiguration,
+    "execution.checkpointing.savepoint-dir": savepointDir(ctx),
+    "jobmanager.rpc.address": serviceHost(spec.name, ctx.namespace),
+    "jobmanager.rpc.port": String(PORT_RPC),
+    "blob.server.port": String(PORT_BLOB),
+    "rest.port": String(PORT_REST),
+    "taskmanager.rpc.port": String(PORT_TM_RPC),
+    "taskmanager.numberOfTaskSlots": String(spec.taskManager.taskSlots),
+    "parallelism.default": String(spec.parallelism),
+    // The JobManager stays up after the job ends so the final state and savepoint can be read.
+    "execution.shutdown-on-application-finish": "false",
+  };
+}
+
+/** Flat `key: "value"` YAML (Flink 2 reads dotted keys in config.yaml); sorted, so stable. */
+export function renderConfigYaml(config: Record<string, string>): string {
+  const lines = Object.keys(config)
+    .sort()
+    .map((k) => `${k}: ${JSON.stringify(config[k])}`);
+  return `# Generated by meridian-workspace-agent; edits are reverted.\n${lines.join("\n")}\n`;
+}
+
+export const LOG4J_CONSOLE = `rootLogger.level = INFO
+rootLogger.appenderRef.console.ref = ConsoleAppender
+appender.console.name = ConsoleAppender
+appender.console.type = CONSOLE
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n
+logger.netty.name = org.jboss.netty.channel.DefaultChannelPipeline
+logger.netty.level = OFF
+`;
+
+function labels(ctx: DeploymentContext, component?: string): Record<string, string> {
+  return meridianLabels(MANAGED_BY_WORKSPACE_AGENT, {
+    [LABEL_WORKSPACE]: ctx.workspaceId,
+    [LABEL_DEPLOYMENT]: ctx.spec.name,
+    [LABEL_COMPONENT]: component ?? "flink-config",
+  });
+}
+
+/** Labels that select one component's pods of one deployment. */
+export function podSelector(deployment: string, component?: string): Record<string, string> {
+  const s: Record<string, string> = { [LABEL_DEPLOYMENT]: deployment };
+  if (component) s[LABEL_COMPONENT] = component;
+  return s;
+}
+
+/** The ConfigMap; `state` is the serialized lifecycle state kept in its annotation. */
+export function buildConfigMap(ctx: DeploymentContext, state: string): V1ConfigMap {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name: names.configMap(ctx.spec.name),
+      namespace: ctx.namespace,
+      labels: labels(ctx),
+      annotations: { [ANNOTATION_SPEC_HASH]: specHash(ctx.spec), [ANNOTATION_STATE]: state },
+    },
+    data: {
+      "config.yaml": renderConfigYaml(flinkConfig(ctx)),
+      "log4j-console.properties": LOG4J_CONSOLE,
+    },
+  };
+}
+
+export function ownerReference(owner: Owner): V1OwnerReference {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    name: owner.name,
+    uid: owner.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function buildService(ctx: DeploymentContext, owner: Owner): V1Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name: names.service(ctx.spec.name),
+      namespace: ctx.namespace,
+      labels: labels(ctx, COMPONENT_JOBMANAGER),
+      ownerReferences: [ownerReference(owner)],
+    },
+    spec: {
+      type: "ClusterIP",
+      selector: podSelector(ctx.spec.name, COMPONENT_JOBMANAGER),
+      // TaskManagers register while the JobManager is still starting.
+      publishNotReadyAddresses: true,
+      ports: [
+        { name: "rpc", port: PORT_RPC, targetPort: PORT_RPC, protocol: "TCP" },
+        { name: "blob", port: PORT_BLOB, targetPort: PORT_BLOB, protocol: "TCP" },
+        { name: "rest", port: PORT_REST, targetPort: PORT_REST, protocol: "TCP" },
+      ],
+    },
+  };
+}
+
+/** `standalone-job` arguments of the official image's entrypoint. */
+export function jobManagerArgs(spec: DeploymentSpec, restoreFrom: string | undefined): string[] {
+  const args = ["standalone-job", "--job-classname", spec.job.entryClass];
+  if (restoreFrom) {
+    args.push("--fromSavepoint", restoreFrom);
+    if (spec.job.allowNonRestoredState) args.push("--allowNonRestoredState");
+  }
+  return [...args, ...spec.job.args];
+}
+
+export function buildJobManagerPod(ctx: DeploymentContext, owner: Owner, run: PodRun): V1Pod {
+  const ports = [
+    { name: "rpc", containerPort: PORT_RPC },
+    { name: "blob", containerPort: PORT_BLOB },
+    { name: "rest", containerPort: PORT_REST },
+  ];
+  const container: V1Container = {
+    ...containerBase(ctx, "jobmanager", ctx.spec.jobManager.resources),
+    args: jobManagerArgs(ctx.spec, run.restoreFrom),
+    ports,
+    readinessProbe: { tcpSocket: { port: "rest" }, periodSeconds: 5, failureThreshold: 3 },
+    livenessProbe: {
+      tcpSocket: { port: "rpc" },
+      initialDelaySeconds: 60,
+      periodSeconds: 10,
+      failureThreshold: 6,
+    },
+  };
+  return pod(ctx, owner, run, names.jobManagerPod(ctx.spec.name), COMPONENT_JOBMANAGER, container);
+}
+
+export function buildTaskManagerPod(ctx: DeploymentContext, owner: Owner, run: PodRun, index: number): V1Pod {
+  const container: V1Container = {
+    ...containerBase(ctx, "taskmanager", ctx.spec.taskManager.resources),
+    args: ["taskmanager"],
+    ports: [{ name: "rpc", containerPort: PORT_TM_RPC }],
+    livenessProbe: {
+      tcpSocket: { port: "rpc" },
+      initialDelaySeconds: 60,
+      periodSeconds: 10,
+      failureThreshold: 6,
+    },
+  };
+  const name = names.taskManagerPod(ctx.spec.name, index);
+  return pod(ctx, owner, run, name, COMPONENT_TASKMANAGER, container);
+}
+
+function containerBase(
+  ctx: DeploymentContext,
+  name: string,
+  res: { cpu: string; memory: string },
+): V1Container {
+  const resources = { cpu: res.cpu, memory: res.memory };
+  return {
+    name,
+    image: ctx.spec.image,
+    imagePullPolicy: "IfNotPresent",
+    env: [{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }],
+    resources: { requests: resources, limits: resources },
+    volumeMounts: [
+      { name: "flink-config", mountPath: "/opt/flink/conf", readOnly: true },
+      { name: "tmp", mountPath: "/tmp" },
+      { name: "log", mountPath: "/opt/flink/log" },
+    ],
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: FLINK_UID,
+      runAsGroup: FLINK_UID,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    },
+  };
+}
+
+function pod(
+  ctx: DeploymentContext,
+  owner: Owner,
+  run: PodRun,
+  name: string,
+  component: string,
+  container: V1Container,
+): V1Pod {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name,
+      namespace: ctx.namespace,
+      labels: labels(ctx, component),
+      annotations: { [ANNOTATION_RUN]: String(run.id), [ANNOTATION_SPEC_HASH]: run.specHash },
+      ownerReferences: [ownerReference(owner)],
+    },
+    spec: {
+      restartPolicy: "Never",
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 30,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: FLINK_UID,
+        runAsGroup: FLINK_UID,
+        fsGroup: FLINK_UID,
+        seccompProfile: { type: "RuntimeDefault" },
+      },
+      containers: [container],
+      volumes: [
+        { name: "flink-config", configMap: { name: names.configMap(ctx.spec.name) } },
+        { name: "tmp", emptyDir: {} },
+        { name: "log", emptyDir: {} },
+      ],
+    },
+  };
+}
