@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { classify, describeNetworkError, errorFromResponse, ProtocolError } from "./errors.ts";
+
+const body = (code: string, message: string) => JSON.stringify({ error: { code, message } });
+
+test("network errors, timeouts and 5xx are retried", () => {
+  const refused = new TypeError("fetch failed", {
+    cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }),
+  });
+  assert.equal(classify(refused).kind, "retry");
+  assert.match(classify(refused).reason, /ECONNREFUSED/);
+  assert.equal(classify(new DOMException("timed out", "TimeoutError")).kind, "retry");
+  assert.equal(classify(errorFromResponse("POST /x", 503, body("unavailable", "down"))).kind, "retry");
+  assert.equal(classify(errorFromResponse("POST /x", 502, "<html>bad gateway</html>")).kind, "retry");
+  assert.equal(classify(errorFromResponse("GET /x", 404, body("not_found", "no such"))).kind, "retry");
+  assert.equal(classify(errorFromResponse("GET /x", 429, "")).kind, "retry");
+});
+
+test("401 asks for a credential refresh", () => {
+  const c = classify(errorFromResponse("GET /s", 401, body("unauthorized", "token expired")));
+  assert.equal(c.kind, "refresh-credential");
+  assert.match(c.reason, /http 401 unauthorized: token expired/);
+});
+
+test("403, a version mismatch and other 4xx back off long", () => {
+  const forbidden = classify(errorFromResponse("GET /s", 403, body("forbidden", "other workspace")));
+  assert.equal(forbidden.kind, "fatal-backoff-long");
+  assert.match(forbidden.reason, /other workspace/);
+  const version = classify(errorFromResponse("GET /s", 400, body("protocol_version_unsupported", "v9")));
+  assert.equal(version.kind, "fatal-backoff-long");
+  assert.match(version.reason, /different protocol versions/);
+  assert.equal(
+    classify(errorFromResponse("POST /s", 400, body("invalid", "bad"))).kind,
+    "fatal-backoff-long",
+  );
+});
+
+test("a ProtocolError anywhere in the cause chain decides", () => {
+  const inner = errorFromResponse("GET /s", 403, body("forbidden", "no"));
+  const outer = new Error("dial failed", { cause: inner });
+  assert.equal(classify(outer).kind, "fatal-backoff-long");
+});
+
+test("a network ProtocolError (no status) is retried and keeps its cause", () => {
+  const cause = Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+  const e = new ProtocolError("POST /s failed", { cause });
+  assert.equal(e.cause, cause);
+  assert.equal(classify(e).kind, "retry");
+  assert.match(describeNetworkError(e), /POST \/s failed: socket hang up \(ECONNRESET\)/);
+});
+
+test("a non-protocol body keeps the status and a short excerpt", () => {
+  const e = errorFromResponse("GET /s", 502, `<html>\n  ${"x".repeat(500)}</html>`);
+  assert.equal(e.status, 502);
+  assert.equal(e.code, undefined);
+  assert.ok(e.message.length < 220);
+});

@@ -1,0 +1,270 @@
+// The stream client: keeps one SSE connection to the control plane open for as long as it runs,
+// validates every event on arrival, and tells subscribers what happened through typed events.
+// Redialling is ours (EventSource gives up on any non-200): classified, backed off, never hot.
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { Logger } from "@meridian/shared/log";
+import { silentLogger } from "@meridian/shared/log";
+import {
+  agentEvents,
+  type EventOf,
+  type ParseResult,
+  parseEvent,
+  paths,
+  type RejectedEvents,
+  workspaceEvents,
+} from "@meridian/shared/protocol/index";
+import type { z } from "zod";
+import { Backoff, type BackoffOptions, longBackoffMs } from "./backoff.ts";
+import { Connection } from "./connection.ts";
+import { classify, type FailureKind } from "./errors.ts";
+import { type Endpoint, endpointUrl } from "./http.ts";
+import { logStreamEvents } from "./stream-log.ts";
+
+export type EventMap = Record<string, z.ZodType>;
+export type SnapshotOf<M extends EventMap> = Extract<EventOf<M>, { type: "snapshot" }>;
+export type DeltaOf<M extends EventMap> = Exclude<EventOf<M>, { type: "snapshot" }>;
+
+export interface StreamClientEvents<M extends EventMap> {
+  /** The server accepted the stream. `resumeFrom` is the Last-Event-ID we sent (undefined: fresh). */
+  connected: [{ connectionId: string; resumeFrom: string | undefined }];
+  /** Full desired state; everything not in it is no longer desired (principle 2). */
+  snapshot: [{ connectionId: string; event: SnapshotOf<M> }];
+  /** One validated delta. */
+  event: [{ connectionId: string; event: DeltaOf<M> }];
+  /** A message that failed validation; nothing was applied. */
+  rejected: [{ connectionId: string; type: string; id: string | undefined; error: string }];
+  disconnected: [
+    { connectionId: string; cause: Error; kind: FailureKind; reason: string; retryInMs: number },
+  ];
+  /** 403 or protocol version mismatch: retried only every `fatalBackoffMs`; emitted each time. */
+  fatal: [{ connectionId: string; reason: string; retryInMs: number }];
+}
+
+export interface StreamClientOptions<M extends EventMap> {
+  endpoint: Endpoint;
+  /** Path of the stream, e.g. `paths.agentStream(agentId)`. */
+  path: string;
+  /** `agentEvents` or `workspaceEvents`. */
+  events: M;
+  /** Tear down and redial after this long without a byte. Default 15 s (3 × the 5 s keep-alive). */
+  staleAfterMs?: number;
+  /** Normal redial backoff (defaults: 500 ms first ceiling, 30 s cap, reset after 30 s connected). */
+  backoff?: BackoffOptions;
+  /** Delay between attempts after a 403 / version mismatch. Default 5 min (±20 % jitter). */
+  fatalBackoffMs?: number;
+  /** Delay before the one quick retry after a first 401 and a credential refresh. Default 100 ms. */
+  quickRetryMs?: number;
+  /** Resume from here on the first dial (e.g. persisted); default: ask for a snapshot. */
+  lastEventId?: string;
+  /** Lines for connected/disconnected/rejected/fatal; default silent. */
+  logger?: Logger;
+  random?: () => number;
+}
+
+/**
+ * Last-Event-ID policy: it advances past every event whose id is a decimal string after the last
+ * one — delivered or rejected for its content — so a poison event is not replayed forever on resume;
+ * the rejection is counted in `rejectedEvents` and reported upward in status. An event with no id, a
+ * non-decimal id, or (for deltas) an id not after the last one is rejected and does not advance it.
+ * A snapshot may carry any well-formed id: it restarts the sequence.
+ */
+export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientEvents<M>> {
+  readonly #o: Required<Pick<StreamClientOptions<M>, "staleAfterMs" | "fatalBackoffMs" | "quickRetryMs">> &
+    StreamClientOptions<M>;
+  readonly #backoff: Backoff;
+  readonly #random: () => number;
+  #lastEventId: string | undefined;
+  #rejected: RejectedEvents = { count: 0 };
+  #running = false;
+  #conn: Connection | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #unauthorizedStreak = 0;
+  #refreshBeforeDial = false;
+  #prevEsId = "";
+
+  constructor(opts: StreamClientOptions<M>) {
+    super();
+    this.#o = { staleAfterMs: 15_000, fatalBackoffMs: 300_000, quickRetryMs: 100, ...opts };
+    this.#random = opts.random ?? Math.random;
+    this.#backoff = new Backoff({ random: this.#random, ...opts.backoff });
+    this.#lastEventId = opts.lastEventId;
+    if (opts.logger) logStreamEvents(this, opts.logger);
+  }
+
+  /** Id of the last event processed (delivered or rejected-with-valid-id); sent as Last-Event-ID. */
+  get lastEventId(): string | undefined {
+    return this.#lastEventId;
+  }
+
+  /** Counter and last rejection, in the shape of the protocol's `rejectedEvents` status field. */
+  get rejectedEvents(): RejectedEvents {
+    return structuredClone(this.#rejected);
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    void this.#dial();
+  }
+
+  /** Stops redialling and closes the connection; resolves once the request has let go. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const conn = this.#conn;
+    this.#conn = undefined;
+    if (!conn) return;
+    conn.close();
+    await conn.settled;
+  }
+
+  async #dial(): Promise<void> {
+    this.#timer = undefined;
+    const connectionId = randomBytes(4).toString("hex");
+    let token: string;
+    try {
+      if (this.#refreshBeforeDial) await this.#o.endpoint.tokens.refresh?.();
+      this.#refreshBeforeDial = false;
+      token = await this.#o.endpoint.tokens.token();
+    } catch (cause) {
+      if (!this.#running) return;
+      const err = new Error("could not obtain a credential for the stream; will retry", { cause });
+      this.#refreshBeforeDial = false;
+      this.#afterEnd(connectionId, err, { kind: "retry", reason: err.message });
+      return;
+    }
+    if (!this.#running) return;
+    const resumeFrom = this.#lastEventId;
+    this.#prevEsId = "";
+    this.#conn = new Connection(
+      {
+        id: connectionId,
+        url: endpointUrl(this.#o.endpoint, this.#o.path),
+        dispatcher: this.#o.endpoint.dispatcher,
+        token,
+        lastEventId: resumeFrom,
+        staleAfterMs: this.#o.staleAfterMs,
+      },
+      {
+        onOpen: () => {
+          this.#backoff.succeeded();
+          this.#unauthorizedStreak = 0;
+          this.emit("connected", { connectionId, resumeFrom });
+        },
+        onMessage: (type, esId, data) => this.#onMessage(connectionId, type, esId, data),
+        onEnd: (cause) => {
+          this.#conn = undefined;
+          if (this.#running) this.#afterEnd(connectionId, cause, classify(cause));
+        },
+      },
+    );
+  }
+
+  #afterEnd(connectionId: string, cause: Error, c: { kind: FailureKind; reason: string }): void {
+    let retryInMs: number;
+    if (c.kind === "fatal-backoff-long") {
+      retryInMs = longBackoffMs(this.#o.fatalBackoffMs, this.#random);
+    } else if (c.kind === "refresh-credential") {
+      this.#unauthorizedStreak++;
+      this.#refreshBeforeDial = true;
+      retryInMs = this.#unauthorizedStreak === 1 ? this.#o.quickRetryMs : this.#backoff.next();
+    } else {
+      this.#unauthorizedStreak = 0;
+      retryInMs = this.#backoff.next();
+    }
+    this.#timer = setTimeout(() => void this.#dial(), retryInMs);
+    this.#safeEmit("disconnected", { connectionId, cause, kind: c.kind, reason: c.reason, retryInMs });
+    if (c.kind === "fatal-backoff-long")
+      this.#safeEmit("fatal", { connectionId, reason: c.reason, retryInMs });
+  }
+
+  #onMessage(connectionId: string, type: string, esId: string, data: string): void {
+    // EventSource repeats the previous id for an event without an `id:` field.
+    const id = esId !== "" && esId !== this.#prevEsId ? esId : undefined;
+    if (id !== undefined) this.#prevEsId = id;
+    const idError = this.#checkId(type, id);
+    if (idError) {
+      this.#reject(connectionId, type, id, idError);
+      return;
+    }
+    const parsed: ParseResult<EventOf<M>> = parseEvent(this.#o.events, type, id, data);
+    this.#lastEventId = id;
+    if (!parsed.ok) {
+      this.#reject(connectionId, type, id, parsed.error);
+      return;
+    }
+    if (parsed.event.type === "snapshot")
+      this.#safeEmit("snapshot", { connectionId, event: parsed.event as SnapshotOf<M> });
+    else this.#safeEmit("event", { connectionId, event: parsed.event as DeltaOf<M> });
+  }
+
+  #checkId(type: string, id: string | undefined): string | undefined {
+    if (id === undefined) return `event "${type}" carries no new id`;
+    if (!/^\d{1,40}$/.test(id)) return `event "${type}" has id "${id.slice(0, 40)}", not a decimal number`;
+    const last = this.#lastEventId;
+    if (type !== "snapshot" && last !== undefined && /^\d+$/.test(last) && !(BigInt(id) > BigInt(last)))
+      return `event "${type}" has id ${id}, not after the last event id ${last}`;
+    return undefined;
+  }
+
+  #reject(connectionId: string, type: string, id: string | undefined, error: string): void {
+    this.#rejected = {
+      count: this.#rejected.count + 1,
+      last: {
+        ...(id === undefined ? {} : { eventId: id }),
+        eventType: type.slice(0, 100),
+        error,
+        at: new Date().toISOString(),
+      },
+    };
+    this.#safeEmit("rejected", { connectionId, type, id, error });
+  }
+
+  /** A throwing subscriber must not break the stream (it runs inside the body reader). */
+  #safeEmit<K extends keyof StreamClientEvents<M>>(
+    name: K,
+    ...args: StreamClientEvents<M>[K] extends unknown[] ? StreamClientEvents<M>[K] : never
+  ): void {
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's generic emit signature
+      (this.emit as any)(name, ...args);
+    } catch (err) {
+      (this.#o.logger ?? silentLogger()).error({ err, eventType: String(name) }, "stream subscriber threw");
+    }
+  }
+}
+
+type AgentStreamOptions = Omit<StreamClientOptions<typeof agentEvents>, "endpoint" | "path" | "events">;
+type WorkspaceStreamOptions = Omit<
+  StreamClientOptions<typeof workspaceEvents>,
+  "endpoint" | "path" | "events"
+>;
+
+/** The agent's stream: `snapshot`, `workspace.upsert`, `workspace.delete`. */
+export function agentStream(
+  endpoint: Endpoint,
+  agentId: string,
+  opts: AgentStreamOptions = {},
+): StreamClient<typeof agentEvents> {
+  return new StreamClient({ ...opts, endpoint, path: paths.agentStream(agentId), events: agentEvents });
+}
+
+/** A workspace agent's stream: `snapshot`, `deployment.upsert`, `deployment.delete`. */
+export function workspaceStream(
+  endpoint: Endpoint,
+  workspaceId: string,
+  opts: WorkspaceStreamOptions = {},
+): StreamClient<typeof workspaceEvents> {
+  return new StreamClient({
+    ...opts,
+    endpoint,
+    path: paths.workspaceStream(workspaceId),
+    events: workspaceEvents,
+  });
+}
