@@ -1,0 +1,46 @@
+// One look at a JobManager: which job it runs, in which state, with which parallelism, and how many
+// TaskManagers and slots it has. Three calls (`/jobs/overview`, `/jobs/:id`, `/overview`), each with
+// the client's deadline. Unknown is reported as unknown (NOT_FOUND / UNREACHABLE), never as RUNNING.
+import type { JobState } from "@meridian/shared/protocol/index";
+import { type FlinkRestClient, type JobSummary, toJobState } from "./rest.ts";
+
+export interface FlinkObservation {
+  job: { state: JobState; id?: string; startTime?: string; parallelism?: number };
+  taskManagers?: number;
+  slots?: { total: number; available: number };
+  /** Why the state is NOT_FOUND or UNREACHABLE, for logs and conditions. */
+  detail?: string;
+}
+
+/** The job an application cluster runs: the newest one (there is normally exactly one). */
+export function pickJob(jobs: JobSummary[]): JobSummary | undefined {
+  return [...jobs].sort((a, b) => (b["start-time"] ?? 0) - (a["start-time"] ?? 0))[0];
+}
+
+export async function observeFlink(client: FlinkRestClient): Promise<FlinkObservation> {
+  const [jobs, overview] = await Promise.all([client.jobs(), client.overview()]);
+  const obs: FlinkObservation = { job: { state: "NOT_FOUND" } };
+  if (overview.kind === "ok") {
+    obs.taskManagers = overview.value.taskmanagers;
+    obs.slots = { total: overview.value["slots-total"], available: overview.value["slots-available"] };
+  }
+  if (jobs.kind === "unreachable") return { job: { state: "UNREACHABLE" }, detail: jobs.message };
+  if (jobs.kind !== "ok") return { ...obs, detail: jobs.message };
+  const summary = pickJob(jobs.value);
+  if (!summary) return { ...obs, detail: "the JobManager runs no job (yet)" };
+  obs.job.id = summary.jid;
+  const details = await client.job(summary.jid);
+  if (details.kind === "unreachable")
+    return { job: { state: "UNREACHABLE", id: summary.jid }, detail: details.message };
+  if (details.kind === "notFound") return { ...obs, detail: details.message };
+  const raw = details.kind === "ok" ? details.value.state : summary.state;
+  const state = toJobState(raw);
+  if (!state)
+    return { ...obs, job: { state: "NOT_FOUND", id: summary.jid }, detail: `unknown Flink job state ${raw}` };
+  obs.job.state = state;
+  const start = (details.kind === "ok" ? details.value["start-time"] : undefined) ?? summary["start-time"];
+  if (start && start > 0) obs.job.startTime = new Date(start).toISOString();
+  if (details.kind === "ok" && details.value.vertices?.length)
+    obs.job.parallelism = Math.max(...details.value.vertices.map((v) => v.parallelism ?? 0));
+  return obs;
+}
