@@ -10,13 +10,11 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Logger, silentLogger } from "@meridian/shared/log";
-import { CertificateAuthority, createSigningKeyPair } from "./certs.ts";
 import {
   apiserverArgs,
   type ComponentLayout,
   controllerManagerArgs,
   etcdArgs,
-  firstServiceIp,
   schedulerArgs,
   writeSchedulerConfig,
 } from "./components.ts";
@@ -24,6 +22,7 @@ import { type Cluster, ClusterHandle, type ComponentInfo } from "./handle.ts";
 import { KubeHttp } from "./http.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { cacheDir, kubeBinDir } from "./paths.ts";
+import { makePki } from "./pki.ts";
 import { freePorts } from "./ports.ts";
 import { ComponentProcess, guardDir, tailFile, unguardDir } from "./process.ts";
 
@@ -324,47 +323,4 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     unguardDir(dir);
     throw err;
   }
-}
-
-/** Every certificate and key the components need, made in parallel. */
-async function makePki(l: ComponentLayout) {
-  const [ca, frontProxyCa] = await Promise.all([
-    CertificateAuthority.create(l.pki, "ca", "meridian-cluster-ca"),
-    CertificateAuthority.create(l.pki, "front-proxy-ca", "meridian-front-proxy-ca"),
-    createSigningKeyPair(l.pki, "sa"),
-  ]);
-  const apiserverHosts = [
-    "127.0.0.1",
-    "localhost",
-    "kubernetes",
-    "kubernetes.default",
-    "kubernetes.default.svc",
-    "kubernetes.default.svc.cluster.local",
-    firstServiceIp(l.serviceCidr),
-  ];
-  const [, , , admin, controllerManager, scheduler] = await Promise.all([
-    ca.issue({ name: "apiserver", commonName: "kube-apiserver", hosts: apiserverHosts, usage: "server" }),
-    ca.issue({
-      name: "apiserver-kubelet-client",
-      commonName: "kube-apiserver-kubelet-client",
-      organizations: ["system:masters"],
-      usage: "client",
-    }),
-    frontProxyCa.issue({ name: "front-proxy-client", commonName: "front-proxy-client", usage: "client" }),
-    ca.issue({
-      name: "admin",
-      commonName: "meridian-admin",
-      organizations: ["system:masters"],
-      usage: "client",
-    }),
-    ca.issue({ name: "controller-manager", commonName: "system:kube-controller-manager", usage: "client" }),
-    ca.issue({ name: "scheduler", commonName: "system:kube-scheduler", usage: "client" }),
-    ca.issue({
-      name: "components-serving",
-      commonName: "localhost",
-      hosts: ["127.0.0.1", "localhost"],
-      usage: "server",
-    }),
-  ]);
-  return { ca, admin, controllerManager, scheduler };
 }
