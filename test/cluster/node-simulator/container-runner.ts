@@ -129,7 +129,6 @@ export class ContainerRunner {
       const delay = backoff;
       backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
       this.lastState = { terminated: result };
-      this.restartCount++;
       this.#set({
         waiting: {
           reason: "CrashLoopBackOff",
@@ -137,6 +136,8 @@ export class ContainerRunner {
         },
       });
       await sleep(delay, signal);
+      // Like the kubelet, count a restart when the new instance is started, not when the old one exits.
+      if (!signal.aborted) this.restartCount++;
     }
   }
 
@@ -251,7 +252,6 @@ export class ContainerRunner {
   #killForProbe(kind: string): void {
     const child = this.#child;
     if (!child?.pid) return;
-    this.log?.writeLine(`[node-simulator] ${kind} probe failed; killing container ${this.name}`);
     this.#deps.logger.info({ container: this.name, probe: kind }, "probe failed; killing container");
     this.#stopProbes();
     void killGroup(child, this.#deps.killGraceMs);
