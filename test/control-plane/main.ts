@@ -7,11 +7,10 @@ import { Command, InvalidArgumentError } from "commander";
 import { cacheDir } from "../cluster/paths.ts";
 import { startControlPlane } from "./server.ts";
 
-function positiveInt(name: string) {
+function intAtLeast(min: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0)
-      throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be an integer >= ${min}`);
     return n;
   };
 }
@@ -19,7 +18,7 @@ function positiveInt(name: string) {
 const program = new Command()
   .name("control-plane")
   .description("Meridian reference control plane: protocol v1 over SSE, an admin API, fault injection")
-  .option("--port <port>", "TCP port (0 picks a free one)", positiveInt("--port"), 8480)
+  .option("--port <port>", "TCP port (0 picks a free one)", intAtLeast(0), 8480)
   .option("--host <host>", "listen address", "127.0.0.1")
   .option(
     "--db <path>",
@@ -28,24 +27,9 @@ const program = new Command()
   )
   .option("--tls-cert <file>", "PEM certificate (chain); with --tls-key serves HTTPS")
   .option("--tls-key <file>", "PEM private key of --tls-cert")
-  .option(
-    "--keep-alive-ms <ms>",
-    "keep-alive comment interval on streams",
-    positiveInt("--keep-alive-ms"),
-    5000,
-  )
-  .option(
-    "--workspace-token-ttl-seconds <s>",
-    "lifetime of workspace credentials",
-    positiveInt("--workspace-token-ttl-seconds"),
-    900,
-  )
-  .option(
-    "--change-log-limit <n>",
-    "changes kept for Last-Event-ID resume",
-    positiveInt("--change-log-limit"),
-    10_000,
-  )
+  .option("--keep-alive-ms <ms>", "keep-alive comment interval on streams", intAtLeast(1), 5000)
+  .option("--workspace-token-ttl-seconds <s>", "lifetime of workspace credentials", intAtLeast(1), 900)
+  .option("--change-log-limit <n>", "changes kept for Last-Event-ID resume", intAtLeast(1), 10_000)
   .option(
     "--admin-token <token>",
     "require this bearer token on /admin (default: $MERIDIAN_ADMIN_TOKEN, else none)",
