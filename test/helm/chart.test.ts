@@ -250,7 +250,12 @@ describe("the chart refuses, saying what to change", () => {
     {
       name: "a workspace agent image the policy forbids",
       set: { "images.workspaceAgent.repository": "docker.io/someone/agent" },
-      message: /images\.workspaceAgent \(docker\.io\/someone\/agent:0\.1\.0\) is not allowed by policy/,
+      message: /images\.workspaceAgent\.repository \(docker\.io\/someone\/agent\) is not allowed by policy/,
+    },
+    {
+      name: "a workspace agent image that only shares a prefix with an allowed registry",
+      set: { "images.workspaceAgent.repository": "ghcr.io/meridian-devx/agent" },
+      message: /images\.workspaceAgent\.repository \(ghcr\.io\/meridian-devx\/agent\) is not allowed/,
     },
     {
       name: "a NetworkPolicy without API server CIDRs",
@@ -276,6 +281,20 @@ describe("the chart refuses, saying what to change", () => {
       assert.match(res.stderr, c.message);
     });
   }
+
+  test("but accepts what the agents' image policy accepts: short names, '*', an empty list", async () => {
+    const ws = "images.workspaceAgent.repository";
+    const allowed = "policy.allowedRegistries.workspaceAgent";
+    const accepted = [
+      ["--set", `${ws}=meridian/ws`, "--set", `${allowed}[0]=docker.io/meridian`],
+      ["--set", `${ws}=quay.io/x/ws`, "--set", `${allowed}[0]=*`],
+      ["--set", `${ws}=quay.io/x/ws`, "--set-json", `${allowed}=[]`],
+    ];
+    for (const extra of accepted) {
+      const res = await helm(["template", "r", CHART_DIR, ...valueArgs(["defaults"]), ...extra]);
+      assert.equal(res.code, 0, `${extra.join(" ")}: ${res.stderr}`);
+    }
+  });
 
   test("required values, when missing", async () => {
     const res = await helm(["template", "r", CHART_DIR]);

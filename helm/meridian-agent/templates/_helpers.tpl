@@ -146,15 +146,32 @@ Usage: include "meridian-agent.image" (list .Values.images.agent .Chart.AppVersi
 {{- end }}
 
 {{/*
-true when image reference $ref starts with one of the allowed prefixes $prefixes at a path boundary:
-"ghcr.io/meridian-dev/" and "ghcr.io/meridian-dev" both allow "ghcr.io/meridian-dev/meridian-agent:1".
-Usage: include "meridian-agent.imageAllowed" (list $ref $prefixes)
+true when image repository $repo is allowed by the registry list $allowed, with the agents' rules
+(workspace-agent/src/flink/image-policy.ts): an empty list or "*" allows everything; an entry matches
+the repository itself or a prefix of it at a "/" boundary; Docker Hub short names are normalised
+(meridian/ws is docker.io/meridian/ws, flink is docker.io/library/flink).
+Usage: include "meridian-agent.imageAllowed" (list $repo $allowed)
 */}}
 {{- define "meridian-agent.imageAllowed" -}}
-{{- $ref := index . 0 }}
-{{- range index . 1 }}
-{{- $p := trimSuffix "/" . }}
-{{- if or (eq $ref $p) (hasPrefix (printf "%s/" $p) $ref) (hasPrefix (printf "%s:" $p) $ref) (hasPrefix (printf "%s@" $p) $ref) }}true{{ end }}
+{{- $repo := include "meridian-agent.normaliseRepository" (index . 0) }}
+{{- $allowed := index . 1 }}
+{{- if or (not $allowed) (has "*" $allowed) }}true{{ end }}
+{{- range $allowed }}
+{{- $e := include "meridian-agent.normaliseRepository" (trimSuffix "/" .) }}
+{{- if or (eq $repo $e) (hasPrefix (printf "%s/" $e) $repo) }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* docker.io/library/... for Docker Hub short names, as a container runtime resolves them. */}}
+{{- define "meridian-agent.normaliseRepository" -}}
+{{- $parts := splitList "/" . }}
+{{- $first := first $parts }}
+{{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) }}
+{{- . }}
+{{- else if eq (len $parts) 1 }}
+{{- printf "docker.io/library/%s" . }}
+{{- else }}
+{{- printf "docker.io/%s" . }}
 {{- end }}
 {{- end }}
 
@@ -205,9 +222,9 @@ agent cannot start without. The schema checks types and spelling; this checks co
 {{- fail (printf "podDisruptionBudget.minAvailable (%d) must be less than replicas (%d), or no node running an agent could ever be drained" (int .minAvailable) (int $v.replicas)) }}
 {{- end }}
 {{- end }}
-{{- $wsImage := include "meridian-agent.image" (list $v.images.workspaceAgent .Chart.AppVersion) }}
-{{- if not (include "meridian-agent.imageAllowed" (list $wsImage $v.policy.allowedRegistries.workspaceAgent)) }}
-{{- fail (printf "images.workspaceAgent (%s) is not allowed by policy.allowedRegistries.workspaceAgent (%s): the agent would refuse to create any workspace; add its registry to the policy or change the image" $wsImage (join ", " $v.policy.allowedRegistries.workspaceAgent)) }}
+{{- $wsRepo := $v.images.workspaceAgent.repository }}
+{{- if not (include "meridian-agent.imageAllowed" (list $wsRepo $v.policy.allowedRegistries.workspaceAgent)) }}
+{{- fail (printf "images.workspaceAgent.repository (%s) is not allowed by policy.allowedRegistries.workspaceAgent (%s): the agent would refuse to create any workspace; add its registry to the policy or change the image" $wsRepo (join ", " $v.policy.allowedRegistries.workspaceAgent)) }}
 {{- end }}
 {{- if and $v.networkPolicy.enabled (not $v.networkPolicy.apiServerCIDRs) }}
 {{- fail "networkPolicy.enabled needs networkPolicy.apiServerCIDRs (the addresses of `kubectl get endpoints kubernetes`), or the agent cannot reach the Kubernetes API" }}
