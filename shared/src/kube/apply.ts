@@ -1,0 +1,75 @@
+// Server-side apply and delete: the only two ways Meridian writes the objects it owns.
+import type { KubeClient } from "./client.ts";
+import { isNotFound } from "./errors.ts";
+import { type KubeObject, type ResourceType, resourcePath } from "./resources.ts";
+
+export const APPLY_CONTENT_TYPE = "application/apply-patch+yaml";
+
+export interface ApplyOptions {
+  /** The field manager that owns what this apply says (`meridian-agent`, ...). */
+  fieldManager: string;
+  /**
+   * Take ownership of fields another manager set. Meridian forces only on objects whose every
+   * field it applies is its own (the contract: force on conflict only for fields Meridian owns).
+   */
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * Server-side applies `obj` (which must carry metadata.name, and metadata.namespace for a
+ * namespaced kind) and returns the object as stored. Creates it when absent.
+ */
+export async function applyObject<T extends KubeObject>(
+  client: KubeClient,
+  type: ResourceType,
+  obj: T,
+  opts: ApplyOptions,
+): Promise<T> {
+  const name = obj.metadata?.name;
+  const namespace = obj.metadata?.namespace;
+  if (!name) throw new Error(`cannot apply a ${type.kind} without metadata.name`);
+  if (type.namespaced && !namespace) throw new Error(`cannot apply ${type.kind} ${name} without a namespace`);
+  const body = { ...obj, apiVersion: type.apiVersion, kind: type.kind };
+  return client.request<T>({
+    method: "PATCH",
+    path: resourcePath(type, namespace, name),
+    query: { fieldManager: opts.fieldManager, force: opts.force ? true : undefined },
+    contentType: APPLY_CONTENT_TYPE,
+    // JSON is YAML, so the apply-patch+yaml content type takes it as is.
+    body: JSON.stringify(body),
+    signal: opts.signal,
+  });
+}
+
+export interface DeleteOptions {
+  propagationPolicy?: "Foreground" | "Background" | "Orphan";
+  /** Delete only if the object still has this uid (it was not replaced meanwhile). */
+  uid?: string;
+  signal?: AbortSignal;
+}
+
+/** Deletes an object; false when it was already gone. */
+export async function deleteObject(
+  client: KubeClient,
+  type: ResourceType,
+  namespace: string | undefined,
+  name: string,
+  opts: DeleteOptions = {},
+): Promise<boolean> {
+  const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
+  if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
+  if (opts.uid) body.preconditions = { uid: opts.uid };
+  try {
+    await client.request({
+      method: "DELETE",
+      path: resourcePath(type, namespace, name),
+      body,
+      signal: opts.signal,
+    });
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,74 @@
+// One watch request as an async stream of events. The caller (watch-cache.ts) owns relisting,
+// resuming and backoff; this module only turns newline-delimited JSON into typed events and
+// notices a silent connection.
+import type { KubeClient } from "./client.ts";
+import type { KubeStatus } from "./errors.ts";
+import type { KubeObject } from "./resources.ts";
+
+export type WatchEvent<T extends KubeObject = KubeObject> =
+  | { type: "ADDED" | "MODIFIED" | "DELETED"; object: T }
+  | { type: "BOOKMARK"; object: KubeObject }
+  | { type: "ERROR"; object: KubeStatus };
+
+export interface WatchRequest {
+  path: string;
+  resourceVersion: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** The server ends the watch after this long (a clean end; the caller resumes). */
+  timeoutSeconds: number;
+  /** Tear the stream down when no byte arrived for this long. */
+  idleTimeoutMs: number;
+  signal: AbortSignal;
+}
+
+/** Yields the events of one watch until the server ends it, the caller aborts, or it goes silent. */
+export async function* watchEvents<T extends KubeObject>(
+  client: KubeClient,
+  req: WatchRequest,
+): AsyncGenerator<WatchEvent<T>> {
+  // Our own controller for the idle watchdog, joined with the caller's (which may already be aborted).
+  const ctl = new AbortController();
+  const signal = AbortSignal.any([req.signal, ctl.signal]);
+  let idle: NodeJS.Timeout | undefined;
+  const resetIdle = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => ctl.abort(new Error("watch went silent")), req.idleTimeoutMs);
+    idle.unref();
+  };
+  try {
+    resetIdle();
+    const res = await client.openStream(
+      req.path,
+      {
+        watch: true,
+        resourceVersion: req.resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: req.timeoutSeconds,
+        labelSelector: req.labelSelector,
+        fieldSelector: req.fieldSelector,
+      },
+      signal,
+    );
+    if (!res.body) return;
+    const decoder = new TextDecoder();
+    let buffered = "";
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      resetIdle();
+      buffered += decoder.decode(chunk, { stream: true });
+      let nl = buffered.indexOf("\n");
+      while (nl >= 0) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (line) yield JSON.parse(line) as WatchEvent<T>;
+        nl = buffered.indexOf("\n");
+      }
+    }
+  } catch (err) {
+    if (req.signal.aborted) return;
+    throw err;
+  } finally {
+    clearTimeout(idle);
+    ctl.abort();
+  }
+}
