@@ -18,6 +18,17 @@ export function imageRepository(image: string): string {
   return `${reg}/${path}`;
 }
 
+/**
+ * An allow-list entry as a repository prefix: a registry host (`ghcr.io`, `localhost:5000`) or
+ * `host/path` stays; Docker Hub short names gain their implicit prefix (`flink` is
+ * `docker.io/library/flink`, `apache/flink` is `docker.io/apache/flink`), as the chart does.
+ */
+export function normaliseEntry(e: string): string {
+  const first = e.split("/")[0] ?? "";
+  if (first.includes(".") || first.includes(":") || first === "localhost") return e;
+  return e.includes("/") ? `docker.io/${e}` : `docker.io/library/${e}`;
+}
+
 export type ImageCheck = { allowed: true } | { allowed: false; reason: string };
 
 /** An empty list means no restriction (the agent always passes its policy's list). */
@@ -27,10 +38,7 @@ export function checkImage(image: string, allowed: readonly string[]): ImageChec
   for (const entry of allowed) {
     const e = entry.trim().replace(/\/+$/, "");
     if (!e) continue;
-    const norm =
-      e.includes("/") || e.includes(".") || e.includes(":") || e === "localhost"
-        ? e
-        : `docker.io/library/${e}`;
+    const norm = normaliseEntry(e);
     if (repo === norm || repo.startsWith(`${norm}/`)) return { allowed: true };
   }
   return {

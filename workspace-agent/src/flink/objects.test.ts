@@ -184,4 +184,8 @@ test("image policy: registries match on a path boundary, docker hub short names 
   assert.match(bad.allowed ? "" : bad.reason, /not from an allowed registry/);
   assert.equal(checkImage("ghcr.io/acme2/flink:1", ["ghcr.io/acme"]).allowed, false);
   assert.equal(checkImage("flink:2.3", ["flink"]).allowed, true);
+  assert.equal(checkImage("apache/flink:2", ["apache/flink"]).allowed, true);
+  assert.equal(checkImage("flink:2.3", ["docker.io/library/flink", "docker.io/apache/flink"]).allowed, true);
+  assert.equal(checkImage("evil/flink:2.3", ["docker.io/library/flink"]).allowed, false);
+  assert.equal(checkImage("anything:1", ["*"]).allowed, true);
 });

@@ -1,0 +1,170 @@
+// The workspace credential as a TokenSource: read from the Secret the agent maintains
+// (`meridian-workspace-credential`: token, expiresAt, workspaceId) through the Kubernetes API,
+// kept fresh by a watch on that one Secret by name (RBAC: get + watch, resourceNames), so a
+// refreshed credential is used without a restart. `refresh()` (after a 401) re-reads it at once.
+import type { TokenSource } from "@meridian/shared/controlplane/credentials";
+import { type BackoffPolicy, backoffDelay, sleep } from "@meridian/shared/kube/backoff";
+import type { KubeClient } from "@meridian/shared/kube/client";
+import { isGone, isNotFound } from "@meridian/shared/kube/errors";
+import { resourcePath, SECRETS } from "@meridian/shared/kube/resources";
+import { watchEvents } from "@meridian/shared/kube/watch";
+import { F, type Logger } from "@meridian/shared/log";
+
+export interface SecretCredential {
+  token: string;
+  expiresAt: string | undefined;
+  workspaceId: string | undefined;
+  resourceVersion: string | undefined;
+}
+
+interface SecretObject {
+  metadata?: { resourceVersion?: string; name?: string };
+  data?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+/** Decodes the Secret's `data`; undefined when it has no token yet. */
+export function credentialFromSecret(secret: SecretObject): SecretCredential | undefined {
+  const d = secret.data ?? {};
+  const dec = (k: string) => (d[k] ? Buffer.from(d[k], "base64").toString("utf8").trim() : undefined);
+  const token = dec("token");
+  if (!token) return undefined;
+  return {
+    token,
+    expiresAt: dec("expiresAt"),
+    workspaceId: dec("workspaceId"),
+    resourceVersion: secret.metadata?.resourceVersion,
+  };
+}
+
+export interface SecretTokenSourceOptions {
+  client: KubeClient;
+  namespace: string;
+  name: string;
+  /** The workspace this agent serves; a Secret for another workspace is refused. */
+  workspaceId: string;
+  logger: Logger;
+  backoff?: BackoffPolicy;
+  /** Called after a new credential was read (not with the token: with its expiry). */
+  onChange?: (c: { expiresAt: string | undefined; resourceVersion: string | undefined }) => void;
+}
+
+export class SecretTokenSource implements TokenSource {
+  readonly #o: SecretTokenSourceOptions;
+  readonly #ctl = new AbortController();
+  #current: SecretCredential | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(opts: SecretTokenSourceOptions) {
+    this.#o = opts;
+  }
+
+  /** Expiry of the credential in use (for status, metrics and readiness); never the token. */
+  get expiresAt(): string | undefined {
+    return this.#current?.expiresAt;
+  }
+
+  get ready(): boolean {
+    return this.#current !== undefined;
+  }
+
+  /** Starts watching the Secret; resolves after the first read attempt. */
+  async start(): Promise<void> {
+    if (this.#loop) return;
+    await this.#read().catch((err) => this.#o.logger.warn({ err }, "workspace credential not readable yet"));
+    this.#loop = this.#watchLoop();
+  }
+
+  async stop(): Promise<void> {
+    this.#ctl.abort();
+    await this.#loop;
+  }
+
+  async token(): Promise<string> {
+    if (this.#current) return this.#current.token;
+    await this.#read();
+    if (!this.#current)
+      throw new Error(
+        `the Secret ${this.#o.namespace}/${this.#o.name} has no token yet; the agent writes it after minting a workspace credential`,
+      );
+    return (this.#current as SecretCredential).token;
+  }
+
+  async refresh(): Promise<void> {
+    await this.#read();
+  }
+
+  async #read(): Promise<string | undefined> {
+    let secret: SecretObject | undefined;
+    try {
+      secret = await this.#o.client.getOrUndefined<SecretObject>(
+        resourcePath(SECRETS, this.#o.namespace, this.#o.name),
+        this.#ctl.signal,
+      );
+    } catch (cause) {
+      throw new Error(
+        `cannot read the credential Secret ${this.#o.namespace}/${this.#o.name}; check the workspace agent's Role allows get on it`,
+        { cause },
+      );
+    }
+    if (!secret) {
+      this.#o.logger.warn({ [F.name]: this.#o.name }, "credential Secret does not exist (yet)");
+      return undefined;
+    }
+    this.#accept(secret);
+    return secret.metadata?.resourceVersion;
+  }
+
+  #accept(secret: SecretObject): void {
+    const c = credentialFromSecret(secret);
+    if (!c) return;
+    if (c.workspaceId && c.workspaceId !== this.#o.workspaceId) {
+      this.#o.logger.error(
+        { [F.name]: this.#o.name, [F.workspace]: this.#o.workspaceId },
+        `credential Secret is for workspace ${c.workspaceId}, not ${this.#o.workspaceId}; ignoring it`,
+      );
+      return;
+    }
+    const changed = c.token !== this.#current?.token;
+    this.#current = c;
+    if (changed) {
+      this.#o.logger.info({ [F.name]: this.#o.name, expiresAt: c.expiresAt }, "workspace credential loaded");
+      this.#o.onChange?.({ expiresAt: c.expiresAt, resourceVersion: c.resourceVersion });
+    }
+  }
+
+  async #watchLoop(): Promise<void> {
+    const signal = this.#ctl.signal;
+    const policy = this.#o.backoff ?? { baseMs: 500, capMs: 30_000 };
+    let failures = 0;
+    let rv: string | undefined = this.#current?.resourceVersion;
+    while (!signal.aborted) {
+      try {
+        rv ??= await this.#read();
+        const events = watchEvents<SecretObject>(this.#o.client, {
+          path: resourcePath(SECRETS, this.#o.namespace),
+          resourceVersion: rv ?? "0",
+          fieldSelector: `metadata.name=${this.#o.name}`,
+          timeoutSeconds: 240 + Math.floor(Math.random() * 120),
+          idleTimeoutMs: 420_000,
+          signal,
+        });
+        for await (const ev of events) {
+          if (ev.type === "ERROR") {
+            if (ev.object.code === 410) rv = undefined;
+            break;
+          }
+          rv = ev.object.metadata?.resourceVersion ?? rv;
+          if (ev.type === "ADDED" || ev.type === "MODIFIED") this.#accept(ev.object as SecretObject);
+        }
+        failures = 0;
+      } catch (err) {
+        if (signal.aborted) break;
+        if (isGone(err) || isNotFound(err)) rv = undefined;
+        const delayMs = backoffDelay(failures++, policy);
+        this.#o.logger.warn({ err, [F.attempt]: failures, [F.delayMs]: delayMs }, "credential watch failed");
+        await sleep(delayMs, signal);
+      }
+    }
+  }
+}

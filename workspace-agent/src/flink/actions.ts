@@ -1,0 +1,85 @@
+// Carries out one lifecycle action against Flink's REST API or the Kubernetes API and reports the
+// outcome as a value for `applyOutcome`. Never throws for an expected failure (no answer, 404, a
+// failed savepoint): those are outcomes. Kubernetes errors other than not-found do throw, so the
+// reconcile is retried with back-off.
+import type { V1Pod } from "@kubernetes/client-node";
+import { deleteObject } from "@meridian/shared/kube/apply";
+import type { KubeClient } from "@meridian/shared/kube/client";
+import { CONFIG_MAPS, PODS, SERVICES } from "@meridian/shared/kube/resources";
+import type { Action, Outcome } from "./lifecycle.ts";
+import { names } from "./objects.ts";
+import { isTerminating } from "./pods.ts";
+import type { FlinkRestClient, RestResult } from "./rest.ts";
+
+export interface ActionContext {
+  client: KubeClient;
+  namespace: string;
+  deployment: string;
+  /** The deployment's JobManager REST client; undefined while it has no address. */
+  rest: FlinkRestClient | undefined;
+  /** This deployment's JobManager and TaskManager pods, from the cache. */
+  pods: () => V1Pod[];
+}
+
+export async function execute(action: Action, ctx: ActionContext): Promise<Outcome> {
+  switch (action.type) {
+    case "triggerSavepoint": {
+      if (!ctx.rest) return { type: "unreachable", message: "the JobManager has no address yet" };
+      const r = action.stop
+        ? await ctx.rest.stopWithSavepoint(action.jobId, action.directory, action.triggerId)
+        : await ctx.rest.triggerSavepoint(action.jobId, action.directory, action.triggerId);
+      return simple(r);
+    }
+    case "pollSavepoint": {
+      if (!ctx.rest) return { type: "unreachable", message: "the JobManager has no address yet" };
+      const r = await ctx.rest.savepointStatus(action.jobId, action.triggerId);
+      if (r.kind !== "ok") return simple(r);
+      if (r.value.status === "IN_PROGRESS") return { type: "inProgress" };
+      if (r.value.status === "COMPLETED") return { type: "completed", location: r.value.location };
+      return { type: "failed", message: r.value.message };
+    }
+    case "cancelJob": {
+      if (!ctx.rest) return { type: "unreachable", message: "the JobManager has no address yet" };
+      return simple(await ctx.rest.cancel(action.jobId));
+    }
+    case "removePods":
+      return { type: "gone", gone: await removePods(ctx) };
+    case "removeAll": {
+      const podsGone = await removePods(ctx);
+      await deleteObject(ctx.client, SERVICES, ctx.namespace, names.service(ctx.deployment));
+      if (!podsGone) return { type: "gone", gone: false };
+      await deleteObject(ctx.client, CONFIG_MAPS, ctx.namespace, names.configMap(ctx.deployment), {
+        propagationPolicy: "Background",
+      });
+      return { type: "gone", gone: true };
+    }
+    default:
+      return { type: "ok" };
+  }
+}
+
+function simple(r: RestResult<unknown>): Outcome {
+  switch (r.kind) {
+    case "ok":
+      return { type: "ok" };
+    case "notFound":
+      return { type: "notFound" };
+    case "unreachable":
+      return { type: "unreachable", message: r.message };
+    case "error":
+      return { type: "failed", message: r.message };
+  }
+}
+
+/** Deletes every JobManager/TaskManager pod of the deployment; true when none is left. */
+export async function removePods(ctx: ActionContext): Promise<boolean> {
+  const pods = ctx.pods();
+  await Promise.all(
+    pods
+      .filter((p) => !isTerminating(p))
+      .map((p) =>
+        deleteObject(ctx.client, PODS, ctx.namespace, p.metadata?.name ?? "", { uid: p.metadata?.uid }),
+      ),
+  );
+  return pods.length === 0;
+}

@@ -1,0 +1,141 @@
+// The pod half of the controller, pure planning: given the pods a run should have and the pods
+// that exist, which to create and which to delete. Failed pods are deleted and recreated with a
+// per-pod back-off; pods of an older run or beyond the TaskManager count are deleted; a pod that is
+// still terminating is waited for (its name is reused).
+import type { V1Pod } from "@kubernetes/client-node";
+import { COMPONENT_JOBMANAGER, COMPONENT_TASKMANAGER, LABEL_COMPONENT } from "@meridian/shared/kube/labels";
+import {
+  ANNOTATION_RUN,
+  buildJobManagerPod,
+  buildTaskManagerPod,
+  type DeploymentContext,
+  type Owner,
+  type PodRun,
+} from "./objects.ts";
+
+export type PodAction =
+  | { type: "create"; pod: V1Pod; recreate: boolean }
+  | { type: "delete"; name: string; uid: string | undefined; reason: string };
+
+export interface PodPlan {
+  actions: PodAction[];
+  /** Come back after this long (a back-off is running); undefined: an event will wake us. */
+  requeueMs: number | undefined;
+}
+
+/** Crash-loop protection per pod name: 0 s for the first recreate, then 1 s doubling to 60 s. */
+export class PodBackoff {
+  readonly #entries = new Map<string, { failures: number; notBefore: number }>();
+
+  failed(name: string, now: number): number {
+    const e = this.#entries.get(name) ?? { failures: 0, notBefore: 0 };
+    e.failures += 1;
+    const delay = e.failures <= 1 ? 0 : Math.min(60_000, 1000 * 2 ** (e.failures - 2));
+    e.notBefore = now + delay;
+    this.#entries.set(name, e);
+    return delay;
+  }
+
+  /** Milliseconds to wait before (re)creating `name`; 0 when allowed now. */
+  waitMs(name: string, now: number): number {
+    const e = this.#entries.get(name);
+    return e ? Math.max(0, e.notBefore - now) : 0;
+  }
+
+  failures(name: string): number {
+    return this.#entries.get(name)?.failures ?? 0;
+  }
+
+  /** The pod has run long enough: forget its failures. */
+  healthy(name: string): void {
+    this.#entries.delete(name);
+  }
+
+  forgetPrefix(prefix: string): void {
+    for (const k of this.#entries.keys()) if (k.startsWith(prefix)) this.#entries.delete(k);
+  }
+}
+
+export const HEALTHY_AFTER_MS = 60_000;
+
+export function isTerminating(obj: { metadata?: { deletionTimestamp?: unknown } }): boolean {
+  return Boolean(obj.metadata?.deletionTimestamp);
+}
+
+export function isFinished(pod: V1Pod): boolean {
+  return pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded";
+}
+
+export function componentOf(pod: V1Pod): string | undefined {
+  return pod.metadata?.labels?.[LABEL_COMPONENT];
+}
+
+export function isFlinkPod(pod: V1Pod): boolean {
+  const c = componentOf(pod);
+  return c === COMPONENT_JOBMANAGER || c === COMPONENT_TASKMANAGER;
+}
+
+export interface PlanInput {
+  ctx: DeploymentContext;
+  owner: Owner;
+  run: PodRun;
+  replicas: number;
+  /** This deployment's JobManager and TaskManager pods. */
+  observed: V1Pod[];
+  backoff: PodBackoff;
+  now: number;
+}
+
+export function planPods(i: PlanInput): PodPlan {
+  const wanted = new Map<string, V1Pod>();
+  const jm = buildJobManagerPod(i.ctx, i.owner, i.run);
+  wanted.set(jm.metadata!.name!, jm);
+  for (let n = 0; n < i.replicas; n++) {
+    const tm = buildTaskManagerPod(i.ctx, i.owner, i.run, n);
+    wanted.set(tm.metadata!.name!, tm);
+  }
+  const actions: PodAction[] = [];
+  let requeueMs: number | undefined;
+  const later = (ms: number) => {
+    requeueMs = requeueMs === undefined ? ms : Math.min(requeueMs, ms);
+  };
+  const byName = new Map(i.observed.map((p) => [p.metadata?.name ?? "", p]));
+  for (const [name, pod] of byName) {
+    if (isTerminating(pod)) continue;
+    const del = (reason: string) => actions.push({ type: "delete", name, uid: pod.metadata?.uid, reason });
+    if (!wanted.has(name)) del("not wanted (TaskManager count lowered)");
+    else if (pod.metadata?.annotations?.[ANNOTATION_RUN] !== String(i.run.id))
+      del(`from an older run (now run ${i.run.id})`);
+    else if (isFinished(pod)) {
+      const delay = i.backoff.failed(name, i.now);
+      del(
+        `${pod.status?.phase}: ${terminationReason(pod)}; recreating${delay ? ` in ${delay / 1000} s` : ""}`,
+      );
+    } else if (runningSince(pod) !== undefined && i.now - (runningSince(pod) ?? i.now) > HEALTHY_AFTER_MS)
+      i.backoff.healthy(name);
+  }
+  for (const [name, pod] of wanted) {
+    const existing = byName.get(name);
+    // Exists, or is terminating / being deleted now: its deletion event brings us back.
+    if (existing) continue;
+    const wait = i.backoff.waitMs(name, i.now);
+    if (wait > 0) {
+      later(wait);
+      continue;
+    }
+    actions.push({ type: "create", pod, recreate: i.backoff.failures(name) > 0 });
+  }
+  return { actions, requeueMs };
+}
+
+function runningSince(pod: V1Pod): number | undefined {
+  if (pod.status?.phase !== "Running") return undefined;
+  const t = pod.status.startTime;
+  return t ? new Date(t as unknown as string).getTime() : undefined;
+}
+
+function terminationReason(pod: V1Pod): string {
+  const term = pod.status?.containerStatuses?.[0]?.state?.terminated;
+  if (term) return `container exited ${term.exitCode}${term.reason ? ` (${term.reason})` : ""}`;
+  return pod.status?.reason ?? pod.status?.message ?? "pod finished";
+}

@@ -1,0 +1,447 @@
+// The controller of a workspace's Flink deployments. One serial queue per deployment (a global bound
+// on how many run at once; the Kubernetes client bounds requests). A reconcile reads like
+// controller-runtime's: desired (from the stream), observed (watch caches, the JobManager), the
+// lifecycle decision persisted before it is acted on, then the objects (ConfigMap, Service, pods),
+// then status. Triggers: desired changes, cache events, Flink observation changes, timers.
+import { randomBytes } from "node:crypto";
+import type { V1ConfigMap, V1Pod, V1Service } from "@kubernetes/client-node";
+import { applyObject, deleteObject } from "@meridian/shared/kube/apply";
+import type { KubeClient } from "@meridian/shared/kube/client";
+import { isSubset } from "@meridian/shared/kube/compare";
+import {
+  COMPONENT_JOBMANAGER,
+  FIELD_MANAGER_WORKSPACE_AGENT,
+  LABEL_DEPLOYMENT,
+} from "@meridian/shared/kube/labels";
+import type { EventType } from "@meridian/shared/kube/object-events";
+import { KeyedQueue } from "@meridian/shared/kube/queue";
+import type { KubeObject } from "@meridian/shared/kube/resources";
+import { CONFIG_MAPS, PODS, SERVICES } from "@meridian/shared/kube/resources";
+import type { WatchCache } from "@meridian/shared/kube/watch-cache";
+import { F, type Logger } from "@meridian/shared/log";
+import { type DeploymentStatus, taskManagerReplicas } from "@meridian/shared/protocol/index";
+import { execute, removePods } from "./actions.ts";
+import type { DesiredStore } from "./desired.ts";
+import { checkImage } from "./image-policy.ts";
+import { applyOutcome, type Decision, type Desired, decide, type LifecycleEvent } from "./lifecycle.ts";
+import { type LifecycleState, parseState, serializeState } from "./lifecycle-state.ts";
+import type { FlinkMonitor } from "./monitor.ts";
+import {
+  ANNOTATION_FORCE_DELETE,
+  ANNOTATION_STATE,
+  buildConfigMap,
+  buildService,
+  type DeploymentContext,
+  names,
+  savepointDir,
+  specHash,
+} from "./objects.ts";
+import { componentOf, isFlinkPod, isTerminating, PodBackoff, planPods } from "./pods.ts";
+import { buildStatus } from "./status.ts";
+
+export interface ControllerOptions {
+  namespace: string;
+  workspaceId: string;
+  savepointBaseDir: string | undefined;
+  allowedRegistries: string[];
+  client: KubeClient;
+  pods: WatchCache<PodObject>;
+  configMaps: WatchCache<ConfigMapObject>;
+  services: WatchCache<ServiceObject>;
+  desired: DesiredStore;
+  monitor: FlinkMonitor;
+  logger: Logger;
+  /** Records a Kubernetes Event on the deployment's ConfigMap (never throws). */
+  recordEvent: (cm: V1ConfigMap | undefined, type: EventType, reason: string, message: string) => void;
+  onStatus: (name: string, status: DeploymentStatus | undefined) => void;
+  onReconcile?: (outcome: "ok" | "error", durationMs: number) => void;
+  onLifecycleStep?: (kind: string, step: string) => void;
+  /** How many deployments reconcile at once. Default 4. */
+  concurrency?: number;
+  newTriggerId?: () => string;
+}
+
+/** client-node's typed objects, as the watch caches hold them. */
+export type PodObject = V1Pod & KubeObject;
+export type ConfigMapObject = V1ConfigMap & KubeObject;
+export type ServiceObject = V1Service & KubeObject;
+
+const MAX_STEPS = 12;
+
+export class DeploymentController {
+  readonly #o: ControllerOptions;
+  readonly #queue: KeyedQueue;
+  readonly #timers = new Map<string, { at: number; handle: NodeJS.Timeout }>();
+  readonly #statuses = new Map<string, DeploymentStatus>();
+  readonly #backoff = new PodBackoff();
+  readonly #failures = new Map<string, number>();
+  #stopped = false;
+
+  constructor(opts: ControllerOptions) {
+    this.#o = opts;
+    this.#queue = new KeyedQueue({ concurrency: opts.concurrency ?? 4 });
+  }
+
+  /** Every deployment the controller knows of: desired ones and those with objects in the cluster. */
+  knownNames(): string[] {
+    const fromCluster = this.#o.configMaps.list().map((cm) => cm.metadata?.labels?.[LABEL_DEPLOYMENT]);
+    const fromPods = this.#o.pods.list().map((p) => p.metadata?.labels?.[LABEL_DEPLOYMENT]);
+    return [...new Set([...this.#o.desired.names(), ...fromCluster, ...fromPods])].filter(
+      (n): n is string => typeof n === "string" && n !== "",
+    );
+  }
+
+  enqueue(name: string): void {
+    if (this.#stopped) return;
+    this.#queue.schedule(name, () => this.#reconcile(name)).catch(() => {});
+  }
+
+  enqueueAll(): void {
+    for (const n of this.knownNames()) this.enqueue(n);
+  }
+
+  /** Reconciles `name` again after `ms` (the earliest of several requests wins). */
+  enqueueAfter(name: string, ms: number): void {
+    if (this.#stopped) return;
+    const at = Date.now() + ms;
+    const t = this.#timers.get(name);
+    if (t && t.at <= at) return;
+    if (t) clearTimeout(t.handle);
+    const handle = setTimeout(() => {
+      this.#timers.delete(name);
+      this.enqueue(name);
+    }, ms);
+    handle.unref();
+    this.#timers.set(name, { at, handle });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const t of this.#timers.values()) clearTimeout(t.handle);
+    this.#timers.clear();
+    this.#queue.close();
+    await this.#queue.onIdle();
+  }
+
+  async idle(): Promise<void> {
+    await this.#queue.onIdle();
+  }
+
+  async #reconcile(name: string): Promise<void> {
+    if (this.#stopped) return;
+    const reconcileId = randomBytes(4).toString("hex");
+    const log = this.#o.logger.child({ [F.deployment]: name, [F.reconcileId]: reconcileId });
+    const started = performance.now();
+    try {
+      await this.#reconcileOnce(name, log);
+      this.#failures.delete(name);
+      this.#o.onReconcile?.("ok", performance.now() - started);
+    } catch (err) {
+      const n = (this.#failures.get(name) ?? 0) + 1;
+      this.#failures.set(name, n);
+      const delayMs = Math.min(60_000, 500 * 2 ** Math.min(n - 1, 7));
+      log.error({ err, [F.attempt]: n, [F.delayMs]: delayMs }, "reconcile failed; retrying");
+      this.#o.onReconcile?.("error", performance.now() - started);
+      this.enqueueAfter(name, delayMs);
+    }
+  }
+
+  #configMap(name: string): V1ConfigMap | undefined {
+    return this.#o.configMaps.get(this.#o.namespace, names.configMap(name));
+  }
+
+  #podsOf(name: string): V1Pod[] {
+    return this.#o.pods.list((p) => p.metadata?.labels?.[LABEL_DEPLOYMENT] === name && isFlinkPod(p));
+  }
+
+  #ctx(state: LifecycleState): DeploymentContext {
+    return {
+      workspaceId: this.#o.workspaceId,
+      namespace: this.#o.namespace,
+      spec: state.spec,
+      savepointBaseDir: this.#o.savepointBaseDir,
+    };
+  }
+
+  async #reconcileOnce(name: string, log: Logger): Promise<void> {
+    let cm = this.#configMap(name);
+    const parsed = parseState(cm?.metadata?.annotations?.[ANNOTATION_STATE]);
+    if (!parsed.ok) {
+      log.error({ [F.reason]: parsed.error }, "unreadable lifecycle state; not acting on this deployment");
+      this.#o.recordEvent(
+        cm,
+        "Warning",
+        "StateUnreadable",
+        `${parsed.error}; fix or remove the annotation ${ANNOTATION_STATE}`,
+      );
+      return;
+    }
+    let state = cm && !isTerminating(cm) ? parsed.state : undefined;
+    const entry = this.#o.desired.get(name);
+    let refused: { field: string; message: string } | undefined;
+    let desired: Desired | undefined;
+    if (entry.kind === "deleted" || state?.op?.kind === "delete") desired = { deleted: true };
+    else if (entry.kind === "spec") {
+      const check = checkImage(entry.spec.image, this.#o.allowedRegistries);
+      if (check.allowed) desired = { deleted: false, spec: entry.spec, specHash: specHash(entry.spec) };
+      else {
+        refused = { field: "image", message: check.reason };
+        const prev = this.#statuses.get(name);
+        if (prev?.conditions.find((c) => c.type === "SpecAligned")?.reason !== "SpecRefused")
+          this.#o.recordEvent(cm, "Warning", "SpecRefused", `image: ${check.reason}`);
+        log.warn({ [F.reason]: check.reason }, "spec refused: image not allowed");
+      }
+    }
+    if (desired) {
+      const r = await this.#lifecycle(name, desired, state, cm, log);
+      state = r.state;
+      cm = r.cm;
+      if (r.gone) {
+        this.#o.desired.forget(name);
+        this.#o.monitor.track(name, undefined);
+        this.#backoff.forgetPrefix(`${name}-`);
+        this.#publish(name, desired, undefined, undefined, log);
+        return;
+      }
+    }
+    if (state && cm?.metadata?.uid) await this.#ensureObjects(name, state, cm, log);
+    this.#publish(name, desired, state, refused, log, entry.kind === "orphaned");
+  }
+
+  async #lifecycle(
+    name: string,
+    desired: Desired,
+    initial: LifecycleState | undefined,
+    initialCm: V1ConfigMap | undefined,
+    log: Logger,
+  ): Promise<{ state: LifecycleState | undefined; cm: V1ConfigMap | undefined; gone: boolean }> {
+    let state = initial;
+    let cm = initialCm;
+    const newTriggerId = this.#o.newTriggerId ?? (() => randomBytes(16).toString("hex"));
+    // Decisions that act are taken on a fresh look at the JobManager, never on a stale poll.
+    let fresh = false;
+    for (let step = 0; step < MAX_STEPS; step++) {
+      const jm = this.#jobManager(name);
+      this.#o.monitor.track(name, jm);
+      let flink = jm ? this.#o.monitor.latest(name) : undefined;
+      if (jm && !flink) {
+        flink = await this.#o.monitor.observe(name);
+        fresh = true;
+      }
+      const observed = {
+        now: new Date(),
+        podsPresent: this.#podsOf(name).length > 0,
+        job: flink?.job ?? { state: "NOT_DEPLOYED" as const },
+        forceDelete: cm?.metadata?.annotations?.[ANNOTATION_FORCE_DELETE] === "true",
+      };
+      const ctxSpec = state?.spec ?? (desired.deleted ? undefined : desired.spec);
+      const dir = ctxSpec ? savepointDir({ ...this.#ctxBase(), spec: ctxSpec }) : "";
+      const d: Decision = decide({
+        desired,
+        state,
+        observed,
+        stateSpecHash: state ? specHash(state.spec) : undefined,
+        savepointDir: dir,
+        newTriggerId,
+      });
+      if (d.action.type !== "idle" && d.action.type !== "wait" && !fresh && jm) {
+        await this.#o.monitor.observe(name);
+        fresh = true;
+        continue;
+      }
+      fresh = false;
+      if (d.state && serializeState(d.state) !== (state ? serializeState(state) : "")) {
+        cm = await this.#persist(d.state, log);
+        this.#stepChanged(state, d.state, log);
+      }
+      state = d.state;
+      this.#events(cm, d.events, log);
+      if (d.action.type === "idle") break;
+      if (d.action.type === "wait") {
+        this.enqueueAfter(name, Math.max(200, Math.min(d.action.ms, 60_000)));
+        break;
+      }
+      log.info({ action: d.action.type }, "lifecycle action");
+      const outcome = await execute(d.action, {
+        client: this.#o.client,
+        namespace: this.#o.namespace,
+        deployment: name,
+        rest: this.#o.monitor.client(name),
+        pods: () => this.#podsOf(name),
+      });
+      if (!state) break; // removeAll of leftovers without state
+      const r = applyOutcome({ state, action: d.action, outcome, now: new Date(), newTriggerId });
+      this.#events(cm, r.events, log);
+      if (!r.state) return { state: undefined, cm: undefined, gone: true };
+      if (serializeState(r.state) !== serializeState(state)) {
+        cm = await this.#persist(r.state, log);
+        this.#stepChanged(state, r.state, log);
+      }
+      state = r.state;
+      if (
+        outcome.type === "unreachable" ||
+        outcome.type === "inProgress" ||
+        (outcome.type === "gone" && !outcome.gone)
+      ) {
+        this.enqueueAfter(name, outcome.type === "unreachable" ? 2000 : 1000);
+        break;
+      }
+      if (this.#jobManager(name)) {
+        await this.#o.monitor.observe(name);
+        fresh = true;
+      }
+    }
+    return { state, cm, gone: false };
+  }
+
+  #ctxBase(): Omit<DeploymentContext, "spec"> {
+    return {
+      workspaceId: this.#o.workspaceId,
+      namespace: this.#o.namespace,
+      savepointBaseDir: this.#o.savepointBaseDir,
+    };
+  }
+
+  #jobManager(name: string): V1Pod | undefined {
+    return this.#podsOf(name).find((p) => componentOf(p) === COMPONENT_JOBMANAGER && !isTerminating(p));
+  }
+
+  /** Writes the state (and the ConfigMap built from it) with server-side apply; returns the stored object. */
+  async #persist(state: LifecycleState, log: Logger): Promise<V1ConfigMap> {
+    const desired = buildConfigMap(this.#ctx(state), serializeState(state));
+    const stored = await applyObject(this.#o.client, CONFIG_MAPS, desired as never, {
+      fieldManager: FIELD_MANAGER_WORKSPACE_AGENT,
+      force: true,
+    });
+    log.debug({ op: state.op?.kind, step: state.op?.step, run: state.run?.id }, "lifecycle state recorded");
+    return stored as V1ConfigMap;
+  }
+
+  #stepChanged(before: LifecycleState | undefined, after: LifecycleState, log: Logger): void {
+    const op = after.op;
+    if (op && (before?.op?.step !== op.step || before?.op?.kind !== op.kind)) {
+      log.info({ op: op.kind, step: op.step }, "lifecycle step recorded");
+      this.#o.onLifecycleStep?.(op.kind, op.step);
+    }
+  }
+
+  #events(cm: V1ConfigMap | undefined, events: LifecycleEvent[], log: Logger): void {
+    for (const e of events) {
+      log[e.warning ? "warn" : "info"]({ [F.reason]: e.reason }, e.message);
+      this.#o.recordEvent(cm, e.warning ? "Warning" : "Normal", e.reason, e.message);
+    }
+  }
+
+  /** Drift repair and the pod controller: ConfigMap, Service, JobManager and TaskManager pods. */
+  async #ensureObjects(name: string, state: LifecycleState, cm: V1ConfigMap, log: Logger): Promise<void> {
+    const ctx = this.#ctx(state);
+    const owner = { name: cm.metadata?.name ?? "", uid: cm.metadata?.uid ?? "" };
+    const wantCm = buildConfigMap(ctx, serializeState(state));
+    if (!isSubset(wantCm, cm)) {
+      log.info("ConfigMap drifted; re-applying");
+      this.#o.recordEvent(
+        cm,
+        "Normal",
+        "DriftRepaired",
+        "the Flink ConfigMap was changed outside Meridian; restored",
+      );
+      await this.#persist(state, log);
+    }
+    const removing = state.op?.step === "removePods" || state.op?.step === "removeAll";
+    const svc = this.#o.services.get(this.#o.namespace, names.service(name));
+    const wantSvc = buildService(ctx, owner);
+    if (!removing && (!svc || isTerminating(svc) || !isSubset(wantSvc, svc))) {
+      if (svc && !isTerminating(svc))
+        this.#o.recordEvent(cm, "Normal", "DriftRepaired", "JobManager Service restored");
+      if (!svc || !isTerminating(svc))
+        await applyObject(this.#o.client, SERVICES, wantSvc as never, {
+          fieldManager: FIELD_MANAGER_WORKSPACE_AGENT,
+          force: true,
+        });
+    }
+    const pods = this.#podsOf(name);
+    if (!state.run || removing) {
+      if (!state.op && pods.some((p) => !isTerminating(p))) {
+        log.info("removing pods of a deployment that should have none");
+        await removePods({
+          client: this.#o.client,
+          namespace: this.#o.namespace,
+          deployment: name,
+          rest: undefined,
+          pods: () => pods,
+        });
+      }
+      return;
+    }
+    const plan = planPods({
+      ctx,
+      owner,
+      run: { id: state.run.id, specHash: state.run.specHash, restoreFrom: state.run.restoreFrom },
+      replicas: taskManagerReplicas(state.spec),
+      observed: pods,
+      backoff: this.#backoff,
+      now: Date.now(),
+    });
+    for (const a of plan.actions) {
+      if (a.type === "delete") {
+        log.info({ [F.name]: a.name, [F.reason]: a.reason }, "deleting pod");
+        this.#o.recordEvent(
+          cm,
+          a.reason.startsWith("Failed") ? "Warning" : "Normal",
+          "PodDeleted",
+          `${a.name}: ${a.reason}`,
+        );
+        await deleteObject(this.#o.client, PODS, this.#o.namespace, a.name, a.uid ? { uid: a.uid } : {});
+      }
+    }
+    await Promise.all(
+      plan.actions.map(async (a) => {
+        if (a.type !== "create") return;
+        const podName = a.pod.metadata?.name ?? "";
+        log.info({ [F.name]: podName, recreate: a.recreate }, a.recreate ? "recreating pod" : "creating pod");
+        if (a.recreate) this.#o.recordEvent(cm, "Normal", "PodRecreated", `${podName} recreated`);
+        await applyObject(this.#o.client, PODS, a.pod as never, {
+          fieldManager: FIELD_MANAGER_WORKSPACE_AGENT,
+          force: true,
+        });
+      }),
+    );
+    if (plan.requeueMs !== undefined) this.enqueueAfter(name, plan.requeueMs);
+  }
+
+  #publish(
+    name: string,
+    desired: Desired | undefined,
+    state: LifecycleState | undefined,
+    refused: { field: string; message: string } | undefined,
+    _log: Logger,
+    orphaned = false,
+  ): void {
+    const pods = this.#podsOf(name).filter((p) => !isTerminating(p));
+    const jm = pods.find((p) => componentOf(p) === COMPONENT_JOBMANAGER);
+    const entry = this.#o.desired.get(name);
+    const spec = entry.kind === "spec" ? entry.spec : undefined;
+    if (!state && !spec && desired?.deleted !== true && entry.kind !== "deleted") {
+      // Nothing desired and nothing exists: not ours to report.
+      this.#statuses.delete(name);
+      this.#o.onStatus(name, undefined);
+      return;
+    }
+    const status = buildStatus({
+      name,
+      spec,
+      specHash: spec ? specHash(spec) : undefined,
+      deleted: desired?.deleted === true || entry.kind === "deleted",
+      orphaned,
+      refused,
+      state,
+      jobManager: jm,
+      taskManagers: pods.filter((p) => p !== jm),
+      flink: jm ? this.#o.monitor.latest(name) : undefined,
+      previous: this.#statuses.get(name)?.conditions,
+      now: new Date(),
+    });
+    this.#statuses.set(name, status);
+    this.#o.onStatus(name, status);
+  }
+}
