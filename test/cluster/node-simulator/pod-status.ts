@@ -3,7 +3,9 @@
 // remembers, so repeated calls with unchanged state yield identical objects
 // (the worker only PATCHes when the JSON differs).
 import type { V1ContainerState, V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import type { Logger } from "@meridian/shared/log";
 import type { ContainerRunner } from "./container-runner.ts";
+import { isStatus, type KubeApi } from "./kube-api.ts";
 import { rfc3339 } from "./nodes.ts";
 
 export interface PodSnapshot {
@@ -115,4 +117,74 @@ export function podPhase(s: PodSnapshot): "Pending" | "Running" | "Succeeded" | 
   }
   const everRan = runners.some((r) => r.state.running || r.state.terminated || r.restartCount > 0);
   return everRan ? "Running" : "Pending";
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * PATCHes pods/status (strategic merge) whenever the computed status changes: one request in
+ * flight, later changes coalesced into the next one, failures retried after 1 s, and nothing
+ * more once the pod is gone (404) or `disable()` was called.
+ */
+export class StatusReporter {
+  readonly #builder = new PodStatusBuilder();
+  readonly #api: KubeApi;
+  readonly #path: string;
+  readonly #snapshot: () => PodSnapshot;
+  readonly #log: Logger;
+  #enabled = true;
+  #lastSent = "";
+  #sending: Promise<void> | undefined;
+  #dirty = false;
+
+  constructor(api: KubeApi, path: string, snapshot: () => PodSnapshot, log: Logger) {
+    this.#api = api;
+    this.#path = path;
+    this.#snapshot = snapshot;
+    this.#log = log;
+  }
+
+  report(): void {
+    if (!this.#enabled) return;
+    if (this.#sending) {
+      this.#dirty = true;
+      return;
+    }
+    this.#sending = this.#send().finally(() => {
+      this.#sending = undefined;
+      if (this.#dirty) {
+        this.#dirty = false;
+        this.report();
+      }
+    });
+  }
+
+  /** Waits until pending updates are sent. */
+  async flush(): Promise<void> {
+    while (this.#sending) await this.#sending;
+  }
+
+  disable(): void {
+    this.#enabled = false;
+  }
+
+  async #send(): Promise<void> {
+    await sleep(20); // coalesce bursts of changes
+    if (!this.#enabled) return;
+    const status = this.#builder.build(this.#snapshot());
+    const json = JSON.stringify(status);
+    if (json === this.#lastSent) return;
+    try {
+      await this.#api.patch(this.#path, { status });
+      this.#lastSent = json;
+    } catch (err) {
+      if (isStatus(err, 404)) {
+        this.#enabled = false;
+        return;
+      }
+      this.#log.warn({ err }, "pod status update failed; retrying");
+      await sleep(1000);
+      this.#dirty = true;
+    }
+  }
 }

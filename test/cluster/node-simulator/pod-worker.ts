@@ -9,13 +9,13 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "@meridian/shared/log";
+import { containerContext, type ObjectSource } from "./container-context.ts";
 import { ContainerRunner, type RestartPolicy } from "./container-runner.ts";
-import { expandCommand, resolveContainerEnv } from "./env.ts";
-import { type ContainerLaunch, findImageEntry, type ImageMapEntry, NODE_BIN_DIR } from "./image-map.ts";
+import { type ContainerLaunch, findImageEntry, type ImageMapEntry } from "./image-map.ts";
 import { isStatus, type KubeApi } from "./kube-api.ts";
 import type { ContainerLogs } from "./log-server.ts";
 import { rfc3339 } from "./nodes.ts";
-import { PodStatusBuilder } from "./pod-status.ts";
+import { StatusReporter } from "./pod-status.ts";
 import type { ProcessTable } from "./processes.ts";
 import { kubeconfigYaml, PodTokenSource, writeFileAtomic } from "./service-account.ts";
 import { PodVolumes } from "./volumes.ts";
@@ -23,11 +23,6 @@ import { PodVolumes } from "./volumes.ts";
 export const SIMULATED_ANNOTATION = "meridian.dev/simulated";
 export const MAX_GRACE_SECONDS = 30;
 const RESYNC_MS = 2000;
-
-export interface ObjectSource {
-  configMap(namespace: string, name: string): Promise<Record<string, Buffer> | undefined>;
-  secret(namespace: string, name: string): Promise<Record<string, Buffer> | undefined>;
-}
 
 export interface PodWorkerDeps {
   api: KubeApi;
@@ -53,7 +48,7 @@ export class PodWorker {
   readonly #log: Logger;
   readonly #volumes: PodVolumes;
   readonly #tokens: PodTokenSource;
-  readonly #status = new PodStatusBuilder();
+  readonly #reporter: StatusReporter;
   readonly #startTime = rfc3339();
   readonly #runners: ContainerRunner[];
   readonly #initRunners: ContainerRunner[] = [];
@@ -62,10 +57,6 @@ export class PodWorker {
   #initFailed = false;
   #terminating: Promise<void> | undefined;
   #aborted = false;
-  #reporting = true;
-  #lastSent = "";
-  #sending: Promise<void> | undefined;
-  #dirty = false;
   #resync: NodeJS.Timeout | undefined;
   #kubeconfigToken = "";
   #annotated = false;
@@ -86,6 +77,23 @@ export class PodWorker {
     this.#tokens = new PodTokenSource(deps.api, pod);
     const initial = pod.spec?.initContainers?.length ? "PodInitializing" : "ContainerCreating";
     this.#runners = (pod.spec?.containers ?? []).map((c) => this.#runner(c, this.#policy(), initial));
+    this.#reporter = new StatusReporter(
+      deps.api,
+      `/api/v1/namespaces/${this.namespace}/pods/${this.name}/status`,
+      () => ({
+        pod: this.pod,
+        podIP: this.podIP,
+        hostIP: deps.hostIP,
+        startTime: this.#startTime,
+        prepared: this.#prepared,
+        initialized: this.#initialized,
+        initFailed: this.#initFailed,
+        initRunners: this.#initRunners,
+        runners: this.#runners,
+        terminating: this.#terminating !== undefined,
+      }),
+      this.#log,
+    );
   }
 
   get namespace(): string {
@@ -220,68 +228,20 @@ export class PodWorker {
       void this.#annotateSimulated();
       return undefined;
     }
-    const { configMaps, secrets } = await this.#envSources(container);
-    const server = new URL(this.#d.api.server);
-    const port = server.port || "443";
-    const base: Record<string, string> = {
-      PATH: `${NODE_BIN_DIR}:${process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin"}`,
-      HOME: this.podDir,
-      HOSTNAME: this.pod.spec?.hostname ?? this.name,
-      KUBERNETES_SERVICE_HOST: server.hostname,
-      KUBERNETES_SERVICE_PORT: port,
-      KUBERNETES_SERVICE_PORT_HTTPS: port,
-      KUBERNETES_PORT: `tcp://${server.hostname}:${port}`,
-      ...(this.#automount ? { KUBECONFIG: this.kubeconfigPath } : {}),
-    };
-    const res = resolveContainerEnv({
+    const ctx = await containerContext({
       pod: this.pod,
       container,
+      objects: this.#d.objects,
+      apiServer: this.#d.api.server,
       podIP: this.podIP,
       hostIP: this.#d.hostIP,
-      base,
-      sources: {
-        configMap: (ns, name) => configMaps.get(`${ns}/${name}`),
-        secret: (ns, name) => secrets.get(`${ns}/${name}`),
-      },
-    });
-    if (!res.ok) throw new Error(res.error);
-    const env = {
-      ...res.env,
-      MERIDIAN_HOSTS_FILE: this.#d.hostsFile,
-      MERIDIAN_POD_NAMESPACE: this.namespace,
-      NODE_OPTIONS: [`--import=${this.#d.preloadPath}`, res.env.NODE_OPTIONS].filter(Boolean).join(" "),
-    };
-    return entry.launch({
-      pod: this.pod,
-      container: expandCommand(container, res.env),
-      env,
-      podIP: this.podIP,
       podDir: this.podDir,
       volumeDirs: this.#volumes.mountsFor(container),
-      kubeconfigPath: this.kubeconfigPath,
+      kubeconfigPath: this.#automount ? this.kubeconfigPath : undefined,
       hostsFile: this.#d.hostsFile,
+      preloadPath: this.#d.preloadPath,
     });
-  }
-
-  async #envSources(c: V1Container) {
-    const ns = this.namespace;
-    const cmNames = new Set<string>();
-    const secretNames = new Set<string>();
-    for (const f of c.envFrom ?? []) {
-      if (f.configMapRef?.name) cmNames.add(f.configMapRef.name);
-      if (f.secretRef?.name) secretNames.add(f.secretRef.name);
-    }
-    for (const e of c.env ?? []) {
-      if (e.valueFrom?.configMapKeyRef?.name) cmNames.add(e.valueFrom.configMapKeyRef.name);
-      if (e.valueFrom?.secretKeyRef?.name) secretNames.add(e.valueFrom.secretKeyRef.name);
-    }
-    const decode = (d: Record<string, Buffer> | undefined) =>
-      d && Object.fromEntries(Object.entries(d).map(([k, v]) => [k, v.toString("utf8")]));
-    const configMaps = new Map<string, Record<string, string> | undefined>();
-    const secrets = new Map<string, Record<string, string> | undefined>();
-    for (const n of cmNames) configMaps.set(`${ns}/${n}`, decode(await this.#d.objects.configMap(ns, n)));
-    for (const n of secretNames) secrets.set(`${ns}/${n}`, decode(await this.#d.objects.secret(ns, n)));
-    return { configMaps, secrets };
+    return entry.launch(ctx);
   }
 
   async #annotateSimulated(): Promise<void> {
@@ -300,54 +260,7 @@ export class PodWorker {
 
   /** Schedules a status PATCH if the computed status changed. */
   report(): void {
-    if (!this.#reporting) return;
-    if (this.#sending) {
-      this.#dirty = true;
-      return;
-    }
-    this.#sending = this.#send().finally(() => {
-      this.#sending = undefined;
-      if (this.#dirty) {
-        this.#dirty = false;
-        this.report();
-      }
-    });
-  }
-
-  async #send(): Promise<void> {
-    await sleep(20); // coalesce bursts of changes
-    if (!this.#reporting) return;
-    const status = this.#status.build({
-      pod: this.pod,
-      podIP: this.podIP,
-      hostIP: this.#d.hostIP,
-      startTime: this.#startTime,
-      prepared: this.#prepared,
-      initialized: this.#initialized,
-      initFailed: this.#initFailed,
-      initRunners: this.#initRunners,
-      runners: this.#runners,
-      terminating: this.#terminating !== undefined,
-    });
-    const json = JSON.stringify(status);
-    if (json === this.#lastSent) return;
-    try {
-      await this.#d.api.patch(`/api/v1/namespaces/${this.namespace}/pods/${this.name}/status`, { status });
-      this.#lastSent = json;
-    } catch (err) {
-      if (isStatus(err, 404)) {
-        this.#reporting = false;
-        return;
-      }
-      this.#log.warn({ err }, "pod status update failed; retrying");
-      await sleep(1000);
-      this.#dirty = true;
-    }
-  }
-
-  /** Waits until pending status updates are sent. */
-  async flushStatus(): Promise<void> {
-    while (this.#sending) await this.#sending;
+    this.#reporter.report();
   }
 
   /** Graceful deletion: stop every container, report, then remove the pod from the API. */
@@ -366,8 +279,8 @@ export class PodWorker {
     await Promise.all(this.#initRunners.map((r) => r.stop(graceMs)));
     clearInterval(this.#resync);
     this.report();
-    await this.flushStatus();
-    this.#reporting = false;
+    await this.#reporter.flush();
+    this.#reporter.disable();
     try {
       await this.#d.api.request("DELETE", `/api/v1/namespaces/${this.namespace}/pods/${this.name}`, {
         body: {
@@ -385,7 +298,7 @@ export class PodWorker {
   /** The pod is gone from the API (or the simulator stops): kill everything, report nothing. */
   async kill(graceMs: number): Promise<void> {
     this.#aborted = true;
-    this.#reporting = false;
+    this.#reporter.disable();
     clearInterval(this.#resync);
     await Promise.all([...this.#runners, ...this.#initRunners].map((r) => r.stop(graceMs)));
     await this.#terminating?.catch(() => {});
