@@ -8,12 +8,12 @@ import type { V1ConfigMap, V1Pod, V1Service } from "@kubernetes/client-node";
 import { applyObject, deleteObject } from "@meridian/shared/kube/apply";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import { isSubset } from "@meridian/shared/kube/compare";
+import type { EventType } from "@meridian/shared/kube/events";
 import {
   COMPONENT_JOBMANAGER,
   FIELD_MANAGER_WORKSPACE_AGENT,
   LABEL_DEPLOYMENT,
 } from "@meridian/shared/kube/labels";
-import type { EventType } from "@meridian/shared/kube/object-events";
 import { KeyedQueue } from "@meridian/shared/kube/queue";
 import type { KubeObject } from "@meridian/shared/kube/resources";
 import { CONFIG_MAPS, PODS, SERVICES } from "@meridian/shared/kube/resources";

@@ -1,0 +1,53 @@
+// The inbound direction: the workspace stream's validated events become desired state. A snapshot
+// replaces what is desired (what it does not list becomes orphaned, never deleted); deltas upsert or
+// delete one deployment. Refused events change nothing and are counted for status.
+import type { StreamClient } from "@meridian/shared/controlplane/stream";
+import { F, type Logger } from "@meridian/shared/log";
+import type { workspaceEvents } from "@meridian/shared/protocol/index";
+import type { DesiredStore } from "./flink/desired.ts";
+import type { WorkspaceAgentMetrics } from "./metrics.ts";
+
+export interface InboundOptions {
+  workspaceId: string;
+  stream: StreamClient<typeof workspaceEvents>;
+  desired: DesiredStore;
+  logger: Logger;
+  metrics: WorkspaceAgentMetrics;
+  /** Something reported upward changed (lastEventId, rejectedEvents). */
+  onStatusChange: () => void;
+}
+
+export function connectInbound(o: InboundOptions): void {
+  const { stream, desired, logger, metrics } = o;
+  stream.on("connected", () => metrics.streamConnected.set(1));
+  stream.on("disconnected", () => metrics.streamConnected.set(0));
+  stream.on("snapshot", ({ event }) => {
+    if (event.data.workspaceId !== o.workspaceId) {
+      logger.error(
+        { [F.eventId]: event.id, [F.workspace]: o.workspaceId },
+        `snapshot is for workspace ${event.data.workspaceId}, not ${o.workspaceId}; ignored`,
+      );
+      return;
+    }
+    logger.info({ [F.eventId]: event.id, deployments: event.data.deployments.length }, "snapshot received");
+    desired.snapshot(event.data.deployments);
+    o.onStatusChange();
+  });
+  stream.on("event", ({ event }) => {
+    const log = logger.child({ [F.eventId]: event.id, [F.eventType]: event.type });
+    if (event.type === "deployment.upsert") {
+      const d = event.data.deployment;
+      log.info({ [F.deployment]: d.name, generation: d.generation }, "deployment upsert");
+      desired.upsert(d);
+    } else if (event.type === "deployment.delete") {
+      log.info({ [F.deployment]: event.data.name }, "deployment delete");
+      desired.delete(event.data.name);
+    }
+    o.onStatusChange();
+  });
+  stream.on("rejected", ({ type, id, error }) => {
+    metrics.rejectedEvents.inc();
+    logger.warn({ [F.eventType]: type, [F.eventId]: id, [F.reason]: error }, "stream event refused");
+    o.onStatusChange();
+  });
+}

@@ -1,0 +1,6 @@
+// The workspace agent's version: its package.json's, read once.
+import { readFileSync } from "node:fs";
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
