@@ -87,6 +87,7 @@ export class ContainerRunner {
   #started = false;
 
   start(): void {
+    if (this.#started || this.#abort.signal.aborted) return;
     this.#started = true;
     this.#loop()
       .catch((err) => this.#deps.logger.error({ err, container: this.name }, "container loop failed"))

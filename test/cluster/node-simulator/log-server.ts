@@ -17,6 +17,8 @@ export interface ContainerLogs {
   files: string[];
   /** The writer of the newest instance while it runs. */
   live: ContainerLog | undefined;
+  /** Simulated without a process: its log is empty rather than missing. */
+  simulated?: boolean;
 }
 
 export type FindLogs = (namespace: string, pod: string, container: string) => ContainerLogs | undefined;
@@ -91,6 +93,11 @@ function handle(req: IncomingMessage, res: ServerResponse, find: FindLogs): void
   const q = url.searchParams;
   const previous = truthy(q.get("previous"));
   const file = previous ? logs.files.at(-2) : logs.files.at(-1);
+  if (!file && logs.simulated && !previous) {
+    res.writeHead(200, { "content-type": "text/plain" });
+    res.end();
+    return;
+  }
   if (!file) {
     res.writeHead(400, { "content-type": "text/plain" });
     res.end(

@@ -11,7 +11,7 @@ import { type Cluster, startCluster } from "../index.ts";
 import { defaultImageMap, type NodeSimulator, startNodeSimulator } from "./index.ts";
 import { KubeApi } from "./kube-api.ts";
 import { processAlive } from "./processes.ts";
-import { eventually, TestNamespace } from "./test-helpers.ts";
+import { eventually, isReady, TestNamespace } from "./test-helpers.ts";
 
 let cluster: Cluster;
 let sim: NodeSimulator;
@@ -74,6 +74,15 @@ describe("node simulator", () => {
     assert.equal(logs, "hello-from-pod\n");
     const stamped = await t.kubectl(["logs", "--timestamps", name]);
     assert.match(stamped, /^\d{4}-\d\d-\d\dT[\d:.]+Z hello-from-pod\n$/);
+  });
+
+  it("marks a container with an unmapped image running without a process and annotates the pod", async () => {
+    await t.applyPod("plain", { image: "nginx:1.27" }, { restartPolicy: "Always" });
+    const annotated = (p: V1Pod) => p.metadata?.annotations?.["meridian.dev/simulated"] === "true";
+    const pod = await t.podWhere("plain", "ready and annotated", (p) => isReady(p) && annotated(p));
+    assert.ok(pod.status?.containerStatuses?.[0]?.state?.running);
+    assert.deepEqual(sim.podProcesses(ns, "plain"), []);
+    assert.equal(await t.kubectl(["logs", "plain"]), "");
   });
 
   it("streams logs with kubectl logs -f while the container runs", async () => {

@@ -191,6 +191,7 @@ export class PodWorker {
         return;
       }
     }
+    if (this.#aborted) return;
     this.#initialized = true;
     for (const r of this.#runners) r.start();
     this.report();
@@ -324,6 +325,6 @@ export class PodWorker {
       .map((n) => Number.parseInt(n, 10))
       .sort((a, b) => a - b)
       .map((n) => join(dir, `${n}.log`));
-    return { files, live: r.log };
+    return { files, live: r.log, simulated: r.simulated };
   }
 }
