@@ -1,0 +1,254 @@
+// Test harness of the workspace agent's integration tests: a real local cluster with the node
+// simulator (Flink pods run as real JVMs through the Flink image handler), the reference control
+// plane, and per workspace what the agent would create (namespace, ServiceAccount, Role,
+// RoleBinding, credential Secret). The workspace agent runs in-process with a kubeconfig of its
+// ServiceAccount, so every request it makes is checked by RBAC exactly as in a cluster.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { requestWorkspaceCredential, StaticTokenSource } from "@meridian/shared/controlplane/credentials";
+import { createDispatcher } from "@meridian/shared/controlplane/http";
+import { createLogger, type Logger, silentLogger } from "@meridian/shared/log";
+import type { DeploymentStatus, WorkspaceCredential } from "@meridian/shared/protocol/index";
+import {
+  startWorkspaceAgent,
+  type WorkspaceAgent,
+  type WorkspaceAgentOverrides,
+} from "@meridian/workspace-agent/agent";
+import type { WorkspaceAgentConfig } from "@meridian/workspace-agent/config";
+import { podIpRestUrl } from "@meridian/workspace-agent/flink/monitor";
+import { startCluster } from "../cluster/cluster.ts";
+import { flinkImageHandler } from "../cluster/flink/image-handler.ts";
+import type { Cluster } from "../cluster/handle.ts";
+import { defaultImageMap, type NodeSimulator, startNodeSimulator } from "../cluster/node-simulator/index.ts";
+import { type ControlPlane, startControlPlane } from "../control-plane/index.ts";
+import { workspaceAgentRbac } from "./rbac.ts";
+
+export const FLINK_IMAGE = "flink:2.3.0";
+export const STATE_MACHINE = "org.apache.flink.streaming.examples.statemachine.StateMachineExample";
+export const ALLOWED_REGISTRIES = ["docker.io/library/flink", "registry.meridian.test"];
+export const AGENT_ID = "agent-1";
+
+export interface Env {
+  cluster: Cluster;
+  sim: NodeSimulator;
+  cp: ControlPlane;
+  agentToken: string;
+  /** Where the Flink image handler maps container paths (savepoints land under it). */
+  dataDir: string;
+  dir: string;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/** Logs of the harness and the agents: silent unless MERIDIAN_TEST_LOG=debug|info. */
+export function testLogger(): Logger {
+  const level = process.env.MERIDIAN_TEST_LOG;
+  return level ? createLogger({ component: "test", level: level as "info" }) : silentLogger();
+}
+
+export async function startEnv(): Promise<Env> {
+  const dir = await mkdtemp(join(tmpdir(), "meridian-wsa-"));
+  const dataDir = join(dir, "flink-data");
+  const logger = testLogger();
+  const cluster = await startCluster({ logger });
+  let sim: NodeSimulator | undefined;
+  let cp: ControlPlane | undefined;
+  try {
+    sim = await startNodeSimulator({
+      cluster,
+      nodes: 1,
+      imageMap: defaultImageMap([flinkImageHandler({ dataDir })]),
+      logger,
+    });
+    cp = await startControlPlane({ dbPath: join(dir, "cp.db"), keepAliveMs: 1000 });
+    const agent = await cp.admin.createAgent(AGENT_ID);
+    const s = sim;
+    const c = cp;
+    return {
+      cluster,
+      sim,
+      cp,
+      agentToken: agent.token,
+      dataDir,
+      dir,
+      logger,
+      stop: async () => {
+        await c.stop().catch(() => {});
+        await s.stop().catch(() => {});
+        await cluster.stop().catch(() => {});
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await cp?.stop().catch(() => {});
+    await sim?.stop().catch(() => {});
+    await cluster.stop().catch(() => {});
+    throw err;
+  }
+}
+
+export interface Workspace {
+  id: string;
+  namespace: string;
+  kubeconfig: string;
+  credential: WorkspaceCredential;
+}
+
+/** Mints a workspace credential the way the agent does (with the agent's token). */
+export async function mintCredential(env: Env, workspaceId: string): Promise<WorkspaceCredential> {
+  const dispatcher = createDispatcher({ proxy: {} });
+  try {
+    return await requestWorkspaceCredential(
+      { baseUrl: env.cp.url, dispatcher, tokens: new StaticTokenSource(env.agentToken) },
+      AGENT_ID,
+      workspaceId,
+    );
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+/** Writes the credential Secret as the agent maintains it. */
+export async function writeCredentialSecret(env: Env, ns: string, c: WorkspaceCredential): Promise<void> {
+  const body = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "meridian-workspace-credential", namespace: ns },
+    stringData: { token: c.token, expiresAt: c.expiresAt, workspaceId: c.workspaceId },
+  };
+  const r = await env.cluster.request(
+    "PATCH",
+    `/api/v1/namespaces/${ns}/secrets/meridian-workspace-credential?fieldManager=meridian-agent&force=true`,
+    body,
+  );
+  if (r.status >= 300) throw new Error(`writing the credential Secret: ${r.status} ${r.body}`);
+}
+
+/** What the agent creates for a workspace, and the workspace in the control plane. */
+export async function createWorkspace(env: Env, id: string): Promise<Workspace> {
+  const namespace = `mw-${id}`;
+  await env.cp.admin.putWorkspace(AGENT_ID, id, { quota: { cpu: "16", memory: "32Gi" } });
+  for (const obj of workspaceAgentRbac(namespace, id)) await apply(env, obj);
+  const credential = await mintCredential(env, id);
+  await writeCredentialSecret(env, namespace, credential);
+  const kubeconfig = await env.cluster.serviceAccountKubeconfig(namespace, "meridian-workspace-agent");
+  return { id, namespace, kubeconfig, credential };
+}
+
+/** Server-side apply as the agent (admin credentials). */
+export async function apply(
+  env: Env,
+  obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
+) {
+  const [group, version] = obj.apiVersion.includes("/") ? obj.apiVersion.split("/") : ["", obj.apiVersion];
+  const plural = `${obj.kind.toLowerCase()}${obj.kind.endsWith("s") ? "es" : "s"}`.replace(/ys$/, "ies");
+  const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
+  const ns = obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : "";
+  const path = `${base}${ns}/${plural}/${obj.metadata.name}?fieldManager=meridian-agent&force=true`;
+  const r = await env.cluster.request("PATCH", path, obj);
+  if (r.status >= 300) throw new Error(`apply ${obj.kind} ${obj.metadata.name}: ${r.status} ${r.body}`);
+}
+
+export function agentConfig(
+  env: Env,
+  ws: Workspace,
+  over: Partial<WorkspaceAgentConfig> = {},
+): WorkspaceAgentConfig {
+  return {
+    controlPlaneUrl: env.cp.url,
+    workspaceId: ws.id,
+    namespace: ws.namespace,
+    podName: `wsa-${ws.id}`,
+    healthAddr: "127.0.0.1:0",
+    credentialSecret: "meridian-workspace-credential",
+    logLevel: "info",
+    caFile: undefined,
+    proxy: {},
+    flinkAllowedRegistries: ALLOWED_REGISTRIES,
+    savepointBaseDir: undefined,
+    kubeconfig: ws.kubeconfig,
+    flinkPollIntervalMs: 1000,
+    flinkRequestTimeoutMs: 3000,
+    statusIntervalMs: 2000,
+    kubeConcurrency: 8,
+    ...over,
+  };
+}
+
+export function startAgent(
+  env: Env,
+  ws: Workspace,
+  over: Partial<WorkspaceAgentConfig> = {},
+  overrides: WorkspaceAgentOverrides = {},
+): Promise<WorkspaceAgent> {
+  return startWorkspaceAgent(agentConfig(env, ws, over), {
+    logger: env.logger.child({ workspace: ws.id }),
+    restUrl: podIpRestUrl,
+    defaultMetrics: false,
+    resyncMs: 10_000,
+    ...overrides,
+  });
+}
+
+/** Polls `fn` until it returns a value other than undefined/false; fails naming `what` and the last value. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 60_000,
+  everyMs = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${describe(last)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+function describe(v: unknown): string {
+  if (v instanceof Error) return v.message;
+  try {
+    return JSON.stringify(v)?.slice(0, 2000) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** The deployment's status as the control plane last received it. */
+export function reported(env: Env, ws: Workspace, name: string): Promise<DeploymentStatus | null> {
+  return env.cp.admin.getDeploymentStatus(ws.id, name);
+}
+
+export function condition(s: DeploymentStatus | null | undefined, type: string) {
+  return s?.conditions.find((c) => c.type === type);
+}
+
+/** Admin GET of a JSON list/object. */
+export async function kubeGet<T = Record<string, unknown>>(env: Env, path: string): Promise<T | undefined> {
+  const r = await env.cluster.request("GET", path);
+  if (r.status === 404) return undefined;
+  if (r.status >= 300) throw new Error(`GET ${path}: ${r.status} ${r.body}`);
+  return JSON.parse(r.body) as T;
+}
+
+export interface PodLite {
+  metadata: { name: string; uid: string; deletionTimestamp?: string; annotations?: Record<string, string> };
+  status?: { phase?: string; podIP?: string };
+}
+
+export async function podsOf(env: Env, ns: string, deployment: string): Promise<PodLite[]> {
+  const l = await kubeGet<{ items: PodLite[] }>(
+    env,
+    `/api/v1/namespaces/${ns}/pods?labelSelector=meridian.dev/deployment%3D${deployment}`,
+  );
+  return l?.items ?? [];
+}
