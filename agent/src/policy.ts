@@ -1,0 +1,109 @@
+// The customer's local policy (a YAML file the chart renders into a ConfigMap): enforced before
+// anything is applied. A workspace that breaks a rule is not applied at all; the violation names the
+// rule and the value so the control plane can show it.
+import { compareQuantities, isQuantity } from "@meridian/shared/kube/quantity";
+import type { WorkspaceSpec } from "@meridian/shared/protocol/index";
+import { z } from "zod";
+
+const registryList = z.array(z.string().trim().min(1, "must not be empty")).default([]);
+const quantityString = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v).trim())
+  .refine(isQuantity, "must be a Kubernetes quantity such as 16, 500m, 64Gi");
+
+export const policySchema = z
+  .object({
+    /** Prefix of every workspace namespace; `<prefix><id>` must stay a DNS label. */
+    namespacePrefix: z
+      .string()
+      .max(22, "must be at most 22 characters so <prefix><40-character id> fits 63")
+      .regex(/^[a-z]([-a-z0-9]*)?$/, "must be lowercase letters, digits and '-', starting with a letter")
+      .default("mw-"),
+    allowedRegistries: z
+      .object({ workspaceAgent: registryList, flink: registryList })
+      .strict()
+      .default({ workspaceAgent: [], flink: [] }),
+    quotaCeilings: z
+      .object({ cpu: quantityString.optional(), memory: quantityString.optional() })
+      .strict()
+      .default({}),
+    orphanGracePeriodSeconds: z.number().int().min(0).max(31_536_000).default(86_400),
+  })
+  .strict();
+
+export type Policy = z.infer<typeof policySchema>;
+
+export const DEFAULT_POLICY: Policy = policySchema.parse({});
+
+export interface Violation {
+  /** The policy rule, e.g. `quotaCeilings.cpu`. */
+  rule: string;
+  message: string;
+}
+
+/**
+ * Every rule `spec` breaks, given the image it would run. Empty when the workspace may be applied.
+ * Messages read like `quota.cpu 64 exceeds the policy ceiling quotaCeilings.cpu=16`.
+ */
+export function checkWorkspace(spec: WorkspaceSpec, image: string, policy: Policy): Violation[] {
+  const out: Violation[] = [];
+  const { cpu, memory } = policy.quotaCeilings;
+  if (cpu !== undefined && compareQuantities(spec.quota.cpu, cpu) > 0)
+    out.push({
+      rule: "quotaCeilings.cpu",
+      message: `quota.cpu ${spec.quota.cpu} exceeds the policy ceiling quotaCeilings.cpu=${cpu}`,
+    });
+  if (memory !== undefined && compareQuantities(spec.quota.memory, memory) > 0)
+    out.push({
+      rule: "quotaCeilings.memory",
+      message: `quota.memory ${spec.quota.memory} exceeds the policy ceiling quotaCeilings.memory=${memory}`,
+    });
+  const imageCheck = checkImage(image, policy.allowedRegistries.workspaceAgent);
+  if (!imageCheck.allowed) {
+    const what = spec.workspaceAgent.image ? "workspaceAgent.image" : "the configured workspace agent image";
+    out.push({
+      rule: "allowedRegistries.workspaceAgent",
+      message: `${what} ${image} (${imageCheck.repository}) is not from an allowed registry (allowedRegistries.workspaceAgent=${policy.allowedRegistries.workspaceAgent.join(",")})`,
+    });
+  }
+  return out;
+}
+
+/** `registry/repository` of an image reference, without tag or digest, with Docker Hub's implicit parts. */
+export function imageRepository(image: string): string {
+  const ref = image.trim().replace(/@sha256:[0-9a-f]+$/i, "");
+  const parts = ref.split("/");
+  const first = parts[0] ?? "";
+  const hasRegistry =
+    parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
+  const registry = !hasRegistry || first === "index.docker.io" ? "docker.io" : first;
+  let path = (hasRegistry ? parts.slice(1) : parts).join("/").replace(/:[^/:]+$/, "");
+  if (registry === "docker.io" && !path.includes("/")) path = `library/${path}`;
+  return `${registry}/${path}`;
+}
+
+/**
+ * An image is allowed when its repository equals an entry or lies under it at a `/` boundary
+ * (`ghcr.io/meridian-dev` allows `ghcr.io/meridian-dev/x`, not `ghcr.io/meridian-dev-evil/x`).
+ * Docker Hub short entries are normalised (`flink` → `docker.io/library/flink`). An empty list or
+ * `*` allows any registry — the same rules as the chart and the workspace agent apply.
+ */
+export function checkImage(
+  image: string,
+  allowed: readonly string[],
+): { allowed: true } | { allowed: false; repository: string } {
+  if (allowed.length === 0 || allowed.includes("*")) return { allowed: true };
+  const repo = imageRepository(image);
+  for (const entry of allowed) {
+    const e = normaliseEntry(entry.trim().replace(/\/+$/, ""));
+    if (e && (repo === e || repo.startsWith(`${e}/`))) return { allowed: true };
+  }
+  return { allowed: false, repository: repo };
+}
+
+function normaliseEntry(e: string): string {
+  if (!e) return e;
+  const first = e.split("/")[0] ?? "";
+  if (first.includes(".") || first.includes(":") || first === "localhost") return e;
+  return e.includes("/") ? `docker.io/${e}` : `docker.io/library/${e}`;
+}

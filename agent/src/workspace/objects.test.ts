@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { workspaceSpec } from "@meridian/shared/protocol/index";
+import { parse } from "yaml";
+import {
+  type BuildContext,
+  buildCredentialSecret,
+  buildDeployment,
+  buildNamespace,
+  desiredObjects,
+  NAMES,
+  type PolicyRule,
+  workspaceAgentRoleRules,
+  workspaceIdOf,
+} from "./objects.ts";
+
+const spec = workspaceSpec.parse({ id: "team-a", generation: 3, quota: { cpu: "4", memory: "8Gi" } });
+const ctx: BuildContext = {
+  namespacePrefix: "mw-",
+  image: "ghcr.io/meridian-dev/meridian-workspace-agent:0.1.0",
+  pullPolicy: "IfNotPresent",
+  pullSecrets: [],
+  controlPlaneUrl: "https://cp.example.com",
+  logLevel: "info",
+  caPem: undefined,
+  httpsProxy: undefined,
+  noProxy: undefined,
+  flinkAllowedRegistries: ["docker.io/library/flink"],
+  savepointBaseDir: undefined,
+};
+
+type Obj = Record<string, any>; // biome-ignore lint/suspicious/noExplicitAny: test navigation
+
+test("every object is named and labelled per the contract, Namespace first", () => {
+  const objs = desiredObjects(spec, ctx);
+  assert.deepEqual(
+    objs.map((o) => `${o.type.kind}/${o.object.metadata?.name}`),
+    [
+      "Namespace/mw-team-a",
+      "ServiceAccount/meridian-workspace-agent",
+      "Role/meridian-workspace-agent",
+      "RoleBinding/meridian-workspace-agent",
+      "ResourceQuota/meridian-workspace-quota",
+      "NetworkPolicy/meridian-deny-cross-namespace",
+      "Deployment/meridian-workspace-agent",
+    ],
+  );
+  for (const o of objs) {
+    const labels = o.object.metadata?.labels ?? {};
+    assert.equal(labels["app.kubernetes.io/part-of"], "meridian");
+    assert.equal(labels["app.kubernetes.io/managed-by"], "meridian-agent");
+    assert.equal(labels["meridian.dev/workspace"], "team-a");
+    if (o.type.namespaced) assert.equal(o.object.metadata?.namespace, "mw-team-a");
+  }
+  assert.equal(workspaceIdOf("mw-", "mw-team-a"), "team-a");
+  assert.equal(workspaceIdOf("mw-", "kube-system"), undefined);
+  const withCa = desiredObjects(spec, { ...ctx, caPem: "PEM" });
+  assert.ok(withCa.some((o) => o.object.metadata?.name === NAMES.caConfigMap));
+});
+
+test("the Deployment runs hardened with probes, resources and the contract's environment", () => {
+  const d = buildDeployment(spec, "mw-team-a", { ...ctx, caPem: "PEM", httpsProxy: "http://p:3128" }) as Obj;
+  const pod = d.spec.template.spec;
+  const c = pod.containers[0];
+  assert.equal(d.spec.replicas, 1);
+  assert.equal(c.name, "workspace-agent");
+  assert.deepEqual(c.args, ["run"]);
+  assert.equal(pod.serviceAccountName, "meridian-workspace-agent");
+  assert.deepEqual(c.securityContext.capabilities, { drop: ["ALL"] });
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.equal(c.securityContext.runAsNonRoot, true);
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+  assert.equal(c.securityContext.seccompProfile.type, "RuntimeDefault");
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.ok(c.resources.requests.cpu && c.resources.limits.memory);
+  assert.equal(c.readinessProbe.httpGet.port, 8080);
+  assert.equal(c.livenessProbe.httpGet.port, 8080);
+  const env = Object.fromEntries(
+    c.env.map((e: Obj) => [e.name, e.value ?? `field:${e.valueFrom.fieldRef.fieldPath}`]),
+  );
+  assert.deepEqual(env, {
+    MERIDIAN_CONTROL_PLANE_URL: "https://cp.example.com",
+    MERIDIAN_WORKSPACE_ID: "team-a",
+    MERIDIAN_NAMESPACE: "field:metadata.namespace",
+    MERIDIAN_POD_NAME: "field:metadata.name",
+    POD_IP: "field:status.podIP",
+    MERIDIAN_HEALTH_ADDR: "$(POD_IP):8080",
+    MERIDIAN_CREDENTIAL_SECRET: "meridian-workspace-credential",
+    MERIDIAN_LOG_LEVEL: "info",
+    MERIDIAN_FLINK_ALLOWED_REGISTRIES: "docker.io/library/flink",
+    MERIDIAN_CA_FILE: "/etc/meridian/ca/ca.crt",
+    HTTPS_PROXY: "http://p:3128",
+  });
+  const names = c.env.map((e: Obj) => e.name);
+  assert.ok(names.indexOf("POD_IP") < names.indexOf("MERIDIAN_HEALTH_ADDR"));
+});
+
+test("the Secret holds token, expiresAt and workspaceId; the namespace can carry the orphan mark", () => {
+  const s = buildCredentialSecret(
+    "team-a",
+    "mw-team-a",
+    { workspaceId: "team-a", token: "t".repeat(20), expiresAt: "2030-01-01T00:00:00.000Z" },
+    "2029-12-31T23:45:00.000Z",
+  ) as Obj;
+  const dec = (k: string) => Buffer.from(s.data[k], "base64").toString();
+  assert.equal(dec("token"), "t".repeat(20));
+  assert.equal(dec("expiresAt"), "2030-01-01T00:00:00.000Z");
+  assert.equal(dec("workspaceId"), "team-a");
+  const ns = buildNamespace("team-a", "mw-", { orphanedSince: "2030-01-01T00:00:00Z" }) as Obj;
+  assert.equal(ns.metadata.annotations["meridian.dev/orphaned-since"], "2030-01-01T00:00:00Z");
+});
+
+test("the workspace Role is namespaced, narrow, and covered by the agent's own ClusterRole", () => {
+  const rules = workspaceAgentRoleRules();
+  const secrets = rules.find((r) => r.resources.includes("secrets"));
+  assert.deepEqual(secrets, {
+    apiGroups: [""],
+    resources: ["secrets"],
+    resourceNames: ["meridian-workspace-credential"],
+    verbs: ["get", "watch"],
+  });
+  const file = new URL("../../../helm/meridian-agent/files/agent-clusterrole-rules.yaml", import.meta.url);
+  const agentRules = parse(readFileSync(file, "utf8")) as PolicyRule[];
+  // The RBAC escalation check: every (group, resource, verb, name) granted must be held by the agent.
+  for (const r of rules)
+    for (const g of r.apiGroups)
+      for (const res of r.resources)
+        for (const v of r.verbs)
+          for (const name of r.resourceNames ?? [undefined]) {
+            const held = agentRules.some(
+              (a) =>
+                a.apiGroups.includes(g) &&
+                a.resources.includes(res) &&
+                a.verbs.includes(v) &&
+                (!a.resourceNames || (name !== undefined && a.resourceNames.includes(name))),
+            );
+            assert.ok(
+              held,
+              `the agent cannot grant ${v} ${res}${name ? `/${name}` : ""}: add it to the ClusterRole`,
+            );
+          }
+});

@@ -1,0 +1,306 @@
+// Pure builders of everything the agent creates for one workspace (names and labels per the
+// contracts in docs/CONVENTIONS.md). No I/O: reconcile.ts compares these with the cache and applies.
+import {
+  COMPONENT_WORKSPACE_AGENT,
+  LABEL_COMPONENT,
+  LABEL_WORKSPACE,
+  MANAGED_BY_AGENT,
+  meridianLabels,
+} from "@meridian/shared/kube/labels";
+import {
+  CONFIG_MAPS,
+  DEPLOYMENTS,
+  type KubeObject,
+  NAMESPACES,
+  NETWORK_POLICIES,
+  RESOURCE_QUOTAS,
+  type ResourceType,
+  ROLE_BINDINGS,
+  ROLES,
+  SECRETS,
+  SERVICE_ACCOUNTS,
+} from "@meridian/shared/kube/resources";
+import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
+
+export const NAMES = {
+  serviceAccount: "meridian-workspace-agent",
+  role: "meridian-workspace-agent",
+  roleBinding: "meridian-workspace-agent",
+  secret: "meridian-workspace-credential",
+  quota: "meridian-workspace-quota",
+  networkPolicy: "meridian-deny-cross-namespace",
+  deployment: "meridian-workspace-agent",
+  container: "workspace-agent",
+  caConfigMap: "meridian-control-plane-ca",
+} as const;
+
+/** When a workspace went missing from the snapshots (RFC 3339); survives agent restarts. */
+export const ANNOTATION_ORPHANED_SINCE = "meridian.dev/orphaned-since";
+/** When the credential in the Secret was issued, so its refresh time is known after a restart. */
+export const ANNOTATION_CREDENTIAL_ISSUED_AT = "meridian.dev/credential-issued-at";
+
+export const CA_MOUNT_DIR = "/etc/meridian/ca";
+export const HEALTH_PORT = 8080;
+
+export const DEFAULT_WORKSPACE_AGENT_RESOURCES = {
+  requests: { cpu: "100m", memory: "128Mi" },
+  limits: { cpu: "500m", memory: "256Mi" },
+};
+
+/** What the builders need besides the spec: the agent's configuration and policy. */
+export interface BuildContext {
+  namespacePrefix: string;
+  /** The image to run (already resolved: spec override or configured default). */
+  image: string;
+  pullPolicy: "Always" | "IfNotPresent" | "Never";
+  pullSecrets: string[];
+  controlPlaneUrl: string;
+  logLevel: string;
+  caPem: string | undefined;
+  httpsProxy: string | undefined;
+  noProxy: string | undefined;
+  flinkAllowedRegistries: string[];
+  savepointBaseDir: string | undefined;
+}
+
+export interface DesiredObject {
+  type: ResourceType;
+  object: KubeObject;
+}
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+export function namespaceName(prefix: string, id: string): string {
+  return `${prefix}${id}`;
+}
+
+/** The workspace id of a namespace name, or undefined if it does not carry the prefix. */
+export function workspaceIdOf(prefix: string, namespace: string | undefined): string | undefined {
+  if (!namespace?.startsWith(prefix) || namespace.length === prefix.length) return undefined;
+  return namespace.slice(prefix.length);
+}
+
+export function workspaceLabels(id: string, component?: string): Record<string, string> {
+  return meridianLabels(MANAGED_BY_AGENT, { [LABEL_COMPONENT]: component, [LABEL_WORKSPACE]: id });
+}
+
+const meta = (name: string, namespace: string, id: string, component?: string) => ({
+  name,
+  namespace,
+  labels: workspaceLabels(id, component),
+});
+
+export function buildNamespace(
+  id: string,
+  prefix: string,
+  opts: { orphanedSince?: string } = {},
+): KubeObject {
+  const metadata: KubeObject["metadata"] = { name: namespaceName(prefix, id), labels: workspaceLabels(id) };
+  if (opts.orphanedSince) metadata.annotations = { [ANNOTATION_ORPHANED_SINCE]: opts.orphanedSince };
+  return { apiVersion: "v1", kind: "Namespace", metadata };
+}
+
+export function buildServiceAccount(id: string, ns: string): KubeObject {
+  // The token is mounted only where the pod asks for it (the workspace agent's Deployment does).
+  return { metadata: meta(NAMES.serviceAccount, ns, id), automountServiceAccountToken: false };
+}
+
+/**
+ * Exactly what a workspace agent needs in its own namespace, nothing cluster-wide. The agent must
+ * hold every one of these itself (RBAC escalation check): agent-clusterrole-rules.yaml part B.
+ */
+export function workspaceAgentRoleRules(): PolicyRule[] {
+  return [
+    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
+    { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+    {
+      apiGroups: [""],
+      resources: ["services", "configmaps"],
+      verbs: ["get", "list", "watch", "create", "patch", "delete"],
+    },
+    { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+    { apiGroups: [""], resources: ["secrets"], resourceNames: [NAMES.secret], verbs: ["get", "watch"] },
+  ];
+}
+
+export function buildRole(id: string, ns: string): KubeObject {
+  return { metadata: meta(NAMES.role, ns, id), rules: workspaceAgentRoleRules() };
+}
+
+export function buildRoleBinding(id: string, ns: string): KubeObject {
+  return {
+    metadata: meta(NAMES.roleBinding, ns, id),
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: NAMES.role },
+    subjects: [{ kind: "ServiceAccount", name: NAMES.serviceAccount, namespace: ns }],
+  };
+}
+
+export function buildResourceQuota(spec: WorkspaceSpec, ns: string): KubeObject {
+  const { cpu, memory, pods } = spec.quota;
+  return {
+    metadata: meta(NAMES.quota, ns, spec.id),
+    spec: {
+      hard: {
+        "requests.cpu": cpu,
+        "limits.cpu": cpu,
+        "requests.memory": memory,
+        "limits.memory": memory,
+        pods: String(pods),
+      },
+    },
+  };
+}
+
+/** Ingress only from pods of the same namespace; egress is not restricted (the control plane is outside). */
+export function buildNetworkPolicy(id: string, ns: string): KubeObject {
+  return {
+    metadata: meta(NAMES.networkPolicy, ns, id),
+    spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ podSelector: {} }] }] },
+  };
+}
+
+export function buildCaConfigMap(id: string, ns: string, pem: string): KubeObject {
+  return { metadata: meta(NAMES.caConfigMap, ns, id), data: { "ca.crt": pem } };
+}
+
+export function buildCredentialSecret(
+  id: string,
+  ns: string,
+  credential: WorkspaceCredential,
+  issuedAt: string,
+): KubeObject {
+  const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+  return {
+    metadata: { ...meta(NAMES.secret, ns, id), annotations: { [ANNOTATION_CREDENTIAL_ISSUED_AT]: issuedAt } },
+    type: "Opaque",
+    data: { token: b64(credential.token), expiresAt: b64(credential.expiresAt), workspaceId: b64(id) },
+  };
+}
+
+/** The spec's image override, else the configured default. */
+export function resolveImage(spec: WorkspaceSpec, defaultImage: string): string {
+  return spec.workspaceAgent.image ?? defaultImage;
+}
+
+export function buildDeployment(spec: WorkspaceSpec, ns: string, ctx: BuildContext): KubeObject {
+  const labels = workspaceLabels(spec.id, COMPONENT_WORKSPACE_AGENT);
+  const { [LABEL_COMPONENT]: component, [LABEL_WORKSPACE]: workspace } = labels;
+  const selector = { [LABEL_COMPONENT]: component!, [LABEL_WORKSPACE]: workspace! };
+  const probe = (path: string, periodSeconds: number) => ({
+    httpGet: { path, port: HEALTH_PORT, scheme: "HTTP" },
+    periodSeconds,
+    timeoutSeconds: 3,
+    failureThreshold: 3,
+  });
+  const volumes: unknown[] = [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }];
+  const mounts: unknown[] = [{ name: "tmp", mountPath: "/tmp" }];
+  if (ctx.caPem) {
+    volumes.push({ name: "ca", configMap: { name: NAMES.caConfigMap } });
+    mounts.push({ name: "ca", mountPath: CA_MOUNT_DIR, readOnly: true });
+  }
+  return {
+    metadata: meta(NAMES.deployment, ns, spec.id, COMPONENT_WORKSPACE_AGENT),
+    spec: {
+      replicas: 1,
+      // One controller per workspace: never two workspace agents at once.
+      strategy: { type: "Recreate" },
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels },
+        spec: {
+          serviceAccountName: NAMES.serviceAccount,
+          automountServiceAccountToken: true,
+          enableServiceLinks: false,
+          imagePullSecrets: ctx.pullSecrets.map((name) => ({ name })),
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 10001,
+            runAsGroup: 10001,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          containers: [
+            {
+              name: NAMES.container,
+              image: ctx.image,
+              imagePullPolicy: ctx.pullPolicy,
+              args: ["run"],
+              env: workspaceAgentEnv(spec, ctx),
+              ports: [{ name: "http", containerPort: HEALTH_PORT, protocol: "TCP" }],
+              readinessProbe: probe("/readyz", 5),
+              livenessProbe: { ...probe("/healthz", 10), initialDelaySeconds: 5 },
+              resources: spec.workspaceAgent.resources ?? DEFAULT_WORKSPACE_AGENT_RESOURCES,
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: 10001,
+                runAsGroup: 10001,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+              volumeMounts: mounts,
+            },
+          ],
+          volumes,
+        },
+      },
+    },
+  };
+}
+
+/** The workspace agent's environment, per the contract. POD_IP comes before its use in MERIDIAN_HEALTH_ADDR. */
+export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unknown[] {
+  const field = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+  const env: unknown[] = [
+    { name: "MERIDIAN_CONTROL_PLANE_URL", value: ctx.controlPlaneUrl },
+    { name: "MERIDIAN_WORKSPACE_ID", value: spec.id },
+    field("MERIDIAN_NAMESPACE", "metadata.namespace"),
+    field("MERIDIAN_POD_NAME", "metadata.name"),
+    field("POD_IP", "status.podIP"),
+    { name: "MERIDIAN_HEALTH_ADDR", value: `$(POD_IP):${HEALTH_PORT}` },
+    { name: "MERIDIAN_CREDENTIAL_SECRET", value: NAMES.secret },
+    { name: "MERIDIAN_LOG_LEVEL", value: spec.workspaceAgent.logLevel ?? ctx.logLevel },
+    { name: "MERIDIAN_FLINK_ALLOWED_REGISTRIES", value: ctx.flinkAllowedRegistries.join(",") },
+  ];
+  if (ctx.caPem) env.push({ name: "MERIDIAN_CA_FILE", value: `${CA_MOUNT_DIR}/ca.crt` });
+  if (ctx.httpsProxy) env.push({ name: "HTTPS_PROXY", value: ctx.httpsProxy });
+  if (ctx.noProxy) env.push({ name: "NO_PROXY", value: ctx.noProxy });
+  if (ctx.savepointBaseDir) env.push({ name: "MERIDIAN_SAVEPOINT_BASE_DIR", value: ctx.savepointBaseDir });
+  return env;
+}
+
+/**
+ * Everything for one workspace except the credential Secret (which needs the control plane), in
+ * apply order: the Namespace first, then the ServiceAccount (pods need it), then the rest.
+ */
+export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredObject[] {
+  const ns = namespaceName(ctx.namespacePrefix, spec.id);
+  const out: DesiredObject[] = [
+    { type: NAMESPACES, object: buildNamespace(spec.id, ctx.namespacePrefix) },
+    { type: SERVICE_ACCOUNTS, object: buildServiceAccount(spec.id, ns) },
+    { type: ROLES, object: buildRole(spec.id, ns) },
+    { type: ROLE_BINDINGS, object: buildRoleBinding(spec.id, ns) },
+    { type: RESOURCE_QUOTAS, object: buildResourceQuota(spec, ns) },
+    { type: NETWORK_POLICIES, object: buildNetworkPolicy(spec.id, ns) },
+  ];
+  if (ctx.caPem) out.push({ type: CONFIG_MAPS, object: buildCaConfigMap(spec.id, ns, ctx.caPem) });
+  out.push({ type: DEPLOYMENTS, object: buildDeployment(spec, ns, ctx) });
+  return out;
+}
+
+/** Kinds with one fixed name per workspace namespace, and that name: what the caches watch. */
+export const OWNED_NAMESPACED: readonly { type: ResourceType; name: string }[] = [
+  { type: SERVICE_ACCOUNTS, name: NAMES.serviceAccount },
+  { type: ROLES, name: NAMES.role },
+  { type: ROLE_BINDINGS, name: NAMES.roleBinding },
+  { type: RESOURCE_QUOTAS, name: NAMES.quota },
+  { type: NETWORK_POLICIES, name: NAMES.networkPolicy },
+  { type: CONFIG_MAPS, name: NAMES.caConfigMap },
+  { type: DEPLOYMENTS, name: NAMES.deployment },
+  { type: SECRETS, name: NAMES.secret },
+];
