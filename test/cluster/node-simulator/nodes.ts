@@ -107,7 +107,10 @@ export class SimulatedNodes {
       this.#uids.set(name, created.metadata?.uid ?? "");
     }
     await this.#postStatus();
-    await this.#renewLeases();
+    // kube-node-lease may not exist for a moment after the apiserver starts: the heartbeat retries.
+    await this.#renewLeases().catch((err) =>
+      this.#logger.info({ err }, "first lease renewal failed; retrying"),
+    );
     this.#timer = setInterval(() => void this.#heartbeat(), LEASE_RENEW_MS);
   }
 
