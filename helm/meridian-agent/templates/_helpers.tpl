@@ -157,12 +157,28 @@ Usage: include "meridian-agent.imageAllowed" (list $repo $allowed)
 {{- $allowed := index . 1 }}
 {{- if or (not $allowed) (has "*" $allowed) }}true{{ end }}
 {{- range $allowed }}
-{{- $e := include "meridian-agent.normaliseRepository" (trimSuffix "/" .) }}
+{{- $e := include "meridian-agent.normaliseEntry" (trimSuffix "/" .) }}
 {{- if or (eq $repo $e) (hasPrefix (printf "%s/" $e) $repo) }}true{{ end }}
 {{- end }}
 {{- end }}
 
-{{/* docker.io/library/... for Docker Hub short names, as a container runtime resolves them. */}}
+{{/*
+An allowed-registries entry, normalised: its first segment is a registry when it looks like a host
+(has "." or ":", or is localhost), even alone ("ghcr.io", "registry.local:5000"); otherwise it is a
+Docker Hub path ("meridian" is docker.io/library/meridian, "meridian/x" is docker.io/meridian/x).
+*/}}
+{{- define "meridian-agent.normaliseEntry" -}}
+{{- $first := first (splitList "/" .) }}
+{{- if or (contains "." $first) (contains ":" $first) (eq $first "localhost") }}
+{{- . }}
+{{- else if contains "/" . }}
+{{- printf "docker.io/%s" . }}
+{{- else }}
+{{- printf "docker.io/library/%s" . }}
+{{- end }}
+{{- end }}
+
+{{/* An image repository, normalised as a container runtime resolves Docker Hub short names. */}}
 {{- define "meridian-agent.normaliseRepository" -}}
 {{- $parts := splitList "/" . }}
 {{- $first := first $parts }}
