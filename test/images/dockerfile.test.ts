@@ -17,6 +17,7 @@ import {
   type Stage,
   user,
 } from "./dockerfile.ts";
+import { importGraph } from "./import-graph.ts";
 
 const dockerfile = parseDockerfile(readFileSync(join(repoRoot, "Dockerfile"), "utf8"));
 const ignore = dockerignorePatterns(readFileSync(join(repoRoot, ".dockerignore"), "utf8"));
@@ -138,6 +139,32 @@ describe("root Dockerfile", () => {
         for (const key of ["source", "licenses", "version", "revision", "description"]) {
           assert.ok(l[`org.opencontainers.image.${key}`], `label org.opencontainers.image.${key} missing`);
         }
+      });
+
+      test("everything its entry point imports is in the image", (ctx) => {
+        const main = join(repoRoot, t.pkg, "src", "main.ts");
+        assert.ok(existsSync(main), `entry point ${t.pkg}/src/main.ts is missing`);
+        const graph = importGraph(repoRoot, main);
+        assert.deepEqual(graph.unresolved, [], "imports that resolve to no file");
+        // Only <pkg>/src, shared/src and <pkg>/package.json (read through a JSON import) are copied.
+        const outside = graph.files.filter(
+          (f) =>
+            !f.startsWith(`${t.pkg}/src/`) && !f.startsWith("shared/src/") && f !== `${t.pkg}/package.json`,
+        );
+        assert.deepEqual(outside, [], "files the image does not copy");
+        // npm ci --omit=dev -w <pkg> -w shared installs only these packages' dependencies.
+        const declared = new Set(
+          [t.pkg, "shared"].flatMap((p) =>
+            Object.keys(
+              JSON.parse(readFileSync(join(repoRoot, p, "package.json"), "utf8")).dependencies ?? {},
+            ),
+          ),
+        );
+        const undeclared = [...graph.packages].filter(([name]) => !declared.has(name));
+        assert.deepEqual(undeclared, [], "packages imported at run time but not production dependencies");
+        ctx.diagnostic(
+          `${graph.files.length} files, packages: ${[...graph.packages.keys()].sort().join(", ")}`,
+        );
       });
 
       test("its code handles SIGTERM itself (node is PID 1 without tini)", () => {
