@@ -6,7 +6,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { CHART_DIR, helm, NAMESPACE, RELEASE } from "../helm/helm.ts";
-import { type Kubectl, kubectlOk } from "./kube.ts";
+import { getJson, type Kubectl, kubectlOk } from "./kube.ts";
 
 export { NAMESPACE, RELEASE };
 /** The Secret holding the agent's token (existingSecret.name). */
@@ -74,6 +74,24 @@ export async function helmInstall(o: InstallOptions): Promise<string> {
 /** `helm upgrade` with the values file written again from `o` (as docs/install.md says: no --reuse-values). */
 export async function helmUpgrade(o: InstallOptions): Promise<string> {
   return helmOk(["upgrade", RELEASE, CHART_DIR, "-n", NAMESPACE, "-f", await valuesFile(o)], o.kubeconfig);
+}
+
+/** `helm upgrade --install`: installs, or upgrades what is installed (re-running the demo). */
+export async function helmUpgradeInstall(o: InstallOptions): Promise<string> {
+  const values = await valuesFile(o);
+  return helmOk(["upgrade", "--install", RELEASE, CHART_DIR, "-n", NAMESPACE, "-f", values], o.kubeconfig);
+}
+
+/** The token in the agent's Secret, if it exists (so a re-run keeps the token the agent uses). */
+export async function existingAgentToken(k: Kubectl): Promise<string | undefined> {
+  const secret = await getJson<{ data?: Record<string, string> }>(k, [
+    "secret",
+    "-n",
+    NAMESPACE,
+    TOKEN_SECRET,
+  ]);
+  const b64 = secret?.data?.token;
+  return b64 ? Buffer.from(b64, "base64").toString("utf8") : undefined;
 }
 
 export async function helmUninstall(kubeconfig: string): Promise<string> {

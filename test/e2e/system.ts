@@ -1,68 +1,17 @@
 // The whole system on loopback, as the e2e test and the demo run it: the local Kubernetes cluster,
 // the node simulator with the Flink image handler (so Flink pods are real JVMs and the project's
 // images run the real agents), and the reference control plane on 127.0.0.1 (pods are host
-// processes, so they reach it there). What is not built yet is named, with the command that builds it.
-import { existsSync } from "node:fs";
+// processes, so they reach it there).
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Logger, silentLogger } from "@meridian/shared/log";
-import {
-  assertFlinkHome,
-  findJava,
-  flinkHomeDir,
-  flinkImageHandler,
-} from "../cluster/flink/image-handler.ts";
-import { type Cluster, kubeBinDir, startCluster } from "../cluster/index.ts";
+import { flinkImageHandler } from "../cluster/flink/image-handler.ts";
+import { type Cluster, startCluster } from "../cluster/index.ts";
 import { defaultImageMap, type NodeSimulator, startNodeSimulator } from "../cluster/node-simulator/index.ts";
-import { repoRoot } from "../cluster/paths.ts";
 import { type ControlPlane, startControlPlane } from "../control-plane/index.ts";
+import { missingInfrastructure, NotBuiltError } from "./prerequisites.ts";
 
-/** A piece the system needs that is not there yet, and how to get it. */
-export interface MissingPiece {
-  what: string;
-  how: string;
-}
-
-/** Thrown when a piece is missing; the message starts with "not built yet:". */
-export class NotBuiltError extends Error {
-  readonly missing: MissingPiece[];
-  constructor(missing: MissingPiece[]) {
-    super(`not built yet: ${missing.map((m) => `${m.what} (${m.how})`).join("; ")}`);
-    this.missing = missing;
-  }
-}
-
-/** The pieces needed to start the cluster, simulator and Flink pods (not the agents: see agentPieces). */
-export function missingInfrastructure(): MissingPiece[] {
-  const missing: MissingPiece[] = [];
-  try {
-    kubeBinDir();
-  } catch {
-    missing.push({ what: "Kubernetes binaries", how: "bash test/cluster/build-kube.sh" });
-  }
-  try {
-    assertFlinkHome(flinkHomeDir());
-  } catch {
-    missing.push({ what: `Flink runtime in ${flinkHomeDir()}`, how: "bash test/cluster/fetch-flink.sh" });
-  }
-  if (!existsSync(findJava()) && findJava() === "java") {
-    missing.push({
-      what: "a Java 17 runtime (java on PATH or JAVA_HOME)",
-      how: "apt-get install openjdk-17-jre-headless",
-    });
-  }
-  return missing;
-}
-
-/** The two agents' entry points the node simulator runs for the project's images. */
-export function missingAgents(): MissingPiece[] {
-  return [
-    ["agent/src/main.ts", "the cluster agent"],
-    ["workspace-agent/src/main.ts", "the workspace agent"],
-  ]
-    .filter(([path]) => !existsSync(join(repoRoot, path!)))
-    .map(([path, what]) => ({ what: `${what} (${path})`, how: "being written; pull and retry" }));
-}
+export { missingAgents, missingInfrastructure, NotBuiltError } from "./prerequisites.ts";
 
 export interface SystemOptions {
   /** Where the simulator keeps pod dirs and logs, and Flink keeps savepoints. */
@@ -71,6 +20,8 @@ export interface SystemOptions {
   dbPath: string;
   /** Control-plane port; 0 (default) picks a free one. */
   controlPlanePort?: number;
+  /** When controlPlanePort is taken, use a free port instead of failing. */
+  controlPlanePortFallback?: boolean;
   /** Simulated nodes; default 1 (two agents, a workspace agent and a JM/TM fit easily). */
   nodes?: number;
   /** Keep the cluster components' logs here. */
@@ -120,12 +71,14 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     });
     stops.push(() => sim.stop());
     opts.onReady?.("node simulator");
-    const cp = await startControlPlane({
-      dbPath: opts.dbPath,
-      host: "127.0.0.1",
-      port: opts.controlPlanePort ?? 0,
-      logger: opts.controlPlaneLogger,
-    });
+    const cpOpts = { dbPath: opts.dbPath, host: "127.0.0.1", logger: opts.controlPlaneLogger };
+    const cp = await startControlPlane({ ...cpOpts, port: opts.controlPlanePort ?? 0 }).catch(
+      (err: Error) => {
+        if (!opts.controlPlanePortFallback || !opts.controlPlanePort) throw err;
+        logger.warn({ err, port: opts.controlPlanePort }, "control plane port taken; using a free port");
+        return startControlPlane({ ...cpOpts, port: 0 });
+      },
+    );
     stops.push(() => cp.stop());
     opts.onReady?.("control plane");
     let stopping: Promise<void> | undefined;
