@@ -2,8 +2,9 @@
 # Fetches the pinned Apache Flink runtime from Maven Central into
 #   $MERIDIAN_CACHE/flink/<version>/   (default: <repo>/.cache)
 # laid out like a Flink home:
-#   lib/      runtime jars (flink-runtime, flink-clients, flink-container, state backends, log4j 2)
-#   usrlib/   the job jar: flink-examples-streaming (StateMachineExample runs forever with keyed state)
+#   lib/      runtime jars (flink-runtime, flink-clients, flink-container, datagen and file connectors,
+#             RocksDB state backend, log4j 2): what the official image's lib/ holds that jobs use
+#   usrlib/   the job jar: flink-examples-streaming (TopSpeedWindowing runs forever with keyed window state)
 #   plugins/  empty (no file system plugins)
 #   SHA1SUMS  sha1 of every jar; re-checked on each run
 # Maven Central has no flink-dist jar (it is assembled only for the binary tarball), so the runtime
@@ -20,16 +21,7 @@ log4j=2.25.3 # flink-parent's log4j.version for Flink 2.3.0
 dep_plugin=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 start=$(date +%s)
 
-if [ -f "$out/.complete" ] && (cd "$out" && sha1sum --quiet -c SHA1SUMS) >/dev/null 2>&1; then
-  echo "fetch-flink: Flink $version cached in $out ($(( $(date +%s) - start ))s)"
-  exit 0
-fi
-
-echo "fetch-flink: fetching Flink $version from Maven Central into $out"
-work="$out.tmp"
-rm -rf "$work"
-mkdir -p "$work/lib" "$work/usrlib" "$work/plugins" "$work/log"
-cat > "$work/pom.xml" <<POM
+pom=$(cat <<POM
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>dev.meridian.test</groupId>
@@ -41,6 +33,7 @@ cat > "$work/pom.xml" <<POM
     <dependency><groupId>org.apache.flink</groupId><artifactId>flink-streaming-java</artifactId><version>$version</version></dependency>
     <dependency><groupId>org.apache.flink</groupId><artifactId>flink-container</artifactId><version>$version</version></dependency>
     <dependency><groupId>org.apache.flink</groupId><artifactId>flink-connector-datagen</artifactId><version>$version</version></dependency>
+    <dependency><groupId>org.apache.flink</groupId><artifactId>flink-connector-files</artifactId><version>$version</version></dependency>
     <dependency><groupId>org.apache.flink</groupId><artifactId>flink-statebackend-rocksdb</artifactId><version>$version</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$log4j</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-api</artifactId><version>$log4j</version></dependency>
@@ -49,6 +42,20 @@ cat > "$work/pom.xml" <<POM
   </dependencies>
 </project>
 POM
+)
+
+# Cached, unmodified, and fetched with the same dependency list: nothing to do.
+if [ -f "$out/.complete" ] && [ "$(cat "$out/pom.xml" 2>/dev/null)" = "$pom" ] &&
+  (cd "$out" && sha1sum --quiet -c SHA1SUMS) >/dev/null 2>&1; then
+  echo "fetch-flink: Flink $version cached in $out ($(( $(date +%s) - start ))s)"
+  exit 0
+fi
+
+echo "fetch-flink: fetching Flink $version from Maven Central into $out"
+work="$out.tmp"
+rm -rf "$work"
+mkdir -p "$work/lib" "$work/usrlib" "$work/plugins" "$work/log"
+printf '%s\n' "$pom" > "$work/pom.xml"
 
 mvn=(mvn --batch-mode --no-transfer-progress --strict-checksums -Dmaven.repo.local="$cache/m2" -f "$work/pom.xml")
 "${mvn[@]}" "$dep_plugin:copy-dependencies" -DincludeScope=runtime -DoutputDirectory="$work/lib" >"$work/mvn.log" 2>&1 ||
