@@ -222,3 +222,54 @@ test("a subscriber that throws does not break the stream", async (t) => {
   await until(() => client.lastEventId === "2");
   assert.equal(srv.seen.length, 1);
 });
+
+test("a stream answered in another protocol version is fatal, not retried quickly", async (t) => {
+  const { srv, client, log } = await setup(t, { fatalBackoffMs: 60_000 });
+  srv.handle((_req, res) => {
+    res.writeHead(200, { "content-type": "text/event-stream", "meridian-protocol-version": "2" });
+    res.flushHeaders();
+  });
+  client.start();
+  const fatal = (await until(() => log.find((e) => e.name === "fatal"))).arg as Ev["fatal"][0];
+  assert.match(fatal.reason, /speaks protocol version 2, this agent speaks 1/);
+  await sleep(200);
+  assert.equal(srv.seen.length, 1);
+});
+
+test("a dial that never gets an answer is cut by the watchdog too", async (t) => {
+  const { srv, client, log } = await setup(t, { staleAfterMs: 150 });
+  srv.handle(() => {
+    // accept the request, never answer
+  });
+  client.start();
+  await until(() => srv.seen.length >= 2, 3000, "a second dial");
+  const disc = log.find((e) => e.name === "disconnected")!.arg as Ev["disconnected"][0];
+  assert.match(disc.reason, /no byte and no keep-alive/);
+  assert.equal(log.filter((e) => e.name === "connected").length, 0);
+});
+
+test("stop() then start() while a dial awaits its token makes exactly one connection", async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const tokens: TokenSource = {
+    token: async () => {
+      await gate;
+      return "slow-token-0123456789";
+    },
+  };
+  const { srv, client } = await setup(t, {}, tokens);
+  srv.handle((_req, res) => {
+    sseHead(res);
+    sseEvent(res, snapshot("1"));
+  });
+  client.start();
+  await sleep(20);
+  await client.stop();
+  client.start();
+  release();
+  await until(() => client.lastEventId === "1");
+  await sleep(100);
+  assert.equal(srv.seen.length, 1);
+});

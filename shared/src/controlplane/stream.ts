@@ -77,6 +77,8 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
   #lastEventId: string | undefined;
   #rejected: RejectedEvents = { count: 0 };
   #running = false;
+  /** Bumped by stop(): a dial that was awaiting a token when it happened must not connect. */
+  #epoch = 0;
   #conn: Connection | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #unauthorizedStreak = 0;
@@ -115,6 +117,7 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
   /** Stops redialling and closes the connection; resolves once the request has let go. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#epoch++;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const conn = this.#conn;
@@ -126,6 +129,7 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
 
   async #dial(): Promise<void> {
     this.#timer = undefined;
+    const epoch = this.#epoch;
     const connectionId = randomBytes(4).toString("hex");
     let token: string;
     try {
@@ -133,13 +137,13 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
       this.#refreshBeforeDial = false;
       token = await this.#o.endpoint.tokens.token();
     } catch (cause) {
-      if (!this.#running) return;
+      if (!this.#running || epoch !== this.#epoch) return;
       const err = new Error("could not obtain a credential for the stream; will retry", { cause });
       this.#refreshBeforeDial = false;
       this.#afterEnd(connectionId, err, { kind: "retry", reason: err.message });
       return;
     }
-    if (!this.#running) return;
+    if (!this.#running || epoch !== this.#epoch) return;
     const resumeFrom = this.#lastEventId;
     this.#prevEsId = "";
     this.#conn = new Connection(
