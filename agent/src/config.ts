@@ -256,7 +256,7 @@ export const SETTINGS: readonly SettingDef[] = [
   },
   {
     key: "noProxy",
-    flag: "no-proxy",
+    flag: "proxy-bypass",
     env: "NO_PROXY",
     valueName: "<hosts>",
     description: "Hosts that bypass the proxy; passed on to the workspace agents.",

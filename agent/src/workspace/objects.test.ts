@@ -30,7 +30,8 @@ const ctx: BuildContext = {
   savepointBaseDir: undefined,
 };
 
-type Obj = Record<string, any>; // biome-ignore lint/suspicious/noExplicitAny: test navigation
+// biome-ignore lint/suspicious/noExplicitAny: tests navigate built objects freely
+type Obj = Record<string, any>;
 
 test("every object is named and labelled per the contract, Namespace first", () => {
   const objs = desiredObjects(spec, ctx);

@@ -51,6 +51,8 @@ export class LeaderElector {
   #observedAt = 0;
   #leading = false;
   #holder: string | undefined;
+  /** Release the Lease when `run`'s signal aborts (a graceful stop). False imitates a crash. */
+  releaseOnCancel = true;
 
   constructor(opts: LeaderElectionOptions) {
     if (!(opts.leaseDurationMs > opts.renewDeadlineMs))
@@ -92,7 +94,7 @@ export class LeaderElector {
       this.#leading = false;
       signal.removeEventListener("abort", onStop);
       if (!lead.signal.aborted) lead.abort(new Error(reason));
-      if (signal.aborted) await this.release().catch(() => {});
+      if (signal.aborted && this.releaseOnCancel) await this.release().catch(() => {});
       log?.warn({ [F.name]: this.#o.name, [F.reason]: reason }, "stopped leading");
       callbacks.onStoppedLeading?.(reason);
     }

@@ -1,0 +1,156 @@
+// Wires the agent together: Kubernetes client and caches (on every replica, so a standby is warm),
+// health server, leader election, and the controller the leader runs. `startAgent` is what main.ts
+// calls and what the integration tests and the benchmark call in-process.
+
+import { FileTokenSource } from "@meridian/shared/controlplane/credentials";
+import type { Endpoint } from "@meridian/shared/controlplane/http";
+import { createDispatcher } from "@meridian/shared/controlplane/http";
+import { createKubeClient, type KubeClient } from "@meridian/shared/kube/client";
+import { EventRecorder } from "@meridian/shared/kube/events";
+import { createLogger, F, type Logger } from "@meridian/shared/log";
+import { OwnedCaches } from "./caches.ts";
+import type { AgentConfig } from "./config.ts";
+import type { WorkspaceController } from "./controller.ts";
+import { type HealthServer, startHealthServer } from "./health.ts";
+import { Leadership } from "./leader.ts";
+import { AgentMetrics } from "./metrics.ts";
+import type { AgentInfo } from "./report.ts";
+import { VERSION } from "./version.ts";
+
+export interface StartAgentOptions {
+  /** Default: a JSON logger on stdout at the configured level. */
+  logger?: Logger;
+  /** Process-wide metrics (CPU, memory, GC); default true. Off when several agents share a process. */
+  processMetrics?: boolean;
+}
+
+export interface AgentHandle {
+  readonly identity: string;
+  readonly metrics: AgentMetrics;
+  /** `http://host:port` of /healthz, /readyz, /metrics. */
+  readonly healthUrl: string;
+  readonly kube: KubeClient;
+  readonly caches: OwnedCaches;
+  isLeader(): boolean;
+  /** The running controller while leading. */
+  controller(): WorkspaceController | undefined;
+  /** Why /readyz fails (empty when ready). */
+  notReadyReasons(): string[];
+  /**
+   * Stops everything. `release` (default true) gives up the Lease so a standby takes over at once;
+   * false imitates a crash (the Lease expires on its own).
+   */
+  stop(opts?: { release?: boolean }): Promise<void>;
+}
+
+export async function startAgent(config: AgentConfig, opts: StartAgentOptions = {}): Promise<AgentHandle> {
+  const logger = opts.logger ?? createLogger({ component: "meridian-agent", level: config.logLevel });
+  const startedAt = new Date().toISOString();
+  const metrics = new AgentMetrics({ processMetrics: opts.processMetrics ?? true });
+  const kube = await createKubeClient({ kubeconfig: config.kubeconfig, concurrency: config.kubeConcurrency });
+  kube.onRequest(metrics.onKubeRequest);
+  const caches = new OwnedCaches(
+    kube,
+    config.policy.namespacePrefix,
+    logger.child({ [F.component]: "cache" }),
+  );
+  const recorder = new EventRecorder({
+    client: kube,
+    component: "meridian-agent",
+    instance: config.podName,
+    logger,
+  });
+  const endpoint: Endpoint = {
+    baseUrl: config.controlPlaneUrl,
+    dispatcher: createDispatcher({
+      caPem: config.caPem,
+      proxy: { httpsProxy: config.httpsProxy, noProxy: config.noProxy },
+    }),
+    tokens: new FileTokenSource(config.tokenFile),
+  };
+  const stopAll = new AbortController();
+  let kubernetesVersion = "unknown";
+  void fetchVersion(kube, stopAll.signal, logger).then((v) => {
+    kubernetesVersion = v;
+  });
+  caches.start();
+  const leadership: Leadership = new Leadership({
+    config,
+    kube,
+    caches,
+    logger,
+    metrics,
+    controllerDeps: {
+      config,
+      kube,
+      caches,
+      recorder,
+      metrics,
+      logger,
+      endpoint,
+      agentInfo: (): AgentInfo => ({
+        id: config.agentId,
+        version: VERSION,
+        identity: config.identity,
+        leader: leadership.leader ?? config.identity,
+        kubernetesVersion,
+        startedAt,
+      }),
+    },
+  });
+  const notReadyReasons = (): string[] => {
+    const reasons: string[] = [];
+    if (!caches.synced) reasons.push("caches not synced");
+    if (leadership.isLeader && !leadership.controller?.connected)
+      reasons.push("leader without a control-plane stream");
+    return reasons;
+  };
+  let health: HealthServer;
+  try {
+    health = await startHealthServer(config.healthAddr, { notReadyReasons }, metrics.registry);
+  } catch (err) {
+    await caches.stop();
+    await kube.close();
+    throw err;
+  }
+  leadership.start(stopAll.signal);
+  logger.info(
+    { [F.name]: config.identity, [F.namespace]: config.namespace, [F.url]: health.url },
+    `meridian-agent ${VERSION} started`,
+  );
+  let stopping: Promise<void> | undefined;
+  return {
+    identity: config.identity,
+    metrics,
+    healthUrl: health.url,
+    kube,
+    caches,
+    isLeader: () => leadership.isLeader,
+    controller: () => leadership.controller,
+    notReadyReasons,
+    stop: (o = {}) => {
+      stopping ??= (async () => {
+        await leadership.stop({ release: o.release ?? true });
+        stopAll.abort();
+        await Promise.allSettled([caches.stop(), health.close()]);
+        await kube.close();
+        await endpoint.dispatcher.close().catch(() => {});
+        logger.info({ [F.name]: config.identity }, "meridian-agent stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** GET /version, retried with a pause until it answers or the agent stops. */
+async function fetchVersion(kube: KubeClient, signal: AbortSignal, logger: Logger): Promise<string> {
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      return await kube.serverVersion(signal);
+    } catch (err) {
+      if (attempt === 0) logger.warn({ err }, "cannot read the Kubernetes version yet; retrying");
+      await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)).unref());
+    }
+  }
+  return "unknown";
+}

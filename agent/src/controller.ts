@@ -1,0 +1,189 @@
+// What the leader runs, all tied to one AbortSignal (the leadership): the control-plane stream
+// (inbound), the status reporter (outbound), the per-workspace queues and timers, the periodic
+// resync. Losing leadership aborts the signal and everything here stops at once.
+
+import { requestWorkspaceCredential } from "@meridian/shared/controlplane/credentials";
+import type { Endpoint } from "@meridian/shared/controlplane/http";
+import { agentStatusReporter } from "@meridian/shared/controlplane/reporter";
+import { agentStream, type StreamClient } from "@meridian/shared/controlplane/stream";
+import type { KubeClient } from "@meridian/shared/kube/client";
+import type { EventRecorder } from "@meridian/shared/kube/events";
+import { KeyedQueue } from "@meridian/shared/kube/queue";
+import { F, type Logger } from "@meridian/shared/log";
+import type { agentEvents } from "@meridian/shared/protocol/index";
+import type { OwnedCaches } from "./caches.ts";
+import type { AgentConfig } from "./config.ts";
+import { DesiredState } from "./inbound.ts";
+import type { AgentMetrics } from "./metrics.ts";
+import { type AgentInfo, buildAgentStatus } from "./report.ts";
+import { ConditionBook } from "./workspace/status.ts";
+import { WorkspaceManager } from "./workspaces.ts";
+
+export interface ControllerDeps {
+  config: AgentConfig;
+  kube: KubeClient;
+  caches: OwnedCaches;
+  recorder: EventRecorder;
+  metrics: AgentMetrics;
+  logger: Logger;
+  endpoint: Endpoint;
+  /** Identity, leader and Kubernetes version, read at each status build. */
+  agentInfo(): AgentInfo;
+  now?: () => number;
+}
+
+export class WorkspaceController {
+  readonly #d: ControllerDeps;
+  readonly #signal: AbortSignal;
+  readonly #desired = new DesiredState();
+  readonly #book = new ConditionBook();
+  readonly #queue: KeyedQueue;
+  readonly #manager: WorkspaceManager;
+  readonly #stream: StreamClient<typeof agentEvents>;
+  readonly #reporter: ReturnType<typeof agentStatusReporter>;
+  readonly #unsubscribe: (() => void)[] = [];
+  #resync: NodeJS.Timeout | undefined;
+  #statusTimer: NodeJS.Timeout | undefined;
+  #connected = false;
+  #stopped: Promise<void> | undefined;
+
+  constructor(deps: ControllerDeps, signal: AbortSignal) {
+    this.#d = deps;
+    this.#signal = signal;
+    const now = deps.now ?? Date.now;
+    const { config } = deps;
+    this.#queue = new KeyedQueue({ concurrency: config.workspaceConcurrency });
+    this.#manager = new WorkspaceManager({
+      desired: this.#desired,
+      queue: this.#queue,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      signal,
+      onChange: () => this.#statusChanged(),
+      reconcile: {
+        kube: deps.kube,
+        caches: deps.caches,
+        recorder: deps.recorder,
+        policy: config.policy,
+        defaultImage: config.workspaceAgentImage,
+        build: {
+          namespacePrefix: config.policy.namespacePrefix,
+          pullPolicy: config.workspaceAgentPullPolicy,
+          pullSecrets: config.workspaceAgentPullSecrets,
+          controlPlaneUrl: config.controlPlaneUrl,
+          logLevel: config.logLevel,
+          caPem: config.caPem,
+          httpsProxy: config.httpsProxy,
+          noProxy: config.noProxy,
+          flinkAllowedRegistries: config.policy.allowedRegistries.flink,
+          savepointBaseDir: config.savepointBaseDir,
+        },
+        mintCredential: (id) => requestWorkspaceCredential(deps.endpoint, config.agentId, id),
+        now,
+      },
+      lifecycle: {
+        kube: deps.kube,
+        caches: deps.caches,
+        recorder: deps.recorder,
+        namespacePrefix: config.policy.namespacePrefix,
+        orphanGracePeriodMs: config.policy.orphanGracePeriodSeconds * 1000,
+        now,
+      },
+    });
+    this.#stream = agentStream(deps.endpoint, config.agentId, { logger: deps.logger });
+    this.#reporter = agentStatusReporter(deps.endpoint, config.agentId, {
+      heartbeatMs: config.statusHeartbeatMs,
+    });
+    signal.addEventListener("abort", () => void this.stop(), { once: true });
+  }
+
+  /** True while the stream to the control plane is open. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Starts the stream, status reporting, drift watching and the resync timer. */
+  start(): void {
+    if (this.#signal.aborted) return;
+    const { metrics, logger } = this.#d;
+    const s = this.#stream;
+    s.on("connected", () => {
+      this.#connected = true;
+      metrics.streamConnected.set(1);
+    });
+    s.on("disconnected", () => {
+      this.#connected = false;
+      metrics.streamConnected.set(0);
+      metrics.streamReconnects.inc();
+    });
+    s.on("rejected", () => {
+      metrics.streamEvents.inc({ type: "rejected" });
+      this.#statusChanged();
+    });
+    s.on("snapshot", ({ event }) => this.#onEvent(event));
+    s.on("event", ({ event }) => this.#onEvent(event));
+    this.#reporter.on("sent", () => this.#manager.statusSent());
+    this.#reporter.on("failed", ({ reason, retryInMs }) =>
+      logger.warn({ [F.reason]: reason, [F.delayMs]: retryInMs }, "status report failed; retrying"),
+    );
+    this.#unsubscribe.push(this.#d.caches.onChange((id) => this.#manager.schedule(id)));
+    this.#resync = setInterval(() => this.#manager.scheduleAll(), this.#d.config.resyncPeriodMs);
+    this.#resync.unref();
+    s.start();
+    this.#statusChanged();
+  }
+
+  /** Stops everything this leadership started. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      clearInterval(this.#resync);
+      clearTimeout(this.#statusTimer);
+      for (const u of this.#unsubscribe.splice(0)) u();
+      this.#queue.close();
+      this.#manager.stop();
+      this.#connected = false;
+      this.#d.metrics.streamConnected.set(0);
+      await Promise.allSettled([this.#stream.stop(), this.#reporter.stop()]);
+    })();
+    return this.#stopped;
+  }
+
+  /** Resolves when no reconcile is queued or running (tests, benchmark). */
+  idle(): Promise<void> {
+    return this.#queue.onIdle();
+  }
+
+  get desiredCount(): number {
+    return this.#desired.size;
+  }
+
+  #onEvent(event: Parameters<DesiredState["apply"]>[0]): void {
+    if (this.#signal.aborted) return;
+    this.#d.metrics.streamEvents.inc({ type: event.type });
+    const effects = this.#desired.apply(event, this.#d.caches.workspaceIdsInCluster());
+    this.#manager.adopt(effects.adopted);
+    this.#manager.markOrphanCandidates(effects.orphanCandidates);
+    for (const id of effects.reconcile) this.#manager.schedule(id);
+    this.#statusChanged();
+  }
+
+  /** Coalesces bursts of changes into one status build (the reporter debounces the POST as well). */
+  #statusChanged(): void {
+    if (this.#statusTimer || this.#signal.aborted) return;
+    this.#statusTimer = setTimeout(() => {
+      this.#statusTimer = undefined;
+      if (this.#signal.aborted || !this.#desired.snapshotSeen) return;
+      const { status, phases } = buildAgentStatus({
+        agent: this.#d.agentInfo(),
+        lastEventId: this.#stream.lastEventId,
+        rejectedEvents: this.#stream.rejectedEvents,
+        views: this.#manager.views(),
+        book: this.#book,
+        now: new Date().toISOString(),
+      });
+      this.#d.metrics.setPhases(phases);
+      this.#reporter.set(status);
+    }, 20);
+    this.#statusTimer.unref();
+  }
+}

@@ -1,0 +1,88 @@
+// The destructive steps, kept apart from the apply path: marking a workspace orphaned (a condition,
+// an annotation so the grace period survives restarts, an Event) and deleting its namespace. Only
+// an explicit workspace.delete or an orphan past its grace period ever reaches deleteNamespace.
+import { applyObject, deleteObject } from "@meridian/shared/kube/apply";
+import type { KubeClient } from "@meridian/shared/kube/client";
+import type { EventRecorder } from "@meridian/shared/kube/events";
+import { FIELD_MANAGER_AGENT } from "@meridian/shared/kube/labels";
+import { type KubeObject, NAMESPACES } from "@meridian/shared/kube/resources";
+import type { OwnedCaches } from "./caches.ts";
+import { ANNOTATION_ORPHANED_SINCE, buildNamespace, namespaceName } from "./workspace/objects.ts";
+
+export interface LifecycleDeps {
+  kube: KubeClient;
+  caches: OwnedCaches;
+  recorder: EventRecorder;
+  namespacePrefix: string;
+  orphanGracePeriodMs: number;
+  now(): number;
+}
+
+export type OrphanStep =
+  | { state: "gone" }
+  | { state: "waiting"; since: string; deleteAtMs: number; writes: number }
+  | { state: "expired"; since: string };
+
+/**
+ * Marks the workspace's namespace orphaned (once: the mark carries the time it was first seen
+ * missing) and says whether its grace period is over. Writes nothing when already marked.
+ */
+export async function markOrphan(deps: LifecycleDeps, id: string, signal: AbortSignal): Promise<OrphanStep> {
+  const name = namespaceName(deps.namespacePrefix, id);
+  const ns = deps.caches.get<KubeObject>(NAMESPACES, undefined, name);
+  if (!ns) return { state: "gone" };
+  let since = ns.metadata?.annotations?.[ANNOTATION_ORPHANED_SINCE];
+  let writes = 0;
+  if (!since || !Number.isFinite(Date.parse(since))) {
+    since = new Date(deps.now()).toISOString();
+    const applied = await applyObject(
+      deps.kube,
+      NAMESPACES,
+      buildNamespace(id, deps.namespacePrefix, { orphanedSince: since }),
+      {
+        fieldManager: FIELD_MANAGER_AGENT,
+        force: true,
+        signal,
+      },
+    );
+    deps.caches.noteWritten(NAMESPACES, applied);
+    writes++;
+    const deleteAt = new Date(Date.parse(since) + deps.orphanGracePeriodMs).toISOString();
+    void deps.recorder.record(
+      applied,
+      "Warning",
+      "Orphaned",
+      `workspace ${id} is missing from the control plane's snapshot; its namespace will be deleted at ${deleteAt} unless it reappears`,
+    );
+  }
+  const deleteAtMs = Date.parse(since) + deps.orphanGracePeriodMs;
+  if (deps.now() >= deleteAtMs) return { state: "expired", since };
+  return { state: "waiting", since, deleteAtMs, writes };
+}
+
+export type DeleteStep = { state: "gone" } | { state: "deleting"; writes: number };
+
+/** Deletes the workspace's namespace (once); "gone" only when the namespace no longer exists. */
+export async function deleteNamespace(
+  deps: LifecycleDeps,
+  id: string,
+  why: string,
+  signal: AbortSignal,
+): Promise<DeleteStep> {
+  const name = namespaceName(deps.namespacePrefix, id);
+  const ns = deps.caches.get<KubeObject>(NAMESPACES, undefined, name);
+  if (!ns) return { state: "gone" };
+  if (ns.metadata?.deletionTimestamp) return { state: "deleting", writes: 0 };
+  await deps.recorder.record(ns, "Normal", "Deleting", `deleting namespace ${name}: ${why}`);
+  const existed = await deleteObject(deps.kube, NAMESPACES, undefined, name, {
+    propagationPolicy: "Background",
+    uid: ns.metadata?.uid,
+    signal,
+  });
+  if (!existed) return { state: "gone" };
+  deps.caches.noteWritten(NAMESPACES, {
+    ...ns,
+    metadata: { ...ns.metadata, deletionTimestamp: new Date(deps.now()).toISOString() },
+  });
+  return { state: "deleting", writes: 2 };
+}

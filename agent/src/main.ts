@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// Entry point of the agent image: `meridian-agent run|version`. Loads the configuration once
+// (exit 2 on a bad setting), starts the agent, and stops it gracefully on SIGTERM/SIGINT
+// (releasing the Lease so a standby takes over at once).
+import { createLogger } from "@meridian/shared/log";
+import { startAgent } from "./agent.ts";
+import { buildCli } from "./cli.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { VERSION } from "./version.ts";
+
+const program = buildCli({
+  version: () => {
+    process.stdout.write(`meridian-agent ${VERSION}\n`);
+  },
+  run: async (flags) => {
+    let config: ReturnType<typeof loadConfig>;
+    try {
+      config = loadConfig({ flags, env: process.env });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(`meridian-agent: ${err.message}\n`);
+      process.exit(2);
+    }
+    const logger = createLogger({ component: "meridian-agent", level: config.logLevel });
+    let agent: Awaited<ReturnType<typeof startAgent>>;
+    try {
+      agent = await startAgent(config, { logger });
+    } catch (err) {
+      logger.fatal({ err }, "meridian-agent could not start");
+      logger.flush();
+      process.exit(1);
+    }
+    const shutdown = (signal: string) => {
+      logger.info({ reason: signal }, "stopping");
+      const force = setTimeout(() => process.exit(1), 20_000);
+      force.unref();
+      void agent.stop({ release: true }).then(() => {
+        logger.flush();
+        process.exit(0);
+      });
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  },
+});
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,64 @@
+// When the workspace credential Secret needs a new credential from the control plane. Pure: the
+// reconcile reads the Secret from the cache and acts on the plan. The refresh point is a third of
+// the lifetime before expiry (the protocol's rule); the issue time lives in an annotation so the
+// plan is the same after an agent restart. Minting failures back off with full jitter.
+
+import { refreshDueAt } from "@meridian/shared/controlplane/credentials";
+import { backoffDelay } from "@meridian/shared/kube/backoff";
+import type { KubeObject } from "@meridian/shared/kube/resources";
+import { ANNOTATION_CREDENTIAL_ISSUED_AT } from "./objects.ts";
+
+export interface StoredCredential {
+  token: string;
+  expiresAt: string;
+  workspaceId: string;
+  issuedAt: string;
+}
+
+export type CredentialPlan =
+  | { action: "keep"; credential: StoredCredential; refreshAtMs: number }
+  | { action: "mint"; reason: string };
+
+/** The credential a Secret holds, or undefined when any part is missing or unreadable. */
+export function readCredentialSecret(secret: KubeObject | undefined): StoredCredential | undefined {
+  const data = (secret?.data ?? {}) as Record<string, string>;
+  const dec = (k: string) =>
+    typeof data[k] === "string" ? Buffer.from(data[k], "base64").toString("utf8") : "";
+  const token = dec("token");
+  const expiresAt = dec("expiresAt");
+  const workspaceId = dec("workspaceId");
+  const issuedAt = secret?.metadata?.annotations?.[ANNOTATION_CREDENTIAL_ISSUED_AT] ?? "";
+  if (
+    !token ||
+    !workspaceId ||
+    !Number.isFinite(Date.parse(expiresAt)) ||
+    !Number.isFinite(Date.parse(issuedAt))
+  )
+    return undefined;
+  return { token, expiresAt, workspaceId, issuedAt };
+}
+
+/** Keep the stored credential until a third of its lifetime remains; otherwise mint a new one. */
+export function planCredential(
+  secret: KubeObject | undefined,
+  workspaceId: string,
+  nowMs: number,
+): CredentialPlan {
+  if (!secret) return { action: "mint", reason: "no credential Secret yet" };
+  const c = readCredentialSecret(secret);
+  if (!c) return { action: "mint", reason: "the credential Secret is incomplete" };
+  if (c.workspaceId !== workspaceId)
+    return { action: "mint", reason: "the credential Secret is for another workspace" };
+  const refreshAtMs = refreshDueAt(
+    { workspaceId: c.workspaceId, token: c.token, expiresAt: c.expiresAt },
+    Date.parse(c.issuedAt),
+  );
+  if (nowMs >= refreshAtMs)
+    return { action: "mint", reason: "less than a third of the credential's lifetime remains" };
+  return { action: "keep", credential: c, refreshAtMs };
+}
+
+/** Delay before retrying a failed mint: full jitter from 1 s doubling to 60 s, at least 200 ms. */
+export function credentialRetryDelay(attempt: number, random: () => number = Math.random): number {
+  return Math.max(200, backoffDelay(attempt, { baseMs: 1000, capMs: 60_000 }, random));
+}

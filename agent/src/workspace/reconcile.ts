@@ -1,0 +1,177 @@
+// One workspace's reconcile, in the shape of controller-runtime's examples: desired (builders),
+// observed (the caches), the difference (desired ⊆ observed), apply only what differs, record
+// Events. A resync that finds nothing different makes zero requests.
+import { applyObject } from "@meridian/shared/kube/apply";
+import type { KubeClient } from "@meridian/shared/kube/client";
+import { firstDifference } from "@meridian/shared/kube/compare";
+import type { EventRecorder } from "@meridian/shared/kube/events";
+import { FIELD_MANAGER_AGENT } from "@meridian/shared/kube/labels";
+import { type KubeObject, NAMESPACES, SECRETS } from "@meridian/shared/kube/resources";
+import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
+import type { OwnedCaches } from "../caches.ts";
+import { checkWorkspace, type Policy, type Violation } from "../policy.ts";
+import { planCredential } from "./credentials.ts";
+import {
+  ANNOTATION_ORPHANED_SINCE,
+  type BuildContext,
+  buildCredentialSecret,
+  type DesiredObject,
+  desiredObjects,
+  NAMES,
+  namespaceName,
+  resolveImage,
+} from "./objects.ts";
+
+export interface ReconcileDeps {
+  kube: KubeClient;
+  caches: OwnedCaches;
+  recorder: EventRecorder;
+  policy: Policy;
+  /** The build context without the image (resolved per workspace). */
+  build: Omit<BuildContext, "image">;
+  defaultImage: string;
+  mintCredential(workspaceId: string, signal: AbortSignal): Promise<WorkspaceCredential>;
+  now(): number;
+}
+
+export type CredentialResult = { ok: true; refreshAtMs: number } | { ok: false; error: string };
+
+export type ApplyResult =
+  | { outcome: "refused"; writes: 0; violations: Violation[] }
+  | { outcome: "unchanged" | "applied"; writes: number; credential: CredentialResult };
+
+/** A failure that retrying soon may fix (e.g. the namespace is still terminating). */
+export class RetryableError extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export async function reconcileWorkspace(
+  deps: ReconcileDeps,
+  spec: WorkspaceSpec,
+  lastAppliedGeneration: number | undefined,
+  signal: AbortSignal,
+): Promise<ApplyResult> {
+  const image = resolveImage(spec, deps.defaultImage);
+  const violations = checkWorkspace(spec, image, deps.policy);
+  if (violations.length > 0) return { outcome: "refused", writes: 0, violations };
+  const [namespace, serviceAccount, ...rest] = desiredObjects(spec, { ...deps.build, image });
+  const counter = { writes: 0 };
+  const ensure = (d: DesiredObject) => ensureObject(deps, d, spec, lastAppliedGeneration, counter, signal);
+  const ns = await ensure(namespace!);
+  if (ns.metadata?.deletionTimestamp)
+    throw new RetryableError(
+      "NamespaceTerminating",
+      `namespace ${ns.metadata.name} is being deleted; the workspace is re-created once it is gone`,
+    );
+  const credential = ensureCredential(deps, spec, counter, signal);
+  await Promise.all([ensure(serviceAccount!), ...rest.map(ensure)]);
+  const cred = await credential;
+  return { outcome: counter.writes > 0 ? "applied" : "unchanged", writes: counter.writes, credential: cred };
+}
+
+async function ensureObject(
+  deps: ReconcileDeps,
+  d: DesiredObject,
+  spec: WorkspaceSpec,
+  lastAppliedGeneration: number | undefined,
+  counter: { writes: number },
+  signal: AbortSignal,
+): Promise<KubeObject> {
+  const meta = d.object.metadata ?? {};
+  const observed = deps.caches.get(d.type, meta.namespace, meta.name ?? "");
+  let diff = observed ? firstDifference(d.object, observed) : "(absent)";
+  // Applying without the orphan mark is how the mark is removed (server-side apply drops fields
+  // this manager owned and no longer sets); the subset check alone would not notice it.
+  if (!diff && d.type === NAMESPACES && observed?.metadata?.annotations?.[ANNOTATION_ORPHANED_SINCE])
+    diff = `metadata.annotations.${ANNOTATION_ORPHANED_SINCE}`;
+  if (!diff && observed) return observed;
+  const applied = await applyObject(deps.kube, d.type, d.object, {
+    fieldManager: FIELD_MANAGER_AGENT,
+    force: true,
+    signal,
+  });
+  counter.writes++;
+  deps.caches.noteWritten(d.type, applied);
+  const what = `${d.type.kind} ${meta.name}`;
+  const nsForEvent = meta.namespace ?? namespaceName(deps.build.namespacePrefix, spec.id);
+  if (!observed) {
+    const created = Date.parse(applied.metadata?.creationTimestamp ?? "");
+    const old = Number.isFinite(created) && created < deps.now() - 5000;
+    void deps.recorder.record(
+      applied,
+      "Normal",
+      old ? "Repaired" : "Created",
+      old ? `repaired ${what}: it had left the agent's view (its labels were changed)` : `created ${what}`,
+      nsForEvent,
+    );
+  } else if (lastAppliedGeneration !== undefined && lastAppliedGeneration !== spec.generation) {
+    void deps.recorder.record(
+      applied,
+      "Normal",
+      "Updated",
+      `updated ${what} to generation ${spec.generation}`,
+      nsForEvent,
+    );
+  } else {
+    void deps.recorder.record(
+      applied,
+      "Normal",
+      "Repaired",
+      `repaired ${what}: ${diff} had drifted`,
+      nsForEvent,
+    );
+  }
+  return applied;
+}
+
+/** Keeps the credential Secret filled and fresh; never throws for a control-plane failure. */
+async function ensureCredential(
+  deps: ReconcileDeps,
+  spec: WorkspaceSpec,
+  counter: { writes: number },
+  signal: AbortSignal,
+): Promise<CredentialResult> {
+  const ns = namespaceName(deps.build.namespacePrefix, spec.id);
+  const observed = deps.caches.get(SECRETS, ns, NAMES.secret);
+  const plan = planCredential(observed, spec.id, deps.now());
+  let desired: KubeObject;
+  let refreshAtMs: number;
+  let minted = false;
+  if (plan.action === "keep") {
+    desired = buildCredentialSecret(spec.id, ns, plan.credential, plan.credential.issuedAt);
+    refreshAtMs = plan.refreshAtMs;
+    if (observed && !firstDifference(desired, observed)) return { ok: true, refreshAtMs };
+  } else {
+    const issuedAt = new Date(deps.now()).toISOString();
+    let credential: WorkspaceCredential;
+    try {
+      credential = await deps.mintCredential(spec.id, signal);
+    } catch (err) {
+      return {
+        ok: false,
+        error: `cannot obtain a workspace credential from the control plane: ${(err as Error).message}`,
+      };
+    }
+    desired = buildCredentialSecret(spec.id, ns, credential, issuedAt);
+    const next = planCredential(desired, spec.id, deps.now());
+    refreshAtMs = next.action === "keep" ? next.refreshAtMs : deps.now() + 60_000;
+    minted = true;
+  }
+  const applied = await applyObject(deps.kube, SECRETS, desired, {
+    fieldManager: FIELD_MANAGER_AGENT,
+    force: true,
+    signal,
+  });
+  counter.writes++;
+  deps.caches.noteWritten(SECRETS, applied);
+  const reason = !observed ? "Created" : minted ? "CredentialRefreshed" : "Repaired";
+  const message = minted
+    ? `stored a new workspace credential (refresh due ${new Date(refreshAtMs).toISOString()})`
+    : "repaired Secret meridian-workspace-credential: its labels had drifted";
+  void deps.recorder.record(applied, "Normal", reason, message, ns);
+  return { ok: true, refreshAtMs };
+}

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConditionBook, phaseOf, type WorkspaceView, workspaceStatus } from "./status.ts";
+
+const base: WorkspaceView = {
+  id: "a",
+  namespace: "mw-a",
+  observedGeneration: 2,
+  aligned: true,
+  deploymentReady: true,
+  deleting: false,
+  deleted: false,
+};
+
+test("phases follow the most important fact", () => {
+  assert.equal(phaseOf(base), "Ready");
+  assert.equal(phaseOf({ ...base, deploymentReady: false }), "Pending");
+  assert.equal(phaseOf({ ...base, aligned: false, deploymentReady: undefined }), "Pending");
+  assert.equal(phaseOf({ ...base, error: { reason: "Forbidden", message: "x" } }), "Degraded");
+  assert.equal(phaseOf({ ...base, violations: ["v"] }), "Refused");
+  assert.equal(phaseOf({ ...base, orphanedSince: "t" }), "Orphaned");
+  assert.equal(phaseOf({ ...base, deleting: true }), "Deleting");
+  assert.equal(phaseOf({ ...base, deleting: true, deleted: true }), "Deleted");
+});
+
+test("conditions carry reasons and keep their transition time while unchanged", () => {
+  const book = new ConditionBook();
+  const first = workspaceStatus({ ...base, deploymentReady: false }, book, "2030-01-01T00:00:00Z");
+  const byType = (s: typeof first) => Object.fromEntries(s.conditions.map((c) => [c.type, c]));
+  assert.equal(byType(first).Ready?.status, "False");
+  assert.equal(byType(first).SpecAligned?.status, "True");
+  const second = workspaceStatus(base, book, "2030-01-01T00:01:00Z");
+  assert.equal(byType(second).Ready?.lastTransitionTime, "2030-01-01T00:01:00Z");
+  assert.equal(byType(second).SpecAligned?.lastTransitionTime, "2030-01-01T00:00:00Z");
+  const refused = workspaceStatus(
+    { ...base, violations: ["quota.cpu 64 exceeds the policy ceiling quotaCeilings.cpu=16"] },
+    book,
+    "2030-01-01T00:02:00Z",
+  );
+  assert.equal(byType(refused).PolicyViolation?.status, "True");
+  assert.equal(
+    byType(refused).PolicyViolation?.message,
+    "quota.cpu 64 exceeds the policy ceiling quotaCeilings.cpu=16",
+  );
+  assert.equal(refused.phase, "Refused");
+  const orphan = workspaceStatus(
+    { ...base, orphanedSince: "2030-01-01T00:00:00Z" },
+    book,
+    "2030-01-01T00:03:00Z",
+  );
+  assert.equal(byType(orphan).Orphaned?.status, "True");
+  assert.deepEqual(
+    orphan.conditions.map((c) => c.type),
+    ["Ready", "SpecAligned", "PolicyViolation", "Orphaned"],
+  );
+});

@@ -1,0 +1,114 @@
+// A workspace's reported status: phase and the four conditions (Ready, SpecAligned, PolicyViolation,
+// Orphaned), computed from what the agent knows. Pure, except that the book remembers when each
+// condition last changed so lastTransitionTime means what it says.
+import type { Condition, WorkspacePhase, WorkspaceStatus } from "@meridian/shared/protocol/index";
+
+/** Everything the status of one workspace is computed from. */
+export interface WorkspaceView {
+  id: string;
+  namespace: string;
+  /** Generation of the spec last acted on (applied or refused); 0 when unknown. */
+  observedGeneration: number;
+  /** Policy violations of the current spec (the spec was not applied). */
+  violations?: string[];
+  /** The last reconcile failed (reason, message). */
+  error?: { reason: string; message: string };
+  /** The last reconcile of this generation found or made the cluster match. */
+  aligned: boolean;
+  /** A credential could not be obtained from the control plane. */
+  credentialError?: string;
+  /** The workspace agent Deployment has a ready replica; undefined when there is no Deployment. */
+  deploymentReady: boolean | undefined;
+  /** Missing from the snapshots since then (RFC 3339), and deleted at `orphanDeleteAt`. */
+  orphanedSince?: string;
+  orphanDeleteAt?: string;
+  deleting: boolean;
+  deleted: boolean;
+}
+
+export function phaseOf(v: WorkspaceView): WorkspacePhase {
+  if (v.deleted) return "Deleted";
+  if (v.deleting) return "Deleting";
+  if (v.orphanedSince) return "Orphaned";
+  if (v.violations?.length) return "Refused";
+  if (v.error) return "Degraded";
+  if (v.aligned && v.deploymentReady) return "Ready";
+  if (v.aligned && v.deploymentReady === false && v.credentialError) return "Degraded";
+  return "Pending";
+}
+
+type Status = Condition["status"];
+
+/** Remembers each condition's last status and transition time, per workspace. */
+export class ConditionBook {
+  readonly #book = new Map<string, Map<string, { status: Status; at: string }>>();
+
+  condition(
+    id: string,
+    type: string,
+    status: Status,
+    reason: string,
+    message: string,
+    now: string,
+  ): Condition {
+    let byType = this.#book.get(id);
+    if (!byType) {
+      byType = new Map();
+      this.#book.set(id, byType);
+    }
+    const prev = byType.get(type);
+    const at = prev && prev.status === status ? prev.at : now;
+    byType.set(type, { status, at });
+    return { type, status, reason, message, lastTransitionTime: at };
+  }
+
+  forget(id: string): void {
+    this.#book.delete(id);
+  }
+}
+
+export function workspaceStatus(v: WorkspaceView, book: ConditionBook, now: string): WorkspaceStatus {
+  const c = (type: string, status: Status, reason: string, message: string) =>
+    book.condition(v.id, type, status, reason, message, now);
+  const ready =
+    v.deploymentReady === undefined
+      ? c("Ready", "False", "NotDeployed", "the workspace agent Deployment does not exist")
+      : v.deploymentReady
+        ? c("Ready", "True", "WorkspaceAgentReady", "the workspace agent has a ready replica")
+        : c("Ready", "False", "WorkspaceAgentNotReady", "the workspace agent has no ready replica yet");
+  let aligned: Condition;
+  if (v.deleted || v.deleting)
+    aligned = c("SpecAligned", "False", "Deleting", "the workspace is being deleted");
+  else if (v.violations?.length)
+    aligned = c(
+      "SpecAligned",
+      "False",
+      "PolicyViolation",
+      "refused by the local policy; nothing was applied",
+    );
+  else if (v.error) aligned = c("SpecAligned", "False", v.error.reason, v.error.message);
+  else if (v.credentialError) aligned = c("SpecAligned", "False", "CredentialUnavailable", v.credentialError);
+  else if (v.aligned)
+    aligned = c("SpecAligned", "True", "Applied", `generation ${v.observedGeneration} is applied`);
+  else if (v.orphanedSince)
+    aligned = c("SpecAligned", "Unknown", "Orphaned", "no desired state for this workspace");
+  else aligned = c("SpecAligned", "Unknown", "Pending", "not reconciled yet");
+  const policy = v.violations?.length
+    ? c("PolicyViolation", "True", "PolicyViolation", v.violations.join("; "))
+    : c("PolicyViolation", "False", "Allowed", "the spec satisfies the local policy");
+  const orphaned = v.orphanedSince
+    ? c(
+        "Orphaned",
+        "True",
+        "MissingFromSnapshot",
+        `absent from the control plane's snapshot since ${v.orphanedSince}; deleted at ${v.orphanDeleteAt ?? "the end of the grace period"} unless it reappears`,
+      )
+    : c("Orphaned", "False", "Listed", "listed by the control plane");
+  return {
+    id: v.id,
+    observedGeneration: v.observedGeneration,
+    phase: phaseOf(v),
+    namespace: v.namespace,
+    conditions: [ready, aligned, policy, orphaned],
+  };
+}

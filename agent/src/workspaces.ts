@@ -1,0 +1,312 @@
+// Per-workspace bookkeeping of the leader: one serialized queue per workspace, the outcome of the
+// last reconcile, retry / credential-refresh / orphan-deadline timers, and the views status is
+// built from. Every timer dies with the leadership session (stop()).
+import { randomBytes } from "node:crypto";
+import { backoffDelay } from "@meridian/shared/kube/backoff";
+import { reasonOf } from "@meridian/shared/kube/errors";
+import type { KeyedQueue } from "@meridian/shared/kube/queue";
+import { DEPLOYMENTS } from "@meridian/shared/kube/resources";
+import { F, type Logger } from "@meridian/shared/log";
+import type { DesiredState } from "./inbound.ts";
+import { deleteNamespace, type LifecycleDeps, markOrphan } from "./lifecycle.ts";
+import type { AgentMetrics } from "./metrics.ts";
+import { credentialRetryDelay } from "./workspace/credentials.ts";
+import { NAMES, namespaceName } from "./workspace/objects.ts";
+import { type ReconcileDeps, RetryableError, reconcileWorkspace } from "./workspace/reconcile.ts";
+import type { WorkspaceView } from "./workspace/status.ts";
+
+interface WorkspaceRecord {
+  observedGeneration: number;
+  appliedGeneration?: number;
+  aligned: boolean;
+  violations?: string[];
+  loggedViolation?: string;
+  error?: { reason: string; message: string };
+  credentialError?: string;
+  credentialFailures: number;
+  failures: number;
+  orphanCandidate: boolean;
+  orphan?: { since: string; deleteAtMs: number };
+  /** Reported as Deleted; dropped after this many more successful status sends. */
+  deletedReportsLeft?: number;
+}
+
+export interface WorkspaceManagerDeps {
+  reconcile: ReconcileDeps;
+  lifecycle: LifecycleDeps;
+  desired: DesiredState;
+  queue: KeyedQueue;
+  logger: Logger;
+  metrics: AgentMetrics;
+  signal: AbortSignal;
+  /** Something reportable changed. */
+  onChange(): void;
+}
+
+type Outcome =
+  | "unchanged"
+  | "applied"
+  | "refused"
+  | "failed"
+  | "orphaned"
+  | "deleting"
+  | "deleted"
+  | "ignored";
+
+export class WorkspaceManager {
+  readonly #d: WorkspaceManagerDeps;
+  readonly #records = new Map<string, WorkspaceRecord>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+
+  constructor(deps: WorkspaceManagerDeps) {
+    this.#d = deps;
+    deps.signal.addEventListener("abort", () => this.stop(), { once: true });
+  }
+
+  /** Queues a reconcile of `id` if there is anything to do for it. */
+  schedule(id: string): void {
+    if (this.#d.signal.aborted || !this.#isKnown(id)) return;
+    this.#d.queue.schedule(id, () => this.#run(id)).catch(() => {});
+  }
+
+  scheduleAll(): void {
+    const ids = new Set([
+      ...this.#d.desired.ids(),
+      ...this.#d.desired.deletingIds(),
+      ...this.#records.keys(),
+    ]);
+    for (const id of ids) this.schedule(id);
+  }
+
+  markOrphanCandidates(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.#record(id).orphanCandidate = true;
+      this.schedule(id);
+    }
+  }
+
+  adopt(ids: readonly string[]): void {
+    for (const id of ids) {
+      const r = this.#records.get(id);
+      if (!r) continue;
+      r.orphanCandidate = false;
+      r.deletedReportsLeft = undefined;
+      this.#clearTimer(`orphan:${id}`);
+    }
+  }
+
+  /** A status was accepted by the control plane: Deleted entries go after two of those. */
+  statusSent(): void {
+    let changed = false;
+    for (const [id, r] of this.#records) {
+      if (r.deletedReportsLeft === undefined) continue;
+      if (--r.deletedReportsLeft <= 0) {
+        this.#records.delete(id);
+        changed = true;
+      }
+    }
+    if (changed) this.#d.onChange();
+  }
+
+  /** What status reports, one view per workspace the agent knows about. */
+  views(): WorkspaceView[] {
+    const { desired } = this.#d;
+    const prefix = this.#d.lifecycle.namespacePrefix;
+    const ids = new Set([...desired.ids(), ...desired.deletingIds()]);
+    for (const [id, r] of this.#records) if (r.orphan || r.deletedReportsLeft !== undefined) ids.add(id);
+    const out: WorkspaceView[] = [];
+    for (const id of ids) {
+      const r = this.#records.get(id);
+      const spec = desired.get(id);
+      const ns = namespaceName(prefix, id);
+      const deployment = this.#d.reconcile.caches.get(DEPLOYMENTS, ns, NAMES.deployment);
+      const readyReplicas =
+        (deployment?.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0;
+      out.push({
+        id,
+        namespace: ns,
+        observedGeneration: r?.observedGeneration ?? 0,
+        violations: r?.violations,
+        error: r?.error,
+        aligned: !!r?.aligned && spec !== undefined && r.appliedGeneration === spec.generation,
+        credentialError: r?.credentialError,
+        deploymentReady: deployment ? readyReplicas >= 1 : undefined,
+        orphanedSince: spec ? undefined : r?.orphan?.since,
+        orphanDeleteAt: r?.orphan ? new Date(r.orphan.deleteAtMs).toISOString() : undefined,
+        deleting: desired.isDeleting(id),
+        deleted: r?.deletedReportsLeft !== undefined,
+      });
+    }
+    return out;
+  }
+
+  stop(): void {
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  #isKnown(id: string): boolean {
+    const { desired } = this.#d;
+    return (
+      desired.get(id) !== undefined || desired.isDeleting(id) || !!this.#records.get(id)?.orphanCandidate
+    );
+  }
+
+  #record(id: string): WorkspaceRecord {
+    let r = this.#records.get(id);
+    if (!r) {
+      r = {
+        observedGeneration: 0,
+        aligned: false,
+        credentialFailures: 0,
+        failures: 0,
+        orphanCandidate: false,
+      };
+      this.#records.set(id, r);
+    }
+    return r;
+  }
+
+  async #run(id: string): Promise<void> {
+    const { signal, logger, metrics, desired } = this.#d;
+    if (signal.aborted) return;
+    const started = performance.now();
+    const reconcileId = randomBytes(4).toString("hex");
+    const r = this.#record(id);
+    let outcome: Outcome = "ignored";
+    let writes = 0;
+    try {
+      const spec = desired.get(id);
+      if (desired.isDeleting(id)) {
+        const step = await deleteNamespace(
+          this.#d.lifecycle,
+          id,
+          "the control plane deleted the workspace",
+          signal,
+        );
+        if (step.state === "gone") {
+          desired.finishDeleting(id);
+          Object.assign(r, { orphanCandidate: false, orphan: undefined, aligned: false, error: undefined });
+          r.deletedReportsLeft = 2;
+          outcome = "deleted";
+        } else {
+          writes = step.writes;
+          outcome = "deleting";
+        }
+      } else if (spec) {
+        r.orphanCandidate = false;
+        r.orphan = undefined;
+        const res = await reconcileWorkspace(this.#d.reconcile, spec, r.appliedGeneration, signal);
+        r.observedGeneration = spec.generation;
+        r.error = undefined;
+        writes = res.writes;
+        outcome = res.outcome;
+        if (res.outcome === "refused") {
+          r.violations = res.violations.map((v) => v.message);
+          this.#logRefusalOnce(id, spec.generation, r);
+        } else {
+          r.violations = undefined;
+          r.loggedViolation = undefined;
+          r.appliedGeneration = spec.generation;
+          r.aligned = true;
+          this.#afterCredential(id, r, res.credential);
+        }
+      } else if (r.orphanCandidate) {
+        const step = await markOrphan(this.#d.lifecycle, id, signal);
+        if (step.state === "gone") {
+          this.#records.delete(id);
+        } else if (step.state === "waiting") {
+          r.orphan = { since: step.since, deleteAtMs: step.deleteAtMs };
+          writes = step.writes;
+          this.#setTimer(`orphan:${id}`, step.deleteAtMs - this.#d.lifecycle.now(), id);
+        } else {
+          logger.warn({ [F.workspace]: id }, "orphan grace period over; deleting the workspace's namespace");
+          desired.markDeleting(id);
+          r.orphanCandidate = false;
+          this.schedule(id);
+        }
+        outcome = "orphaned";
+      }
+      r.failures = 0;
+      this.#clearTimer(`retry:${id}`);
+    } catch (err) {
+      if (signal.aborted) return;
+      outcome = "failed";
+      const reason = err instanceof RetryableError ? err.reason : reasonOf(err);
+      r.error = { reason, message: (err as Error).message };
+      metrics.reconcileErrors.inc({ reason });
+      const delayMs = backoffDelay(r.failures++, { baseMs: 200, capMs: 30_000 }) + 50;
+      this.#setTimer(`retry:${id}`, delayMs, id);
+      logger.warn(
+        { [F.workspace]: id, [F.reconcileId]: reconcileId, err, [F.delayMs]: delayMs },
+        "reconcile failed; retrying",
+      );
+    }
+    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    metrics.reconcileDuration.observe({ outcome }, durationMs / 1000);
+    if (outcome !== "ignored")
+      logger.info(
+        {
+          [F.workspace]: id,
+          [F.reconcileId]: reconcileId,
+          [F.outcome]: outcome,
+          [F.writes]: writes,
+          [F.durationMs]: durationMs,
+        },
+        "reconciled workspace",
+      );
+    this.#d.onChange();
+  }
+
+  #afterCredential(
+    id: string,
+    r: WorkspaceRecord,
+    c: { ok: true; refreshAtMs: number } | { ok: false; error: string },
+  ): void {
+    if (c.ok) {
+      r.credentialError = undefined;
+      r.credentialFailures = 0;
+      this.#setTimer(`cred:${id}`, c.refreshAtMs - this.#d.reconcile.now(), id);
+      return;
+    }
+    r.credentialError = c.error;
+    this.#d.metrics.reconcileErrors.inc({ reason: "CredentialUnavailable" });
+    const delayMs = credentialRetryDelay(r.credentialFailures++);
+    this.#setTimer(`cred:${id}`, delayMs, id);
+    this.#d.logger.warn(
+      { [F.workspace]: id, [F.reason]: c.error, [F.delayMs]: delayMs },
+      "no workspace credential; retrying",
+    );
+  }
+
+  #logRefusalOnce(id: string, generation: number, r: WorkspaceRecord): void {
+    const key = `${generation}:${r.violations?.join("; ")}`;
+    if (r.loggedViolation === key) return;
+    r.loggedViolation = key;
+    this.#d.logger.warn(
+      { [F.workspace]: id, [F.reason]: r.violations?.join("; "), [F.outcome]: "refused" },
+      "workspace refused by the local policy; nothing applied",
+    );
+  }
+
+  #setTimer(key: string, delayMs: number, id: string): void {
+    this.#clearTimer(key);
+    if (this.#d.signal.aborted) return;
+    // setTimeout's limit is ~24.8 days; a longer wait just wakes once early and re-plans.
+    const t = setTimeout(
+      () => {
+        this.#timers.delete(key);
+        this.schedule(id);
+      },
+      Math.min(Math.max(0, delayMs), 2 ** 31 - 1),
+    );
+    t.unref();
+    this.#timers.set(key, t);
+  }
+
+  #clearTimer(key: string): void {
+    const t = this.#timers.get(key);
+    if (t) clearTimeout(t);
+    this.#timers.delete(key);
+  }
+}
