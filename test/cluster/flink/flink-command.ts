@@ -114,13 +114,14 @@ export function entrypointRole(argv: string[]): { role: FlinkRole; args: string[
 
 /** Maps savepoint paths and file: URIs among entrypoint/program arguments to local paths. */
 export function mapArguments(args: string[], paths: PathMapping): string[] {
+  const savepoint = (p: string) =>
+    paths.exists?.(p.replace(/^file:(\/\/)?/, "")) ? p : mapContainerPath(p, paths);
   return args.map((a, i) => {
     const prev = args[i - 1];
-    if (prev === "--fromSavepoint" || prev === "-s") return mapContainerPath(a, paths);
-    const eq = /^(--fromSavepoint=|-D[^=]+=)(.*)$/.exec(a);
-    if (eq && (eq[1] === "--fromSavepoint=" || eq[2]!.startsWith("file:"))) {
-      return eq[1]! + mapContainerPath(eq[2]!, paths);
-    }
+    if (prev === "--fromSavepoint" || prev === "-s") return savepoint(a);
+    if (a.startsWith("--fromSavepoint=")) return `--fromSavepoint=${savepoint(a.slice(16))}`;
+    const eq = /^(-D[^=]+=)(file:.*)$/.exec(a);
+    if (eq) return eq[1]! + mapContainerPath(eq[2]!, paths);
     return a.startsWith("file:") ? mapContainerPath(a, paths) : a;
   });
 }

@@ -66,6 +66,11 @@ export interface PathMapping {
   volumeDirs: Record<string, string>;
   /** Root for container paths no volume covers (shared by all pods: savepoints survive a pod). */
   dataDir: string;
+  /**
+   * True if a path exists on this machine. A savepoint to restore from that exists as given (a
+   * JobManager told over REST to write to `file:///flink-data/…` wrote exactly there) is not mapped.
+   */
+  exists?: (path: string) => boolean;
 }
 
 /**

@@ -145,6 +145,21 @@ describe("flinkCommand", () => {
     ]);
     const eq = flinkCommand(input({ argv: ["standalone-job", "--fromSavepoint=file:/sp/1"] }));
     assert.ok(eq.args.includes("--fromSavepoint=file:///data/sp/1"));
+    const dynamic = flinkCommand(input({ argv: ["taskmanager", "-Dx.dir=file:///x", "-Dy=/y"] }));
+    assert.deepEqual(dynamic.args.slice(-2), ["-Dx.dir=file:///data/x", "-Dy=/y"]);
+  });
+
+  it("restores from a savepoint where it is when it exists on this machine as given", () => {
+    const exists = (p: string) => p === "/flink-data/sp/savepoint-1";
+    const paths = { volumeDirs: {}, dataDir: "/data", exists };
+    const argv = ["standalone-job", "--fromSavepoint", "file:/flink-data/sp/savepoint-1", "-s", "/other"];
+    const { args } = flinkCommand(input({ argv, paths }));
+    assert.deepEqual(args.slice(-4), [
+      "--fromSavepoint",
+      "file:/flink-data/sp/savepoint-1",
+      "-s",
+      "/data/other",
+    ]);
   });
 
   it("sizes memory from the container limit, capped per role, with matching JVM flags", () => {

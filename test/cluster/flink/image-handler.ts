@@ -140,7 +140,7 @@ export async function launchFlink(
     flinkHome: await podFlinkHome(ctx, shared),
     confDir,
     tmpDir,
-    paths: { volumeDirs: ctx.volumeDirs, dataDir: opts.dataDir ?? defaultDataDir(ctx) },
+    paths: { volumeDirs: ctx.volumeDirs, dataDir: opts.dataDir ?? defaultDataDir(ctx), exists: existsSync },
     java: opts.java ?? findJava(),
     localJvmOptions: opts.localJvmOptions,
   });
