@@ -3,7 +3,7 @@
 // `floor` remembers up to where entries were forgotten, so a resume is possible only from
 // `floor <= lastEventId <= head`. Ids are increasing but not necessarily consecutive: injected
 // events and log truncation use up a sequence number without logging anything.
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 
 export type StreamKind = "agent" | "workspace";
 
@@ -20,6 +20,9 @@ export interface Change {
 export class ChangeLog {
   readonly #db: DatabaseSync;
   readonly #limit: number;
+  readonly #statements = new Map<string, StatementSync>();
+  /** Rows currently held, counted here so trimming never has to scan the table. */
+  #count: number;
 
   constructor(db: DatabaseSync, limit: number) {
     if (!Number.isInteger(limit) || limit < 1) {
@@ -27,6 +30,17 @@ export class ChangeLog {
     }
     this.#db = db;
     this.#limit = limit;
+    this.#count = this.size();
+  }
+
+  /** Prepares each SQL statement once: preparing on every call dominated the write path. */
+  #sql(sql: string): StatementSync {
+    let stmt = this.#statements.get(sql);
+    if (!stmt) {
+      stmt = this.#db.prepare(sql);
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
   }
 
   /** The sequence of the newest change (0 when nothing ever changed). */
@@ -43,9 +57,15 @@ export class ChangeLog {
   append(stream: StreamKind, target: string, type: string, data: unknown): Change {
     const seq = this.head() + 1;
     const json = JSON.stringify(data);
-    this.#db
-      .prepare("INSERT INTO changes (seq, stream, target, type, data, at) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(seq, stream, target, type, json, new Date().toISOString());
+    this.#sql("INSERT INTO changes (seq, stream, target, type, data, at) VALUES (?, ?, ?, ?, ?, ?)").run(
+      seq,
+      stream,
+      target,
+      type,
+      json,
+      new Date().toISOString(),
+    );
+    this.#count++;
     this.#setMeta("head", seq);
     this.#trim();
     return { seq, stream, target, type, data: json };
@@ -64,6 +84,7 @@ export class ChangeLog {
    */
   truncate(): void {
     this.#db.exec("DELETE FROM changes");
+    this.#count = 0;
     this.#setMeta("floor", this.burn());
   }
 
@@ -75,11 +96,9 @@ export class ChangeLog {
     if (!/^\d{1,15}$/.test(lastEventId)) return undefined;
     const after = Number(lastEventId);
     if (after < this.floor() || after > this.head()) return undefined;
-    const rows = this.#db
-      .prepare(
-        "SELECT seq, stream, target, type, data FROM changes WHERE stream = ? AND target = ? AND seq > ? ORDER BY seq",
-      )
-      .all(stream, target, after);
+    const rows = this.#sql(
+      "SELECT seq, stream, target, type, data FROM changes WHERE stream = ? AND target = ? AND seq > ? ORDER BY seq",
+    ).all(stream, target, after);
     return rows.map((r) => ({
       seq: Number(r.seq),
       stream: r.stream as StreamKind,
@@ -91,26 +110,28 @@ export class ChangeLog {
 
   /** Number of changes currently held. */
   size(): number {
-    const row = this.#db.prepare("SELECT count(*) AS n FROM changes").get();
+    const row = this.#sql("SELECT count(*) AS n FROM changes").get();
     return Number(row?.n ?? 0);
   }
 
+  /** Drops the oldest rows beyond the limit; walks only the excess, from the oldest end of the index. */
   #trim(): void {
-    const cutoff = this.#db
-      .prepare("SELECT seq FROM changes ORDER BY seq DESC LIMIT 1 OFFSET ?")
-      .get(this.#limit);
+    const excess = this.#count - this.#limit;
+    if (excess <= 0) return;
+    const cutoff = this.#sql("SELECT seq FROM changes ORDER BY seq LIMIT 1 OFFSET ?").get(excess - 1);
     if (!cutoff) return;
     const seq = Number(cutoff.seq);
-    this.#db.prepare("DELETE FROM changes WHERE seq <= ?").run(seq);
+    this.#sql("DELETE FROM changes WHERE seq <= ?").run(seq);
+    this.#count -= excess;
     this.#setMeta("floor", Math.max(seq, this.floor()));
   }
 
   #meta(key: string): number {
-    const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(key);
+    const row = this.#sql("SELECT value FROM meta WHERE key = ?").get(key);
     return Number(row?.value ?? 0);
   }
 
   #setMeta(key: string, value: number): void {
-    this.#db.prepare("UPDATE meta SET value = ? WHERE key = ?").run(value, key);
+    this.#sql("UPDATE meta SET value = ? WHERE key = ?").run(value, key);
   }
 }
