@@ -148,9 +148,20 @@ export class WorkspaceController {
     return this.#stopped;
   }
 
+  /** Re-compares every workspace with the cluster now (what the resync timer does). */
+  resync(): void {
+    this.#manager.scheduleAll();
+  }
+
   /** Resolves when no reconcile is queued or running (tests, benchmark). */
-  idle(): Promise<void> {
-    return this.#queue.onIdle();
+  async idle(): Promise<void> {
+    await this.#queue.onIdle();
+    await this.#d.recorder.flush();
+  }
+
+  /** A snapshot arrived in this leadership session. */
+  get snapshotSeen(): boolean {
+    return this.#desired.snapshotSeen;
   }
 
   get desiredCount(): number {

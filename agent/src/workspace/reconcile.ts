@@ -1,12 +1,21 @@
 // One workspace's reconcile, in the shape of controller-runtime's examples: desired (builders),
 // observed (the caches), the difference (desired ⊆ observed), apply only what differs, record
 // Events. A resync that finds nothing different makes zero requests.
-import { applyObject } from "@meridian/shared/kube/apply";
+import { applyObject, applyObjectDetailed } from "@meridian/shared/kube/apply";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import { firstDifference } from "@meridian/shared/kube/compare";
 import type { EventRecorder } from "@meridian/shared/kube/events";
 import { FIELD_MANAGER_AGENT } from "@meridian/shared/kube/labels";
-import { type KubeObject, NAMESPACES, SECRETS } from "@meridian/shared/kube/resources";
+import {
+  DEPLOYMENTS,
+  type KubeObject,
+  NAMESPACES,
+  type ResourceType,
+  ROLE_BINDINGS,
+  ROLES,
+  SECRETS,
+  SERVICE_ACCOUNTS,
+} from "@meridian/shared/kube/resources";
 import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
 import type { OwnedCaches } from "../caches.ts";
 import { checkWorkspace, type Policy, type Violation } from "../policy.ts";
@@ -58,7 +67,7 @@ export async function reconcileWorkspace(
   const image = resolveImage(spec, deps.defaultImage);
   const violations = checkWorkspace(spec, image, deps.policy);
   if (violations.length > 0) return { outcome: "refused", writes: 0, violations };
-  const [namespace, serviceAccount, ...rest] = desiredObjects(spec, { ...deps.build, image });
+  const [namespace, ...rest] = desiredObjects(spec, { ...deps.build, image });
   const counter = { writes: 0 };
   const ensure = (d: DesiredObject) => ensureObject(deps, d, spec, lastAppliedGeneration, counter, signal);
   const ns = await ensure(namespace!);
@@ -68,7 +77,20 @@ export async function reconcileWorkspace(
       `namespace ${ns.metadata.name} is being deleted; the workspace is re-created once it is gone`,
     );
   const credential = ensureCredential(deps, spec, counter, signal);
-  await Promise.all([ensure(serviceAccount!), ...rest.map(ensure)]);
+  // Pods need their ServiceAccount, and a RoleBinding's escalation check needs its Role: those go
+  // in order; everything else in parallel (bounded by the client's global limit).
+  const chains = [
+    [SERVICE_ACCOUNTS, DEPLOYMENTS],
+    [ROLES, ROLE_BINDINGS],
+  ];
+  const chained = new Set(chains.flat());
+  const runChain = async (kinds: ResourceType[]) => {
+    for (const k of kinds) {
+      const d = rest.find((o) => o.type === k);
+      if (d) await ensure(d);
+    }
+  };
+  await Promise.all([...chains.map(runChain), ...rest.filter((o) => !chained.has(o.type)).map(ensure)]);
   const cred = await credential;
   return { outcome: counter.writes > 0 ? "applied" : "unchanged", writes: counter.writes, credential: cred };
 }
@@ -89,7 +111,7 @@ async function ensureObject(
   if (!diff && d.type === NAMESPACES && observed?.metadata?.annotations?.[ANNOTATION_ORPHANED_SINCE])
     diff = `metadata.annotations.${ANNOTATION_ORPHANED_SINCE}`;
   if (!diff && observed) return observed;
-  const applied = await applyObject(deps.kube, d.type, d.object, {
+  const { object: applied, created } = await applyObjectDetailed(deps.kube, d.type, d.object, {
     fieldManager: FIELD_MANAGER_AGENT,
     force: true,
     signal,
@@ -97,34 +119,13 @@ async function ensureObject(
   counter.writes++;
   deps.caches.noteWritten(d.type, applied);
   const what = `${d.type.kind} ${meta.name}`;
-  const nsForEvent = meta.namespace ?? namespaceName(deps.build.namespacePrefix, spec.id);
-  if (!observed) {
-    const created = Date.parse(applied.metadata?.creationTimestamp ?? "");
-    const old = Number.isFinite(created) && created < deps.now() - 5000;
-    void deps.recorder.record(
-      applied,
-      "Normal",
-      old ? "Repaired" : "Created",
-      old ? `repaired ${what}: it had left the agent's view (its labels were changed)` : `created ${what}`,
-      nsForEvent,
-    );
-  } else if (lastAppliedGeneration !== undefined && lastAppliedGeneration !== spec.generation) {
-    void deps.recorder.record(
-      applied,
-      "Normal",
-      "Updated",
-      `updated ${what} to generation ${spec.generation}`,
-      nsForEvent,
-    );
-  } else {
-    void deps.recorder.record(
-      applied,
-      "Normal",
-      "Repaired",
-      `repaired ${what}: ${diff} had drifted`,
-      nsForEvent,
-    );
-  }
+  let reason = "Repaired";
+  let message = `repaired ${what}: ${diff} had drifted`;
+  if (created) [reason, message] = ["Created", `created ${what}`];
+  else if (!observed) message = `repaired ${what}: it had left the agent's view (its labels were changed)`;
+  else if (lastAppliedGeneration !== undefined && lastAppliedGeneration !== spec.generation)
+    [reason, message] = ["Updated", `updated ${what} to generation ${spec.generation}`];
+  void deps.recorder.record(applied, "Normal", reason, message);
   return applied;
 }
 
@@ -172,6 +173,6 @@ async function ensureCredential(
   const message = minted
     ? `stored a new workspace credential (refresh due ${new Date(refreshAtMs).toISOString()})`
     : "repaired Secret meridian-workspace-credential: its labels had drifted";
-  void deps.recorder.record(applied, "Normal", reason, message, ns);
+  void deps.recorder.record(applied, "Normal", reason, message);
   return { ok: true, refreshAtMs };
 }

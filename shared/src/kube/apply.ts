@@ -26,12 +26,22 @@ export async function applyObject<T extends KubeObject>(
   obj: T,
   opts: ApplyOptions,
 ): Promise<T> {
+  return (await applyObjectDetailed(client, type, obj, opts)).object;
+}
+
+/** `applyObject`, also saying whether the apply created the object (201) or changed an existing one. */
+export async function applyObjectDetailed<T extends KubeObject>(
+  client: KubeClient,
+  type: ResourceType,
+  obj: T,
+  opts: ApplyOptions,
+): Promise<{ object: T; created: boolean }> {
   const name = obj.metadata?.name;
   const namespace = obj.metadata?.namespace;
   if (!name) throw new Error(`cannot apply a ${type.kind} without metadata.name`);
   if (type.namespaced && !namespace) throw new Error(`cannot apply ${type.kind} ${name} without a namespace`);
   const body = { ...obj, apiVersion: type.apiVersion, kind: type.kind };
-  return client.request<T>({
+  const res = await client.requestWithStatus<T>({
     method: "PATCH",
     path: resourcePath(type, namespace, name),
     query: { fieldManager: opts.fieldManager, force: opts.force ? true : undefined },
@@ -40,6 +50,7 @@ export async function applyObject<T extends KubeObject>(
     body: JSON.stringify(body),
     signal: opts.signal,
   });
+  return { object: res.body, created: res.status === 201 };
 }
 
 export interface DeleteOptions {

@@ -86,7 +86,15 @@ export class KubeClient {
 
   /** Sends one request through the global bound. Throws KubeApiError on a non-2xx answer. */
   async request<T = unknown>(req: KubeRequest): Promise<T> {
-    return this.#limiter.add(() => this.#send<T>(req), { signal: req.signal }) as Promise<T>;
+    return (await this.requestWithStatus<T>(req)).body;
+  }
+
+  /** Like `request`, also giving the HTTP status (e.g. 201 Created vs 200 OK of an apply). */
+  async requestWithStatus<T = unknown>(req: KubeRequest): Promise<{ status: number; body: T }> {
+    return this.#limiter.add(() => this.#send<T>(req), { signal: req.signal }) as Promise<{
+      status: number;
+      body: T;
+    }>;
   }
 
   /** GET one object; undefined when it does not exist. */
@@ -133,7 +141,7 @@ export class KubeClient {
     await this.#dispatcher.close().catch(() => {});
   }
 
-  async #send<T>(req: KubeRequest): Promise<T> {
+  async #send<T>(req: KubeRequest): Promise<{ status: number; body: T }> {
     const url = this.#url(req.path, req.query);
     const timeout = AbortSignal.timeout(req.timeoutMs ?? this.#timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
@@ -156,7 +164,7 @@ export class KubeClient {
       status = res.status;
       if (!res.ok) throw await errorFrom(res as unknown as Response, req.method, req.path);
       const text = await res.text();
-      return (text ? JSON.parse(text) : undefined) as T;
+      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
     } catch (err) {
       if (err instanceof KubeApiError) throw err;
       throw new Error(`${req.method} ${req.path} failed without an answer from the API server`, {

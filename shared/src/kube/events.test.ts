@@ -36,7 +36,7 @@ test("records an event on the object, and aggregates repeats into a count", asyn
   api.objects.clear();
 });
 
-test("a Namespace's events live in that namespace; failures are swallowed", async () => {
+test("a Namespace's events live in default; failures are swallowed", async () => {
   const client = await api.client();
   const rec = new EventRecorder({ client, component: "meridian-agent", instance: "pod-1" });
   await rec.record(
@@ -46,7 +46,7 @@ test("a Namespace's events live in that namespace; failures are swallowed", asyn
     "x",
   );
   const ev = [...api.objects.values()][0]!.obj as { metadata: { namespace: string } };
-  assert.equal(ev.metadata.namespace, "mw-b");
+  assert.equal(ev.metadata.namespace, "default");
   api.failNext = { count: 1, status: 500 };
   await rec.record(deployment, "Warning", "Failed", "y");
   await client.close();

@@ -34,6 +34,7 @@ interface Remembered {
 export class EventRecorder {
   readonly #o: EventRecorderOptions;
   readonly #seen = new Map<string, Remembered>();
+  readonly #pending = new Set<Promise<void>>();
   readonly #now: () => number;
 
   constructor(opts: EventRecorderOptions) {
@@ -42,22 +43,25 @@ export class EventRecorder {
   }
 
   /**
-   * Records an Event about `obj`. Events about a cluster-scoped object (a Namespace) go into
-   * `namespace` when given, else into the object's own name when it is a Namespace.
+   * Records an Event about `obj`, in the object's namespace; Events about a cluster-scoped object
+   * (a Namespace) go into `default`, where `kubectl describe` looks for them (as client-go does).
+   * Resolves when written or dropped; never rejects.
    */
-  async record(
-    obj: KubeObject,
-    type: EventType,
-    reason: string,
-    message: string,
-    namespace?: string,
-  ): Promise<void> {
+  record(obj: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
+    const p = this.#record(obj, type, reason, message);
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p));
+    return p;
+  }
+
+  /** Resolves when every Event recorded so far is written or dropped. */
+  async flush(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  async #record(obj: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
     const meta = obj.metadata ?? {};
-    const ns = meta.namespace ?? namespace ?? (obj.kind === "Namespace" ? meta.name : undefined);
-    if (!ns) {
-      this.#o.logger?.debug({ [F.reason]: reason }, "event has no namespace to live in; not recorded");
-      return;
-    }
+    const ns = meta.namespace || "default";
     const key = `${obj.kind}/${ns}/${meta.name}/${meta.uid ?? ""}/${type}/${reason}/${message}`;
     const nowMs = this.#now();
     const now = new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, "Z");

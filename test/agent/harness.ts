@@ -1,0 +1,196 @@
+// What every agent integration test stands on: a real cluster, the reference control plane, the
+// agent's RBAC from the chart's files, and agents started in-process (startAgent) or as child
+// processes (node agent/src/main.ts), always with the agent's own ServiceAccount kubeconfig.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { createKubeClient, type KubeClient } from "@meridian/shared/kube/client";
+import { createLogger } from "@meridian/shared/log";
+import { type AgentHandle, startAgent } from "../../agent/src/agent.ts";
+import { type AgentConfig, loadConfig } from "../../agent/src/config.ts";
+import type { Cluster } from "../cluster/index.ts";
+import { startCluster } from "../cluster/index.ts";
+import { type ControlPlane, startControlPlane } from "../control-plane/index.ts";
+import { type AgentRbac, installAgentRbac } from "./rbac.ts";
+
+export const REPO = fileURLToPath(new URL("../../", import.meta.url));
+
+export interface Harness {
+  cluster: Cluster;
+  cp: ControlPlane;
+  rbac: AgentRbac;
+  /** Admin client, for the test's own reads and for imitating a human with kubectl. */
+  admin: KubeClient;
+  dir: string;
+  agentId: string;
+  tokenFile: string;
+  /** Every token handed out: the agent's and the workspace credentials seen in Secrets. */
+  tokens: Set<string>;
+  /** JSON log lines of every agent started in-process, for the redaction test. */
+  logs: string[];
+  /** Flags for `loadConfig` (the same names as `meridian-agent run`). */
+  flags(extra?: Record<string, string>): Record<string, string>;
+  startAgent(extra?: Record<string, string>): Promise<AgentHandle>;
+  spawnAgent(extra?: Record<string, string>): ChildAgent;
+  writePolicy(policy: Record<string, unknown>): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface ChildAgent {
+  proc: ChildProcess;
+  identity: string;
+  healthAddr: string;
+  lines: string[];
+  exited: Promise<number | null>;
+}
+
+export async function startHarness(
+  opts: { nodes?: number; agentId?: string; tokenTtlSeconds?: number } = {},
+): Promise<Harness> {
+  const dir = await mkdtemp(join(tmpdir(), "meridian-agent-test-"));
+  const cluster = await startCluster({ nodes: opts.nodes ?? 0 });
+  let cp: ControlPlane | undefined;
+  try {
+    cp = await startControlPlane({
+      dbPath: join(dir, "cp.db"),
+      keepAliveMs: 1000,
+      workspaceTokenTtlSeconds: opts.tokenTtlSeconds ?? 900,
+    });
+    const rbac = await installAgentRbac(cluster);
+    const admin = await createKubeClient({ kubeconfig: cluster.kubeconfigPath });
+    const agentId = opts.agentId ?? "cluster-1";
+    const { token } = await cp.admin.createAgent(agentId);
+    const tokenFile = join(dir, "agent-token");
+    await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+    const logs: string[] = [];
+    const tokens = new Set([token]);
+    const controlPlane = cp;
+    let n = 0;
+    const children: ChildAgent[] = [];
+    const agents: AgentHandle[] = [];
+    const h: Harness = {
+      cluster,
+      cp,
+      rbac,
+      admin,
+      dir,
+      agentId,
+      tokenFile,
+      tokens,
+      logs,
+      flags: (extra = {}) => ({
+        controlPlaneUrl: controlPlane.url,
+        agentId,
+        tokenFile,
+        kubeconfig: rbac.kubeconfig,
+        namespace: rbac.namespace,
+        podName: `agent-${++n}`,
+        healthAddr: "127.0.0.1:0",
+        leaseDurationMs: "3000",
+        renewDeadlineMs: "2000",
+        retryPeriodMs: "300",
+        resyncPeriodMs: "600000",
+        logLevel: "info",
+        ...extra,
+      }),
+      startAgent: async (extra = {}) => {
+        const config: AgentConfig = loadConfig({ flags: h.flags(extra), env: {} });
+        const logger = createLogger({
+          component: "meridian-agent",
+          level: "debug",
+          destination: collect(logs),
+        });
+        const agent = await startAgent(config, { logger, processMetrics: false });
+        agents.push(agent);
+        return agent;
+      },
+      spawnAgent: (extra = {}) => {
+        const flags = h.flags({ ...extra });
+        const port = 20000 + Math.floor(Math.random() * 20000);
+        flags.healthAddr = `127.0.0.1:${port}`;
+        const args = [join(REPO, "agent/src/main.ts"), "run"];
+        for (const [k, v] of Object.entries(flags))
+          args.push(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=${v}`);
+        const proc = spawn(process.execPath, args, {
+          stdio: ["ignore", "pipe", "pipe"],
+          env: { PATH: process.env.PATH },
+        });
+        const lines: string[] = [];
+        const onData = (b: Buffer) => {
+          for (const l of b.toString().split("\n")) if (l.trim()) lines.push(l), logs.push(l);
+        };
+        proc.stdout?.on("data", onData);
+        proc.stderr?.on("data", onData);
+        const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+        const child = { proc, identity: flags.identity ?? "", healthAddr: flags.healthAddr, lines, exited };
+        children.push(child);
+        return child;
+      },
+      writePolicy: async (policy) => {
+        const path = join(dir, `policy-${++n}.yaml`);
+        await writeFile(path, JSON.stringify(policy));
+        return path;
+      },
+      stop: async () => {
+        await Promise.allSettled(agents.map((a) => a.stop()));
+        if (process.env.MERIDIAN_KEEP_AGENT_LOGS) {
+          const out = join(REPO, ".cache", "agent-test-logs");
+          await mkdir(out, { recursive: true });
+          await writeFile(join(out, `${process.pid}.log`), `${logs.join("\n")}\n`);
+        }
+        for (const c of children) if (c.proc.exitCode === null) c.proc.kill("SIGKILL");
+        await Promise.allSettled(children.map((c) => c.exited));
+        await admin.close();
+        await controlPlane.stop();
+        await cluster.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+    return h;
+  } catch (err) {
+    await cp?.stop();
+    await cluster.stop();
+    throw err;
+  }
+}
+
+function collect(into: string[]): NodeJS.WritableStream {
+  return new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of chunk.toString().split("\n")) if (l.trim()) into.push(l);
+      cb();
+    },
+  });
+}
+
+/** Polls `cond` every 25 ms until it is truthy; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`,
+      );
+    await sleep(25);
+  }
+}
+
+/** Holds for `ms` checking that `cond` stays true. */
+export async function holds(what: string, cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!(await cond())) throw new Error(`${what} stopped holding`);
+    await sleep(50);
+  }
+}

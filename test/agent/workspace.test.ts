@@ -1,0 +1,294 @@
+// The agent against a real API server and the reference control plane, running under its own
+// ServiceAccount with exactly the chart's RBAC: create, update, drift repair, zero-write resync,
+// policy refusal, malformed events, the workspace agent's RBAC, deletion. One cluster, one agent.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { createKubeClient, isWriteVerb } from "@meridian/shared/kube/client";
+import { KubeApiError } from "@meridian/shared/kube/errors";
+import type { KubeObject } from "@meridian/shared/kube/resources";
+import type { WorkspaceStatus } from "@meridian/shared/protocol/index";
+import type { AgentHandle } from "../../agent/src/agent.ts";
+import { type Harness, startHarness, waitFor } from "./harness.ts";
+
+let h: Harness;
+let agent: AgentHandle;
+/** Writes to anything but the Lease, as seen by the agent's own client. */
+let writes: { verb: string; path: string }[] = [];
+
+const QUOTA = { cpu: "4", memory: "8Gi" };
+
+before(async () => {
+  h = await startHarness();
+  const policyFile = await h.writePolicy({
+    namespacePrefix: "mw-",
+    allowedRegistries: { workspaceAgent: ["ghcr.io/meridian-dev"], flink: ["docker.io/library/flink"] },
+    quotaCeilings: { cpu: "16", memory: "64Gi" },
+    orphanGracePeriodSeconds: 3600,
+  });
+  agent = await h.startAgent({ policyFile });
+  agent.kube.onRequest((i) => {
+    if (isWriteVerb(i.verb) && !i.path.includes("/leases")) writes.push({ verb: i.verb, path: i.path });
+  });
+});
+after(() => h?.stop());
+
+const get = (path: string) => h.admin.getOrUndefined<KubeObject & Record<string, any>>(path); // biome-ignore lint/suspicious/noExplicitAny: test reads
+const nsPath = (id: string) => `/api/v1/namespaces/mw-${id}`;
+const deploymentPath = (id: string) =>
+  `/apis/apps/v1/namespaces/mw-${id}/deployments/meridian-workspace-agent`;
+
+async function workspaceStatus(id: string): Promise<WorkspaceStatus | undefined> {
+  const s = await h.cp.admin.getAgentStatus(h.agentId);
+  return s?.workspaces.find((w) => w.id === id);
+}
+const cond = (w: WorkspaceStatus | undefined, type: string) => w?.conditions.find((c) => c.type === type);
+
+async function idle(): Promise<void> {
+  await waitFor("the agent to lead", () => agent.controller()?.snapshotSeen);
+  await agent.controller()?.idle();
+}
+
+test("a workspace created through the control plane gets every object, labelled, and reports status", async () => {
+  await h.cp.admin.putWorkspace(h.agentId, "alpha", { quota: QUOTA });
+  await waitFor("the Deployment", () => get(deploymentPath("alpha")));
+  const paths = [
+    nsPath("alpha"),
+    "/api/v1/namespaces/mw-alpha/serviceaccounts/meridian-workspace-agent",
+    "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-alpha/roles/meridian-workspace-agent",
+    "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-alpha/rolebindings/meridian-workspace-agent",
+    "/api/v1/namespaces/mw-alpha/resourcequotas/meridian-workspace-quota",
+    "/apis/networking.k8s.io/v1/namespaces/mw-alpha/networkpolicies/meridian-deny-cross-namespace",
+    "/api/v1/namespaces/mw-alpha/secrets/meridian-workspace-credential",
+  ];
+  for (const p of paths) {
+    const o = await waitFor(p, () => get(p));
+    assert.equal(o?.metadata?.labels?.["app.kubernetes.io/managed-by"], "meridian-agent", p);
+    assert.equal(o?.metadata?.labels?.["meridian.dev/workspace"], "alpha", p);
+  }
+  const secret = await get("/api/v1/namespaces/mw-alpha/secrets/meridian-workspace-credential");
+  const token = Buffer.from(secret?.data.token, "base64").toString();
+  assert.ok(token.length >= 16);
+  h.tokens.add(token);
+  const quota = await get("/api/v1/namespaces/mw-alpha/resourcequotas/meridian-workspace-quota");
+  assert.equal(quota?.spec.hard["requests.cpu"], "4");
+  const w = await waitFor("status of alpha", async () => {
+    const s = await workspaceStatus("alpha");
+    return cond(s, "SpecAligned")?.status === "True" ? s : undefined;
+  });
+  assert.equal(w?.observedGeneration, 1);
+  assert.equal(cond(w, "PolicyViolation")?.status, "False");
+  assert.equal(cond(w, "Ready")?.status, "False", "no node runs the pod in this file");
+  const agentStatus = await h.cp.admin.getAgentStatus(h.agentId);
+  assert.equal(agentStatus?.agent.kubernetesVersion, "v1.35.4");
+  assert.equal(agentStatus?.agent.leader, agent.identity);
+  assert.equal(agentStatus?.agent.identity, agent.identity);
+  const events = await h.admin.request<{ items: { reason: string }[] }>({
+    method: "GET",
+    path: "/api/v1/namespaces/mw-alpha/events",
+  });
+  assert.ok(events.items.some((e) => e.reason === "Created"));
+});
+
+test("an update changes only what changed and reports the new generation", async () => {
+  await idle();
+  writes = [];
+  await h.cp.admin.putWorkspace(h.agentId, "alpha", { quota: { cpu: "8", memory: "8Gi" } });
+  await waitFor("the new quota", async () => {
+    const q = await get("/api/v1/namespaces/mw-alpha/resourcequotas/meridian-workspace-quota");
+    return q?.spec.hard["requests.cpu"] === "8";
+  });
+  await waitFor(
+    "generation 2 in status",
+    async () => (await workspaceStatus("alpha"))?.observedGeneration === 2,
+  );
+  await idle();
+  const applies = writes.filter((w) => w.verb === "apply").map((w) => w.path);
+  assert.deepEqual(applies, ["/api/v1/namespaces/mw-alpha/resourcequotas/meridian-workspace-quota"]);
+});
+
+test("drift is repaired within seconds: a deleted Deployment, an edited Role, a removed label", async () => {
+  await idle();
+  const dep = await get(deploymentPath("alpha"));
+  await h.admin.request({ method: "DELETE", path: deploymentPath("alpha") });
+  await waitFor(
+    "the Deployment to come back",
+    async () => {
+      const d = await get(deploymentPath("alpha"));
+      return d && d.metadata?.uid !== dep?.metadata?.uid;
+    },
+    5000,
+  );
+
+  const rolePath = "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-alpha/roles/meridian-workspace-agent";
+  await h.admin.request({
+    method: "PATCH",
+    path: rolePath,
+    contentType: "application/merge-patch+json",
+    body: { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["*"] }] },
+  });
+  await waitFor(
+    "the Role's rules to be restored",
+    async () => {
+      const r = await get(rolePath);
+      return r?.rules.length === 5 && !JSON.stringify(r.rules).includes('"*"');
+    },
+    5000,
+  );
+
+  const npPath =
+    "/apis/networking.k8s.io/v1/namespaces/mw-alpha/networkpolicies/meridian-deny-cross-namespace";
+  await h.admin.request({
+    method: "PATCH",
+    path: npPath,
+    contentType: "application/merge-patch+json",
+    body: { metadata: { labels: { "app.kubernetes.io/managed-by": null } } },
+  });
+  await waitFor(
+    "the label to be restored",
+    async () => {
+      const np = await get(npPath);
+      return np?.metadata?.labels?.["app.kubernetes.io/managed-by"] === "meridian-agent";
+    },
+    5000,
+  );
+  await waitFor("Repaired events", async () => {
+    const events = await h.admin.request<{ items: { reason: string }[] }>({
+      method: "GET",
+      path: "/api/v1/namespaces/mw-alpha/events",
+    });
+    return events.items.filter((e) => e.reason === "Repaired").length >= 2;
+  });
+});
+
+test("a resync with nothing changed makes zero writes", async () => {
+  await h.cp.admin.putWorkspace(h.agentId, "beta", { quota: QUOTA });
+  await waitFor("beta's Deployment", () => get(deploymentPath("beta")));
+  await idle();
+  await new Promise((r) => setTimeout(r, 500)); // let the watch echo of our own writes settle
+  await idle();
+  writes = [];
+  for (let i = 0; i < 3; i++) {
+    agent.controller()?.resync();
+    await idle();
+  }
+  assert.deepEqual(writes, []);
+});
+
+test("a workspace that breaks the local policy is not applied and says why", async () => {
+  writes = [];
+  await h.cp.admin.putWorkspace(h.agentId, "greedy", { quota: { cpu: "64", memory: "8Gi" } });
+  await h.cp.admin.putWorkspace(h.agentId, "foreign", {
+    quota: QUOTA,
+    workspaceAgent: { image: "docker.io/evil/agent:1" },
+  });
+  const greedy = await waitFor("greedy refused", async () => {
+    const s = await workspaceStatus("greedy");
+    return s?.phase === "Refused" ? s : undefined;
+  });
+  assert.equal(cond(greedy, "PolicyViolation")?.status, "True");
+  assert.equal(
+    cond(greedy, "PolicyViolation")?.message,
+    "quota.cpu 64 exceeds the policy ceiling quotaCeilings.cpu=16",
+  );
+  const foreign = await waitFor("foreign refused", async () => {
+    const s = await workspaceStatus("foreign");
+    return s?.phase === "Refused" ? s : undefined;
+  });
+  assert.match(
+    cond(foreign, "PolicyViolation")?.message ?? "",
+    /workspaceAgent\.image docker\.io\/evil\/agent:1/,
+  );
+  assert.equal(await get(nsPath("greedy")), undefined);
+  assert.equal(await get(nsPath("foreign")), undefined);
+  await idle();
+  assert.deepEqual(writes, []);
+  const refusals = h.logs.filter((l) => l.includes("refused by the local policy") && l.includes('"greedy"'));
+  assert.equal(refusals.length, 1, "logged once");
+  // Fixing the spec applies it.
+  await h.cp.admin.putWorkspace(h.agentId, "greedy", { quota: { cpu: "16", memory: "8Gi" } });
+  await waitFor("greedy applied", () => get(deploymentPath("greedy")));
+  await h.cp.admin.deleteWorkspace(h.agentId, "foreign");
+});
+
+test("malformed events are rejected, reported, and change nothing", async () => {
+  await idle();
+  writes = [];
+  const before = (await h.cp.admin.getAgentStatus(h.agentId))?.rejectedEvents.count ?? 0;
+  await h.cp.admin.faults.injectEvent("agent", h.agentId, "workspace.upsert", "{not json");
+  await h.cp.admin.faults.injectEvent(
+    "agent",
+    h.agentId,
+    "workspace.upsert",
+    JSON.stringify({ workspace: { id: "alpha", generation: 9, quota: { cpu: "lots", memory: "1Gi" } } }),
+  );
+  await h.cp.admin.faults.injectEvent(
+    "agent",
+    h.agentId,
+    "workspace.delete",
+    JSON.stringify({ name: "alpha" }),
+  );
+  const status = await waitFor("3 rejections in status", async () => {
+    const s = await h.cp.admin.getAgentStatus(h.agentId);
+    return (s?.rejectedEvents.count ?? 0) >= before + 3 ? s : undefined;
+  });
+  assert.match(status?.rejectedEvents.last?.error ?? "", /workspace.delete|id/);
+  await idle();
+  assert.deepEqual(writes, []);
+  assert.ok(await get(nsPath("alpha")));
+  assert.equal((await workspaceStatus("alpha"))?.observedGeneration, 2);
+});
+
+test("the workspace agent's ServiceAccount can run pods at home and is refused next door", async () => {
+  const kubeconfig = await h.cluster.serviceAccountKubeconfig("mw-alpha", "meridian-workspace-agent");
+  const ws = await createKubeClient({ kubeconfig });
+  try {
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "probe", namespace: "mw-alpha" },
+      spec: {
+        containers: [
+          {
+            name: "c",
+            image: "busybox",
+            resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "10m", memory: "16Mi" } },
+          },
+        ],
+      },
+    };
+    await ws.request({ method: "POST", path: "/api/v1/namespaces/mw-alpha/pods", body: pod });
+    await ws.request({
+      method: "GET",
+      path: "/api/v1/namespaces/mw-alpha/secrets/meridian-workspace-credential",
+    });
+    const refused = async (path: string) => {
+      const err = await ws.request({ method: "GET", path }).catch((e) => e);
+      assert.ok(err instanceof KubeApiError && err.status === 403, `${path}: ${err}`);
+    };
+    await refused("/api/v1/namespaces/mw-beta/pods");
+    await refused("/api/v1/namespaces/mw-beta/secrets/meridian-workspace-credential");
+    await refused("/api/v1/namespaces/mw-alpha/secrets");
+    await refused("/api/v1/pods");
+    await ws.request({ method: "DELETE", path: "/api/v1/namespaces/mw-alpha/pods/probe" });
+  } finally {
+    await ws.close();
+  }
+});
+
+test("workspace.delete deletes the namespace and reports Deleted only once it is gone, then drops it", async () => {
+  await h.cp.admin.deleteWorkspace(h.agentId, "beta");
+  const seen = new Set<string>();
+  await waitFor(
+    "beta to be Deleted and then dropped",
+    async () => {
+      const s = await workspaceStatus("beta");
+      if (s) seen.add(s.phase);
+      if (s?.phase === "Deleted")
+        assert.equal(await get(nsPath("beta")), undefined, "Deleted only when gone");
+      return seen.has("Deleted") && !s;
+    },
+    30_000,
+  );
+  assert.equal(await get(nsPath("beta")), undefined);
+  assert.ok(await get(nsPath("alpha")));
+});
