@@ -8,6 +8,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requestWorkspaceCredential, StaticTokenSource } from "@meridian/shared/controlplane/credentials";
 import { createDispatcher } from "@meridian/shared/controlplane/http";
+import { applyObject } from "@meridian/shared/kube/apply";
+import { createKubeClient, type KubeClient } from "@meridian/shared/kube/client";
+import {
+  NAMESPACES,
+  type ResourceType,
+  ROLE_BINDINGS,
+  ROLES,
+  SECRETS,
+  SERVICE_ACCOUNTS,
+} from "@meridian/shared/kube/resources";
 import { createLogger, type Logger, silentLogger } from "@meridian/shared/log";
 import type { DeploymentStatus, WorkspaceCredential } from "@meridian/shared/protocol/index";
 import {
@@ -25,12 +35,15 @@ import { type ControlPlane, startControlPlane } from "../control-plane/index.ts"
 import { workspaceAgentRbac } from "./rbac.ts";
 
 export const FLINK_IMAGE = "flink:2.3.0";
-export const STATE_MACHINE = "org.apache.flink.streaming.examples.statemachine.StateMachineExample";
+/** Keyed window state, generated data, runs until stopped; takes canonical savepoints. */
+export const EXAMPLE_JOB = "org.apache.flink.streaming.examples.windowing.TopSpeedWindowing";
 export const ALLOWED_REGISTRIES = ["docker.io/library/flink", "registry.meridian.test"];
 export const AGENT_ID = "agent-1";
 
 export interface Env {
   cluster: Cluster;
+  /** Admin client of the cluster (the agent's rights and more). */
+  admin: KubeClient;
   sim: NodeSimulator;
   cp: ControlPlane;
   agentToken: string;
@@ -63,10 +76,12 @@ export async function startEnv(): Promise<Env> {
     });
     cp = await startControlPlane({ dbPath: join(dir, "cp.db"), keepAliveMs: 1000 });
     const agent = await cp.admin.createAgent(AGENT_ID);
+    const admin = await createKubeClient({ kubeconfig: cluster.kubeconfigPath });
     const s = sim;
     const c = cp;
     return {
       cluster,
+      admin,
       sim,
       cp,
       agentToken: agent.token,
@@ -74,6 +89,7 @@ export async function startEnv(): Promise<Env> {
       dir,
       logger,
       stop: async () => {
+        await admin.close();
         await c.stop().catch(() => {});
         await s.stop().catch(() => {});
         await cluster.stop().catch(() => {});
@@ -111,18 +127,13 @@ export async function mintCredential(env: Env, workspaceId: string): Promise<Wor
 
 /** Writes the credential Secret as the agent maintains it. */
 export async function writeCredentialSecret(env: Env, ns: string, c: WorkspaceCredential): Promise<void> {
-  const body = {
+  const b64 = (v: string) => Buffer.from(v).toString("base64");
+  await apply(env, {
     apiVersion: "v1",
     kind: "Secret",
     metadata: { name: "meridian-workspace-credential", namespace: ns },
-    stringData: { token: c.token, expiresAt: c.expiresAt, workspaceId: c.workspaceId },
-  };
-  const r = await env.cluster.request(
-    "PATCH",
-    `/api/v1/namespaces/${ns}/secrets/meridian-workspace-credential?fieldManager=meridian-agent&force=true`,
-    body,
-  );
-  if (r.status >= 300) throw new Error(`writing the credential Secret: ${r.status} ${r.body}`);
+    data: { token: b64(c.token), expiresAt: b64(c.expiresAt), workspaceId: b64(c.workspaceId) },
+  } as never);
 }
 
 /** What the agent creates for a workspace, and the workspace in the control plane. */
@@ -136,18 +147,19 @@ export async function createWorkspace(env: Env, id: string): Promise<Workspace> 
   return { id, namespace, kubeconfig, credential };
 }
 
+const TYPES: Record<string, ResourceType> = {
+  Namespace: NAMESPACES,
+  ServiceAccount: SERVICE_ACCOUNTS,
+  Role: ROLES,
+  RoleBinding: ROLE_BINDINGS,
+  Secret: SECRETS,
+};
+
 /** Server-side apply as the agent (admin credentials). */
-export async function apply(
-  env: Env,
-  obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
-) {
-  const [group, version] = obj.apiVersion.includes("/") ? obj.apiVersion.split("/") : ["", obj.apiVersion];
-  const plural = `${obj.kind.toLowerCase()}${obj.kind.endsWith("s") ? "es" : "s"}`.replace(/ys$/, "ies");
-  const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
-  const ns = obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : "";
-  const path = `${base}${ns}/${plural}/${obj.metadata.name}?fieldManager=meridian-agent&force=true`;
-  const r = await env.cluster.request("PATCH", path, obj);
-  if (r.status >= 300) throw new Error(`apply ${obj.kind} ${obj.metadata.name}: ${r.status} ${r.body}`);
+export async function apply(env: Env, obj: { kind: string; metadata: { name: string } }): Promise<void> {
+  const type = TYPES[obj.kind];
+  if (!type) throw new Error(`the harness cannot apply a ${obj.kind}`);
+  await applyObject(env.admin, type, obj as never, { fieldManager: "meridian-agent", force: true });
 }
 
 export function agentConfig(

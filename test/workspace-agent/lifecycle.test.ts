@@ -10,10 +10,10 @@ import {
   condition,
   createWorkspace,
   type Env,
+  EXAMPLE_JOB,
   FLINK_IMAGE,
   podsOf,
   reported,
-  STATE_MACHINE,
   startAgent,
   startEnv,
   type Workspace,
@@ -27,7 +27,8 @@ const NAME = "orders";
 
 const body: DeploymentBody = {
   image: FLINK_IMAGE,
-  job: { jarURI: "local:///opt/flink/usrlib/flink-examples-streaming-2.3.0.jar", entryClass: STATE_MACHINE },
+  job: { jarURI: "local:///opt/flink/usrlib/flink-examples-streaming-2.3.0.jar", entryClass: EXAMPLE_JOB },
+  flinkConfiguration: { "execution.checkpointing.interval": "10 s" },
   parallelism: 1,
   jobManager: { resources: { cpu: "500m", memory: "1Gi" } },
   taskManager: { resources: { cpu: "500m", memory: "1Gi" }, taskSlots: 1 },
@@ -74,7 +75,7 @@ test("a deployment reaches RUNNING and the control plane is told", async () => {
   assert.equal(s.taskManagers.desired, 1);
   assert.equal(s.taskManagers.ready, 1);
   assert.equal(s.jobManager?.ready, true);
-  assert.deepEqual(s.slots, { total: 1, available: 0 });
+  assert.equal(s.slots?.total, 1);
   for (const type of ["SpecAligned", "Healthy", "ParallelismAligned", "NonceAligned"])
     assert.equal(condition(s, type)?.status, "True", type);
   assert.equal(condition(s, "DeletionBlocked")?.status, "False");

@@ -47,6 +47,8 @@ export const DEFAULT_FLINK_CONFIG: Readonly<Record<string, string>> = {
   "restart-strategy.type": "exponential-delay",
   "heartbeat.rpc-failure-threshold": "2",
   "execution.submit-failed-job-on-application-error": "true",
+  // TaskManagers start alongside their JobManager: retry the first registration soon, not in 10 s.
+  "cluster.registration.error-delay": "2 s",
 };
 
 export interface DeploymentContext {

@@ -75,6 +75,8 @@ export class DeploymentController {
   readonly #statuses = new Map<string, DeploymentStatus>();
   readonly #backoff = new PodBackoff();
   readonly #failures = new Map<string, number>();
+  /** The ConfigMap each deployment's last write returned, until the watch cache has it too. */
+  readonly #written = new Map<string, V1ConfigMap>();
   #stopped = false;
 
   constructor(opts: ControllerOptions) {
@@ -146,8 +148,14 @@ export class DeploymentController {
     }
   }
 
+  /** The ConfigMap as cached, or as we last wrote it when the cache has not caught up yet. */
   #configMap(name: string): V1ConfigMap | undefined {
-    return this.#o.configMaps.get(this.#o.namespace, names.configMap(name));
+    const cached = this.#o.configMaps.get(this.#o.namespace, names.configMap(name));
+    const written = this.#written.get(name);
+    if (!written) return cached;
+    if (!cached || olderThan(cached, written)) return written;
+    this.#written.delete(name);
+    return cached;
   }
 
   #podsOf(name: string): V1Pod[] {
@@ -198,6 +206,7 @@ export class DeploymentController {
       cm = r.cm;
       if (r.gone) {
         this.#o.desired.forget(name);
+        this.#written.delete(name);
         this.#o.monitor.track(name, undefined);
         this.#backoff.forgetPrefix(`${name}-`);
         this.#publish(name, desired, undefined, undefined, log);
@@ -309,10 +318,11 @@ export class DeploymentController {
   /** Writes the state (and the ConfigMap built from it) with server-side apply; returns the stored object. */
   async #persist(state: LifecycleState, log: Logger): Promise<V1ConfigMap> {
     const desired = buildConfigMap(this.#ctx(state), serializeState(state));
-    const stored = await applyObject(this.#o.client, CONFIG_MAPS, desired as never, {
+    const stored = (await applyObject(this.#o.client, CONFIG_MAPS, desired as never, {
       fieldManager: FIELD_MANAGER_WORKSPACE_AGENT,
       force: true,
-    });
+    })) as V1ConfigMap;
+    this.#written.set(state.spec.name, stored);
     log.debug({ op: state.op?.kind, step: state.op?.step, run: state.run?.id }, "lifecycle state recorded");
     return stored as V1ConfigMap;
   }
@@ -444,4 +454,16 @@ export class DeploymentController {
     this.#statuses.set(name, status);
     this.#o.onStatus(name, status);
   }
+}
+
+/**
+ * True when `a` is an older version of the same object than `b`. resourceVersions are opaque, but
+ * etcd's are increasing integers; anything else is treated as not older (the cache wins).
+ */
+function olderThan(a: V1ConfigMap, b: V1ConfigMap): boolean {
+  if (a.metadata?.uid !== b.metadata?.uid) return a.metadata?.uid === undefined;
+  const ra = a.metadata?.resourceVersion ?? "";
+  const rb = b.metadata?.resourceVersion ?? "";
+  if (!/^\d+$/.test(ra) || !/^\d+$/.test(rb)) return false;
+  return BigInt(ra) < BigInt(rb);
 }

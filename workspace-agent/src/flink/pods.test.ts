@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { V1Pod } from "@kubernetes/client-node";
+import { deploymentSpec } from "@meridian/shared/protocol/index";
+import type { DeploymentContext } from "./objects.ts";
+import { PodBackoff, planPods } from "./pods.ts";
+
+const ctx: DeploymentContext = {
+  workspaceId: "w",
+  namespace: "mw-w",
+  savepointBaseDir: undefined,
+  spec: deploymentSpec.parse({
+    name: "orders",
+    generation: 1,
+    image: "flink:2.3.0",
+    job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
+    parallelism: 2,
+    jobManager: { resources: { cpu: "1", memory: "1Gi" } },
+    taskManager: { resources: { cpu: "1", memory: "1Gi" }, taskSlots: 1 },
+    state: "RUNNING",
+  }),
+};
+const owner = { name: "orders-flink-config", uid: "u" };
+const run = { id: 2, specHash: "h" };
+
+function pod(
+  name: string,
+  opts: { run?: number; phase?: string; deleting?: boolean; startedMsAgo?: number } = {},
+): V1Pod {
+  const now = Date.now();
+  return {
+    metadata: {
+      name,
+      uid: `uid-${name}`,
+      annotations: { "meridian.dev/run": String(opts.run ?? 2) },
+      ...(opts.deleting ? { deletionTimestamp: new Date() } : {}),
+    },
+    status: {
+      phase: opts.phase ?? "Running",
+      ...(opts.startedMsAgo !== undefined ? { startTime: new Date(now - opts.startedMsAgo) } : {}),
+    },
+  };
+}
+
+const names = (p: ReturnType<typeof planPods>, type: string) =>
+  p.actions
+    .filter((a) => a.type === type)
+    .map((a) => (a.type === "create" ? a.pod.metadata?.name : a.type === "delete" ? a.name : ""));
+
+test("missing pods are created: one JobManager and N TaskManagers", () => {
+  const p = planPods({
+    ctx,
+    owner,
+    run,
+    replicas: 2,
+    observed: [],
+    backoff: new PodBackoff(),
+    now: Date.now(),
+  });
+  assert.deepEqual(names(p, "create"), ["orders-jobmanager", "orders-taskmanager-0", "orders-taskmanager-1"]);
+  assert.equal(p.requeueMs, undefined);
+});
+
+test("a failed pod is deleted; its recreation backs off after repeated failures", () => {
+  const backoff = new PodBackoff();
+  const now = 1_000_000;
+  const observed = [
+    pod("orders-jobmanager"),
+    pod("orders-taskmanager-0", { phase: "Failed" }),
+    pod("orders-taskmanager-1"),
+  ];
+  const p1 = planPods({ ctx, owner, run, replicas: 2, observed, backoff, now });
+  assert.deepEqual(names(p1, "delete"), ["orders-taskmanager-0"]);
+  assert.deepEqual(names(p1, "create"), [], "recreated once the deletion is seen");
+  // Gone: the first recreation is immediate.
+  const p2 = planPods({ ctx, owner, run, replicas: 2, observed: [observed[0]!, observed[2]!], backoff, now });
+  assert.deepEqual(names(p2, "create"), ["orders-taskmanager-0"]);
+  assert.equal(p2.actions[0]?.type === "create" && p2.actions[0].recreate, true);
+  // Fails again: now it waits.
+  planPods({ ctx, owner, run, replicas: 2, observed, backoff, now: now + 10 });
+  const p3 = planPods({
+    ctx,
+    owner,
+    run,
+    replicas: 2,
+    observed: [observed[0]!, observed[2]!],
+    backoff,
+    now: now + 20,
+  });
+  assert.deepEqual(names(p3, "create"), []);
+  assert.ok(p3.requeueMs !== undefined && p3.requeueMs > 0 && p3.requeueMs <= 1000);
+});
+
+test("pods of an older run and TaskManagers beyond the count are deleted; terminating ones are awaited", () => {
+  const observed = [
+    pod("orders-jobmanager", { run: 1 }),
+    pod("orders-taskmanager-0"),
+    pod("orders-taskmanager-1", { deleting: true }),
+    pod("orders-taskmanager-2"),
+  ];
+  const p = planPods({ ctx, owner, run, replicas: 2, observed, backoff: new PodBackoff(), now: Date.now() });
+  assert.deepEqual(names(p, "delete").sort(), ["orders-jobmanager", "orders-taskmanager-2"]);
+  assert.deepEqual(names(p, "create"), []);
+});
+
+test("a pod running for a while clears its failure count", () => {
+  const backoff = new PodBackoff();
+  backoff.failed("orders-taskmanager-0", 0);
+  backoff.failed("orders-taskmanager-0", 0);
+  assert.equal(backoff.failures("orders-taskmanager-0"), 2);
+  planPods({
+    ctx,
+    owner,
+    run,
+    replicas: 1,
+    observed: [pod("orders-jobmanager"), pod("orders-taskmanager-0", { startedMsAgo: 120_000 })],
+    backoff,
+    now: Date.now(),
+  });
+  assert.equal(backoff.failures("orders-taskmanager-0"), 0);
+});
