@@ -37,6 +37,11 @@ export interface Harness {
   startAgent(extra?: Record<string, string>): Promise<AgentHandle>;
   spawnAgent(extra?: Record<string, string>): ChildAgent;
   writePolicy(policy: Record<string, unknown>): Promise<string>;
+  /**
+   * Replaces the control plane by one on the same port with an empty database (a control plane
+   * that lost its data), registers the agent there and writes its new token to the token file.
+   */
+  replaceControlPlane(): Promise<ControlPlane>;
   stop(): Promise<void>;
 }
 
@@ -68,7 +73,7 @@ export async function startHarness(
     await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
     const logs: string[] = [];
     const tokens = new Set([token]);
-    const controlPlane = cp;
+    let controlPlane = cp;
     let n = 0;
     const children: ChildAgent[] = [];
     const agents: AgentHandle[] = [];
@@ -121,7 +126,11 @@ export async function startHarness(
         });
         const lines: string[] = [];
         const onData = (b: Buffer) => {
-          for (const l of b.toString().split("\n")) if (l.trim()) lines.push(l), logs.push(l);
+          for (const l of b.toString().split("\n")) {
+            if (!l.trim()) continue;
+            lines.push(l);
+            logs.push(l);
+          }
         };
         proc.stdout?.on("data", onData);
         proc.stderr?.on("data", onData);
@@ -129,6 +138,20 @@ export async function startHarness(
         const child = { proc, identity: flags.identity ?? "", healthAddr: flags.healthAddr, lines, exited };
         children.push(child);
         return child;
+      },
+      replaceControlPlane: async () => {
+        const port = controlPlane.port;
+        await controlPlane.stop();
+        controlPlane = await startControlPlane({
+          dbPath: join(dir, `cp-${++n}.db`),
+          port,
+          keepAliveMs: 1000,
+        });
+        h.cp = controlPlane;
+        const { token: fresh } = await controlPlane.admin.createAgent(agentId);
+        tokens.add(fresh);
+        await writeFile(tokenFile, `${fresh}\n`, { mode: 0o600 });
+        return controlPlane;
       },
       writePolicy: async (policy) => {
         const path = join(dir, `policy-${++n}.yaml`);

@@ -32,7 +32,9 @@ before(async () => {
 });
 after(() => h?.stop());
 
-const get = (path: string) => h.admin.getOrUndefined<KubeObject & Record<string, any>>(path); // biome-ignore lint/suspicious/noExplicitAny: test reads
+// biome-ignore lint/suspicious/noExplicitAny: tests read nested fields freely
+type Loose = KubeObject & Record<string, any>;
+const get = (path: string) => h.admin.getOrUndefined<Loose>(path);
 const nsPath = (id: string) => `/api/v1/namespaces/mw-${id}`;
 const deploymentPath = (id: string) =>
   `/apis/apps/v1/namespaces/mw-${id}/deployments/meridian-workspace-agent`;
