@@ -19,7 +19,7 @@ import {
   helmUpgrade,
   NAMESPACE,
 } from "./chart.ts";
-import { clusterDiagnostics, getJson, waitFor } from "./kube.ts";
+import { clusterDiagnostics, describePods, getJson, podLogTails, waitFor } from "./kube.ts";
 import { assertNoCredential, type Credential, parseJsonLines } from "./logs.ts";
 import {
   agentPods,
@@ -53,7 +53,7 @@ cpLog.on("data", (chunk: Buffer) => {
 });
 let failedStep: string | undefined;
 /** What the Flink deployment looked like when it first ran: must survive upgrade and uninstall. */
-let flinkBefore: { uids: string[]; pids: number[]; jobId: string };
+let flinkBefore: { names: string[]; uids: string[]; pids: number[]; jobId: string };
 
 const installOpts = (logLevel = "info") => ({
   kubeconfig: sys.cluster.kubeconfigPath,
@@ -119,11 +119,16 @@ async function assertFlinkUntouched(since: number, what: string): Promise<void> 
   }).then((st) => assert.equal(st.job.id, flinkBefore.jobId, `the ${what} changed the Flink job id`));
   const { jobManagers, taskManagers } = await flinkPods(sys.cluster, WS_NS, DEPLOYMENT);
   const pods = [...jobManagers, ...taskManagers];
-  assert.deepEqual(
-    pods.map(podUid).sort(),
-    flinkBefore.uids,
-    `the ${what} replaced JobManager/TaskManager pods`,
-  );
+  const uids = pods.map(podUid).sort();
+  if (JSON.stringify(uids) !== JSON.stringify(flinkBefore.uids)) {
+    const events = await sys.cluster.kubectl(["get", "events", "-n", WS_NS, "--sort-by=.lastTimestamp"]);
+    throw new Error(
+      `the ${what} replaced JobManager/TaskManager pods: before ${flinkBefore.names.join(", ")} ` +
+        `(${flinkBefore.uids.join(", ")}), now ${describePods(pods)} (${uids.join(", ")})\n` +
+        `--- events in ${WS_NS}:\n${events.stdout.trimEnd().split("\n").slice(-20).join("\n")}\n` +
+        (await podLogTails(sys.cluster, WS_NS, `meridian.dev/deployment=${DEPLOYMENT}`, 20)),
+    );
+  }
   assert.equal(readyPods(jobManagers).length, 1, `JobManager not Ready after the ${what}`);
   const pids = pods.flatMap((p) => sys.sim.podProcesses(WS_NS, podName(p))).sort();
   assert.deepEqual(pids, flinkBefore.pids, `the ${what} restarted a Flink JVM`);
@@ -197,11 +202,15 @@ step("a Flink deployment reaches job RUNNING on real JVMs", async () => {
   const st = await wait("job RUNNING in the deployment status", 300 * SEC, async (observe) => {
     const s = await sys.cp.admin.getDeploymentStatus(WS, DEPLOYMENT);
     observe(s ? `phase ${s.phase}, job ${s.job.state}, TMs ready ${s.taskManagers.ready}` : "no status yet");
-    return s?.job.state === "RUNNING" && s.job.id ? s : undefined;
+    const ready = s?.conditions.find((c) => c.type === "Ready")?.status === "True";
+    return s?.job.state === "RUNNING" && s.job.id && ready ? s : undefined;
   });
   const { jobManagers, taskManagers } = await flinkPods(sys.cluster, WS_NS, DEPLOYMENT);
   assert.equal(jobManagers.length, 1);
   assert.equal(taskManagers.length, 1);
+  // The job the status names runs in this JobManager (not in another cluster's on the same pod IP).
+  const jmLog = await sys.cluster.kubectl(["logs", "-n", WS_NS, podName(jobManagers[0]!)]);
+  assert.ok(jmLog.stdout.includes(st.job.id!), `job ${st.job.id} not in the JobManager's log`);
   const pods: V1Pod[] = [...jobManagers, ...taskManagers];
   for (const p of pods) {
     const cmds = podCommandLines(sys.sim, WS_NS, podName(p));
@@ -211,6 +220,7 @@ step("a Flink deployment reaches job RUNNING on real JVMs", async () => {
     );
   }
   flinkBefore = {
+    names: pods.map(podName),
     uids: pods.map(podUid).sort(),
     pids: pods.flatMap((p) => sys.sim.podProcesses(WS_NS, podName(p))).sort(),
     jobId: st.job.id!,
