@@ -14,7 +14,7 @@ import { type Harness, holds, startHarness, waitFor } from "./harness.ts";
 let h: Harness;
 let agent: AgentHandle;
 let policyFile: string;
-let writes: string[] = [];
+const writes: string[] = [];
 const GRACE_SECONDS = 6;
 
 async function start(): Promise<AgentHandle> {
@@ -65,7 +65,7 @@ async function statusOf(id: string): Promise<WorkspaceStatus | undefined> {
 }
 
 test("a control-plane restart, dropped and cut streams change nothing in the cluster", async () => {
-  writes = [];
+  writes.length = 0;
   const restartedAt = new Date();
   await h.cp.restart();
   // The agent resumes from its Last-Event-ID (or gets a snapshot when the server cannot resume).
@@ -74,7 +74,7 @@ test("a control-plane restart, dropped and cut streams change nothing in the clu
   await h.cp.admin.faults.dropStreams({ stream: "agent" });
   await waitFor("the stream back", () => agent.controller()?.connected);
   await settle();
-  assert.deepEqual(writes, []);
+  assert.deepEqual([...writes], []);
   // A stream cut in the middle of an event: the event is not half-applied, and arrives on resume.
   await h.cp.admin.faults.cutNextEvent({ stream: "agent" });
   await h.cp.admin.putWorkspace(h.agentId, "two", { quota: { cpu: "3", memory: "4Gi" } });
@@ -91,7 +91,7 @@ test("a control-plane restart, dropped and cut streams change nothing in the clu
 });
 
 test("an outage of the control plane deletes nothing and writes nothing", async () => {
-  writes = [];
+  writes.length = 0;
   const before = await namespaces();
   await h.cp.stop();
   await waitFor("the agent to notice", () => !agent.controller()?.connected);
@@ -101,14 +101,14 @@ test("an outage of the control plane deletes nothing and writes nothing", async 
   await h.cp.restart();
   await h.cp.admin.waitForStreams({ stream: "agent", connectedAfter: restartedAt }, 30_000);
   await settle();
-  assert.deepEqual(writes, []);
+  assert.deepEqual([...writes], []);
   assert.deepEqual((await namespaces()).sort(), before.sort());
 });
 
 test("a restarted agent does nothing before the first snapshot, then converges with zero writes", async () => {
   await agent.stop();
   await h.cp.stop();
-  writes = [];
+  writes.length = 0;
   agent = await start();
   await waitFor("the new agent to lead", () => agent.isLeader(), 10_000);
   await waitFor("its caches", () => agent.caches.synced);
@@ -120,7 +120,7 @@ test("a restarted agent does nothing before the first snapshot, then converges w
   assert.equal((await namespaces()).length, 4);
   await h.cp.restart();
   await settle();
-  assert.deepEqual(writes, []);
+  assert.deepEqual([...writes], []);
   await waitFor(
     "status from the new agent",
     async () => (await h.cp.admin.getAgentStatus(h.agentId))?.agent.identity === agent.identity,

@@ -13,7 +13,7 @@ import { type Harness, startHarness, waitFor } from "./harness.ts";
 let h: Harness;
 let agent: AgentHandle;
 /** Writes to anything but the Lease, as seen by the agent's own client. */
-let writes: { verb: string; path: string }[] = [];
+const writes: { verb: string; path: string }[] = [];
 
 const QUOTA = { cpu: "4", memory: "8Gi" };
 
@@ -93,7 +93,7 @@ test("a workspace created through the control plane gets every object, labelled,
 
 test("an update changes only what changed and reports the new generation", async () => {
   await idle();
-  writes = [];
+  writes.length = 0;
   await h.cp.admin.putWorkspace(h.agentId, "alpha", { quota: { cpu: "8", memory: "8Gi" } });
   await waitFor("the new quota", async () => {
     const q = await get("/api/v1/namespaces/mw-alpha/resourcequotas/meridian-workspace-quota");
@@ -168,16 +168,16 @@ test("a resync with nothing changed makes zero writes", async () => {
   await idle();
   await new Promise((r) => setTimeout(r, 500)); // let the watch echo of our own writes settle
   await idle();
-  writes = [];
+  writes.length = 0;
   for (let i = 0; i < 3; i++) {
     agent.controller()?.resync();
     await idle();
   }
-  assert.deepEqual(writes, []);
+  assert.deepEqual([...writes], []);
 });
 
 test("a workspace that breaks the local policy is not applied and says why", async () => {
-  writes = [];
+  writes.length = 0;
   await h.cp.admin.putWorkspace(h.agentId, "greedy", { quota: { cpu: "64", memory: "8Gi" } });
   await h.cp.admin.putWorkspace(h.agentId, "foreign", {
     quota: QUOTA,
@@ -203,7 +203,7 @@ test("a workspace that breaks the local policy is not applied and says why", asy
   assert.equal(await get(nsPath("greedy")), undefined);
   assert.equal(await get(nsPath("foreign")), undefined);
   await idle();
-  assert.deepEqual(writes, []);
+  assert.deepEqual([...writes], []);
   const refusals = h.logs.filter((l) => l.includes("refused by the local policy") && l.includes('"greedy"'));
   assert.equal(refusals.length, 1, "logged once");
   // Fixing the spec applies it.
@@ -214,7 +214,7 @@ test("a workspace that breaks the local policy is not applied and says why", asy
 
 test("malformed events are rejected, reported, and change nothing", async () => {
   await idle();
-  writes = [];
+  writes.length = 0;
   const before = (await h.cp.admin.getAgentStatus(h.agentId))?.rejectedEvents.count ?? 0;
   await h.cp.admin.faults.injectEvent("agent", h.agentId, "workspace.upsert", "{not json");
   await h.cp.admin.faults.injectEvent(
@@ -235,7 +235,7 @@ test("malformed events are rejected, reported, and change nothing", async () => 
   });
   assert.match(status?.rejectedEvents.last?.error ?? "", /workspace.delete|id/);
   await idle();
-  assert.deepEqual(writes, []);
+  assert.deepEqual([...writes], []);
   assert.ok(await get(nsPath("alpha")));
   assert.equal((await workspaceStatus("alpha"))?.observedGeneration, 2);
 });

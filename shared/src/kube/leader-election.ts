@@ -49,6 +49,7 @@ export class LeaderElector {
   readonly #now: () => number;
   #observed: Lease | undefined;
   #observedAt = 0;
+  #holderExpiresAt = 0;
   #leading = false;
   #holder: string | undefined;
   /** Release the Lease when `run`'s signal aborts (a graceful stop). False imitates a crash. */
@@ -126,7 +127,11 @@ export class LeaderElector {
         return false;
       });
       if (ok) return true;
-      await sleep(jitter(this.#o.retryPeriodMs), signal);
+      // Wake at the holder's expiry if that comes before the next regular attempt, so a standby
+      // takes over within leaseDuration of the holder's last renewal, not a retry period later.
+      const untilExpiry = this.#holderExpiresAt - this.#now();
+      const wait = jitter(this.#o.retryPeriodMs);
+      await sleep(untilExpiry > 0 && untilExpiry < wait ? untilExpiry + 5 : wait, signal);
     }
     return false;
   }
@@ -192,7 +197,8 @@ export class LeaderElector {
     const holder = spec.holderIdentity || undefined;
     const mine = holder === this.#o.identity;
     // Like client-go, judge expiry by our own configured duration (the record's is whole seconds).
-    if (holder && !mine && this.#expiryBasis(spec.renewTime) + this.#o.leaseDurationMs > now) return false;
+    this.#holderExpiresAt = this.#expiryBasis(spec.renewTime) + this.#o.leaseDurationMs;
+    if (holder && !mine && this.#holderExpiresAt > now) return false;
     const next: Lease = {
       ...current,
       spec: {
