@@ -1,0 +1,36 @@
+// With a node (the node simulator runs the workspace agent image as workspace-agent/src/main.ts), a
+// workspace becomes Ready once its workspace agent's Deployment has a ready replica: the agent's
+// objects, credential and environment are enough for the workspace agent to start and dial in.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { WorkspaceStatus } from "@meridian/shared/protocol/index";
+import type { AgentHandle } from "../../agent/src/agent.ts";
+import { type Harness, startHarness, waitFor } from "./harness.ts";
+
+let h: Harness;
+let agent: AgentHandle;
+
+before(async () => {
+  h = await startHarness({ nodes: 1 });
+  agent = await h.startAgent();
+});
+after(() => h?.stop());
+
+const statusOf = async (id: string): Promise<WorkspaceStatus | undefined> =>
+  (await h.cp.admin.getAgentStatus(h.agentId))?.workspaces.find((w) => w.id === id);
+
+test("a workspace is Ready once its workspace agent runs and is ready", async () => {
+  await h.cp.admin.putWorkspace(h.agentId, "live", { quota: { cpu: "4", memory: "8Gi" } });
+  const ready = await waitFor(
+    "Ready=True",
+    async () => {
+      const s = await statusOf("live");
+      return s?.conditions.find((c) => c.type === "Ready")?.status === "True" ? s : undefined;
+    },
+    90_000,
+  );
+  assert.equal(ready?.phase, "Ready");
+  assert.ok(agent.isLeader());
+  // The workspace agent dialled its own stream with the credential the agent stored for it.
+  await h.cp.admin.waitForStreams({ stream: "workspace", target: "live" }, 30_000);
+});
