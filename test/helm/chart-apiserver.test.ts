@@ -20,9 +20,13 @@ async function kubectlOk(args: string[], input?: string): Promise<string> {
   return res.stdout;
 }
 
-/** Server-side dry-run apply with strict field validation (unknown or duplicate fields are errors). */
-function dryRunApply(manifests: string) {
-  return cluster.kubectl(["apply", "--dry-run=server", "--validate=strict", "-f", "-"], { input: manifests });
+/**
+ * Server-side dry-run apply with strict field validation (unknown or duplicate fields are errors).
+ * `cacheDir` gives kubectl a fresh discovery cache, so a kind added a moment ago is found.
+ */
+function dryRunApply(manifests: string, cacheDir?: string) {
+  const args = ["apply", "--dry-run=server", "--validate=strict", "-f", "-"];
+  return cluster.kubectl(cacheDir ? [`--cache-dir=${cacheDir}`, ...args] : args, { input: manifests });
 }
 
 before(async () => {
@@ -73,11 +77,13 @@ describe("kubectl apply --dry-run=server accepts every rendered object", () => {
 
     await kubectlOk(["apply", "-f", "-"], readFileSync(CRD_PATH, "utf8"));
     await kubectlOk(["wait", "--for=condition=Established", `crd/${CRD_NAME}`, "--timeout=30s"]);
-    // Discovery is cached per kubectl process; a fresh process sees the new kind once it is served.
-    let res = await dryRunApply(text);
-    for (let i = 0; i < 20 && /no matches for kind/.test(res.stderr); i++) {
+    // kubectl caches discovery on disk; a fresh cache directory sees the new kind once it is served.
+    // The API server may take a few seconds more to serve a just-established CRD's kind.
+    const deadline = Date.now() + 30_000;
+    let res = await dryRunApply(text, join(cluster.dir, "kubectl-cache-0"));
+    for (let i = 1; Date.now() < deadline && /no matches for kind/.test(res.stderr); i++) {
       await new Promise((r) => setTimeout(r, 250));
-      res = await dryRunApply(text);
+      res = await dryRunApply(text, join(cluster.dir, `kubectl-cache-${i}`));
     }
     assert.equal(res.code, 0, res.stderr);
     assert.match(
