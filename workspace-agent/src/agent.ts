@@ -170,9 +170,7 @@ export async function startWorkspaceAgent(
           {
             apiVersion: "v1",
             kind: "ConfigMap",
-            namespace: config.namespace,
-            name: cm.metadata.name,
-            uid: cm.metadata.uid,
+            metadata: { namespace: config.namespace, name: cm.metadata.name, uid: cm.metadata.uid },
           },
           type,
           reason,
