@@ -65,6 +65,8 @@ export interface FlinkCommandInput {
   /** config.yaml from the pod's conf mount, flattened; {} when the pod mounts none. */
   config: FlinkConfig;
   podIP: string;
+  /** The pod's namespace: a bare Service name resolves in it, as through cluster DNS's search path. */
+  namespace: string;
   hostsFile: string;
   /** resources.limits.memory in bytes, if the container has one. */
   memoryLimitBytes?: number;
@@ -126,6 +128,15 @@ export function mapArguments(args: string[], paths: PathMapping): string[] {
   });
 }
 
+/**
+ * A bare name (`flink-jm`) as cluster DNS resolves it for a pod in `namespace`: `flink-jm.<ns>.svc`.
+ * A JVM reads the simulator's hosts file with no search path, where bare Service names of all
+ * namespaces share one entry; qualified, two deployments with the same names never cross.
+ */
+export function qualifyHost(host: string, namespace: string): string {
+  return host.includes(".") || host.includes(":") || host === "localhost" ? host : `${host}.${namespace}.svc`;
+}
+
 const split = (s: string | undefined) => (s ?? "").split(/\s+/).filter(Boolean);
 
 /** The effective configuration: config.yaml < entrypoint env < local overrides. */
@@ -136,7 +147,9 @@ export function effectiveConfig(
 ): { config: FlinkConfig; memoryJvm: string[]; processMiB: number } {
   const c: FlinkConfig = { ...input.config };
   const env = input.env;
-  c["jobmanager.rpc.address"] = env.JOB_MANAGER_RPC_ADDRESS || c["jobmanager.rpc.address"] || input.podIP;
+  const rpcAddress = env.JOB_MANAGER_RPC_ADDRESS || c["jobmanager.rpc.address"];
+  c["jobmanager.rpc.address"] = rpcAddress ? qualifyHost(rpcAddress, input.namespace) : input.podIP;
+  if (c["rest.address"]) c["rest.address"] = qualifyHost(c["rest.address"], input.namespace);
   c["blob.server.port"] = "6124";
   if (env.TASK_MANAGER_NUMBER_OF_TASK_SLOTS) {
     c["taskmanager.numberOfTaskSlots"] = env.TASK_MANAGER_NUMBER_OF_TASK_SLOTS;

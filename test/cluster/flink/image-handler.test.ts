@@ -15,6 +15,7 @@ function input(over: Partial<FlinkCommandInput> = {}): FlinkCommandInput {
     env: {},
     config: { "jobmanager.rpc.address": "flink-jm" },
     podIP: "127.0.1.7",
+    namespace: "ns1",
     hostsFile: "/sim/hosts",
     flinkHome: "/cache/flink/2.3.0",
     confDir: "/pods/jm/conf",
@@ -63,12 +64,12 @@ describe("flinkCommand", () => {
     assert.throws(() => flinkCommand(input({ argv: [] })), /not supported/);
   });
 
-  it("binds the JobManager to the pod IP and keeps the configured RPC address", () => {
+  it("binds the JobManager to the pod IP and qualifies a bare RPC address with the namespace", () => {
     const { config, args } = flinkCommand(input());
-    assert.equal(config["jobmanager.rpc.address"], "flink-jm");
+    assert.equal(config["jobmanager.rpc.address"], "flink-jm.ns1.svc");
     assert.equal(config["jobmanager.bind-host"], "127.0.1.7");
     assert.equal(config["rest.bind-address"], "127.0.1.7");
-    assert.equal(config["rest.address"], "flink-jm");
+    assert.equal(config["rest.address"], "flink-jm.ns1.svc");
     assert.equal(config["blob.server.port"], "6124");
     assert.equal(config["taskmanager.host"], undefined);
     assert.ok(args.includes("-Djdk.net.hosts.file=/sim/hosts"));
@@ -80,6 +81,15 @@ describe("flinkCommand", () => {
     assert.equal(config["taskmanager.host"], "127.0.1.7");
     assert.equal(config["jobmanager.bind-host"], undefined);
     assert.equal(config["taskmanager.cpu.cores"], "1");
+  });
+
+  it("keeps qualified names, IPs and localhost as they are", () => {
+    for (const host of ["jm.other.svc", "jm.other.svc.cluster.local", "10.0.0.1", "localhost"]) {
+      const config = { "jobmanager.rpc.address": host, "rest.address": host };
+      const out = flinkCommand(input({ config })).config;
+      assert.equal(out["jobmanager.rpc.address"], host);
+      assert.equal(out["rest.address"], host);
+    }
   });
 
   it("takes JOB_MANAGER_RPC_ADDRESS over config, and the pod IP when neither is set", () => {

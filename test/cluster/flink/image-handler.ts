@@ -135,6 +135,7 @@ export async function launchFlink(
     env: ctx.env,
     config: readConfig(mounted),
     podIP: ctx.podIP,
+    namespace: ctx.pod.metadata?.namespace ?? "default",
     hostsFile: ctx.hostsFile,
     memoryLimitBytes: limit ? parseQuantityBytes(String(limit)) : undefined,
     flinkHome: await podFlinkHome(ctx, shared),
