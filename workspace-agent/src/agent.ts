@@ -7,7 +7,7 @@ import type { TokenSource } from "@meridian/shared/controlplane/credentials";
 import { createDispatcher, type Endpoint } from "@meridian/shared/controlplane/http";
 import { workspaceStatusReporter } from "@meridian/shared/controlplane/reporter";
 import { workspaceStream } from "@meridian/shared/controlplane/stream";
-import { createKubeClient, type KubeClient } from "@meridian/shared/kube/client";
+import type { KubeClient } from "@meridian/shared/kube/client";
 import { EventRecorder } from "@meridian/shared/kube/events";
 import {
   FIELD_MANAGER_WORKSPACE_AGENT,
@@ -15,6 +15,7 @@ import {
   MANAGED_BY_WORKSPACE_AGENT,
   managedBySelector,
 } from "@meridian/shared/kube/labels";
+import { createLightKubeClient } from "@meridian/shared/kube/light-kubeconfig";
 import { CONFIG_MAPS, PODS, SERVICES } from "@meridian/shared/kube/resources";
 import { WatchCache } from "@meridian/shared/kube/watch-cache";
 import { createLogger, F, type Logger } from "@meridian/shared/log";
@@ -75,7 +76,7 @@ export async function startWorkspaceAgent(
   };
   try {
     const metrics = new WorkspaceAgentMetrics({ defaultMetrics: overrides.defaultMetrics ?? true });
-    const client: KubeClient = await createKubeClient({
+    const client: KubeClient = await createLightKubeClient({
       ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
       concurrency: config.kubeConcurrency,
     });
