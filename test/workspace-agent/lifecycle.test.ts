@@ -4,7 +4,9 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
+import type { DeploymentStatus } from "@meridian/shared/protocol/index";
 import type { WorkspaceAgent } from "@meridian/workspace-agent/agent";
+import { parseState } from "@meridian/workspace-agent/flink/lifecycle-state";
 import type { DeploymentBody } from "../control-plane/index.ts";
 import {
   condition,
@@ -12,6 +14,8 @@ import {
   type Env,
   EXAMPLE_JOB,
   FLINK_IMAGE,
+  kubeGet,
+  type PodLite,
   podsOf,
   reported,
   startAgent,
@@ -25,17 +29,16 @@ let ws: Workspace;
 let agent: WorkspaceAgent | undefined;
 const NAME = "orders";
 
-const body: DeploymentBody = {
+let spec: DeploymentBody = {
   image: FLINK_IMAGE,
   job: { jarURI: "local:///opt/flink/usrlib/flink-examples-streaming-2.3.0.jar", entryClass: EXAMPLE_JOB },
-  flinkConfiguration: { "execution.checkpointing.interval": "10 s" },
   parallelism: 1,
   jobManager: { resources: { cpu: "500m", memory: "1Gi" } },
   taskManager: { resources: { cpu: "500m", memory: "1Gi" }, taskSlots: 1 },
+  flinkConfiguration: { "execution.checkpointing.interval": "10 s" },
   state: "RUNNING",
   upgradeMode: "SAVEPOINT",
 };
-let spec: DeploymentBody = body;
 
 async function put(change: Partial<DeploymentBody>): Promise<void> {
   spec = { ...spec, ...change };
@@ -44,17 +47,35 @@ async function put(change: Partial<DeploymentBody>): Promise<void> {
 
 const status = () => reported(env, ws, NAME);
 
-async function waitRunning(what: string, timeoutMs = 180_000) {
+/** Job RUNNING and Ready, as the control plane last heard, optionally with more conditions. */
+function waitRunning(
+  what: string,
+  extra: (s: DeploymentStatus) => boolean = () => true,
+  timeoutMs = 240_000,
+) {
   return waitFor(
     what,
     async () => {
       const s = await status();
-      return s?.job.state === "RUNNING" && condition(s, "Ready")?.status === "True" ? s : undefined;
+      return s?.job.state === "RUNNING" && condition(s, "Ready")?.status === "True" && extra(s)
+        ? s
+        : undefined;
     },
     timeoutMs,
     500,
   );
 }
+
+const livePods = async () =>
+  (await podsOf(env, ws.namespace, NAME)).filter((p) => !p.metadata.deletionTimestamp);
+const jobManagerArgs = async () => {
+  const pod = await kubeGet<{ spec: { containers: Array<{ args: string[] }> } }>(
+    env,
+    `/api/v1/namespaces/${ws.namespace}/pods/${NAME}-jobmanager`,
+  );
+  return pod?.spec.containers[0]?.args ?? [];
+};
+const localPath = (location: string) => location.replace(/^file:(\/\/)?/, "");
 
 before(async () => {
   env = await startEnv();
@@ -69,17 +90,37 @@ after(async () => {
 
 test("a deployment reaches RUNNING and the control plane is told", async () => {
   await put({});
-  const s = await waitRunning("job RUNNING");
+  const s = await waitRunning("job RUNNING", (st) => st.slots?.total === 1);
   assert.equal(s.phase, "Running");
   assert.ok(s.job.id, "job id reported");
   assert.equal(s.taskManagers.desired, 1);
   assert.equal(s.taskManagers.ready, 1);
   assert.equal(s.jobManager?.ready, true);
-  assert.equal(s.slots?.total, 1);
   for (const type of ["SpecAligned", "Healthy", "ParallelismAligned", "NonceAligned"])
     assert.equal(condition(s, type)?.status, "True", type);
   assert.equal(condition(s, "DeletionBlocked")?.status, "False");
   assert.equal(s.observedGeneration, 1);
+});
+
+test("a killed TaskManager is replaced and the job recovers", async () => {
+  const before = (await livePods()).find((p) => p.metadata.name === `${NAME}-taskmanager-0`);
+  assert.ok(before);
+  const pids = env.sim.podProcesses(ws.namespace, before.metadata.name);
+  assert.ok(pids.length > 0, "the TaskManager runs as a process");
+  for (const pid of pids) process.kill(pid, "SIGKILL");
+  await waitFor(
+    "a new TaskManager pod",
+    async () =>
+      (await livePods()).some(
+        (p) => p.metadata.name === `${NAME}-taskmanager-0` && p.metadata.uid !== before.metadata.uid,
+      ),
+    60_000,
+  );
+  const s = await waitRunning(
+    "job RUNNING again with a slot",
+    (st) => st.slots?.total === 1 && condition(st, "Healthy")?.status === "True",
+  );
+  assert.equal(s.taskManagers.ready, 1);
 });
 
 test("savepoint nonce: a savepoint on disk, its location reported", async () => {
@@ -94,26 +135,133 @@ test("savepoint nonce: a savepoint on disk, its location reported", async () => 
   );
   assert.equal(s.lastSavepoint?.trigger, "nonce");
   assert.equal(s.lastSavepoint?.nonce, 1);
-  const path = s.lastSavepoint?.location.replace(/^file:(\/\/)?/, "") ?? "";
+  const path = localPath(s.lastSavepoint?.location ?? "");
   assert.ok(path.startsWith(env.dataDir), `savepoint under the shared data dir: ${path}`);
   assert.ok(existsSync(`${path}/_metadata`), `savepoint metadata on disk at ${path}`);
   assert.equal(condition(s, "NonceAligned")?.status, "True");
   assert.equal(s.job.state, "RUNNING");
 });
 
+test("restart nonce: the job is stopped with a savepoint and restarted from it", async () => {
+  const before = await status();
+  await put({ restartNonce: 1 });
+  const s = await waitRunning(
+    "restarted job RUNNING",
+    (st) => st.observedRestartNonce === 1 && st.job.id !== before?.job.id,
+  );
+  assert.equal(s.lastSavepoint?.trigger, "restart");
+  assert.deepEqual((await jobManagerArgs()).slice(3, 5), ["--fromSavepoint", s.lastSavepoint?.location]);
+});
+
+test("rescale 1 -> 2 TaskManagers: parallelism 2 upgrades through a savepoint", async () => {
+  await put({ parallelism: 2 });
+  const s = await waitRunning(
+    "parallelism 2 RUNNING",
+    (st) =>
+      st.taskManagers.ready === 2 &&
+      st.slots?.total === 2 &&
+      condition(st, "ParallelismAligned")?.status === "True",
+  );
+  assert.equal(s.taskManagers.desired, 2);
+  assert.equal(s.lastSavepoint?.trigger, "upgrade");
+  assert.equal(condition(s, "SpecAligned")?.status, "True");
+  assert.equal((await livePods()).length, 3);
+});
+
+test("a workspace agent restarted mid-suspend finishes the suspend", async () => {
+  await put({ state: "SUSPENDED" });
+  const cmPath = `/api/v1/namespaces/${ws.namespace}/configmaps/${NAME}-flink-config`;
+  const inFlight = await waitFor(
+    "the suspend recorded in the ConfigMap",
+    async () => {
+      const cm = await kubeGet<{ metadata: { annotations?: Record<string, string> } }>(env, cmPath);
+      const st = parseState(cm?.metadata.annotations?.["meridian.dev/lifecycle-state"]);
+      return st.ok && st.state?.op?.kind === "suspend" ? st.state.op : undefined;
+    },
+    60_000,
+    20,
+  );
+  await agent?.stop();
+  agent = undefined;
+  const cm = await kubeGet<{ metadata: { annotations?: Record<string, string> } }>(env, cmPath);
+  const left = parseState(cm?.metadata.annotations?.["meridian.dev/lifecycle-state"]);
+  assert.ok(left.ok && left.state?.op?.kind === "suspend", `stopped mid-suspend (at step ${inFlight.step})`);
+  agent = await startAgent(env, ws);
+  const s = await waitFor(
+    "Suspended",
+    async () => {
+      const st = await status();
+      return st?.phase === "Suspended" ? st : undefined;
+    },
+    120_000,
+  );
+  assert.equal(s.lastSavepoint?.trigger, "suspend");
+  assert.ok(existsSync(`${localPath(s.lastSavepoint?.location ?? "")}/_metadata`));
+  assert.equal(s.job.state, "NOT_DEPLOYED");
+  assert.equal(condition(s, "Ready")?.status, "True");
+  assert.equal((await podsOf(env, ws.namespace, NAME)).length, 0);
+  const svc = await kubeGet(env, `/api/v1/namespaces/${ws.namespace}/services/${NAME}-jobmanager`);
+  assert.ok(svc, "the Service stays while suspended");
+});
+
+test("resume restores from the suspend savepoint", async () => {
+  const suspended = await status();
+  await put({ state: "RUNNING" });
+  const s = await waitRunning("resumed job RUNNING", (st) => st.taskManagers.ready === 2);
+  const args = await jobManagerArgs();
+  assert.deepEqual(args.slice(3, 5), ["--fromSavepoint", suspended?.lastSavepoint?.location]);
+  const jm = (await livePods()).find((p: PodLite) => p.metadata.name === `${NAME}-jobmanager`);
+  const stats = (await (
+    await fetch(`http://${jm?.status?.podIP}:8081/jobs/${s.job.id}/checkpoints`)
+  ).json()) as { latest?: { restored?: { is_savepoint?: boolean; external_path?: string } } };
+  assert.equal(stats.latest?.restored?.is_savepoint, true, "Flink restored from a savepoint");
+  assert.equal(
+    localPath(stats.latest?.restored?.external_path ?? ""),
+    localPath(suspended?.lastSavepoint?.location ?? ""),
+  );
+});
+
+test("cancel cancels the job and removes the pods", async () => {
+  await put({ state: "CANCELLED" });
+  const s = await waitFor(
+    "Cancelled",
+    async () => {
+      const st = await status();
+      return st?.phase === "Cancelled" ? st : undefined;
+    },
+    120_000,
+  );
+  assert.equal(s.job.state, "NOT_DEPLOYED");
+  await waitFor("pods gone", async () => (await podsOf(env, ws.namespace, NAME)).length === 0, 60_000);
+  const events = await kubeGet<{ items: Array<{ reason: string }> }>(
+    env,
+    `/api/v1/namespaces/${ws.namespace}/events`,
+  );
+  const reasons = new Set(events?.items.map((e) => e.reason));
+  for (const r of [
+    "Deploying",
+    "SavepointTriggered",
+    "SavepointTaken",
+    "Suspended",
+    "Cancelled",
+    "PodsRemoved",
+  ])
+    assert.ok(reasons.has(r), `an Event ${r}`);
+});
+
 test("delete removes every pod, the Service and the ConfigMap", async () => {
+  await put({ state: "RUNNING" });
+  await waitRunning("running again before the delete");
   await env.cp.admin.deleteDeployment(ws.id, NAME);
   await waitFor("pods gone", async () => (await podsOf(env, ws.namespace, NAME)).length === 0, 120_000);
-  await waitFor("ConfigMap gone", async () => {
-    const r = await env.cluster.request(
-      "GET",
-      `/api/v1/namespaces/${ws.namespace}/configmaps/${NAME}-flink-config`,
-    );
-    return r.status === 404;
-  });
-  const svc = await env.cluster.request(
-    "GET",
-    `/api/v1/namespaces/${ws.namespace}/services/${NAME}-jobmanager`,
+  await waitFor(
+    "ConfigMap gone",
+    async () => !(await kubeGet(env, `/api/v1/namespaces/${ws.namespace}/configmaps/${NAME}-flink-config`)),
   );
-  assert.equal(svc.status, 404);
+  assert.equal(
+    await kubeGet(env, `/api/v1/namespaces/${ws.namespace}/services/${NAME}-jobmanager`),
+    undefined,
+  );
+  const all = await kubeGet<{ items: unknown[] }>(env, `/api/v1/namespaces/${ws.namespace}/pods`);
+  assert.equal(all?.items.length, 0, "no pod left in the namespace");
 });

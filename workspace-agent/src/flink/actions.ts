@@ -19,15 +19,21 @@ export interface ActionContext {
   rest: FlinkRestClient | undefined;
   /** This deployment's JobManager and TaskManager pods, from the cache. */
   pods: () => V1Pod[];
+  /** Send the savepoint directory in the request instead of relying on the job's configuration. */
+  explicitSavepointDirectory?: boolean;
 }
 
 export async function execute(action: Action, ctx: ActionContext): Promise<Outcome> {
   switch (action.type) {
     case "triggerSavepoint": {
       if (!ctx.rest) return { type: "unreachable", message: "the JobManager has no address yet" };
+      // The directory is the job's configured `execution.checkpointing.savepoint-dir` (objects.ts puts
+      // action.directory there), so the request leaves it to Flink: the path is then resolved where
+      // the JobManager runs, which also keeps the local test cluster's path mapping in force.
+      const dir = ctx.explicitSavepointDirectory ? action.directory : undefined;
       const r = action.stop
-        ? await ctx.rest.stopWithSavepoint(action.jobId, action.directory, action.triggerId)
-        : await ctx.rest.triggerSavepoint(action.jobId, action.directory, action.triggerId);
+        ? await ctx.rest.stopWithSavepoint(action.jobId, dir, action.triggerId)
+        : await ctx.rest.triggerSavepoint(action.jobId, dir, action.triggerId);
       return simple(r);
     }
     case "pollSavepoint": {

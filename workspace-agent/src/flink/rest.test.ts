@@ -115,6 +115,7 @@ test("stop-with-savepoint, savepoint and cancel send what Flink expects", async 
   assert.deepEqual(await c.stopWithSavepoint("j1", "file:///sp", "t-1"), { kind: "ok", value: "t-1" });
   assert.deepEqual(await c.triggerSavepoint("j1", "file:///sp", "t-2"), { kind: "ok", value: "t-1" });
   assert.deepEqual(await c.cancel("j1"), { kind: "ok", value: undefined });
+  await c.stopWithSavepoint("j1", undefined, "t-3");
   assert.deepEqual(
     seen.map((s) => [s.method, s.url, s.body ? JSON.parse(s.body) : undefined]),
     [
@@ -125,6 +126,7 @@ test("stop-with-savepoint, savepoint and cancel send what Flink expects", async 
         { "target-directory": "file:///sp", "cancel-job": false, triggerId: "t-2" },
       ],
       ["PATCH", "/jobs/j1?mode=cancel", undefined],
+      ["POST", "/jobs/j1/stop", { drain: false, triggerId: "t-3" }],
     ],
   );
 });

@@ -87,28 +87,31 @@ export class FlinkRestClient {
     return this.#call("GET", `/jobs/${enc(jobId)}`);
   }
 
-  /** `POST /jobs/:id/savepoints` (keeps the job running). `triggerId` makes a retry idempotent. */
+  /**
+   * `POST /jobs/:id/savepoints` (keeps the job running). `triggerId` makes a retry idempotent. Without
+   * `targetDirectory` Flink uses `execution.checkpointing.savepoint-dir` from its configuration.
+   */
   async triggerSavepoint(
     jobId: string,
-    targetDirectory: string,
+    targetDirectory: string | undefined,
     triggerId: string,
   ): Promise<RestResult<string>> {
     const r = await this.#call<{ "request-id": string }>("POST", `/jobs/${enc(jobId)}/savepoints`, {
-      "target-directory": targetDirectory,
+      ...(targetDirectory ? { "target-directory": targetDirectory } : {}),
       "cancel-job": false,
       triggerId,
     });
     return r.kind === "ok" ? { kind: "ok", value: r.value["request-id"] } : r;
   }
 
-  /** `POST /jobs/:id/stop`: stop-with-savepoint. */
+  /** `POST /jobs/:id/stop`: stop-with-savepoint (same `targetDirectory` rule). */
   async stopWithSavepoint(
     jobId: string,
-    targetDirectory: string,
+    targetDirectory: string | undefined,
     triggerId: string,
   ): Promise<RestResult<string>> {
     const r = await this.#call<{ "request-id": string }>("POST", `/jobs/${enc(jobId)}/stop`, {
-      targetDirectory,
+      ...(targetDirectory ? { targetDirectory } : {}),
       drain: false,
       triggerId,
     });
