@@ -104,7 +104,8 @@ test("a deployment reaches RUNNING and the control plane is told", async () => {
 
 test("a killed TaskManager is replaced and the job recovers", async () => {
   const before = (await livePods()).find((p) => p.metadata.name === `${NAME}-taskmanager-0`);
-  assert.ok(before);
+  const jobId = (await status())?.job.id;
+  assert.ok(before && jobId);
   const pids = env.sim.podProcesses(ws.namespace, before.metadata.name);
   assert.ok(pids.length > 0, "the TaskManager runs as a process");
   for (const pid of pids) process.kill(pid, "SIGKILL");
@@ -116,10 +117,22 @@ test("a killed TaskManager is replaced and the job recovers", async () => {
       ),
     60_000,
   );
+  // Flink noticed the loss and restarted the job on the new TaskManager.
+  const jm = (await livePods()).find((p) => p.metadata.name === `${NAME}-jobmanager`);
+  await waitFor(
+    "the job restarted in Flink",
+    async () => {
+      const r = await fetch(`http://${jm?.status?.podIP}:8081/jobs/${jobId}/metrics?get=numRestarts`);
+      const m = (await r.json()) as Array<{ id: string; value: string }>;
+      return Number(m.find((x) => x.id === "numRestarts")?.value ?? 0) >= 1;
+    },
+    90_000,
+  );
   const s = await waitRunning(
     "job RUNNING again with a slot",
-    (st) => st.slots?.total === 1 && condition(st, "Healthy")?.status === "True",
+    (st) => st.slots?.total === 1 && st.slots.available === 0 && condition(st, "Healthy")?.status === "True",
   );
+  assert.equal(s.job.id, jobId, "the same job recovered (the JobManager was not replaced)");
   assert.equal(s.taskManagers.ready, 1);
 });
 

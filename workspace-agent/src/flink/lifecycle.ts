@@ -391,6 +391,7 @@ function continueOperation(
     }
     case "removePods":
       if (observed.podsPresent) return { type: "removePods" };
+      events.push({ reason: "PodsRemoved", message: "JobManager and TaskManager pods removed" });
       finish(state, op, input, events);
       return state.op ? continueOperation(state, state.op, input, events, now) : { type: "idle" };
     case "removeAll":
