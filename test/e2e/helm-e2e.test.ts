@@ -134,6 +134,38 @@ async function assertFlinkUntouched(since: number, what: string): Promise<void> 
   assert.deepEqual(pids, flinkBefore.pids, `the ${what} restarted a Flink JVM`);
 }
 
+/** The workspace agent Deployment has the agent's log level and exactly one Ready, up-to-date pod. */
+async function workspaceAgentRolledOut(logLevel: string): Promise<void> {
+  type Deploy = {
+    metadata: { generation: number };
+    spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
+    status: {
+      observedGeneration?: number;
+      replicas?: number;
+      updatedReplicas?: number;
+      readyReplicas?: number;
+    };
+  };
+  await wait(`the workspace agent rolled out with log level ${logLevel}`, 120 * SEC, async (observe) => {
+    const d = await getJson<Deploy>(sys.cluster, ["deployment", "-n", WS_NS, WORKSPACE_AGENT_DEPLOYMENT]);
+    const level = d?.spec.template.spec.containers[0]?.env?.find(
+      (e) => e.name === "MERIDIAN_LOG_LEVEL",
+    )?.value;
+    const st = d?.status;
+    const pods = await workspaceAgentPods(sys.cluster, WS_NS);
+    observe(`level ${level}, status ${JSON.stringify(st)}, pods ${describePods(pods)}`);
+    return (
+      level === logLevel &&
+      st?.observedGeneration === d?.metadata.generation &&
+      st?.replicas === 1 &&
+      st.updatedReplicas === 1 &&
+      st.readyReplicas === 1 &&
+      pods.length === 1 &&
+      readyPods(pods).length === 1
+    );
+  });
+}
+
 step("helm install: two agent pods run the real agent as processes and become Ready", async () => {
   const notBuilt = missingAgents();
   if (notBuilt.length > 0) throw new NotBuiltError(notBuilt);
@@ -273,6 +305,7 @@ step("helm upgrade with a new logLevel rolls the agent and leaves the Flink job 
   });
   for (const p of old)
     assert.deepEqual(sys.sim.podProcesses(NAMESPACE, podName(p)), [], `${podName(p)} still runs`);
+  await workspaceAgentRolledOut("debug");
   await assertFlinkUntouched(started, "helm upgrade");
 });
 
