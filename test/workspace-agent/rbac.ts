@@ -1,6 +1,8 @@
 // What the agent creates in a workspace namespace for its workspace agent: Namespace,
-// ServiceAccount, Role and RoleBinding. The Role mirrors the contract in docs/CONVENTIONS.md
-// (agent/src has no exported Role builder yet; replace this with it when it lands).
+// ServiceAccount, Role and RoleBinding. The Role's rules are the agent's own
+// (agent/src/workspace/objects.ts), so the tests run under exactly what the agent grants.
+import { workspaceAgentRoleRules } from "../../agent/src/workspace/objects.ts";
+
 export function workspaceAgentRbac(namespace: string, workspaceId: string) {
   const labels = {
     "app.kubernetes.io/part-of": "meridian",
@@ -16,29 +18,7 @@ export function workspaceAgentRbac(namespace: string, workspaceId: string) {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",
       metadata: { name, namespace, labels },
-      rules: [
-        // Flink pods and Services: created, watched, recreated and deleted by the workspace agent.
-        {
-          apiGroups: [""],
-          resources: ["pods", "services"],
-          verbs: ["get", "list", "watch", "create", "patch", "delete"],
-        },
-        // ConfigMaps: Flink config, owner of the pods, home of the persisted lifecycle state.
-        {
-          apiGroups: [""],
-          resources: ["configmaps"],
-          verbs: ["get", "list", "watch", "create", "patch", "update", "delete"],
-        },
-        // Events on the objects it manages.
-        { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
-        // Its own credential, by name only.
-        {
-          apiGroups: [""],
-          resources: ["secrets"],
-          resourceNames: ["meridian-workspace-credential"],
-          verbs: ["get", "watch"],
-        },
-      ],
+      rules: workspaceAgentRoleRules(),
     },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
