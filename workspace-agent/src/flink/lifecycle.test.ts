@@ -319,11 +319,13 @@ test("a job that never ran since its restore needs no new savepoint to upgrade",
   w.job = { state: "FAILED", id: "j" };
   const s2 = spec({ image: "flink:fixed", generation: 2 });
   const d1 = w.decide(want(s2));
-  assert.equal(d1.action.type, "pollSavepoint");
-  w.outcome(d1.action, { type: "notFound" });
-  const d2 = w.decide(want(s2));
-  assert.deepEqual(d2.action, { type: "removePods" });
-  assert.ok(d2.events.some((e) => e.reason === "SavepointSkipped"));
+  assert.deepEqual(d1.action, { type: "removePods" });
+  assert.ok(d1.events.some((e) => e.reason === "SavepointSkipped"));
+  w.podsPresent = false;
+  w.job = { state: "NOT_DEPLOYED" };
+  w.decide(want(s2));
+  assert.equal(w.state?.run?.id, 2);
+  assert.equal(w.state?.run?.restoreFrom, undefined, "its restore point (none) carries over");
 });
 
 test("delete during a suspend's stop-with-savepoint keeps the savepoint and then removes everything", () => {
@@ -379,4 +381,14 @@ test("nonces that change while suspended are acknowledged, not acted on later", 
   assert.equal(d.state?.observedSavepointNonce, 4);
   assert.equal(d.state?.observedRestartNonce, 2);
   assert.ok(d.events.some((e) => e.reason === "NonceAcknowledged"));
+});
+
+test("deleting a job that never ran (JobManager unreachable, crash-looping) needs no savepoint", () => {
+  const w = new World();
+  w.decide(want(spec()));
+  w.podsPresent = true;
+  w.job = { state: "UNREACHABLE" };
+  const d = w.decide({ deleted: true });
+  assert.deepEqual(d.action, { type: "removeAll" });
+  assert.ok(d.events.some((e) => e.reason === "SavepointSkipped"));
 });

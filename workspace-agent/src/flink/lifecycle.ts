@@ -345,6 +345,10 @@ function continueOperation(
           ms: Date.parse(op.blocked.retryAt) - observed.now.getTime(),
         };
       op.triggerId ??= input.newTriggerId();
+      // A job never seen RUNNING since its run started has no state beyond its restore point: no
+      // savepoint is needed (nor possible) to stop it, whatever it is doing now (starting, crash-looping).
+      if (job.state !== "RUNNING" && op.stop && state.run && !state.run.everRunning && !op.jobId)
+        return savepointImpossible(state, op, input, events, now);
       if (job.state === "RUNNING" && job.id) {
         op.jobId = job.id;
         return {
