@@ -358,17 +358,41 @@ export class DeploymentController {
       await this.#persist(state, log);
     }
     const removing = state.op?.step === "removePods" || state.op?.step === "removeAll";
+    // The Service and the pods do not depend on each other: write them concurrently.
+    const service = this.#ensureService(name, ctx, owner, cm, removing);
+    try {
+      await this.#ensurePods(name, state, ctx, owner, cm, removing, log);
+    } finally {
+      await service;
+    }
+  }
+
+  async #ensureService(
+    name: string,
+    ctx: DeploymentContext,
+    owner: { name: string; uid: string },
+    cm: V1ConfigMap,
+    removing: boolean,
+  ): Promise<void> {
     const svc = this.#o.services.get(this.#o.namespace, names.service(name));
     const wantSvc = buildService(ctx, owner);
-    if (!removing && (!svc || isTerminating(svc) || !isSubset(wantSvc, svc))) {
-      if (svc && !isTerminating(svc))
-        this.#o.recordEvent(cm, "Normal", "DriftRepaired", "JobManager Service restored");
-      if (!svc || !isTerminating(svc))
-        await applyObject(this.#o.client, SERVICES, wantSvc as never, {
-          fieldManager: FIELD_MANAGER_WORKSPACE_AGENT,
-          force: true,
-        });
-    }
+    if (removing || (svc && isTerminating(svc)) || (svc && isSubset(wantSvc, svc))) return;
+    if (svc) this.#o.recordEvent(cm, "Normal", "DriftRepaired", "JobManager Service restored");
+    await applyObject(this.#o.client, SERVICES, wantSvc as never, {
+      fieldManager: FIELD_MANAGER_WORKSPACE_AGENT,
+      force: true,
+    });
+  }
+
+  async #ensurePods(
+    name: string,
+    state: LifecycleState,
+    ctx: DeploymentContext,
+    owner: { name: string; uid: string },
+    cm: V1ConfigMap,
+    removing: boolean,
+    log: Logger,
+  ): Promise<void> {
     const pods = this.#podsOf(name);
     if (!state.run || removing) {
       if (!state.op && pods.some((p) => !isTerminating(p))) {
