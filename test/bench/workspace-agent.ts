@@ -61,7 +61,7 @@ export async function run(args: string[]): Promise<void> {
         MERIDIAN_NAMESPACE: ws.namespace,
         MERIDIAN_POD_NAME: "bench-wsa",
         MERIDIAN_HEALTH_ADDR: "127.0.0.1:0",
-        MERIDIAN_LOG_LEVEL: "warn",
+        MERIDIAN_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
         MERIDIAN_FLINK_ALLOWED_REGISTRIES: ALLOWED_REGISTRIES.join(","),
         MERIDIAN_FLINK_POLL_INTERVAL_MS: "1000",
         MERIDIAN_STATUS_INTERVAL_MS: "5000",

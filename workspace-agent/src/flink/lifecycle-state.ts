@@ -81,8 +81,9 @@ export type LifecycleState = z.infer<typeof lifecycleState>;
 
 export const MAX_SAVEPOINTS = 10;
 
+/** Canonical JSON (the schema's key order), so equal states always serialize to equal text. */
 export function serializeState(state: LifecycleState): string {
-  return JSON.stringify(state);
+  return JSON.stringify(lifecycleState.parse(state));
 }
 
 export type ParsedState = { ok: true; state: LifecycleState | undefined } | { ok: false; error: string };

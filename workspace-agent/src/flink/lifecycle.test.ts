@@ -392,3 +392,16 @@ test("deleting a job that never ran (JobManager unreachable, crash-looping) need
   assert.deepEqual(d.action, { type: "removeAll" });
   assert.ok(d.events.some((e) => e.reason === "SavepointSkipped"));
 });
+
+test("the persisted state survives a round trip through its annotation text unchanged", async () => {
+  const { parseState, serializeState } = await import("./lifecycle-state.ts");
+  const w = new World();
+  deployRunning(w);
+  w.decide(want(spec({ state: "SUSPENDED" })));
+  const text = serializeState(w.state!);
+  const back = parseState(text);
+  assert.ok(back.ok && back.state);
+  assert.equal(serializeState(back.state), text, "same text: no false drift after a re-read");
+  assert.deepEqual(parseState("{not json").ok, false);
+  assert.deepEqual(parseState(undefined), { ok: true, state: undefined });
+});
