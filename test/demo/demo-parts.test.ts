@@ -1,0 +1,71 @@
+// The demo's own parts that can be checked without a cluster: the progress display (one line per
+// step off a terminal, a named StepError with the log tail on failure) and the process finder that
+// `down` relies on to leave nothing behind (it must find a pod-like process and only that).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { Writable } from "node:stream";
+import { test } from "node:test";
+import { demoProcesses, isAlive, kill } from "./processes.ts";
+import { Progress, StepError } from "./progress.ts";
+
+function capture(): { stream: NodeJS.WriteStream; text: () => string } {
+  let text = "";
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      text += chunk.toString();
+      done();
+    },
+  }) as unknown as NodeJS.WriteStream;
+  return { stream, text: () => text };
+}
+
+test("off a terminal each step prints one line with its time; a failure names the step and keeps the log tail", async () => {
+  const out = capture();
+  const p = new Progress(out.stream);
+  const value = await p.step("first", async (note) => {
+    note("waiting");
+    return 42;
+  });
+  assert.equal(value, 42);
+  await assert.rejects(
+    p.step(
+      "second",
+      async () => {
+        throw new Error("boom");
+      },
+      async () => "last lines",
+    ),
+    (err: unknown) =>
+      err instanceof StepError &&
+      err.step === "second" &&
+      err.message === "boom" &&
+      err.logTail === "last lines",
+  );
+  const lines = out.text().trimEnd().split("\n");
+  assert.equal(lines.length, 2, out.text());
+  assert.match(lines[0]!, /^✓ first \(\d+\.\d s\)$/);
+  assert.match(lines[1]!, /^✗ second \(\d+\.\d s\)$/);
+  assert.ok(!out.text().includes("\r"), "no spinner control characters off a terminal");
+});
+
+test("demoProcesses finds a process carrying the simulator's hosts file, and not others", async () => {
+  const hostsFile = `/tmp/meridian-demo-test-${process.pid}/hosts`;
+  const sleeper = (env: Record<string, string>) =>
+    spawn("/bin/sh", ["-c", "sleep 30"], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: "ignore" });
+  const ours = sleeper({ MERIDIAN_HOSTS_FILE: hostsFile });
+  const other = sleeper({ MERIDIAN_HOSTS_FILE: `${hostsFile}.other` });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const found = demoProcesses({ hostsFile }).map((p) => p.pid);
+    assert.ok(found.includes(ours.pid!), `pid ${ours.pid} not found in ${found.join(",")}`);
+    assert.ok(!found.includes(other.pid!), "a process of another simulator was taken for the demo's");
+    assert.ok(!found.includes(process.pid));
+  } finally {
+    const exited = [ours, other].map((c) => new Promise((r) => c.once("exit", r)));
+    kill(ours.pid!);
+    kill(other.pid!);
+    await Promise.all(exited);
+  }
+  assert.equal(isAlive(ours.pid!), false);
+  assert.deepEqual(demoProcesses({ hostsFile }), []);
+});
