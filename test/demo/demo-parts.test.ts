@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { Writable } from "node:stream";
 import { test } from "node:test";
-import { demoProcesses, isAlive, kill } from "./processes.ts";
+import { demoProcesses, kill } from "./processes.ts";
 import { Progress, StepError } from "./progress.ts";
 
 function capture(): { stream: NodeJS.WriteStream; text: () => string } {
@@ -48,24 +48,33 @@ test("off a terminal each step prints one line with its time; a failure names th
   assert.ok(!out.text().includes("\r"), "no spinner control characters off a terminal");
 });
 
-test("demoProcesses finds a process carrying the simulator's hosts file, and not others", async () => {
+test("demoProcesses finds a pod-like process and its children by the simulator's hosts file, and nothing else", async () => {
   const hostsFile = `/tmp/meridian-demo-test-${process.pid}/hosts`;
+  // Like a container's main process that started a child of its own: both inherit the environment.
   const sleeper = (env: Record<string, string>) =>
-    spawn("/bin/sh", ["-c", "sleep 30"], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: "ignore" });
+    spawn("/bin/sh", ["-c", "sleep 30 & exec sleep 30"], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: "ignore",
+    });
   const ours = sleeper({ MERIDIAN_HOSTS_FILE: hostsFile });
   const other = sleeper({ MERIDIAN_HOSTS_FILE: `${hostsFile}.other` });
+  const otherPids = () => demoProcesses({ hostsFile: `${hostsFile}.other` }).map((p) => p.pid);
   try {
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 300));
     const found = demoProcesses({ hostsFile }).map((p) => p.pid);
     assert.ok(found.includes(ours.pid!), `pid ${ours.pid} not found in ${found.join(",")}`);
-    assert.ok(!found.includes(other.pid!), "a process of another simulator was taken for the demo's");
+    assert.equal(found.length, 2, `expected the process and its child, found ${found.join(",")}`);
+    assert.ok(
+      !found.some((pid) => otherPids().includes(pid)),
+      "another simulator's process was taken for the demo's",
+    );
     assert.ok(!found.includes(process.pid));
+    // What `down` does with them: SIGKILL each; then nothing is left.
+    for (const pid of found) kill(pid);
+    await new Promise((r) => ours.once("exit", r));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(demoProcesses({ hostsFile }), []);
   } finally {
-    const exited = [ours, other].map((c) => new Promise((r) => c.once("exit", r)));
-    kill(ours.pid!);
-    kill(other.pid!);
-    await Promise.all(exited);
+    for (const pid of [...demoProcesses({ hostsFile }).map((p) => p.pid), ...otherPids()]) kill(pid);
   }
-  assert.equal(isAlive(ours.pid!), false);
-  assert.deepEqual(demoProcesses({ hostsFile }), []);
 });
