@@ -65,6 +65,10 @@ test("demoProcesses finds a pod-like process and its children by the simulator's
     assert.ok(found.includes(ours.pid!), `pid ${ours.pid} not found in ${found.join(",")}`);
     assert.equal(found.length, 2, `expected the process and its child, found ${found.join(",")}`);
     assert.ok(
+      otherPids().includes(other.pid!),
+      "the other simulator's process is not found by its own hosts file",
+    );
+    assert.ok(
       !found.some((pid) => otherPids().includes(pid)),
       "another simulator's process was taken for the demo's",
     );
