@@ -45,13 +45,17 @@ const simulated: DeploymentBody = {
   upgradeMode: "STATELESS",
 };
 
+/** A debug logger whose lines land in `logLines` (checked for the token, dumped on request). */
+function captureLogger() {
+  const sink = new PassThrough();
+  sink.on("data", (chunk: Buffer) => logLines.push(...chunk.toString("utf8").split("\n").filter(Boolean)));
+  return createLogger({ component: "workspace-agent", level: "debug", destination: sink });
+}
+
 before(async () => {
   env = await startEnv();
   ws = await createWorkspace(env, "team-c");
-  const sink = new PassThrough();
-  sink.on("data", (chunk: Buffer) => logLines.push(...chunk.toString("utf8").split("\n").filter(Boolean)));
-  const logger = createLogger({ component: "workspace-agent", level: "debug", destination: sink });
-  agent = await startAgent(env, ws, {}, { logger });
+  agent = await startAgent(env, ws, {}, { logger: captureLogger() });
 });
 
 after(async () => {
@@ -77,9 +81,12 @@ test("an image outside the allowed registries is refused naming `image`; other d
   assert.match(cond?.message ?? "", /^image: .*evil\.example\.com/);
   await waitFor("good's pods", async () => (await live("good")).length === 2);
   assert.equal((await podsOf(env, ws.namespace, "evil")).length, 0);
-  const good = await reported(env, ws, "good");
-  assert.equal(good?.phase, "Deploying");
-  assert.equal(good?.job.state, "UNREACHABLE", "no JobManager answers: never RUNNING when unknown");
+  const good = await waitFor("good reported with its JobManager", async () => {
+    const r = await reported(env, ws, "good");
+    return r?.jobManager ? r : undefined;
+  });
+  assert.equal(good.phase, "Deploying");
+  assert.equal(good.job.state, "UNREACHABLE", "no JobManager answers: never RUNNING when unknown");
 });
 
 test("a malformed event is rejected, counted in status, and changes nothing", async () => {
@@ -208,6 +215,28 @@ test("health, readiness and metrics are served; the token never reaches a log li
     logLines.some((l) => JSON.parse(l).deployment === "good"),
     "lines carry the deployment field",
   );
+});
+
+test("without the control plane, a restarted workspace agent keeps the pods running from the persisted spec", async () => {
+  await env.cp.stop();
+  await agent.stop();
+  agent = await startAgent(env, ws, {}, { logger: captureLogger() });
+  const tm = (await live("good")).find((p) => p.metadata.name === "good-taskmanager-0");
+  assert.ok(tm);
+  await deleteObject(env.admin, PODS, ws.namespace, tm.metadata.name);
+  await waitFor("good-taskmanager-0 recreated with no control plane", async () =>
+    (await live("good")).some(
+      (p) => p.metadata.name === "good-taskmanager-0" && p.metadata.uid !== tm.metadata.uid,
+    ),
+  );
+  assert.equal((await live("good")).length, 2, "nothing deleted because a connection failed");
+  await env.cp.restart();
+  await waitFor("status reported again after the control plane returned", async () => {
+    const s = await env.cp.admin.getWorkspaceStatus(ws.id);
+    return (
+      s?.agent.startedAt === agent.status().agent.startedAt && s.deployments.some((d) => d.name === "good")
+    );
+  });
 });
 
 test("delete of a STATELESS deployment removes its pods, Service and ConfigMap", async () => {

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { V1ConfigMap, V1Pod, V1Service } from "@kubernetes/client-node";
 import { applyObject, deleteObject } from "@meridian/shared/kube/apply";
 import type { KubeClient } from "@meridian/shared/kube/client";
-import { isSubset } from "@meridian/shared/kube/compare";
+import { firstDifference, isSubset } from "@meridian/shared/kube/compare";
 import type { EventType } from "@meridian/shared/kube/events";
 import {
   COMPONENT_JOBMANAGER,
@@ -214,6 +214,8 @@ export class DeploymentController {
       }
     }
     if (state && cm?.metadata?.uid) await this.#ensureObjects(name, state, cm, log);
+    // Orphaned or not yet confirmed by a snapshot: still watched and reported.
+    this.#o.monitor.track(name, this.#jobManager(name));
     this.#publish(name, desired, state, refused, log, entry.kind === "orphaned");
   }
 
@@ -347,8 +349,9 @@ export class DeploymentController {
     const ctx = this.#ctx(state);
     const owner = { name: cm.metadata?.name ?? "", uid: cm.metadata?.uid ?? "" };
     const wantCm = buildConfigMap(ctx, serializeState(state));
-    if (!isSubset(wantCm, cm)) {
-      log.info("ConfigMap drifted; re-applying");
+    const drift = firstDifference(wantCm, cm);
+    if (drift !== undefined) {
+      log.info({ field: drift }, "ConfigMap drifted; re-applying");
       this.#o.recordEvent(
         cm,
         "Normal",
