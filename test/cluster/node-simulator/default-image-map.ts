@@ -2,6 +2,7 @@
 // project's own images run the project's own entry points (docs/CONVENTIONS.md,
 // "Contracts between the parts"), busybox and sim/shell run shell commands.
 import { fileURLToPath } from "node:url";
+import { flinkImageHandler } from "../flink/image-handler.ts";
 import { genericCommand, type ImageMapEntry, nodeEntryPoint } from "./image-map.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -14,6 +15,7 @@ export function defaultImageMap(extra: ImageMapEntry[] = []): ImageMapEntry[] {
     ...extra,
     nodeEntryPoint(AGENT_IMAGE, `${REPO_ROOT}agent/src/main.ts`),
     nodeEntryPoint(WORKSPACE_AGENT_IMAGE, `${REPO_ROOT}workspace-agent/src/main.ts`),
+    flinkImageHandler(),
     genericCommand(),
   ];
 }

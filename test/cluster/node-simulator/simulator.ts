@@ -64,10 +64,22 @@ export interface NodeSimulator {
   stop(): Promise<void>;
 }
 
-/** 127.0.1.1, 127.0.1.2, ... 127.0.1.254, 127.0.2.1, ...: unique per pod for the simulator's life. */
-export function podIPFor(n: number): string {
+/**
+ * 127.<block>.1.1, 127.<block>.1.2, ... 127.<block>.1.254, 127.<block>.2.1, ...: unique per pod for the
+ * simulator's life. Each simulator draws its own `block` (16–250), so two simulators running at once on
+ * one machine (a test and the demo) do not hand out the same addresses.
+ */
+export function podIPFor(n: number, block = 0): string {
   if (n < 0 || n >= 254 * 255) throw new Error("the node simulator ran out of loopback pod IPs");
-  return `127.0.${1 + Math.floor(n / 254)}.${1 + (n % 254)}`;
+  if (!Number.isInteger(block) || block < 0 || block > 255) throw new Error(`bad pod IP block ${block}`);
+  return `127.${block}.${1 + Math.floor(n / 254)}.${1 + (n % 254)}`;
+}
+
+/** A random second octet for this simulator's pod IPs; MERIDIAN_POD_IP_BLOCK pins it. */
+export function drawPodIPBlock(env: NodeJS.ProcessEnv = process.env): number {
+  const pinned = env.MERIDIAN_POD_IP_BLOCK;
+  if (pinned !== undefined) return Number(pinned);
+  return 16 + Math.floor(Math.random() * 235);
 }
 
 function decodeConfigMap(cm: V1ConfigMap | undefined): Record<string, Buffer> | undefined {
@@ -104,6 +116,7 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
   const processes = new ProcessTable();
   const workers = new Map<string, PodWorker>(); // by pod uid
   let nextIP = 0;
+  const ipBlock = drawPodIPBlock();
   let stopped = false;
 
   const cert = await servingCert(opts.cluster, dir, logger);
@@ -196,7 +209,7 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
       hostsFile,
       preloadPath: PRELOAD_PATH,
       hostIP: HOST_IP,
-      podIP: podIPFor(nextIP++),
+      podIP: podIPFor(nextIP++, ipBlock),
       podDir: join(dir, "pods", `${ns}_${pod.metadata?.name}_${uid}`),
       claimsDir: join(dir, "claims"),
     });
