@@ -230,7 +230,14 @@ test("without the control plane, a restarted workspace agent keeps the pods runn
     ),
   );
   assert.equal((await live("good")).length, 2, "nothing deleted because a connection failed");
+  const restartedAt = new Date();
   await env.cp.restart();
+  // A delete sent before this agent's first snapshot would only make "good" an orphan (kept for the
+  // grace period): wait for the stream.
+  await env.cp.admin.waitForStreams(
+    { stream: "workspace", target: ws.id, connectedAfter: restartedAt },
+    30_000,
+  );
   await waitFor("status reported again after the control plane returned", async () => {
     const s = await env.cp.admin.getWorkspaceStatus(ws.id);
     return (
@@ -252,6 +259,29 @@ test("delete of a STATELESS deployment removes its pods, Service and ConfigMap",
     const s = await env.cp.admin.getWorkspaceStatus(ws.id);
     return s && !s.deployments.some((d) => d.name === "good" && d.phase !== "Deleted");
   });
+});
+
+test("a deployment deleted while its agent was away is an orphan, deleted after the grace period", async () => {
+  await env.cp.admin.putDeployment(ws.id, "orph", simulated);
+  await waitFor("orph's pods", async () => (await live("orph")).length === 2);
+  await agent.stop();
+  await env.cp.admin.deleteDeployment(ws.id, "orph"); // nobody listens: the next snapshot just omits it
+  agent = await startAgent(env, ws, { orphanGracePeriodSeconds: 3 }, { logger: captureLogger() });
+  const s = await waitFor("Orphaned reported", async () => {
+    const st = await reported(env, ws, "orph");
+    return condition(st, "Orphaned")?.status === "True" ? st : undefined;
+  });
+  assert.equal(s?.phase, "Deploying", "an orphan keeps running");
+  assert.equal((await live("orph")).length, 2);
+  await waitFor(
+    "orph deleted after 3 s",
+    async () => (await podsOf(env, ws.namespace, "orph")).length === 0,
+    30_000,
+  );
+  await waitFor(
+    "ConfigMap gone",
+    async () => !(await kubeGet(env, `/api/v1/namespaces/${ws.namespace}/configmaps/orph-flink-config`)),
+  );
 });
 
 test("a refreshed credential in the Secret is used without a restart", async () => {

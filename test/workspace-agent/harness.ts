@@ -184,6 +184,7 @@ export function agentConfig(
     flinkRequestTimeoutMs: 3000,
     statusIntervalMs: 2000,
     kubeConcurrency: 8,
+    orphanGracePeriodSeconds: 86_400,
     ...over,
   };
 }

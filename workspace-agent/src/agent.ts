@@ -158,6 +158,7 @@ export async function startWorkspaceAgent(
       workspaceId: config.workspaceId,
       savepointBaseDir: config.savepointBaseDir,
       allowedRegistries: config.flinkAllowedRegistries,
+      orphanGracePeriodMs: config.orphanGracePeriodSeconds * 1000,
       client,
       pods: caches.pods,
       configMaps: caches.configMaps,

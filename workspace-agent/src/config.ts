@@ -28,6 +28,8 @@ export interface WorkspaceAgentConfig {
   statusIntervalMs: number;
   /** Bound on concurrent requests to the Kubernetes API server. */
   kubeConcurrency: number;
+  /** A deployment the control plane's snapshots stopped listing is deleted after this long. */
+  orphanGracePeriodSeconds: number;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -184,6 +186,14 @@ const settings = [
     expected: "an integer between 1 and 100",
     parse: posInt(1, 100),
     default: () => 8,
+  }),
+  s({
+    key: "orphanGracePeriodSeconds",
+    flag: "orphan-grace-period-seconds",
+    env: "MERIDIAN_ORPHAN_GRACE_PERIOD_SECONDS",
+    expected: "an integer number of seconds between 0 and 31536000 (the local policy's default is 86400)",
+    parse: posInt(0, 31_536_000),
+    default: () => 86_400,
   }),
 ];
 

@@ -56,6 +56,8 @@ export interface ControllerOptions {
   onStatus: (name: string, status: DeploymentStatus | undefined) => void;
   onReconcile?: (outcome: "ok" | "error", durationMs: number) => void;
   onLifecycleStep?: (kind: string, step: string) => void;
+  /** An orphan (no longer in the control plane's snapshot, never deleted explicitly) is deleted after this. */
+  orphanGracePeriodMs: number;
   /** How many deployments reconcile at once. Default 4. */
   concurrency?: number;
   newTriggerId?: () => string;
@@ -75,6 +77,8 @@ export class DeploymentController {
   readonly #statuses = new Map<string, DeploymentStatus>();
   readonly #backoff = new PodBackoff();
   readonly #failures = new Map<string, number>();
+  /** When each deployment was first seen orphaned (in memory: a restart only delays the deletion). */
+  readonly #orphanSince = new Map<string, number>();
   /** The ConfigMap each deployment's last write returned, until the watch cache has it too. */
   readonly #written = new Map<string, V1ConfigMap>();
   #stopped = false;
@@ -149,6 +153,25 @@ export class DeploymentController {
   }
 
   /** The ConfigMap as cached, or as we last wrote it when the cache has not caught up yet. */
+  /** True once an orphan's grace period is over; until then it is kept and a timer set. */
+  #orphanExpired(name: string, cm: V1ConfigMap | undefined, log: Logger): boolean {
+    const now = Date.now();
+    const since = this.#orphanSince.get(name) ?? now;
+    if (!this.#orphanSince.has(name)) {
+      this.#orphanSince.set(name, now);
+      const message = `no longer in the control plane's snapshot; deleted after ${this.#o.orphanGracePeriodMs / 1000} s unless it comes back`;
+      log.warn(message);
+      this.#o.recordEvent(cm, "Warning", "Orphaned", message);
+    }
+    const left = since + this.#o.orphanGracePeriodMs - now;
+    if (left > 0) {
+      this.enqueueAfter(name, Math.min(left, 2_147_000_000));
+      return false;
+    }
+    this.#o.recordEvent(cm, "Warning", "OrphanDeleted", "orphan grace period over; deleting");
+    return true;
+  }
+
   #configMap(name: string): V1ConfigMap | undefined {
     const cached = this.#o.configMaps.get(this.#o.namespace, names.configMap(name));
     const written = this.#written.get(name);
@@ -188,7 +211,10 @@ export class DeploymentController {
     const entry = this.#o.desired.get(name);
     let refused: { field: string; message: string } | undefined;
     let desired: Desired | undefined;
+    if (entry.kind !== "orphaned" || !state) this.#orphanSince.delete(name);
     if (entry.kind === "deleted" || state?.op?.kind === "delete") desired = { deleted: true };
+    else if (entry.kind === "orphaned" && state && this.#orphanExpired(name, cm, log))
+      desired = { deleted: true };
     else if (entry.kind === "spec") {
       const check = checkImage(entry.spec.image, this.#o.allowedRegistries);
       if (check.allowed) desired = { deleted: false, spec: entry.spec, specHash: specHash(entry.spec) };

@@ -133,7 +133,7 @@ function conditions(i: StatusInput, s: DeploymentStatus): Cond[] {
       status: "True",
       reason: "NotInSnapshot",
       message:
-        "the control plane's snapshot no longer lists this deployment; it is kept until an explicit delete",
+        "the control plane's snapshot no longer lists this deployment; it keeps running and is deleted when the orphan grace period ends, unless it is listed again",
     });
   return list;
 }
