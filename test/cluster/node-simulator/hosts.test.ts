@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { V1Pod, V1Service } from "@kubernetes/client-node";
 import { buildHostsFile, parseHostsFile } from "./hosts.ts";
 import { candidateNames, lookupHosts } from "./hosts-preload.ts";
-import { imageMatches, rewriteMountPaths } from "./image-map.ts";
+import { genericCommand, imageMatches, rewriteMountPaths } from "./image-map.ts";
 
 const pod = (name: string, ns: string, ip: string, labels: Record<string, string>, ready = true): V1Pod => ({
   metadata: { name, namespace: ns, labels, creationTimestamp: new Date(`2026-01-01T00:00:0${ip.at(-1)}Z`) },
@@ -103,5 +103,29 @@ describe("image map helpers", () => {
     );
     assert.equal(rewriteMountPaths("/etc/cfgx", dirs), "/etc/cfgx");
     assert.equal(rewriteMountPaths("/tmp/sim-1/x", dirs, ["/tmp/sim-1"]), "/tmp/sim-1/x");
+  });
+});
+
+describe("genericCommand", () => {
+  const ctx = (command: string[] | undefined, args: string[] | undefined) =>
+    ({
+      container: { name: "main", image: "busybox", command, args },
+      env: {},
+      podDir: "/tmp/pod",
+      volumeDirs: {},
+      hostsFile: "/tmp/sim/hosts",
+    }) as unknown as Parameters<ReturnType<typeof genericCommand>["launch"]>[0];
+
+  it("runs args alone as the command line, as busybox's empty ENTRYPOINT does", async () => {
+    const l = await genericCommand().launch(ctx(undefined, ["sh", "-c", "echo hi"]));
+    assert.equal(l.command, "sh");
+    assert.deepEqual(l.args, ["-c", "echo hi"]);
+  });
+
+  it("puts args after an explicit command, and runs sh when given neither", async () => {
+    const l = await genericCommand().launch(ctx(["/bin/echo"], ["a", "b"]));
+    assert.deepEqual([l.command, ...l.args], ["/bin/echo", "a", "b"]);
+    const bare = await genericCommand().launch(ctx(undefined, undefined));
+    assert.deepEqual([bare.command, ...bare.args], ["sh"]);
   });
 });

@@ -115,7 +115,8 @@ export interface GenericCommandOptions {
 
 /**
  * Runs the container's `command` + `args` as a local process (the host's /bin/sh and
- * tools; `node` is this Node 24). No command means `/bin/sh` like busybox's default.
+ * tools; `node` is this Node 24). Like busybox (no ENTRYPOINT, CMD ["sh"]): `args` without a `command`
+ * replace the CMD, and neither means `sh`.
  */
 export function genericCommand(opts: GenericCommandOptions = {}): ImageMapEntry {
   const images = opts.images ?? ["busybox", "sim/shell:*", "sim/shell"];
@@ -124,8 +125,10 @@ export function genericCommand(opts: GenericCommandOptions = {}): ImageMapEntry 
     name: "generic command",
     matches: matcher(images),
     launch: (ctx) => {
-      let argv = [...(ctx.container.command ?? []), ...(ctx.container.args ?? [])];
-      if (!ctx.container.command?.length) argv = ["/bin/sh", ...argv];
+      // Like busybox: no ENTRYPOINT and CMD ["sh"], so `args` alone replace the CMD (kubectl run -- sh -c …).
+      const command = ctx.container.command ?? [];
+      const args = ctx.container.args ?? [];
+      const argv = command.length > 0 ? [...command, ...args] : args.length > 0 ? args : ["sh"];
       const launch = { command: argv[0]!, args: argv.slice(1), env: ctx.env, cwd: ctx.podDir };
       return rewrite ? withMountPaths(launch, ctx) : launch;
     },
