@@ -52,6 +52,7 @@ export async function run(args: string[]): Promise<void> {
   let failed = false;
   try {
     const ws = await createWorkspace(env, "bench");
+    const healthPort = await freePort();
     child = spawn(process.execPath, [MAIN, "run"], {
       env: {
         PATH: process.env.PATH ?? "",
@@ -60,7 +61,7 @@ export async function run(args: string[]): Promise<void> {
         MERIDIAN_WORKSPACE_ID: ws.id,
         MERIDIAN_NAMESPACE: ws.namespace,
         MERIDIAN_POD_NAME: "bench-wsa",
-        MERIDIAN_HEALTH_ADDR: "127.0.0.1:0",
+        MERIDIAN_HEALTH_ADDR: `127.0.0.1:${healthPort}`,
         MERIDIAN_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
         MERIDIAN_FLINK_ALLOWED_REGISTRIES: ALLOWED_REGISTRIES.join(","),
         MERIDIAN_FLINK_POLL_INTERVAL_MS: "1000",
@@ -114,6 +115,7 @@ export async function run(args: string[]): Promise<void> {
     await new Promise((r) => setTimeout(r, 5000));
     const rssMb = rss(pid);
     report(`(b) resident memory with ${total} deployments: ${rssMb.toFixed(0)} MB (goal ≤ 100 MB)`);
+    report(`    where it goes: ${await heapFigures(healthPort)}`);
     failed ||= rssMb > 100;
 
     // (c) a real Flink job: PUT → RUNNING in the status the control plane received.
@@ -129,6 +131,25 @@ export async function run(args: string[]): Promise<void> {
     report("a goal was missed");
     process.exitCode = 1;
   }
+}
+
+/** V8 heap and external memory from the agent's own /metrics (prom-client's default metrics). */
+async function heapFigures(port: number): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const mb = (name: string) => {
+    const m = new RegExp(`^${name} (\\S+)`, "m").exec(text);
+    return m ? `${(Number(m[1]) / 1048576).toFixed(0)} MB` : "?";
+  };
+  return `heap used ${mb("nodejs_heap_size_used_bytes")} of ${mb("nodejs_heap_size_total_bytes")}, external ${mb("nodejs_external_memory_bytes")}`;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
 }
 
 function rss(pid: number): number {
