@@ -21,7 +21,14 @@ export class OwnedCaches {
     this.#prefix = prefix;
     const labelSelector = managedBySelector(MANAGED_BY_AGENT);
     const add = (type: ResourceType, fieldSelector?: string) => {
-      const cache = new WatchCache({ client, type, labelSelector, fieldSelector, logger });
+      const cache = new WatchCache({
+        client,
+        type,
+        labelSelector,
+        fieldSelector,
+        logger,
+        transform: dropManagedFields,
+      });
       cache.on((e) => this.#onEvent(type, e));
       this.#caches.set(type.kind, cache);
     };
@@ -64,7 +71,10 @@ export class OwnedCaches {
 
   /** Remembers what a write returned, so the next read does not see the pre-write object. */
   noteWritten(type: ResourceType, obj: KubeObject): void {
-    this.#overlay.set(overlayKey(type, obj.metadata?.namespace, obj.metadata?.name ?? ""), obj);
+    this.#overlay.set(
+      overlayKey(type, obj.metadata?.namespace, obj.metadata?.name ?? ""),
+      dropManagedFields(obj),
+    );
   }
 
   /** Workspace ids that have a namespace in the cluster. */
@@ -99,6 +109,13 @@ export class OwnedCaches {
     if (!id) return;
     for (const l of this.#listeners) l(id, type.kind, e);
   }
+}
+
+/** Nothing in the agent reads managedFields; dropping them halves the cache. */
+function dropManagedFields(obj: KubeObject): KubeObject {
+  if (!obj.metadata?.managedFields) return obj;
+  const { managedFields: _, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
 }
 
 function overlayKey(type: ResourceType, namespace: string | undefined, name: string): string {

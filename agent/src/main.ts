@@ -22,6 +22,12 @@ const program = buildCli({
       process.exit(2);
     }
     const logger = createLogger({ component: "meridian-agent", level: config.logLevel });
+    // A bug, not a condition to survive: say so on one JSON line and let Kubernetes restart us.
+    process.on("unhandledRejection", (err) => {
+      logger.fatal({ err }, "unhandled promise rejection; exiting");
+      logger.flush();
+      process.exit(1);
+    });
     let agent: Awaited<ReturnType<typeof startAgent>>;
     try {
       agent = await startAgent(config, { logger });

@@ -45,7 +45,8 @@ export class AgentMetrics {
   });
   readonly kubeWrites = new Counter({
     name: "meridian_agent_kube_write_requests_total",
-    help: "Kubernetes API requests that change state (every verb but get, list and watch).",
+    help: "Kubernetes API requests that change state (every verb but get, list and watch), by resource (leases: leader election).",
+    labelNames: ["resource"] as const,
     registers: [this.registry],
   });
   readonly leader = new Gauge({
@@ -70,7 +71,7 @@ export class AgentMetrics {
     this.kubeRequests.inc({ verb: info.verb, code: String(info.status) });
     if (isWriteVerb(info.verb)) {
       this.#writes++;
-      this.kubeWrites.inc();
+      this.kubeWrites.inc({ resource: resourceOf(info.path) });
     }
   };
 
@@ -83,4 +84,12 @@ export class AgentMetrics {
     this.workspaces.reset();
     for (const [phase, n] of Object.entries(counts)) this.workspaces.set({ phase }, n ?? 0);
   }
+}
+
+/** The resource (plural) a request path names: `/apis/apps/v1/namespaces/x/deployments/y` → deployments. */
+export function resourceOf(path: string): string {
+  const parts = path.split("?")[0]!.split("/").filter(Boolean);
+  const rest = parts[0] === "api" ? parts.slice(2) : parts[0] === "apis" ? parts.slice(3) : parts;
+  if (rest[0] === "namespaces" && rest.length >= 3) return rest[2]!;
+  return rest[0] ?? "unknown";
 }

@@ -120,10 +120,10 @@ export async function startHarness(
         const args = [join(REPO, "agent/src/main.ts"), "run"];
         for (const [k, v] of Object.entries(flags))
           args.push(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=${v}`);
-        const proc = spawn(process.execPath, args, {
-          stdio: ["ignore", "pipe", "pipe"],
-          env: { PATH: process.env.PATH },
-        });
+        const env: Record<string, string | undefined> = { PATH: process.env.PATH };
+        if (process.env.MERIDIAN_AGENT_NODE_OPTIONS)
+          env.NODE_OPTIONS = process.env.MERIDIAN_AGENT_NODE_OPTIONS;
+        const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });
         const lines: string[] = [];
         const onData = (b: Buffer) => {
           for (const l of b.toString().split("\n")) {

@@ -68,31 +68,49 @@ export async function reconcileWorkspace(
   const violations = checkWorkspace(spec, image, deps.policy);
   if (violations.length > 0) return { outcome: "refused", writes: 0, violations };
   const [namespace, ...rest] = desiredObjects(spec, { ...deps.build, image });
-  const counter = { writes: 0 };
-  const ensure = (d: DesiredObject) => ensureObject(deps, d, spec, lastAppliedGeneration, counter, signal);
-  const ns = await ensure(namespace!);
-  if (ns.metadata?.deletionTimestamp)
-    throw new RetryableError(
-      "NamespaceTerminating",
-      `namespace ${ns.metadata.name} is being deleted; the workspace is re-created once it is gone`,
-    );
-  const credential = ensureCredential(deps, spec, counter, signal);
-  // Pods need their ServiceAccount, and a RoleBinding's escalation check needs its Role: those go
-  // in order; everything else in parallel (bounded by the client's global limit).
-  const chains = [
-    [SERVICE_ACCOUNTS, DEPLOYMENTS],
-    [ROLES, ROLE_BINDINGS],
-  ];
-  const chained = new Set(chains.flat());
-  const runChain = async (kinds: ResourceType[]) => {
-    for (const k of kinds) {
-      const d = rest.find((o) => o.type === k);
-      if (d) await ensure(d);
-    }
-  };
-  await Promise.all([...chains.map(runChain), ...rest.filter((o) => !chained.has(o.type)).map(ensure)]);
-  const cred = await credential;
-  return { outcome: counter.writes > 0 ? "applied" : "unchanged", writes: counter.writes, credential: cred };
+  const run: ReconcileRun = { writes: 0, events: [] };
+  const ensure = (d: DesiredObject) => ensureObject(deps, d, spec, lastAppliedGeneration, run, signal);
+  const byType = (t: ResourceType) => rest.find((o) => o.type === t);
+  try {
+    const ns = await ensure(namespace!);
+    if (ns.metadata?.deletionTimestamp)
+      throw new RetryableError(
+        "NamespaceTerminating",
+        `namespace ${ns.metadata.name} is being deleted; the workspace is re-created once it is gone`,
+      );
+    // The critical path first, alone, so the workspace agent starts as early as possible. Its pods
+    // need the ServiceAccount, which is applied alongside the Deployment: the Deployment and
+    // ReplicaSet controllers take far longer to get to a pod than one apply takes (if they ever
+    // win, the ReplicaSet controller retries within milliseconds). Then the rest in parallel
+    // (bounded by the client's global limit), a RoleBinding after its Role (the RBAC escalation
+    // check reads the Role). Events are recorded last.
+    const sa = byType(SERVICE_ACCOUNTS);
+    const deployment = byType(DEPLOYMENTS);
+    await Promise.all([sa && ensure(sa), deployment && ensure(deployment)]);
+    // Awaited with the rest below, never left dangling: if an apply fails first, Promise.all still
+    // observes the credential's own failure (an abort on lost leadership fails both).
+    const credential = ensureCredential(deps, spec, run, signal);
+    const role = byType(ROLES);
+    const binding = byType(ROLE_BINDINGS);
+    const others = rest.filter((o) => ![sa, deployment, role, binding].includes(o));
+    const [cred] = await Promise.all([
+      credential,
+      (async () => {
+        if (role) await ensure(role);
+        if (binding) await ensure(binding);
+      })(),
+      ...others.map(ensure),
+    ]);
+    return { outcome: run.writes > 0 ? "applied" : "unchanged", writes: run.writes, credential: cred };
+  } finally {
+    for (const e of run.events) void deps.recorder.record(e.object, "Normal", e.reason, e.message);
+  }
+}
+
+/** What one reconcile wrote, and the Events it owes (recorded once the applies are done). */
+interface ReconcileRun {
+  writes: number;
+  events: { object: KubeObject; reason: string; message: string }[];
 }
 
 async function ensureObject(
@@ -100,7 +118,7 @@ async function ensureObject(
   d: DesiredObject,
   spec: WorkspaceSpec,
   lastAppliedGeneration: number | undefined,
-  counter: { writes: number },
+  run: ReconcileRun,
   signal: AbortSignal,
 ): Promise<KubeObject> {
   const meta = d.object.metadata ?? {};
@@ -116,7 +134,7 @@ async function ensureObject(
     force: true,
     signal,
   });
-  counter.writes++;
+  run.writes++;
   deps.caches.noteWritten(d.type, applied);
   const what = `${d.type.kind} ${meta.name}`;
   let reason = "Repaired";
@@ -125,7 +143,7 @@ async function ensureObject(
   else if (!observed) message = `repaired ${what}: it had left the agent's view (its labels were changed)`;
   else if (lastAppliedGeneration !== undefined && lastAppliedGeneration !== spec.generation)
     [reason, message] = ["Updated", `updated ${what} to generation ${spec.generation}`];
-  void deps.recorder.record(applied, "Normal", reason, message);
+  run.events.push({ object: applied, reason, message });
   return applied;
 }
 
@@ -133,7 +151,7 @@ async function ensureObject(
 async function ensureCredential(
   deps: ReconcileDeps,
   spec: WorkspaceSpec,
-  counter: { writes: number },
+  run: ReconcileRun,
   signal: AbortSignal,
 ): Promise<CredentialResult> {
   const ns = namespaceName(deps.build.namespacePrefix, spec.id);
@@ -167,12 +185,12 @@ async function ensureCredential(
     force: true,
     signal,
   });
-  counter.writes++;
+  run.writes++;
   deps.caches.noteWritten(SECRETS, applied);
   const reason = !observed ? "Created" : minted ? "CredentialRefreshed" : "Repaired";
   const message = minted
     ? `stored a new workspace credential (refresh due ${new Date(refreshAtMs).toISOString()})`
     : "repaired Secret meridian-workspace-credential: its labels had drifted";
-  void deps.recorder.record(applied, "Normal", reason, message);
+  run.events.push({ object: applied, reason, message });
   return { ok: true, refreshAtMs };
 }

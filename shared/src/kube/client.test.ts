@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { applyObject, deleteObject } from "./apply.ts";
-import { isWriteVerb, type RequestInfo, verbOf } from "./client.ts";
+import { isWriteVerb, PRIORITY_LEASE, type RequestInfo, verbOf } from "./client.ts";
 import { isNotFound, KubeApiError } from "./errors.ts";
 import { FakeApiServer } from "./fake-apiserver.ts";
 import { CONFIG_MAPS, type KubeObject } from "./resources.ts";
@@ -58,5 +58,42 @@ test("a request without an answer is wrapped with what failed", async () => {
   const client = await api.client({ timeoutMs: 1 });
   const err = (await client.request({ method: "GET", path: "/api/v1/namespaces" }).catch((e) => e)) as Error;
   assert.match(String(err.message), /GET \/api\/v1\/namespaces failed without an answer/);
+  await client.close();
+});
+
+test("aborting a request in flight rejects it without leaving an unhandled rejection behind", async () => {
+  const client = await api.client();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    const ctl = new AbortController();
+    // A watch the fake never answers with headers: the request hangs until aborted.
+    const hanging = client.request({
+      method: "GET",
+      path: "/api/v1/namespaces/x/configmaps",
+      query: { watch: true },
+      signal: ctl.signal,
+    });
+    setTimeout(() => ctl.abort(new Error("lost leadership")), 50);
+    await assert.rejects(hanging);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+    await client.close();
+  }
+});
+
+test("higher-priority requests jump the queue (Lease renewals before a backlog of writes)", async () => {
+  const client = await api.client({ concurrency: 1 });
+  const order: string[] = [];
+  const req = (name: string, priority?: number) =>
+    client
+      .request({ method: "GET", path: `/api/v1/namespaces/p/configmaps/${name}`, priority })
+      .catch(() => order.push(name));
+  const all = [req("first"), req("low-1"), req("low-2"), req("lease", PRIORITY_LEASE)];
+  await Promise.all(all);
+  assert.deepEqual(order, ["first", "lease", "low-1", "low-2"]);
   await client.close();
 });

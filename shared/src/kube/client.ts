@@ -1,11 +1,18 @@
 // A small Kubernetes REST client: one TLS connection pool, credentials from a kubeconfig or the
-// in-cluster ServiceAccount (through @kubernetes/client-node's KubeConfig, so exec plugins and
-// rotating token files work), a global bound on concurrent requests, and one hook that sees every
-// request (metrics, write counting). Watches stream outside the bound (see watch.ts).
-import type { KubeConfig } from "@kubernetes/client-node";
+// in-cluster ServiceAccount (kubeconfig.ts: exec plugins and rotating token files work), a global
+// bound on concurrent requests, and one hook that sees every request (metrics, write counting).
+// Watches stream outside the bound (see watch.ts).
 import type PQueue from "p-queue";
 import { Agent, type Dispatcher, fetch, ProxyAgent } from "undici";
 import { KubeApiError, statusFromBody } from "./errors.ts";
+import { type ClusterAuth, inClusterAuth, loadKubeconfigFile, type TlsOptions } from "./kubeconfig.ts";
+
+/** The two methods of @kubernetes/client-node's KubeConfig that `fromKubeConfig` uses. */
+export interface KubeConfigLike {
+  getCurrentCluster(): { server: string; proxyUrl?: string } | null;
+  applyToHTTPSOptions(opts: object): Promise<void>;
+}
+
 import { createLimiter } from "./queue.ts";
 import type { KubeObject } from "./resources.ts";
 
@@ -23,7 +30,15 @@ export interface KubeRequest {
   signal?: AbortSignal;
   /** Per-request timeout; default the client's. */
   timeoutMs?: number;
+  /**
+   * Place in the global queue: higher runs first (default 0). Leader election uses
+   * PRIORITY_LEASE so a busy reconcile can never starve its renewals; Events use PRIORITY_LOW.
+   */
+  priority?: number;
 }
+
+export const PRIORITY_LEASE = 100;
+export const PRIORITY_LOW = -10;
 
 /** What the request hook sees. `verb` is the Kubernetes verb (get, list, create, apply, ...). */
 export interface RequestInfo {
@@ -43,39 +58,57 @@ export interface KubeClientOptions {
   limiter?: PQueue;
   /** Default per-request timeout in ms; default 30000. */
   timeoutMs?: number;
-  /** How long cached auth headers are reused before asking the KubeConfig again; default 30 s. */
-  authRefreshMs?: number;
 }
 
 type Listener = (info: RequestInfo) => void;
 
 export class KubeClient {
   readonly server: string;
-  readonly #kc: KubeConfig;
+  /** The kubeconfig context's namespace (or the pod's), if any. */
+  readonly namespace: string | undefined;
+  readonly #auth: ClusterAuth;
   readonly #dispatcher: Dispatcher;
   readonly #limiter: PQueue;
   readonly #timeoutMs: number;
-  readonly #authRefreshMs: number;
   readonly #listeners = new Set<Listener>();
-  #auth: { headers: Record<string, string>; at: number } | undefined;
 
-  /** Use `createKubeClient` (kubeconfig path or in-cluster) or `KubeClient.fromKubeConfig`. */
-  constructor(kc: KubeConfig, dispatcher: Dispatcher, opts: KubeClientOptions = {}) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error("the kubeconfig has no current cluster; set current-context or pass one");
-    this.server = cluster.server.replace(/\/+$/, "");
-    this.#kc = kc;
-    this.#dispatcher = dispatcher;
+  /** Use `createKubeClient` (kubeconfig path or in-cluster) unless you hold a ClusterAuth. */
+  constructor(auth: ClusterAuth, opts: KubeClientOptions = {}) {
+    this.server = auth.server.replace(/\/+$/, "");
+    this.namespace = auth.namespace;
+    this.#auth = auth;
+    this.#dispatcher = makeDispatcher(auth);
     this.#limiter = opts.limiter ?? createLimiter(opts.concurrency ?? 8);
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
-    this.#authRefreshMs = opts.authRefreshMs ?? 30_000;
   }
 
-  /** A client for the current context of a loaded KubeConfig, with one connection pool. */
-  static async fromKubeConfig(kc: KubeConfig, opts: KubeClientOptions = {}): Promise<KubeClient> {
-    if (!kc.getCurrentCluster())
-      throw new Error("the kubeconfig has no current cluster; set current-context or pass one");
-    return new KubeClient(kc, await makeDispatcher(kc), opts);
+  /**
+   * A client from anything shaped like @kubernetes/client-node's KubeConfig (only getCurrentCluster
+   * and applyToHTTPSOptions are used; auth headers are asked for again every 30 s). Kept for
+   * callers that build one (e.g. light-kubeconfig.ts); `createKubeClient` needs no KubeConfig.
+   */
+  static async fromKubeConfig(kc: KubeConfigLike, opts: KubeClientOptions = {}): Promise<KubeClient> {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("the kubeconfig has no current cluster; set current-context or pass one");
+    const first: Record<string, unknown> = {};
+    await kc.applyToHTTPSOptions(first);
+    const tls: TlsOptions = {};
+    for (const k of ["ca", "cert", "key", "servername"] as const)
+      if (first[k] !== undefined && first[k] !== null) tls[k] = String(first[k]);
+    if (first.rejectUnauthorized === false) tls.rejectUnauthorized = false;
+    let cached: { h: Record<string, string>; at: number } | undefined;
+    const headers = async () => {
+      if (cached && Date.now() - cached.at < 30_000) return cached.h;
+      const o: { headers?: Record<string, unknown> } = {};
+      await kc.applyToHTTPSOptions(o);
+      const h: Record<string, string> = {};
+      for (const [k, v] of Object.entries(o.headers ?? {})) h[k.toLowerCase()] = String(v);
+      cached = { h, at: Date.now() };
+      return h;
+    };
+    const auth: ClusterAuth = { server: cluster.server, tls, headers };
+    if (cluster.proxyUrl) auth.proxyUrl = cluster.proxyUrl;
+    return new KubeClient(auth, opts);
   }
 
   /** Subscribes to every finished request; returns the unsubscribe function. */
@@ -91,16 +124,26 @@ export class KubeClient {
 
   /** Like `request`, also giving the HTTP status (e.g. 201 Created vs 200 OK of an apply). */
   async requestWithStatus<T = unknown>(req: KubeRequest): Promise<{ status: number; body: T }> {
-    return this.#limiter.add(() => this.#send<T>(req), { signal: req.signal }) as Promise<{
-      status: number;
-      body: T;
-    }>;
+    return this.#limiter.add(
+      () => {
+        const sent = this.#send<T>(req);
+        // If the caller's signal aborts while this runs, the queue rejects at once and stops
+        // listening to `sent`; its own (abort) rejection must not become an unhandled one.
+        sent.catch(() => {});
+        return sent;
+      },
+      { signal: req.signal, priority: req.priority ?? 0 },
+    ) as Promise<{ status: number; body: T }>;
   }
 
   /** GET one object; undefined when it does not exist. */
-  async getOrUndefined<T extends KubeObject>(path: string, signal?: AbortSignal): Promise<T | undefined> {
+  async getOrUndefined<T extends KubeObject>(
+    path: string,
+    signal?: AbortSignal,
+    priority?: number,
+  ): Promise<T | undefined> {
     try {
-      return await this.request<T>({ method: "GET", path, signal });
+      return await this.request<T>({ method: "GET", path, signal, priority });
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) return undefined;
       throw err;
@@ -188,14 +231,7 @@ export class KubeClient {
   }
 
   async #authHeaders(): Promise<Record<string, string>> {
-    const now = Date.now();
-    if (this.#auth && now - this.#auth.at < this.#authRefreshMs) return this.#auth.headers;
-    const opts: { headers?: Record<string, string> } = {};
-    await this.#kc.applyToHTTPSOptions(opts as never);
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
-    this.#auth = { headers, at: now };
-    return headers;
+    return this.#auth.headers();
   }
 
   #emit(info: RequestInfo): void {
@@ -240,26 +276,11 @@ function isCollectionPath(path: string): boolean {
   return rest.length === 1;
 }
 
-async function makeDispatcher(kc: KubeConfig): Promise<Dispatcher> {
-  // The TLS material (ca, client cert and key, servername) is read once; auth headers, which may
-  // rotate, are asked for per request by #authHeaders.
-  const opts: Record<string, unknown> = {};
-  await kc.applyToHTTPSOptions(opts as never);
-  const tls: Record<string, unknown> = {};
-  for (const k of ["ca", "cert", "key", "pfx", "passphrase", "rejectUnauthorized", "servername"])
-    if (opts[k] !== undefined) tls[k] = opts[k];
-  const d = kc.createDispatcherOptions(kc.getCurrentCluster(), tls as never);
+function makeDispatcher(auth: ClusterAuth): Dispatcher {
   const common = { bodyTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 };
-  switch (d.type) {
-    case "agent":
-      return new Agent({ ...common, connect: d.connect as never });
-    case "proxy":
-      return new ProxyAgent({ ...common, uri: d.uri, requestTls: d.requestTls as never });
-    case "socks":
-      throw new Error("a SOCKS proxy in the kubeconfig is not supported; use an HTTP(S) proxy");
-    case "none":
-      return new Agent(common);
-  }
+  const tls = { ...auth.tls };
+  if (auth.proxyUrl) return new ProxyAgent({ ...common, uri: auth.proxyUrl, requestTls: tls });
+  return new Agent({ ...common, connect: tls });
 }
 
 async function errorFrom(res: Response, method: string, path: string): Promise<KubeApiError> {
@@ -276,23 +297,7 @@ export interface CreateKubeClientOptions extends KubeClientOptions {
 
 /** A client from a kubeconfig file, or from the pod's ServiceAccount when none is given. */
 export async function createKubeClient(opts: CreateKubeClientOptions = {}): Promise<KubeClient> {
-  const { KubeConfig } = await import("@kubernetes/client-node");
-  const kc = new KubeConfig();
-  if (opts.kubeconfig) {
-    try {
-      kc.loadFromFile(opts.kubeconfig);
-    } catch (err) {
-      throw new Error(`cannot read the kubeconfig ${opts.kubeconfig}; check the path and its YAML`, {
-        cause: err,
-      });
-    }
-    if (opts.context) kc.setCurrentContext(opts.context);
-  } else {
-    if (!process.env.KUBERNETES_SERVICE_HOST)
-      throw new Error(
-        "no kubeconfig given and not running in a pod (KUBERNETES_SERVICE_HOST is unset); pass a kubeconfig",
-      );
-    kc.loadFromCluster();
-  }
-  return KubeClient.fromKubeConfig(kc, opts);
+  const auth = opts.kubeconfig ? loadKubeconfigFile(opts.kubeconfig, opts.context) : inClusterAuth();
+  await auth.headers(); // fail now, not at the first request, if the credential cannot be read
+  return new KubeClient(auth, opts);
 }

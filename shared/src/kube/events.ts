@@ -3,7 +3,7 @@
 // creating a new Event, like client-go's correlator. Recording is best effort: a failure is
 // logged, never thrown into a reconcile.
 import { F, type Logger } from "../log.ts";
-import type { KubeClient } from "./client.ts";
+import { type KubeClient, PRIORITY_LOW } from "./client.ts";
 import { isNotFound } from "./errors.ts";
 import { EVENTS, type KubeObject, resourcePath } from "./resources.ts";
 
@@ -76,12 +76,14 @@ export class EventRecorder {
           path: resourcePath(EVENTS, prev.namespace, prev.name),
           contentType: "application/merge-patch+json",
           body: { count: prev.count, lastTimestamp: now },
+          priority: PRIORITY_LOW,
         });
         return;
       }
       const created = await this.#o.client.request<KubeObject>({
         method: "POST",
         path: resourcePath(EVENTS, ns),
+        priority: PRIORITY_LOW,
         body: {
           apiVersion: "v1",
           kind: "Event",

@@ -5,7 +5,6 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
 import { KubeClient, type KubeClientOptions } from "./client.ts";
 import type { KubeObject } from "./resources.ts";
 
@@ -47,12 +46,8 @@ export class FakeApiServer {
   }
 
   async client(opts: KubeClientOptions = {}): Promise<KubeClient> {
-    const kc = new KubeConfig();
-    kc.loadFromClusterAndUser(
-      { name: "fake", server: this.url, skipTLSVerify: true },
-      { name: "u", token: "t" },
-    );
-    return KubeClient.fromKubeConfig(kc, opts);
+    const auth = { server: this.url, tls: {}, headers: async () => ({ authorization: "Bearer t" }) };
+    return new KubeClient(auth, opts);
   }
 
   async stop(): Promise<void> {

@@ -5,7 +5,7 @@
 // or at once when the Lease shows another holder. Losing aborts the signal handed to the leader.
 import { F, type Logger } from "../log.ts";
 import { sleep } from "./backoff.ts";
-import type { KubeClient } from "./client.ts";
+import { type KubeClient, PRIORITY_LEASE } from "./client.ts";
 import { isAlreadyExists, isConflict, isNotFound } from "./errors.ts";
 import { type KubeObject, LEASES, type ObjectMeta, resourcePath } from "./resources.ts";
 
@@ -165,7 +165,7 @@ export class LeaderElector {
     const now = this.#now();
     const path = resourcePath(LEASES, this.#o.namespace, this.#o.name);
     const durationSeconds = Math.ceil(this.#o.leaseDurationMs / 1000);
-    const current = await this.#o.client.getOrUndefined<Lease>(path);
+    const current = await this.#o.client.getOrUndefined<Lease>(path, undefined, PRIORITY_LEASE);
     if (!current) {
       const fresh: Lease = {
         apiVersion: LEASES.apiVersion,
@@ -184,6 +184,7 @@ export class LeaderElector {
           method: "POST",
           path: resourcePath(LEASES, this.#o.namespace),
           body: fresh,
+          priority: PRIORITY_LEASE,
         });
         this.#record(created, callbacks);
         return true;
@@ -216,7 +217,9 @@ export class LeaderElector {
     } catch (err) {
       if (isConflict(err) || isNotFound(err)) {
         // Someone else wrote first; learn who on the next attempt.
-        const seen = await this.#o.client.getOrUndefined<Lease>(path).catch(() => undefined);
+        const seen = await this.#o.client
+          .getOrUndefined<Lease>(path, undefined, PRIORITY_LEASE)
+          .catch(() => undefined);
         if (seen) this.#record(seen, callbacks);
         return false;
       }
@@ -243,6 +246,7 @@ export class LeaderElector {
       method: "PUT",
       path: resourcePath(LEASES, this.#o.namespace, this.#o.name),
       body: lease,
+      priority: PRIORITY_LEASE,
     });
   }
 

@@ -37,6 +37,11 @@ export interface WatchCacheOptions {
   /** Server-side watch timeout; default a random 240–360 s so caches do not re-watch in step. */
   watchTimeoutSeconds?: number;
   backoff?: BackoffPolicy;
+  /**
+   * Applied to every object before it is stored, e.g. to drop `metadata.managedFields` (often
+   * half of an object's size) when nothing reads it.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
 }
 
 type Listener<T> = (event: CacheEvent<T>) => void;
@@ -210,8 +215,9 @@ export class WatchCache<T extends KubeObject = KubeObject> {
 
   /** List items come without apiVersion/kind; fill them so cached objects are self-describing. */
   #withKind(obj: T): T {
-    if (obj.kind && obj.apiVersion) return obj;
-    return { ...obj, apiVersion: this.type.apiVersion, kind: this.type.kind };
+    const t = this.#opts.transform ? (this.#opts.transform(obj) as T) : obj;
+    if (t.kind && t.apiVersion) return t;
+    return { ...t, apiVersion: this.type.apiVersion, kind: this.type.kind };
   }
 
   #emit(event: CacheEvent<T>): void {

@@ -1,0 +1,157 @@
+// `npm run bench -- agent [workspaces=200] [latencySamples=50]`: the agent as a real process under
+// its own ServiceAccount, against the local cluster and the reference control plane.
+//   (a) workspace PUT through the control plane's API → its Deployment exists: p50/p95 (goals 100/300 ms)
+//   (b) agent restart with N workspaces in place: time to converge, write requests (goals ≤ 5 s, 0)
+//   (c) the agent's resident memory with N workspaces (goal ≤ 150 MB)
+// Exits non-zero when a goal is missed. Figures go to docs/performance.md, section "Agent".
+import { setTimeout as sleep } from "node:timers/promises";
+import { MANAGED_BY_AGENT, managedBySelector } from "@meridian/shared/kube/labels";
+import { DEPLOYMENTS } from "@meridian/shared/kube/resources";
+import { WatchCache } from "@meridian/shared/kube/watch-cache";
+import { type ChildAgent, type Harness, startHarness, waitFor } from "../agent/harness.ts";
+
+const QUOTA = { cpu: "1", memory: "1Gi" };
+
+export async function run(args: string[]): Promise<void> {
+  const total = Number(args[0] ?? 200);
+  const samples = Math.min(total, Number(args[1] ?? 50));
+  const started = Date.now();
+  const h = await startHarness({ agentId: "bench" });
+  let failed = false;
+  try {
+    const flags = { resyncPeriodMs: "300000", kubeConcurrency: "10", workspaceConcurrency: "16" };
+    const first = h.spawnAgent({ identity: "bench-1", ...flags });
+    await waitForLeader(h, first);
+
+    // (a) latency, one workspace at a time.
+    const seen = new Map<string, number>();
+    const watch = new WatchCache({
+      client: h.admin,
+      type: DEPLOYMENTS,
+      labelSelector: managedBySelector(MANAGED_BY_AGENT),
+    });
+    watch.on((e) => {
+      if (e.type === "added") seen.set(e.object.metadata?.namespace ?? "", performance.now());
+    });
+    watch.start();
+    await watch.waitForSync();
+    const latencies: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const id = `lat-${i}`;
+      const t0 = performance.now();
+      await h.cp.admin.putWorkspace(h.agentId, id, { quota: QUOTA });
+      await waitFor(`${id}'s Deployment`, () => seen.has(`mw-${id}`), 30_000);
+      latencies.push(seen.get(`mw-${id}`)! - t0);
+    }
+    await watch.stop();
+    const p50 = percentile(latencies, 50);
+    const p95 = percentile(latencies, 95);
+    report(
+      `(a) PUT workspace → Deployment exists, ${samples} workspaces: p50 ${p50.toFixed(0)} ms, p95 ${p95.toFixed(0)} ms (goals 100 / 300 ms)`,
+    );
+    failed ||= p50 > 100 || p95 > 300;
+
+    // Fill up to `total` workspaces and let the agent converge.
+    const fillStart = Date.now();
+    const ids = Array.from({ length: total - samples }, (_, i) => `ws-${i}`);
+    for (let i = 0; i < ids.length; i += 20)
+      await Promise.all(
+        ids.slice(i, i + 20).map((id) => h.cp.admin.putWorkspace(h.agentId, id, { quota: QUOTA })),
+      );
+    await waitForConverged(h, "bench-1", total, 600_000);
+    report(`    (filling to ${total} workspaces took ${((Date.now() - fillStart) / 1000).toFixed(1)} s)`);
+
+    // (c) memory with `total` workspaces, after a moment for GC to settle.
+    await sleep(3000);
+    const rss = await scrape(first, "meridian_agent_process_resident_memory_bytes");
+    const heap =
+      (await scrape(first, "nodejs_heap_size_used_bytes")) ||
+      (await scrape(first, "meridian_agent_nodejs_heap_size_used_bytes"));
+    report(
+      `(c) resident memory with ${total} workspaces: ${(rss / 2 ** 20).toFixed(0)} MB (heap used ${(heap / 2 ** 20).toFixed(0)} MB) (goal ≤ 150 MB)`,
+    );
+    failed ||= rss > 150 * 2 ** 20;
+
+    // (b) restart: stop the leader gracefully, start a new agent, time to converged status.
+    first.proc.kill("SIGTERM");
+    await first.exited;
+    const restartAt = Date.now();
+    const second = h.spawnAgent({ identity: "bench-2", ...flags });
+    await waitForConverged(h, "bench-2", total, 60_000);
+    const convergeMs = Date.now() - restartAt;
+    await sleep(1000); // anything still being written would show up now
+    const writes = await workspaceWrites(second);
+    report(
+      `(b) restart with ${total} workspaces in place: converged in ${(convergeMs / 1000).toFixed(2)} s, ${writes} write requests (goals ≤ 5 s, 0)`,
+    );
+    failed ||= convergeMs > 5000 || writes !== 0;
+    report(`total benchmark time ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } finally {
+    await h.stop();
+  }
+  if (failed) {
+    report("a goal was missed");
+    process.exitCode = 1;
+  }
+}
+
+function report(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+async function waitForLeader(h: Harness, agent: ChildAgent): Promise<void> {
+  await waitFor(
+    "the agent's stream",
+    async () => (await h.cp.admin.streams()).streams.some((s) => s.stream === "agent"),
+    60_000,
+  );
+  await waitFor(
+    "the agent's /readyz",
+    async () => (await fetch(`http://${agent.healthAddr}/readyz`).catch(() => undefined))?.status === 200,
+    30_000,
+  );
+}
+
+/** Every workspace reported SpecAligned=True by `identity`. */
+async function waitForConverged(
+  h: Harness,
+  identity: string,
+  count: number,
+  timeoutMs: number,
+): Promise<void> {
+  await waitFor(
+    `${count} workspaces aligned by ${identity}`,
+    async () => {
+      const s = await h.cp.admin.getAgentStatus(h.agentId);
+      if (s?.agent.identity !== identity || s.workspaces.length !== count) return false;
+      return s.workspaces.every((w) =>
+        w.conditions.some((c) => c.type === "SpecAligned" && c.status === "True"),
+      );
+    },
+    timeoutMs,
+  );
+}
+
+async function metricsText(agent: ChildAgent): Promise<string> {
+  return (await fetch(`http://${agent.healthAddr}/metrics`)).text();
+}
+
+async function scrape(agent: ChildAgent, name: string): Promise<number> {
+  const line = (await metricsText(agent)).split("\n").find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
+
+/** Write requests to anything but the leader-election Lease. */
+async function workspaceWrites(agent: ChildAgent): Promise<number> {
+  let n = 0;
+  for (const line of (await metricsText(agent)).split("\n")) {
+    const m = /^meridian_agent_kube_write_requests_total\{resource="([^"]+)"\} (\d+)/.exec(line);
+    if (m && m[1] !== "leases") n += Number(m[2]);
+  }
+  return n;
+}
