@@ -43,16 +43,49 @@ export const REDACT_PATHS = [
   "*.*.authorization",
   "headers.authorization",
   "*.headers.authorization",
+  "*.*.headers.authorization",
   "credential",
   "*.credential",
   "*.*.credential",
   "password",
   "*.password",
+  "*.*.password",
   "secret",
   "*.secret",
+  "*.*.secret",
+  // Secret objects: their data never appears, whatever the nesting.
   "data",
+  "*.data",
+  "*.*.data",
+  "stringData",
   "*.stringData",
+  "*.*.stringData",
 ];
+
+/** Fields of error objects (and their causes) that can carry credentials: HTTP headers, process output. */
+const ERROR_FIELDS_DROPPED = [
+  "headers",
+  "request",
+  "response",
+  "config",
+  "stdout",
+  "stderr",
+  "body",
+  "options",
+];
+
+/** pino's errWithCause, minus the fields above at every level of the cause chain. */
+export function serializeError(err: unknown): unknown {
+  const out = pino.stdSerializers.errWithCause(err as Error) as unknown;
+  const strip = (v: unknown, depth: number): void => {
+    if (!v || typeof v !== "object" || depth > 8) return;
+    const o = v as Record<string, unknown>;
+    for (const f of ERROR_FIELDS_DROPPED) delete o[f];
+    strip(o.cause, depth + 1);
+  };
+  strip(out, 0);
+  return out;
+}
 
 export interface LoggerOptions {
   level?: LogLevel;
@@ -70,7 +103,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       messageKey: "msg",
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
-      serializers: { err: pino.stdSerializers.errWithCause },
+      serializers: { err: serializeError },
     },
     // biome-ignore lint/suspicious/noExplicitAny: pino accepts any writable stream
     (opts.destination as any) ?? pino.destination({ fd: 1, sync: false }),

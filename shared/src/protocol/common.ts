@@ -16,6 +16,17 @@ export const dnsLabel = (max: number) =>
       "must be lowercase letters, digits and '-', start and end alphanumeric",
     );
 
+/** A DNS-1035 label (starts with a letter): what a Service name must be. */
+export const dns1035Label = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(
+      /^[a-z]([-a-z0-9]*[a-z0-9])?$/,
+      "must be lowercase letters, digits and '-', start with a letter and end alphanumeric",
+    );
+
 /** A Kubernetes resource quantity such as `500m`, `2`, `1Gi`, `512Mi`. */
 export const quantity = z
   .string()

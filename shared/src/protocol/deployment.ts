@@ -1,6 +1,6 @@
 // The Flink deployment: desired state of one Flink application, and its reported status.
 import { z } from "zod";
-import { condition, dnsLabel, generation, rejectedEvents, resources } from "./common.ts";
+import { condition, dns1035Label, generation, rejectedEvents, resources } from "./common.ts";
 
 export const desiredJobState = z.enum(["RUNNING", "SUSPENDED", "CANCELLED"]);
 export type DesiredJobState = z.infer<typeof desiredJobState>;
@@ -8,8 +8,11 @@ export const upgradeMode = z.enum(["STATELESS", "SAVEPOINT"]);
 export type UpgradeMode = z.infer<typeof upgradeMode>;
 
 export const deploymentSpec = z.object({
-  /** At most 40 characters so `<name>-taskmanager-<n>` fits a 63-character pod name. */
-  name: dnsLabel(40),
+  /**
+   * At most 40 characters so `<name>-taskmanager-<n>` fits a 63-character pod name; starts with a letter
+   * because `<name>-jobmanager` becomes a Service name (DNS-1035).
+   */
+  name: dns1035Label(40),
   generation,
   image: z.string().min(1),
   job: z.object({

@@ -66,3 +66,14 @@ test("an unknown state is refused", () => {
   assert.equal(r.ok, false);
   assert.match(!r.ok ? r.error : "", /deployment\.state/);
 });
+
+test("a deployment name must start with a letter, since it becomes a Service name", () => {
+  const r = parseEvent(
+    workspaceEvents,
+    "deployment.upsert",
+    "1",
+    JSON.stringify({ deployment: { ...dep, name: "1orders" } }),
+  );
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.error : "", /deployment\.name: .*start with a letter/);
+});
