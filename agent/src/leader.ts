@@ -39,7 +39,7 @@ export class Leadership {
         leaseDurationMs: c.leaseDurationMs,
         renewDeadlineMs: c.renewDeadlineMs,
         retryPeriodMs: c.retryPeriodMs,
-        logger: deps.logger.child({ [F.component]: "leader-election" }),
+        logger: deps.logger.child({ [F.module]: "leader-election" }),
       });
   }
 

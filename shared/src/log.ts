@@ -5,7 +5,10 @@ import { type Logger as PinoLogger, pino } from "pino";
 
 /** Field names every log line uses. Bind them with `logger.child({ [F.workspace]: id })`. */
 export const F = {
+  /** The process: `agent`, `workspace-agent`, `control-plane`. Bound once, by createLogger. */
   component: "component",
+  /** The part of the process a child logger speaks for (`cache`, `stream`, `leader-election`, …). */
+  module: "module",
   workspace: "workspace",
   deployment: "deployment",
   namespace: "namespace",

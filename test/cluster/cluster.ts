@@ -299,7 +299,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
         cluster.simulator = await startSimulator({
           cluster,
           nodes,
-          logger: logger.child({ component: "node-simulator" }),
+          logger: logger.child({ module: "node-simulator" }),
         });
       } catch (err) {
         await cluster.stop();

@@ -97,7 +97,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       nodes: opts.nodes ?? 1,
       imageMap: defaultImageMap([flink, agentWithPodKubeconfig()]),
       dir: join(opts.dir, "node-simulator"),
-      logger: logger.child({ component: "node-simulator" }),
+      logger: logger.child({ module: "node-simulator" }),
     });
     stops.push(() => sim.stop());
     opts.onReady?.("node simulator");

@@ -93,7 +93,7 @@ export async function startWorkspaceAgent(
           namespace: config.namespace,
           name: config.credentialSecret,
           workspaceId: config.workspaceId,
-          logger: logger.child({ [F.component]: "credential" }),
+          logger: logger.child({ [F.module]: "credential" }),
           onChange: (c) => {
             if (c.expiresAt) metrics.credentialExpiry.set(Date.parse(c.expiresAt) / 1000);
           },
@@ -114,7 +114,7 @@ export async function startWorkspaceAgent(
     };
 
     const stream = workspaceStream(endpoint, config.workspaceId, {
-      logger: logger.child({ [F.component]: "stream" }),
+      logger: logger.child({ [F.module]: "stream" }),
     });
     cleanups.push(() => stream.stop());
     const reporter = workspaceStatusReporter(endpoint, config.workspaceId, {

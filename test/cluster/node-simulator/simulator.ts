@@ -129,7 +129,7 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
   );
   const kubeletPort = serverPort(server);
 
-  const reflectorLogger = logger.child({ component: "node-simulator-watch" });
+  const reflectorLogger = logger.child({ module: "node-simulator-watch" });
   const configMaps = new Reflector<V1ConfigMap>({
     api,
     path: "/api/v1/configmaps",
