@@ -179,6 +179,27 @@ test("drift is repaired: an edited ConfigMap and a deleted Service come back", a
   });
 });
 
+test("a resync of settled deployments writes nothing", async () => {
+  const writes = async () => {
+    const text = await (await fetch(`${agent.healthUrl}/metrics`)).text();
+    return [
+      ...text.matchAll(
+        /^meridian_workspace_agent_kube_requests_total\{verb="(apply|create|patch|delete|update)",code="\d+"\} (\d+)/gm,
+      ),
+    ]
+      .map((m) => Number(m[2]))
+      .reduce((a, b) => a + b, 0);
+  };
+  await new Promise((r) => setTimeout(r, 1500)); // let the drift repair's own events settle
+  await agent.controller.idle();
+  const before = await writes();
+  agent.controller.enqueueAll();
+  await agent.controller.idle();
+  agent.controller.enqueueAll();
+  await agent.controller.idle();
+  assert.equal(await writes(), before);
+});
+
 test("the workspace credential cannot open another workspace's stream", async () => {
   await createWorkspace(env, "team-d");
   const res = await fetch(env.cp.url + paths.workspaceStream("team-d"), {
