@@ -69,6 +69,8 @@ export type ConfigMapObject = V1ConfigMap & KubeObject;
 export type ServiceObject = V1Service & KubeObject;
 
 const MAX_STEPS = 12;
+/** How long a pod just created may be missing from the watch cache before it is created again. */
+const CACHE_LAG_MS = 5000;
 
 export class DeploymentController {
   readonly #o: ControllerOptions;
@@ -77,6 +79,8 @@ export class DeploymentController {
   readonly #statuses = new Map<string, DeploymentStatus>();
   readonly #backoff = new PodBackoff();
   readonly #failures = new Map<string, number>();
+  /** Pods this controller created, by key, until the watch cache shows them (see CACHE_LAG_MS). */
+  readonly #created = new Map<string, number>();
   /** When each deployment was first seen orphaned (in memory: a restart only delays the deletion). */
   readonly #orphanSince = new Map<string, number>();
   /** The ConfigMap each deployment's last write returned, until the watch cache has it too. */
@@ -436,6 +440,7 @@ export class DeploymentController {
       }
       return;
     }
+    for (const p of pods) this.#created.delete(`${this.#o.namespace}/${p.metadata?.name ?? ""}`);
     const plan = planPods({
       ctx,
       owner,
@@ -461,12 +466,19 @@ export class DeploymentController {
       plan.actions.map(async (a) => {
         if (a.type !== "create") return;
         const podName = a.pod.metadata?.name ?? "";
+        // Created a moment ago and not in the watch cache yet: not missing, just not seen.
+        const created = this.#created.get(`${this.#o.namespace}/${podName}`);
+        if (created !== undefined && Date.now() - created < CACHE_LAG_MS) {
+          this.enqueueAfter(name, CACHE_LAG_MS);
+          return;
+        }
         log.info({ [F.name]: podName, recreate: a.recreate }, a.recreate ? "recreating pod" : "creating pod");
         if (a.recreate) this.#o.recordEvent(cm, "Normal", "PodRecreated", `${podName} recreated`);
         await applyObject(this.#o.client, PODS, a.pod as never, {
           fieldManager: FIELD_MANAGER_WORKSPACE_AGENT,
           force: true,
         });
+        this.#created.set(`${this.#o.namespace}/${podName}`, Date.now());
       }),
     );
     if (plan.requeueMs !== undefined) this.enqueueAfter(name, plan.requeueMs);
