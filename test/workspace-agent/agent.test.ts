@@ -5,6 +5,8 @@
 // one workspace, refreshed from the Secret without a restart), health, metrics and log redaction.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
 import { after, before, test } from "node:test";
 import { deleteObject } from "@meridian/shared/kube/apply";
@@ -303,6 +305,92 @@ test("a deployment deleted while its agent was away is an orphan, deleted after 
     "ConfigMap gone",
     async () => !(await kubeGet(env, `/api/v1/namespaces/${ws.namespace}/configmaps/orph-flink-config`)),
   );
+});
+
+test("failed savepoints block a SAVEPOINT upgrade and a delete; force-delete is the way out", async () => {
+  // A JobManager REST API whose job runs but whose savepoints always fail.
+  const fake = createServer((req, res) => {
+    const json = (v: unknown) =>
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(v));
+    const url = req.url ?? "";
+    if (url === "/overview") return json({ taskmanagers: 1, "slots-total": 1, "slots-available": 0 });
+    if (url === "/jobs/overview")
+      return json({ jobs: [{ jid: "j1", state: "RUNNING", "start-time": Date.now() }] });
+    if (url === "/jobs/j1") return json({ jid: "j1", state: "RUNNING", vertices: [{ parallelism: 1 }] });
+    if (req.method === "POST" && /^\/jobs\/j1\/(stop|savepoints)$/.test(url))
+      return json({ "request-id": "x" });
+    if (/^\/jobs\/j1\/savepoints\//.test(url))
+      return json({
+        status: { id: "COMPLETED" },
+        operation: {
+          "failure-cause": {
+            "stack-trace": "E\nCaused by: CheckpointException: Checkpoint was declined (disk full)",
+          },
+        },
+      });
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => fake.listen(0, "127.0.0.1", r));
+  const fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+  const wsF = await createWorkspace(env, "team-f");
+  const agentF = await startAgent(env, wsF, {}, { restUrl: () => fakeUrl });
+  const st = (n: string) => reported(env, wsF, n);
+  try {
+    const body = { ...simulated, upgradeMode: "SAVEPOINT" as const };
+    await env.cp.admin.putDeployment(wsF.id, "stuck", body);
+    await waitFor(
+      "stuck RUNNING (as the fake JobManager says)",
+      async () => (await st("stuck"))?.job.state === "RUNNING",
+    );
+    const pods = (await podsOf(env, wsF.namespace, "stuck")).map((p) => p.metadata.uid).sort();
+
+    await env.cp.admin.putDeployment(wsF.id, "stuck", {
+      ...body,
+      image: "registry.meridian.test/flink-simulated:2.4.0",
+    });
+    const blocked = await waitFor("upgrade blocked", async () => {
+      const s = await st("stuck");
+      return condition(s, "SpecAligned")?.reason === "UpgradeBlocked" ? s : undefined;
+    });
+    assert.match(condition(blocked, "SpecAligned")?.message ?? "", /declined \(disk full\)/);
+    assert.deepEqual(
+      (await podsOf(env, wsF.namespace, "stuck")).map((p) => p.metadata.uid).sort(),
+      pods,
+      "old run untouched",
+    );
+
+    await env.cp.admin.deleteDeployment(wsF.id, "stuck");
+    const del = await waitFor("DeletionBlocked", async () => {
+      const s = await st("stuck");
+      return condition(s, "DeletionBlocked")?.status === "True" ? s : undefined;
+    });
+    assert.equal(del?.phase, "Deleting");
+    assert.match(condition(del, "DeletionBlocked")?.message ?? "", /meridian\.dev\/force-delete=true/);
+    assert.equal(
+      (await podsOf(env, wsF.namespace, "stuck")).length,
+      2,
+      "nothing removed without the savepoint",
+    );
+
+    await env.admin.request({
+      method: "PATCH",
+      path: `/api/v1/namespaces/${wsF.namespace}/configmaps/stuck-flink-config`,
+      contentType: "application/merge-patch+json",
+      body: { metadata: { annotations: { "meridian.dev/force-delete": "true" } } },
+    });
+    await waitFor(
+      "forced delete done",
+      async () => {
+        const cm = await kubeGet(env, `/api/v1/namespaces/${wsF.namespace}/configmaps/stuck-flink-config`);
+        return !cm && (await podsOf(env, wsF.namespace, "stuck")).length === 0;
+      },
+      30_000,
+    );
+  } finally {
+    await agentF.stop();
+    fake.closeAllConnections();
+    fake.close();
+  }
 });
 
 test("a refreshed credential in the Secret is used without a restart", async () => {
