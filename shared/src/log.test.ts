@@ -30,11 +30,7 @@ test("tokens, authorization headers and Secret data are redacted at any depth we
     assert.doesNotMatch(line, new RegExp(Buffer.from(SECRET).toString("base64")));
   }
   assert.match(out[0] ?? "", /\[REDACTED\]/);
-  assert.equal(
-    JSON.parse(out[1] ?? "{}").issued.expiresAt,
-    "2026-01-01T00:00:00Z",
-    "non-secret fields stay",
-  );
+  assert.equal(JSON.parse(out[1] ?? "{}").issued.expiresAt, "2026-01-01T00:00:00Z", "non-secret fields stay");
 });
 
 test("errors keep message and cause chain but drop headers and process output that can hold credentials", () => {
