@@ -6,6 +6,7 @@ import { F, type Logger } from "@meridian/shared/log";
 import { PORT_REST, serviceHost } from "./objects.ts";
 import { type FlinkObservation, observeFlink } from "./observe.ts";
 import { FlinkRestClient } from "./rest.ts";
+import { isReady } from "./status.ts";
 
 export interface RestTarget {
   deployment: string;
@@ -91,10 +92,18 @@ export class FlinkMonitor {
     const pod = this.#jobManagers.get(deployment);
     if (!pod) return { job: { state: "NOT_DEPLOYED" } };
     const client = this.client(deployment);
+    // A JobManager whose REST port has not passed its readiness probe is not asked: it cannot answer,
+    // and polling many starting (or broken) JobManagers would only churn memory and sockets.
+    const why =
+      pod.status?.phase !== "Running"
+        ? `JobManager pod is ${pod.status?.phase ?? "Pending"}`
+        : !isReady(pod)
+          ? "JobManager is not ready (its REST port does not answer the readiness probe)"
+          : !client
+            ? "JobManager has no address yet"
+            : undefined;
     const obs: FlinkObservation =
-      client && pod.status?.phase === "Running"
-        ? await observeFlink(client)
-        : { job: { state: "UNREACHABLE" }, detail: `JobManager pod is ${pod.status?.phase ?? "Pending"}` };
+      why || !client ? { job: { state: "UNREACHABLE" }, detail: why } : await observeFlink(client);
     if (!this.#jobManagers.has(deployment)) return obs;
     const before = this.#latest.get(deployment);
     this.#latest.set(deployment, obs);
