@@ -39,8 +39,8 @@ export interface WorkspaceManagerDeps {
   logger: Logger;
   metrics: AgentMetrics;
   signal: AbortSignal;
-  /** Something reportable changed. */
-  onChange(): void;
+  /** Something reportable changed: about one workspace, or (no id) about several. */
+  onChange(id?: string): void;
 }
 
 type Outcome =
@@ -109,35 +109,40 @@ export class WorkspaceManager {
   }
 
   /** What status reports, one view per workspace the agent knows about. */
-  views(): WorkspaceView[] {
+  /** The workspaces status reports: desired, being deleted, orphaned, or just Deleted. */
+  reportedIds(): string[] {
     const { desired } = this.#d;
-    const prefix = this.#d.lifecycle.namespacePrefix;
     const ids = new Set([...desired.ids(), ...desired.deletingIds()]);
     for (const [id, r] of this.#records) if (r.orphan || r.deletedReportsLeft !== undefined) ids.add(id);
-    const out: WorkspaceView[] = [];
-    for (const id of ids) {
-      const r = this.#records.get(id);
-      const spec = desired.get(id);
-      const ns = namespaceName(prefix, id);
-      const deployment = this.#d.reconcile.caches.get(DEPLOYMENTS, ns, NAMES.deployment);
-      const readyReplicas =
-        (deployment?.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0;
-      out.push({
-        id,
-        namespace: ns,
-        observedGeneration: r?.observedGeneration ?? 0,
-        violations: r?.violations,
-        error: r?.error,
-        aligned: !!r?.aligned && spec !== undefined && r.appliedGeneration === spec.generation,
-        credentialError: r?.credentialError,
-        deploymentReady: deployment ? readyReplicas >= 1 : undefined,
-        orphanedSince: spec ? undefined : r?.orphan?.since,
-        orphanDeleteAt: r?.orphan ? new Date(r.orphan.deleteAtMs).toISOString() : undefined,
-        deleting: desired.isDeleting(id),
-        deleted: r?.deletedReportsLeft !== undefined,
-      });
-    }
-    return out;
+    return [...ids];
+  }
+
+  /** What status is computed from for one workspace. */
+  view(id: string): WorkspaceView {
+    const { desired } = this.#d;
+    const r = this.#records.get(id);
+    const spec = desired.get(id);
+    const ns = namespaceName(this.#d.lifecycle.namespacePrefix, id);
+    const deployment = this.#d.reconcile.caches.get(DEPLOYMENTS, ns, NAMES.deployment);
+    const readyReplicas = (deployment?.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0;
+    return {
+      id,
+      namespace: ns,
+      observedGeneration: r?.observedGeneration ?? 0,
+      violations: r?.violations,
+      error: r?.error,
+      aligned: !!r?.aligned && spec !== undefined && r.appliedGeneration === spec.generation,
+      credentialError: r?.credentialError,
+      deploymentReady: deployment ? readyReplicas >= 1 : undefined,
+      orphanedSince: spec ? undefined : r?.orphan?.since,
+      orphanDeleteAt: r?.orphan ? new Date(r.orphan.deleteAtMs).toISOString() : undefined,
+      deleting: desired.isDeleting(id),
+      deleted: r?.deletedReportsLeft !== undefined,
+    };
+  }
+
+  views(): WorkspaceView[] {
+    return this.reportedIds().map((id) => this.view(id));
   }
 
   stop(): void {
@@ -255,7 +260,7 @@ export class WorkspaceManager {
         },
         "reconciled workspace",
       );
-    this.#d.onChange();
+    this.#d.onChange(id);
   }
 
   #afterCredential(

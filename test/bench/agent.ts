@@ -51,8 +51,14 @@ export async function run(args: string[]): Promise<void> {
     );
     failed ||= p50 > 100 || p95 > 300;
 
-    // Fill up to `total` workspaces and let the agent converge.
+    // Fill up to `total` workspaces and let the agent converge, sampling its memory meanwhile.
     const fillStart = Date.now();
+    let peak = 0;
+    const sampler = setInterval(() => {
+      void scrape(first, "meridian_agent_process_resident_memory_bytes").then((v) => {
+        peak = Math.max(peak, v);
+      });
+    }, 500);
     const ids = Array.from({ length: total - samples }, (_, i) => `ws-${i}`);
     for (let i = 0; i < ids.length; i += 20)
       await Promise.all(

@@ -103,8 +103,24 @@ export async function reconcileWorkspace(
     ]);
     return { outcome: run.writes > 0 ? "applied" : "unchanged", writes: run.writes, credential: cred };
   } finally {
-    for (const e of run.events) void deps.recorder.record(e.object, "Normal", e.reason, e.message);
+    recordEvents(deps.recorder, run.events);
   }
+}
+
+/**
+ * Records a reconcile's Events: one `Created` Event for everything a run created (on the workspace
+ * agent's Deployment when it was among them), one Event per update or repair. A new workspace
+ * thus costs one Event, not eight, which keeps the API server's write load down.
+ */
+function recordEvents(recorder: EventRecorder, events: ReconcileRun["events"]): void {
+  const created = events.filter((e) => e.reason === "Created");
+  if (created.length > 0) {
+    const anchor = created.find((e) => e.object.kind === "Deployment") ?? created[0]!;
+    const what = created.map((e) => `${e.object.kind} ${e.object.metadata?.name}`).join(", ");
+    void recorder.record(anchor.object, "Normal", "Created", `created ${what}`);
+  }
+  for (const e of events)
+    if (e.reason !== "Created") void recorder.record(e.object, "Normal", e.reason, e.message);
 }
 
 /** What one reconcile wrote, and the Events it owes (recorded once the applies are done). */

@@ -56,13 +56,15 @@ export async function* watchEvents<T extends KubeObject>(
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       resetIdle();
       buffered += decoder.decode(chunk, { stream: true });
-      let nl = buffered.indexOf("\n");
-      while (nl >= 0) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
+      // Cut complete lines by index and keep only the tail: re-slicing the buffer after every
+      // line would copy a big chunk once per event in it.
+      let start = 0;
+      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n", start)) {
+        const line = buffered.slice(start, nl).trim();
+        start = nl + 1;
         if (line) yield JSON.parse(line) as WatchEvent<T>;
-        nl = buffered.indexOf("\n");
       }
+      buffered = buffered.slice(start);
     }
   } catch (err) {
     if (req.signal.aborted) return;
