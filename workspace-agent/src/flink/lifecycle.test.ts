@@ -7,13 +7,13 @@ import {
 } from "@meridian/shared/protocol/index";
 import {
   type Action,
-  applyOutcome,
   type Decision,
   type Desired,
   decide,
   type Observed,
   type Outcome,
 } from "./lifecycle.ts";
+import { applyOutcome } from "./lifecycle-outcome.ts";
 import type { LifecycleState } from "./lifecycle-state.ts";
 import { specHash } from "./objects.ts";
 

@@ -23,7 +23,8 @@ import { type DeploymentStatus, taskManagerReplicas } from "@meridian/shared/pro
 import { execute, removePods } from "./actions.ts";
 import type { DesiredStore } from "./desired.ts";
 import { checkImage } from "./image-policy.ts";
-import { applyOutcome, type Decision, type Desired, decide, type LifecycleEvent } from "./lifecycle.ts";
+import { type Decision, type Desired, decide, type LifecycleEvent } from "./lifecycle.ts";
+import { applyOutcome } from "./lifecycle-outcome.ts";
 import { type LifecycleState, parseState, serializeState } from "./lifecycle-state.ts";
 import type { FlinkMonitor } from "./monitor.ts";
 import {

@@ -1,0 +1,140 @@
+// The other half of the lifecycle state machine, pure: folds the outcome of an action (Flink's answer
+// to a savepoint or cancel request, pods gone or not) into the state the reconciler persists next.
+import type { SavepointInfo } from "@meridian/shared/protocol/index";
+import {
+  type Action,
+  blockedRetryMs,
+  finishSavepoint,
+  type LifecycleEvent,
+  type Outcome,
+} from "./lifecycle.ts";
+import {
+  type LifecycleState,
+  MAX_SAVEPOINTS,
+  type Operation,
+  type OperationKind,
+} from "./lifecycle-state.ts";
+
+/** Folds the outcome of `action` into the state. Pure; the caller persists the result. */
+export function applyOutcome(input: {
+  state: LifecycleState;
+  action: Action;
+  outcome: Outcome;
+  now: Date;
+  newTriggerId: () => string;
+}): { state: LifecycleState | undefined; events: LifecycleEvent[] } {
+  const { action, outcome, now } = input;
+  const state = structuredClone(input.state);
+  const events: LifecycleEvent[] = [];
+  const op = state.op;
+  const at = now.toISOString();
+  const block = (reason: string, message: string) => {
+    if (!op) return;
+    op.attempts += 1;
+    op.triggerId = input.newTriggerId();
+    op.step = "savepoint";
+    op.stepAt = at;
+    op.probed = false;
+    op.blocked = {
+      reason,
+      message,
+      since: op.blocked?.since ?? at,
+      retryAt: new Date(now.getTime() + blockedRetryMs(op.attempts)).toISOString(),
+    };
+    events.push({
+      reason: "SavepointFailed",
+      message: `${op.kind}: ${message}; retrying in ${Math.round(blockedRetryMs(op.attempts) / 1000)} s`,
+      warning: true,
+    });
+  };
+  switch (action.type) {
+    case "triggerSavepoint":
+      if (!op) break;
+      if (outcome.type === "ok") {
+        op.step = "awaitSavepoint";
+        op.stepAt = at;
+        op.jobId = action.jobId;
+        op.blocked = undefined;
+        events.push({
+          reason: "SavepointTriggered",
+          message: `${action.stop ? "stop-with-savepoint" : "savepoint"} triggered (trigger ${action.triggerId}) into ${action.directory}`,
+        });
+      } else if (outcome.type === "failed" || outcome.type === "notFound")
+        block("SavepointFailed", outcome.type === "failed" ? outcome.message : "the job is gone");
+      break;
+    case "pollSavepoint":
+      if (!op) break;
+      if (outcome.type === "completed") {
+        recordSavepoint(state, op, outcome.location, at);
+        events.push({ reason: "SavepointTaken", message: `savepoint at ${outcome.location}` });
+        if (!op.stop) finishSavepoint(state, op, events);
+        else {
+          op.step = op.kind === "delete" ? "removeAll" : "removePods";
+          op.stepAt = at;
+          op.blocked = undefined;
+        }
+      } else if (outcome.type === "failed") block("SavepointFailed", outcome.message);
+      else if (outcome.type === "notFound") {
+        if (action.probe) op.probed = true;
+        else {
+          op.triggerId = input.newTriggerId();
+          op.step = "savepoint";
+          op.stepAt = at;
+          events.push({
+            reason: "SavepointLost",
+            message: "Flink no longer knows the savepoint trigger (JobManager restarted?); triggering again",
+            warning: true,
+          });
+        }
+      }
+      break;
+    case "cancelJob":
+      if (!op) break;
+      op.step = "awaitCancel";
+      op.stepAt = at;
+      events.push(
+        outcome.type === "ok"
+          ? { reason: "CancelRequested", message: `cancel requested for job ${action.jobId}` }
+          : {
+              reason: "CancelFailed",
+              message: `cancel of job ${action.jobId} failed (${describe(outcome)}); removing the pods stops it`,
+              warning: true,
+            },
+      );
+      break;
+    case "removePods":
+      if (outcome.type === "gone" && outcome.gone)
+        events.push({ reason: "PodsRemoved", message: "JobManager and TaskManager pods removed" });
+      break;
+    case "removeAll":
+      if (outcome.type === "gone" && outcome.gone)
+        return { state: undefined, events: [{ reason: "Deleted", message: "every object removed" }] };
+      break;
+    default:
+      break;
+  }
+  return { state, events };
+}
+
+function describe(o: Outcome): string {
+  if (o.type === "failed" || o.type === "unreachable") return o.message;
+  return o.type;
+}
+
+const TRIGGER_OF: Record<OperationKind, SavepointInfo["trigger"]> = {
+  savepoint: "nonce",
+  suspend: "suspend",
+  upgrade: "upgrade",
+  restart: "restart",
+  delete: "delete",
+  cancel: "suspend",
+};
+
+function recordSavepoint(state: LifecycleState, op: Operation, location: string, at: string): void {
+  op.savepoint = location;
+  const info: SavepointInfo = { location, time: at, trigger: TRIGGER_OF[op.kind] };
+  if (op.kind === "savepoint" && op.nonce !== undefined) info.nonce = op.nonce;
+  state.savepoints = [...state.savepoints.filter((s) => s.location !== location), info].slice(
+    -MAX_SAVEPOINTS,
+  );
+}
