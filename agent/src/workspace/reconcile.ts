@@ -49,6 +49,12 @@ export type ApplyResult =
   | { outcome: "refused"; writes: 0; violations: Violation[] }
   | { outcome: "unchanged" | "applied"; writes: number; credential: CredentialResult };
 
+/**
+ * The critical path of a new workspace (Namespace, ServiceAccount, Deployment) goes ahead of other
+ * workspaces' remaining writes when the client's queue is full.
+ */
+const CRITICAL_PATH = new Set<ResourceType>([NAMESPACES, SERVICE_ACCOUNTS, DEPLOYMENTS]);
+
 /** A failure that retrying soon may fix (e.g. the namespace is still terminating). */
 export class RetryableError extends Error {
   readonly reason: string;
@@ -149,6 +155,7 @@ async function ensureObject(
     fieldManager: FIELD_MANAGER_AGENT,
     force: true,
     signal,
+    priority: CRITICAL_PATH.has(d.type) ? 1 : 0,
   });
   run.writes++;
   deps.caches.noteWritten(d.type, applied);

@@ -14,6 +14,8 @@ export interface ApplyOptions {
    */
   force?: boolean;
   signal?: AbortSignal;
+  /** Place in the client's queue (see KubeRequest.priority); default 0. */
+  priority?: number;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function applyObjectDetailed<T extends KubeObject>(
     // JSON is YAML, so the apply-patch+yaml content type takes it as is.
     body: JSON.stringify(body),
     signal: opts.signal,
+    priority: opts.priority,
   });
   return { object: res.body, created: res.status === 201 };
 }
