@@ -155,6 +155,26 @@ test("savepoint nonce: a savepoint on disk, its location reported", async () => 
   assert.equal(s.job.state, "RUNNING");
 });
 
+test("a killed JobManager is recreated and restarts the job from the newest savepoint", async () => {
+  const before = await status();
+  const jm = (await livePods()).find((p) => p.metadata.name === `${NAME}-jobmanager`);
+  assert.ok(jm && before?.lastSavepoint);
+  for (const pid of env.sim.podProcesses(ws.namespace, jm.metadata.name)) process.kill(pid, "SIGKILL");
+  await waitFor(
+    "a new JobManager pod",
+    async () =>
+      (await livePods()).some(
+        (p) => p.metadata.name === `${NAME}-jobmanager` && p.metadata.uid !== jm.metadata.uid,
+      ),
+    60_000,
+  );
+  assert.deepEqual((await jobManagerArgs()).slice(3, 5), ["--fromSavepoint", before.lastSavepoint.location]);
+  await waitRunning(
+    "job RUNNING on the new JobManager",
+    (st) => st.job.id !== before.job.id && st.slots?.total === 1,
+  );
+});
+
 test("restart nonce: the job is stopped with a savepoint and restarted from it", async () => {
   const before = await status();
   await put({ restartNonce: 1 });

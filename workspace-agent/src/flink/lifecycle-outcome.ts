@@ -15,6 +15,10 @@ import {
   type OperationKind,
 } from "./lifecycle-state.ts";
 
+/** Flink's answer while a RUNNING job's tasks are still deploying. */
+const TASKS_STARTING = /not all required tasks are currently running|is not being executed at the moment/i;
+const TASKS_STARTING_RETRY_MS = 2000;
+
 /** Folds the outcome of `action` into the state. Pure; the caller persists the result. */
 export function applyOutcome(input: {
   state: LifecycleState;
@@ -30,21 +34,24 @@ export function applyOutcome(input: {
   const at = now.toISOString();
   const block = (reason: string, message: string) => {
     if (!op) return;
-    op.attempts += 1;
+    // The job is RUNNING but its tasks are still being deployed: not a failure, try again shortly.
+    const starting = TASKS_STARTING.test(message);
+    if (!starting) op.attempts += 1;
+    const delay = starting ? TASKS_STARTING_RETRY_MS : blockedRetryMs(op.attempts);
     op.triggerId = input.newTriggerId();
     op.step = "savepoint";
     op.stepAt = at;
     op.probed = false;
     op.blocked = {
-      reason,
+      reason: starting ? "TasksStarting" : reason,
       message,
       since: op.blocked?.since ?? at,
-      retryAt: new Date(now.getTime() + blockedRetryMs(op.attempts)).toISOString(),
+      retryAt: new Date(now.getTime() + delay).toISOString(),
     };
     events.push({
-      reason: "SavepointFailed",
-      message: `${op.kind}: ${message}; retrying in ${Math.round(blockedRetryMs(op.attempts) / 1000)} s`,
-      warning: true,
+      reason: starting ? "SavepointDeferred" : "SavepointFailed",
+      message: `${op.kind}: ${message}; retrying in ${Math.round(delay / 1000)} s`,
+      warning: !starting,
     });
   };
   switch (action.type) {

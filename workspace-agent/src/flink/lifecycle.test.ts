@@ -405,3 +405,21 @@ test("the persisted state survives a round trip through its annotation text unch
   assert.deepEqual(parseState("{not json").ok, false);
   assert.deepEqual(parseState(undefined), { ok: true, state: undefined });
 });
+
+test("a savepoint refused because the tasks are still starting is retried in 2 s, not counted as a failure", () => {
+  const w = new World();
+  deployRunning(w);
+  const s = spec({ state: "SUSPENDED" });
+  const d1 = w.decide(want(s));
+  w.outcome(d1.action, { type: "ok" });
+  w.outcome(w.decide(want(s)).action, {
+    type: "failed",
+    message:
+      "CheckpointException: Checkpoint triggering task Source (1/1) is not being executed at the moment.",
+  });
+  assert.equal(w.state?.op?.attempts, 0);
+  assert.equal(w.state?.op?.blocked?.reason, "TasksStarting");
+  assert.equal(w.decide(want(s)).action.type, "wait");
+  w.tick(2100);
+  assert.equal(w.decide(want(s)).action.type, "triggerSavepoint");
+});

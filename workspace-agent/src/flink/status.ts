@@ -158,7 +158,11 @@ function specAligned(i: StatusInput): Cond {
   const T = "SpecAligned";
   if (i.refused) return bad(T, "SpecRefused", `${i.refused.field}: ${i.refused.message}`);
   const op = i.state?.op;
-  if (op?.blocked && (op.kind === "upgrade" || op.kind === "restart" || op.kind === "suspend"))
+  if (
+    op?.blocked &&
+    isBlocked(op) &&
+    (op.kind === "upgrade" || op.kind === "restart" || op.kind === "suspend")
+  )
     return bad(T, `${cap(op.kind)}Blocked`, op.blocked.message);
   if (op && op.kind !== "savepoint" && op.kind !== "delete")
     return bad(T, `${cap(op.kind)}InProgress`, `${op.kind} at step ${op.step}`);
@@ -202,7 +206,10 @@ function nonceAligned(i: StatusInput): Cond {
   const st = i.state;
   if (!i.spec || !st) return ok(T, "Aligned", "");
   const op = st.op;
-  const blocked = op?.blocked && (op.kind === "savepoint" || op.kind === "restart") ? op.blocked : undefined;
+  const blocked =
+    op?.blocked && isBlocked(op) && (op.kind === "savepoint" || op.kind === "restart")
+      ? op.blocked
+      : undefined;
   if (i.spec.savepointNonce !== st.observedSavepointNonce)
     return bad(
       T,
@@ -221,7 +228,7 @@ function nonceAligned(i: StatusInput): Cond {
 function deletionBlocked(i: StatusInput): Cond {
   const T = "DeletionBlocked";
   const op = i.state?.op;
-  if (op?.kind === "delete" && op.blocked) {
+  if (op?.kind === "delete" && op.blocked && isBlocked(op)) {
     const hint = op.blocked.message.includes("force-delete")
       ? ""
       : "; annotate the ConfigMap with meridian.dev/force-delete=true to delete without a savepoint";
@@ -233,6 +240,11 @@ function deletionBlocked(i: StatusInput): Cond {
     reason: op?.kind === "delete" ? "Deleting" : "NotDeleting",
     message: "",
   };
+}
+
+/** A short wait for a job's tasks to start is not a blocked operation. */
+function isBlocked(op: { blocked?: { reason: string } | undefined }): boolean {
+  return op.blocked !== undefined && op.blocked.reason !== "TasksStarting";
 }
 
 function cap(s: string): string {
