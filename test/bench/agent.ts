@@ -100,16 +100,15 @@ export async function run(args: string[]): Promise<void> {
     clearInterval(sampler);
     report(`    (filling to ${total} workspaces took ${((Date.now() - fillStart) / 1000).toFixed(1)} s)`);
 
-    // (c) memory with `total` workspaces at rest: once the creation burst has been collected,
-    // i.e. when three samples 2 s apart agree within 3 % (at most a minute).
+    // (c) memory with `total` workspaces at rest: V8 gives the creation burst's garbage back only
+    // after its idle-time GC (10–20 s later), so wait 30 s, then take the median of five samples.
+    await sleep(30_000);
     const rssSamples: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      await sleep(2000);
+    for (let i = 0; i < 5; i++) {
       rssSamples.push(await scrape(first, "meridian_agent_process_resident_memory_bytes"));
-      const last = rssSamples.slice(-3);
-      if (last.length === 3 && Math.max(...last) <= Math.min(...last) * 1.03) break;
+      await sleep(1000);
     }
-    const rss = rssSamples.at(-1) ?? 0;
+    const rss = percentile(rssSamples, 50);
     const heap = await scrape(first, "meridian_agent_nodejs_heap_size_used_bytes");
     const mb = (b: number) => (b / 2 ** 20).toFixed(0);
     report(
