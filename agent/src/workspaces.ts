@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { backoffDelay } from "@meridian/shared/kube/backoff";
 import { reasonOf } from "@meridian/shared/kube/errors";
 import type { KeyedQueue } from "@meridian/shared/kube/queue";
-import { DEPLOYMENTS } from "@meridian/shared/kube/resources";
+import { DEPLOYMENTS, NAMESPACES } from "@meridian/shared/kube/resources";
 import { F, type Logger } from "@meridian/shared/log";
 import type { DesiredState } from "./inbound.ts";
 import { deleteNamespace, type LifecycleDeps, markOrphan } from "./lifecycle.ts";
@@ -292,6 +292,20 @@ export class WorkspaceManager {
       { [F.workspace]: id, [F.reason]: r.violations?.join("; "), [F.outcome]: "refused" },
       "workspace refused by the local policy; nothing applied",
     );
+    // An update refused for a workspace that already exists can carry a Warning Event on its
+    // namespace; a new workspace has nowhere to hold one (the log line and the status say it).
+    const ns = this.#d.reconcile.caches.get(
+      NAMESPACES,
+      undefined,
+      namespaceName(this.#d.lifecycle.namespacePrefix, id),
+    );
+    if (ns)
+      void this.#d.reconcile.recorder.record(
+        ns,
+        "Warning",
+        "PolicyViolation",
+        `generation ${generation} refused by the local policy, nothing applied: ${r.violations?.join("; ")}`,
+      );
   }
 
   #setTimer(key: string, delayMs: number, id: string): void {

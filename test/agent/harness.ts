@@ -191,13 +191,17 @@ function collect(into: string[]): NodeJS.WritableStream {
 }
 
 /** Polls `cond` every 25 ms until it is truthy; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  cond: () => T | Promise<T>,
+  timeoutMs = 15_000,
+): Promise<Exclude<T, undefined | null | false | 0 | "">> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await cond();
-      if (v) return v;
+      if (v) return v as Exclude<T, undefined | null | false | 0 | "">;
     } catch (err) {
       last = err;
     }

@@ -11,7 +11,8 @@ let h: Harness;
 let agent: AgentHandle;
 
 before(async () => {
-  h = await startHarness({ nodes: 1 });
+  // Short-lived credentials: refreshed when a third of the lifetime remains (every ~8 s here).
+  h = await startHarness({ nodes: 1, tokenTtlSeconds: 12 });
   agent = await h.startAgent();
 });
 after(() => h?.stop());
@@ -33,4 +34,29 @@ test("a workspace is Ready once its workspace agent runs and is ready", async ()
   assert.ok(agent.isLeader());
   // The workspace agent dialled its own stream with the credential the agent stored for it.
   await h.cp.admin.waitForStreams({ stream: "workspace", target: "live" }, 30_000);
+});
+
+test("the credential is refreshed before it expires, and the workspace agent stays connected", async () => {
+  const path = "/api/v1/namespaces/mw-live/secrets/meridian-workspace-credential";
+  const read = async () => {
+    const s = await h.admin.getOrUndefined<{ data: Record<string, string> }>(path);
+    const dec = (k: string) => Buffer.from(s?.data[k] ?? "", "base64").toString();
+    return { token: dec("token"), expiresAt: Date.parse(dec("expiresAt")) };
+  };
+  const first = await read();
+  h.tokens.add(first.token);
+  const second = await waitFor(
+    "a new credential",
+    async () => {
+      const c = await read();
+      return c.token !== first.token ? c : undefined;
+    },
+    20_000,
+  );
+  h.tokens.add(second.token);
+  assert.ok(Date.now() < first.expiresAt, "refreshed before the old one expired");
+  assert.ok(second.expiresAt > first.expiresAt);
+  const s = await statusOf("live");
+  assert.equal(s?.conditions.find((c) => c.type === "SpecAligned")?.status, "True");
+  assert.ok(agent.isLeader());
 });

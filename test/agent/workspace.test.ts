@@ -209,6 +209,22 @@ test("a workspace that breaks the local policy is not applied and says why", asy
   // Fixing the spec applies it.
   await h.cp.admin.putWorkspace(h.agentId, "greedy", { quota: { cpu: "16", memory: "8Gi" } });
   await waitFor("greedy applied", () => get(deploymentPath("greedy")));
+  // An update of an existing workspace that breaks the policy changes nothing and leaves a Warning.
+  await h.cp.admin.putWorkspace(h.agentId, "greedy", { quota: { cpu: "17", memory: "8Gi" } });
+  await waitFor("greedy refused again", async () => (await workspaceStatus("greedy"))?.phase === "Refused");
+  await waitFor("a PolicyViolation Warning on mw-greedy", async () => {
+    const events = await h.admin.request<{
+      items: { reason: string; type: string; involvedObject: { name: string } }[];
+    }>({
+      method: "GET",
+      path: "/api/v1/namespaces/default/events",
+    });
+    return events.items.some(
+      (e) => e.reason === "PolicyViolation" && e.type === "Warning" && e.involvedObject.name === "mw-greedy",
+    );
+  });
+  const quota = await get("/api/v1/namespaces/mw-greedy/resourcequotas/meridian-workspace-quota");
+  assert.equal(quota?.spec.hard["requests.cpu"], "16", "the previous generation stays");
   await h.cp.admin.deleteWorkspace(h.agentId, "foreign");
 });
 
@@ -275,6 +291,21 @@ test("the workspace agent's ServiceAccount can run pods at home and is refused n
   } finally {
     await ws.close();
   }
+});
+
+test("health, readiness and metrics are served", async () => {
+  assert.equal((await fetch(`${agent.healthUrl}/healthz`)).status, 200);
+  assert.equal((await fetch(`${agent.healthUrl}/readyz`)).status, 200);
+  const metrics = await (await fetch(`${agent.healthUrl}/metrics`)).text();
+  for (const name of [
+    "meridian_agent_reconcile_duration_seconds_bucket",
+    "meridian_agent_kube_requests_total",
+    "meridian_agent_stream_events_total",
+    "meridian_agent_workspaces",
+    "meridian_agent_leader 1",
+    "meridian_agent_stream_connected 1",
+  ])
+    assert.ok(metrics.includes(name), `missing ${name}`);
 });
 
 test("workspace.delete deletes the namespace and reports Deleted only once it is gone, then drops it", async () => {
