@@ -47,6 +47,18 @@ const simulated: DeploymentBody = {
   upgradeMode: "STATELESS",
 };
 
+/** Write requests (apply, create, patch, delete, update) the agent sent, from its /metrics. */
+async function writes(a: WorkspaceAgent): Promise<number> {
+  const text = await (await fetch(`${a.healthUrl}/metrics`)).text();
+  return [
+    ...text.matchAll(
+      /^meridian_workspace_agent_kube_requests_total\{verb="(apply|create|patch|delete|update)",code="\d+"\} (\d+)/gm,
+    ),
+  ]
+    .map((m) => Number(m[2]))
+    .reduce((x, y) => x + y, 0);
+}
+
 /** A debug logger whose lines land in `logLines` (checked for the token, dumped on request). */
 function captureLogger() {
   const sink = new PassThrough();
@@ -182,24 +194,14 @@ test("drift is repaired: an edited ConfigMap and a deleted Service come back", a
 });
 
 test("a resync of settled deployments writes nothing", async () => {
-  const writes = async () => {
-    const text = await (await fetch(`${agent.healthUrl}/metrics`)).text();
-    return [
-      ...text.matchAll(
-        /^meridian_workspace_agent_kube_requests_total\{verb="(apply|create|patch|delete|update)",code="\d+"\} (\d+)/gm,
-      ),
-    ]
-      .map((m) => Number(m[2]))
-      .reduce((a, b) => a + b, 0);
-  };
   await new Promise((r) => setTimeout(r, 1500)); // let the drift repair's own events settle
   await agent.controller.idle();
-  const before = await writes();
+  const before = await writes(agent);
   agent.controller.enqueueAll();
   await agent.controller.idle();
   agent.controller.enqueueAll();
   await agent.controller.idle();
-  assert.equal(await writes(), before);
+  assert.equal(await writes(agent), before);
 });
 
 test("the workspace credential cannot open another workspace's stream", async () => {
@@ -244,6 +246,8 @@ test("without the control plane, a restarted workspace agent keeps the pods runn
   await env.cp.stop();
   await agent.stop();
   agent = await startAgent(env, ws, {}, { logger: captureLogger() });
+  await agent.controller.idle();
+  assert.equal(await writes(agent), 0, "a restart over settled deployments writes nothing");
   const tm = (await live("good")).find((p) => p.metadata.name === "good-taskmanager-0");
   assert.ok(tm);
   await deleteObject(env.admin, PODS, ws.namespace, tm.metadata.name);

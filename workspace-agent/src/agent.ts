@@ -220,7 +220,7 @@ export async function startWorkspaceAgent(
     // Nothing is reconciled before the caches hold the cluster's state: a reconcile on an empty
     // cache would take a deployment for new and overwrite its persisted lifecycle state.
     await Promise.all(caches.all.map((c) => c.waitForSync()));
-    ctl.enqueueAll();
+    ctl.start();
     stream.start();
     monitor.start();
     const resync = setInterval(() => ctl.enqueueAll(), overrides.resyncMs ?? 60_000);

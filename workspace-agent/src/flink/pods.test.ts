@@ -119,3 +119,14 @@ test("a pod running for a while clears its failure count", () => {
   });
   assert.equal(backoff.failures("orders-taskmanager-0"), 0);
 });
+
+test("a deployment's failures are forgotten without touching a deployment whose name extends it", () => {
+  const b = new PodBackoff();
+  b.failed("orders-jobmanager", 0);
+  b.failed("orders-taskmanager-3", 0);
+  b.failed("orders-2-jobmanager", 0);
+  b.forgetDeployment("orders");
+  assert.equal(b.failures("orders-jobmanager"), 0);
+  assert.equal(b.failures("orders-taskmanager-3"), 0);
+  assert.equal(b.failures("orders-2-jobmanager"), 1);
+});

@@ -51,8 +51,10 @@ export class PodBackoff {
     this.#entries.delete(name);
   }
 
-  forgetPrefix(prefix: string): void {
-    for (const k of this.#entries.keys()) if (k.startsWith(prefix)) this.#entries.delete(k);
+  /** Forgets the failures of one deployment's pods (`<name>-jobmanager`, `<name>-taskmanager-<n>`). */
+  forgetDeployment(deployment: string): void {
+    const re = new RegExp(`^${deployment.replace(/[-]/g, "\\-")}-(jobmanager|taskmanager-\\d+)$`);
+    for (const k of this.#entries.keys()) if (re.test(k)) this.#entries.delete(k);
   }
 }
 

@@ -82,11 +82,14 @@ export class DeploymentController {
   readonly #failures = new Map<string, number>();
   /** Pods this controller created, by key, until the watch cache shows them (see CACHE_LAG_MS). */
   readonly #created = new Map<string, number>();
+  /** The run each deployment's pods were last planned for. */
+  readonly #runs = new Map<string, number>();
   /** When each deployment was first seen orphaned (in memory: a restart only delays the deletion). */
   readonly #orphanSince = new Map<string, number>();
   /** The ConfigMap each deployment's last write returned, until the watch cache has it too. */
   readonly #written = new Map<string, V1ConfigMap>();
   #stopped = false;
+  #started = false;
 
   constructor(opts: ControllerOptions) {
     this.#o = opts;
@@ -102,8 +105,17 @@ export class DeploymentController {
     );
   }
 
+  /**
+   * Starts reconciling. Until then enqueue() is a no-op: a reconcile before every watch cache has
+   * listed would take a deployment for new and overwrite its persisted lifecycle state.
+   */
+  start(): void {
+    this.#started = true;
+    this.enqueueAll();
+  }
+
   enqueue(name: string): void {
-    if (this.#stopped) return;
+    if (this.#stopped || !this.#started) return;
     this.#queue.schedule(name, () => this.#reconcile(name)).catch(() => {});
   }
 
@@ -239,7 +251,7 @@ export class DeploymentController {
         this.#o.desired.forget(name);
         this.#written.delete(name);
         this.#o.monitor.track(name, undefined);
-        this.#backoff.forgetPrefix(`${name}-`);
+        this.#backoff.forgetDeployment(name);
         this.#publish(name, desired, undefined, undefined, log);
         return;
       }
@@ -442,6 +454,11 @@ export class DeploymentController {
       return;
     }
     for (const p of pods) this.#created.delete(`${this.#o.namespace}/${p.metadata?.name ?? ""}`);
+    // A new run starts with a clean slate: earlier crashes of the same pod names do not delay it.
+    if (this.#runs.get(name) !== state.run.id) {
+      this.#runs.set(name, state.run.id);
+      this.#backoff.forgetDeployment(name);
+    }
     const plan = planPods({
       ctx,
       owner,
