@@ -86,6 +86,7 @@ export class WorkspaceController {
           httpsProxy: config.httpsProxy,
           noProxy: config.noProxy,
           flinkAllowedRegistries: config.policy.allowedRegistries.flink,
+          orphanGracePeriodSeconds: config.policy.orphanGracePeriodSeconds,
           savepointBaseDir: config.savepointBaseDir,
         },
         mintCredential: (id) => requestWorkspaceCredential(deps.endpoint, config.agentId, id),

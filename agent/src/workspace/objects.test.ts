@@ -27,6 +27,7 @@ const ctx: BuildContext = {
   httpsProxy: undefined,
   noProxy: undefined,
   flinkAllowedRegistries: ["docker.io/library/flink"],
+  orphanGracePeriodSeconds: 3600,
   savepointBaseDir: undefined,
 };
 
@@ -90,6 +91,7 @@ test("the Deployment runs hardened with probes, resources and the contract's env
     MERIDIAN_CREDENTIAL_SECRET: "meridian-workspace-credential",
     MERIDIAN_LOG_LEVEL: "info",
     MERIDIAN_FLINK_ALLOWED_REGISTRIES: "docker.io/library/flink",
+    MERIDIAN_ORPHAN_GRACE_PERIOD_SECONDS: "3600",
     MERIDIAN_CA_FILE: "/etc/meridian/ca/ca.crt",
     HTTPS_PROXY: "http://p:3128",
   });

@@ -60,6 +60,8 @@ export interface BuildContext {
   httpsProxy: string | undefined;
   noProxy: string | undefined;
   flinkAllowedRegistries: string[];
+  /** The local policy's grace period, which the workspace agent applies to orphaned Flink deployments too. */
+  orphanGracePeriodSeconds: number;
   savepointBaseDir: string | undefined;
 }
 
@@ -266,6 +268,7 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
     { name: "MERIDIAN_CREDENTIAL_SECRET", value: NAMES.secret },
     { name: "MERIDIAN_LOG_LEVEL", value: spec.workspaceAgent.logLevel ?? ctx.logLevel },
     { name: "MERIDIAN_FLINK_ALLOWED_REGISTRIES", value: ctx.flinkAllowedRegistries.join(",") },
+    { name: "MERIDIAN_ORPHAN_GRACE_PERIOD_SECONDS", value: String(ctx.orphanGracePeriodSeconds) },
   ];
   if (ctx.caPem) env.push({ name: "MERIDIAN_CA_FILE", value: `${CA_MOUNT_DIR}/ca.crt` });
   if (ctx.httpsProxy) env.push({ name: "HTTPS_PROXY", value: ctx.httpsProxy });
