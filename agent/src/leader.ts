@@ -107,6 +107,9 @@ export class Leadership {
       this.#controller = controller;
       controller.start();
       logger.info({ [F.name]: this.#d.config.identity }, "leading: dialling the control plane");
-    })();
+    })().catch((err: unknown) => {
+      // A controller that cannot start must not become an unhandled rejection that kills the process.
+      logger.error({ [F.err]: err }, "leading, but the workspace controller failed to start");
+    });
   }
 }
