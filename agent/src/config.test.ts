@@ -110,3 +110,14 @@ test("durations accept ms and units; every setting has a flag, an env and an exp
   assert.equal(parseDurationMs("x"), undefined);
   for (const s of SETTINGS) assert.ok(s.flag && s.env && s.expected && s.description, s.key);
 });
+
+test("KUBECONFIG is read when MERIDIAN_KUBECONFIG is unset, as kubectl does; the Meridian name wins", () => {
+  assert.equal(loadConfig({ flags: {}, env: base, readFile }).kubeconfig, undefined);
+  assert.equal(loadConfig({ flags: {}, env: { ...base, KUBECONFIG: "/k/a" }, readFile }).kubeconfig, "/k/a");
+  const both = loadConfig({
+    flags: {},
+    env: { ...base, KUBECONFIG: "/k/a", MERIDIAN_KUBECONFIG: "/k/b" },
+    readFile,
+  });
+  assert.equal(both.kubeconfig, "/k/b");
+});

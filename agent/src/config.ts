@@ -18,6 +18,8 @@ export interface SettingDef {
   /** Long flag without dashes, e.g. `control-plane-url`. */
   flag: string;
   env?: string;
+  /** A conventional variable read when `env` is unset (e.g. KUBECONFIG, as kubectl does). */
+  envAlias?: string;
   /** Placeholder in --help, e.g. `<url>`. */
   valueName: string;
   description: string;
@@ -68,8 +70,10 @@ export const SETTINGS: readonly SettingDef[] = [
     key: "kubeconfig",
     flag: "kubeconfig",
     env: "MERIDIAN_KUBECONFIG",
+    envAlias: "KUBECONFIG",
     valueName: "<path>",
-    description: "Kubeconfig to use; unset means the pod's in-cluster ServiceAccount.",
+    description:
+      "Kubeconfig to use (MERIDIAN_KUBECONFIG, else KUBECONFIG); unset means the pod's in-cluster ServiceAccount.",
     expected: "the path of a kubeconfig file",
   },
   {
@@ -382,7 +386,7 @@ export function loadConfig(input: ConfigInput): AgentConfig {
   const origin = new Map<string, { source: Source; value: string | undefined }>();
   for (const s of SETTINGS) {
     const fromFlag = input.flags[s.key];
-    const fromEnv = s.env ? input.env[s.env] : undefined;
+    const fromEnv = s.env ? input.env[s.env] || (s.envAlias ? input.env[s.envAlias] : undefined) : undefined;
     const [source, value] =
       fromFlag !== undefined
         ? (["flag", fromFlag] as const)
