@@ -93,7 +93,9 @@ describe("the agent's loadConfig accepts what the chart gives it", () => {
       const manifests = await render([set]);
       const view = podView(manifests);
       const known = new Set(SETTINGS.flatMap((s) => (s.env ? [s.env] : [])));
-      const unknown = Object.keys(view.env).filter((name) => !known.has(name) && name !== "POD_IP");
+      // Read by the runtime, not by the agent's config: the pod IP and Node/glibc memory tuning.
+      const runtime = new Set(["POD_IP", "NODE_OPTIONS", "MALLOC_ARENA_MAX"]);
+      const unknown = Object.keys(view.env).filter((name) => !known.has(name) && !runtime.has(name));
       assert.deepEqual(unknown, [], "env names the agent does not read");
 
       const config = loadFromPod(view);
