@@ -25,7 +25,7 @@ import type { DesiredStore } from "./desired.ts";
 import { checkImage } from "./image-policy.ts";
 import { type Decision, type Desired, decide, type LifecycleEvent } from "./lifecycle.ts";
 import { applyOutcome } from "./lifecycle-outcome.ts";
-import { type LifecycleState, parseState, serializeState } from "./lifecycle-state.ts";
+import { type LifecycleState, serializeState } from "./lifecycle-state.ts";
 import type { FlinkMonitor } from "./monitor.ts";
 import {
   ANNOTATION_FORCE_DELETE,
@@ -39,6 +39,7 @@ import {
 } from "./objects.ts";
 import { componentOf, isFlinkPod, isTerminating, PodBackoff, planPods } from "./pods.ts";
 import { buildStatus } from "./status.ts";
+import { readStoredState } from "./stored-state.ts";
 
 export interface ControllerOptions {
   namespace: string;
@@ -88,6 +89,8 @@ export class DeploymentController {
   readonly #orphanSince = new Map<string, number>();
   /** The ConfigMap each deployment's last write returned, until the watch cache has it too. */
   readonly #written = new Map<string, V1ConfigMap>();
+  /** The last unreadable-state reason reported per deployment, so it is logged and evented once. */
+  readonly #unreadable = new Map<string, string>();
   #stopped = false;
   #started = false;
 
@@ -213,18 +216,19 @@ export class DeploymentController {
 
   async #reconcileOnce(name: string, log: Logger): Promise<void> {
     let cm = this.#configMap(name);
-    const parsed = parseState(cm?.metadata?.annotations?.[ANNOTATION_STATE]);
+    const parsed = readStoredState(cm, this.#podsOf(name));
     if (!parsed.ok) {
-      log.error({ [F.reason]: parsed.error }, "unreadable lifecycle state; not acting on this deployment");
-      this.#o.recordEvent(
-        cm,
-        "Warning",
-        "StateUnreadable",
-        `${parsed.error}; fix or remove the annotation ${ANNOTATION_STATE}`,
-      );
+      // Reported once per distinct reason (every pod event re-enqueues this deployment).
+      if (this.#unreadable.get(name) !== parsed.error) {
+        this.#unreadable.set(name, parsed.error);
+        log.error({ [F.reason]: parsed.error }, "unreadable lifecycle state; not acting on this deployment");
+        this.#o.recordEvent(cm, "Warning", "StateUnreadable", parsed.error);
+      }
+      this.#publish(name, undefined, undefined, { field: ANNOTATION_STATE, message: parsed.error }, log);
       return;
     }
-    let state = cm && !isTerminating(cm) ? parsed.state : undefined;
+    this.#unreadable.delete(name);
+    let state = parsed.state;
     const entry = this.#o.desired.get(name);
     let refused: { field: string; message: string } | undefined;
     let desired: Desired | undefined;

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { V1ConfigMap, V1Pod } from "@kubernetes/client-node";
+import { ANNOTATION_RUN, ANNOTATION_STATE } from "./objects.ts";
+import { readStoredState } from "./stored-state.ts";
+
+const cm = (annotations: Record<string, string> | undefined, deleting = false): V1ConfigMap => ({
+  metadata: {
+    name: "orders-flink-config",
+    uid: "cm-1",
+    annotations,
+    ...(deleting ? { deletionTimestamp: new Date() } : {}),
+  },
+});
+const pod = (name: string, owned: boolean): V1Pod => ({
+  metadata: {
+    name,
+    annotations: { [ANNOTATION_RUN]: "3" },
+    ownerReferences: owned
+      ? [{ apiVersion: "v1", kind: "ConfigMap", name: "orders-flink-config", uid: "cm-1", controller: true }]
+      : undefined,
+  },
+});
+
+test("no ConfigMap and no pods: a new deployment, no state yet", () => {
+  assert.deepEqual(readStoredState(undefined, []), { ok: true, state: undefined });
+});
+
+test("an existing ConfigMap whose state annotation was removed or emptied is refused, not a fresh start", () => {
+  const cases: (Record<string, string> | undefined)[] = [undefined, {}, { [ANNOTATION_STATE]: "" }];
+  for (const annotations of cases) {
+    const r = readStoredState(cm(annotations), [pod("orders-jobmanager", true)]);
+    assert.equal(r.ok, false, JSON.stringify(annotations));
+    if (!r.ok) {
+      assert.match(r.error, /meridian\.dev\/lifecycle-state/);
+      assert.match(r.error, /orders-flink-config/);
+      assert.match(r.error, /docs\/flink-deployments\.md/);
+    }
+  }
+});
+
+test("an unparseable annotation is refused with how to recover", () => {
+  const r = readStoredState(cm({ [ANNOTATION_STATE]: "{not json" }), []);
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.match(r.error, /not JSON.*delete the ConfigMap/);
+});
+
+test("Flink pods orphaned from their ConfigMap (run annotation, no owner) are refused", () => {
+  const r = readStoredState(undefined, [pod("orders-jobmanager", false)]);
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.match(r.error, /orders-jobmanager.*run 3/);
+});
+
+test("leftovers of a deletion (owned pods, ConfigMap gone or being deleted) are not refused", () => {
+  assert.deepEqual(readStoredState(undefined, [pod("orders-jobmanager", true)]), {
+    ok: true,
+    state: undefined,
+  });
+  assert.deepEqual(readStoredState(cm(undefined, true), [pod("orders-jobmanager", true)]), {
+    ok: true,
+    state: undefined,
+  });
+});
