@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { V1Pod, V1Service } from "@kubernetes/client-node";
 import { buildHostsFile, parseHostsFile } from "./hosts.ts";
 import { candidateNames, lookupHosts } from "./hosts-preload.ts";
-import { genericCommand, imageMatches, rewriteMountPaths } from "./image-map.ts";
+import { genericCommand, imageMatches, rewriteMountPaths, withMountPaths } from "./image-map.ts";
 
 const pod = (name: string, ns: string, ip: string, labels: Record<string, string>, ready = true): V1Pod => ({
   metadata: { name, namespace: ns, labels, creationTimestamp: new Date(`2026-01-01T00:00:0${ip.at(-1)}Z`) },
@@ -127,5 +127,24 @@ describe("genericCommand", () => {
     assert.deepEqual([l.command, ...l.args], ["/bin/echo", "a", "b"]);
     const bare = await genericCommand().launch(ctx(undefined, undefined));
     assert.deepEqual([bare.command, ...bare.args], ["sh"]);
+  });
+});
+
+describe("withMountPaths", () => {
+  it("never rewrites the harness's own files, even under a mounted path (a checkout in /tmp, a /tmp emptyDir)", () => {
+    const repo = fileURLToPath(new URL("../../../", import.meta.url));
+    const top = `/${repo.split("/")[1]}`; // e.g. /tmp for a CI clone in /tmp, /work here
+    const script = `${repo}agent/src/main.ts`;
+    const launch = withMountPaths(
+      {
+        command: process.execPath,
+        args: [script, `${top}/data/x`],
+        env: { NODE_OPTIONS: `--import=${repo}test/cluster/node-simulator/hosts-preload.ts` },
+      },
+      { volumeDirs: { [top]: "/sim/pods/p/volumes/tmp" }, hostsFile: "/sim/hosts", podDir: "/sim/pods/p" },
+    );
+    assert.equal(launch.args[0], script, "the entry point stays a host path");
+    assert.equal(launch.env.NODE_OPTIONS, `--import=${repo}test/cluster/node-simulator/hosts-preload.ts`);
+    assert.equal(launch.args[1], "/sim/pods/p/volumes/tmp/data/x", "a container path is still mapped");
   });
 });

@@ -3,7 +3,9 @@
 // (with its kubelet-resolved env, pod IP and volume directories) into a command.
 // Images no entry matches still "run": the simulator marks them running without
 // a process and annotates the pod `meridian.dev/simulated: "true"`.
+
 import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 
 export interface ContainerContext {
@@ -144,7 +146,9 @@ export function withMountPaths(
   launch: ContainerLaunch,
   ctx: Pick<ContainerContext, "volumeDirs" | "hostsFile" | "podDir">,
 ): ContainerLaunch {
-  const keep = [dirname(ctx.hostsFile), ctx.podDir];
+  // Our own files are host paths, not container paths: a checkout under /tmp must not be rewritten into
+  // a pod's /tmp emptyDir (CI clones can live there).
+  const keep = [dirname(ctx.hostsFile), ctx.podDir, REPOSITORY_ROOT, NODE_BIN_DIR];
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(launch.env)) env[k] = rewriteMountPaths(v, ctx.volumeDirs, keep);
   return { ...launch, args: launch.args.map((a) => rewriteMountPaths(a, ctx.volumeDirs, keep)), env };
@@ -170,6 +174,9 @@ export function rewriteMountPaths(
     return pre + volumeDirs[mount];
   });
 }
+
+/** The checkout this harness runs from (host paths under it are never container paths). */
+const REPOSITORY_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** The directory of this process's Node binary, put first on children's PATH. */
 export const NODE_BIN_DIR = dirname(process.execPath);
