@@ -1,7 +1,9 @@
 // The customer's local policy (a YAML file the chart renders into a ConfigMap): enforced before
 // anything is applied. A workspace that breaks a rule is not applied at all; the violation names the
 // rule and the value so the control plane can show it.
+
 import { compareQuantities, isQuantity } from "@meridian/shared/kube/quantity";
+import { checkImage } from "@meridian/shared/policy/images";
 import type { WorkspaceSpec } from "@meridian/shared/protocol/index";
 import { z } from "zod";
 
@@ -69,41 +71,4 @@ export function checkWorkspace(spec: WorkspaceSpec, image: string, policy: Polic
   return out;
 }
 
-/** `registry/repository` of an image reference, without tag or digest, with Docker Hub's implicit parts. */
-export function imageRepository(image: string): string {
-  const ref = image.trim().replace(/@sha256:[0-9a-f]+$/i, "");
-  const parts = ref.split("/");
-  const first = parts[0] ?? "";
-  const hasRegistry =
-    parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
-  const registry = !hasRegistry || first === "index.docker.io" ? "docker.io" : first;
-  let path = (hasRegistry ? parts.slice(1) : parts).join("/").replace(/:[^/:]+$/, "");
-  if (registry === "docker.io" && !path.includes("/")) path = `library/${path}`;
-  return `${registry}/${path}`;
-}
-
-/**
- * An image is allowed when its repository equals an entry or lies under it at a `/` boundary
- * (`ghcr.io/meridian-dev` allows `ghcr.io/meridian-dev/x`, not `ghcr.io/meridian-dev-evil/x`).
- * Docker Hub short entries are normalised (`flink` → `docker.io/library/flink`). An empty list or
- * `*` allows any registry — the same rules as the chart and the workspace agent apply.
- */
-export function checkImage(
-  image: string,
-  allowed: readonly string[],
-): { allowed: true } | { allowed: false; repository: string } {
-  if (allowed.length === 0 || allowed.includes("*")) return { allowed: true };
-  const repo = imageRepository(image);
-  for (const entry of allowed) {
-    const e = normaliseEntry(entry.trim().replace(/\/+$/, ""));
-    if (e && (repo === e || repo.startsWith(`${e}/`))) return { allowed: true };
-  }
-  return { allowed: false, repository: repo };
-}
-
-function normaliseEntry(e: string): string {
-  if (!e) return e;
-  const first = e.split("/")[0] ?? "";
-  if (first.includes(".") || first.includes(":") || first === "localhost") return e;
-  return e.includes("/") ? `docker.io/${e}` : `docker.io/library/${e}`;
-}
+export { checkImage, imageRepository } from "@meridian/shared/policy/images";
