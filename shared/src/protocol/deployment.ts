@@ -49,7 +49,8 @@ export function taskManagerReplicas(spec: DeploymentSpec): number {
  * NOT_FOUND (the JobManager answered but has no such job), UNREACHABLE (no answer from the
  * JobManager), NOT_DEPLOYED (no JobManager exists, e.g. while suspended).
  */
-export const jobState = z.enum([
+/** The job states Flink's REST API itself reports. */
+export const FLINK_JOB_STATES = [
   "INITIALIZING",
   "CREATED",
   "RUNNING",
@@ -61,10 +62,8 @@ export const jobState = z.enum([
   "RESTARTING",
   "SUSPENDED",
   "RECONCILING",
-  "NOT_FOUND",
-  "UNREACHABLE",
-  "NOT_DEPLOYED",
-]);
+] as const;
+export const jobState = z.enum([...FLINK_JOB_STATES, "NOT_FOUND", "UNREACHABLE", "NOT_DEPLOYED"]);
 export type JobState = z.infer<typeof jobState>;
 
 export const savepointInfo = z.object({

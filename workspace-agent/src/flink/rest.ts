@@ -2,7 +2,7 @@
 // not exceptions: `notFound` (the JobManager answered 404), `unreachable` (no answer: refused,
 // reset, DNS, timeout) and `error` (any other non-2xx) are different things, because the job state
 // reported upward differs (NOT_FOUND vs UNREACHABLE) and must never be guessed as RUNNING.
-import type { JobState } from "@meridian/shared/protocol/index";
+import { FLINK_JOB_STATES, type JobState } from "@meridian/shared/protocol/index";
 
 export type RestResult<T> =
   | { kind: "ok"; value: T }
@@ -44,19 +44,7 @@ export interface FlinkRestOptions {
   fetch?: typeof fetch;
 }
 
-const FLINK_STATES = new Set<string>([
-  "INITIALIZING",
-  "CREATED",
-  "RUNNING",
-  "FAILING",
-  "FAILED",
-  "CANCELLING",
-  "CANCELED",
-  "FINISHED",
-  "RESTARTING",
-  "SUSPENDED",
-  "RECONCILING",
-]);
+const FLINK_STATES: ReadonlySet<string> = new Set(FLINK_JOB_STATES);
 
 /** Flink's state string as our jobState; undefined for a state this build does not know. */
 export function toJobState(s: string): JobState | undefined {
