@@ -5,11 +5,17 @@
 #   docker build --target agent           -t ghcr.io/meridian-dev/meridian-agent:0.1.0 .
 #   docker build --target workspace-agent -t ghcr.io/meridian-dev/meridian-workspace-agent:0.1.0 .
 #
-# Meridian runs its TypeScript sources directly on Node 24 (type stripping), so there is no compile step:
-# a Node build stage installs the production dependencies of one workspace package plus `shared`, and the
-# final stage is distroless Node 24 (no shell, no package manager) with those node_modules and the `src/`
-# trees. node_modules/@meridian/* stay symlinks to /app/<pkg>: Node follows them to their real path,
-# which is outside node_modules, so type stripping applies to shared's .ts files.
+# Each image runs one file: its agent bundled with esbuild (shared/build/bundle.ts) into
+# <pkg>/dist/main.js, which holds every dependency. A Node build stage installs all dependencies and
+# bundles; the final stage is distroless Node 24 (no shell, no package manager, no node_modules) with the
+# bundle, its source map and license file, and the package's package.json (the version it reports).
+# Bundling rather than running the TypeScript sources saves ~28 MB of resident memory per process
+# (docs/decisions.md, "Bundled entry points").
+#
+# The runtime settings live here, with the image: V8 flags on the ENTRYPOINT (Node refuses most V8
+# flags in NODE_OPTIONS) and glibc malloc settings in ENV (docs/performance.md measures them). The node
+# simulator runs exactly this ENTRYPOINT and ENV for the two images (test/images/runtime.ts), so the
+# tests and benchmarks run what ships.
 #
 # Signals: distroless runs node as PID 1 (no tini). PID 1 gets no default signal handlers from the
 # kernel, so the agents install their own SIGTERM/SIGINT handlers and shut down gracefully
@@ -30,11 +36,13 @@ COPY agent/package.json agent/
 COPY workspace-agent/package.json workspace-agent/
 COPY test/package.json test/
 
-FROM manifests AS agent-deps
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund -w shared -w agent
-
-FROM manifests AS workspace-agent-deps
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund -w shared -w workspace-agent
+FROM manifests AS build
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY shared/build shared/build
+COPY shared/src shared/src
+COPY agent/src agent/src
+COPY workspace-agent/src workspace-agent/src
+RUN node shared/build/bundle.ts
 
 # ---------------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS agent
@@ -51,16 +59,13 @@ LABEL org.opencontainers.image.title="meridian-agent" \
       org.opencontainers.image.revision="${REVISION}"
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=agent-deps /app/package.json ./package.json
-COPY --from=agent-deps /app/node_modules ./node_modules
-COPY shared/package.json shared/
-COPY shared/src shared/src
+ENV MALLOC_ARENA_MAX=1 \
+    MALLOC_TRIM_THRESHOLD_=0
 COPY agent/package.json agent/
-COPY agent/src agent/src
-# The chart runs the pod as 10001:10001 too; the image says the same so it is non-root anywhere.
+COPY --from=build /app/agent/dist agent/dist
 USER 10001:10001
 EXPOSE 8080
-ENTRYPOINT ["/nodejs/bin/node", "--disable-warning=ExperimentalWarning", "/app/agent/src/main.ts"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "--optimize-for-size", "/app/agent/dist/main.js"]
 CMD ["run"]
 
 # ---------------------------------------------------------------------------------------------------
@@ -78,13 +83,11 @@ LABEL org.opencontainers.image.title="meridian-workspace-agent" \
       org.opencontainers.image.revision="${REVISION}"
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=workspace-agent-deps /app/package.json ./package.json
-COPY --from=workspace-agent-deps /app/node_modules ./node_modules
-COPY shared/package.json shared/
-COPY shared/src shared/src
+ENV MALLOC_ARENA_MAX=1 \
+    MALLOC_TRIM_THRESHOLD_=0
 COPY workspace-agent/package.json workspace-agent/
-COPY workspace-agent/src workspace-agent/src
+COPY --from=build /app/workspace-agent/dist workspace-agent/dist
 USER 10001:10001
 EXPOSE 8080
-ENTRYPOINT ["/nodejs/bin/node", "--disable-warning=ExperimentalWarning", "/app/workspace-agent/src/main.ts"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "--optimize-for-size", "--no-opt", "--no-maglev", "/app/workspace-agent/dist/main.js"]
 CMD ["run"]

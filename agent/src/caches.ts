@@ -5,7 +5,7 @@
 import type { KubeClient } from "@meridian/shared/kube/client";
 import { MANAGED_BY_AGENT, managedBySelector } from "@meridian/shared/kube/labels";
 import { type KubeObject, NAMESPACES, objectKey, type ResourceType } from "@meridian/shared/kube/resources";
-import { type CacheEvent, WatchCache } from "@meridian/shared/kube/watch-cache";
+import { type CacheEvent, dropManagedFields, WatchCache } from "@meridian/shared/kube/watch-cache";
 import type { Logger } from "@meridian/shared/log";
 import { OWNED_NAMESPACED, workspaceIdOf } from "./workspace/objects.ts";
 
@@ -109,13 +109,6 @@ export class OwnedCaches {
     if (!id) return;
     for (const l of this.#listeners) l(id, type.kind, e);
   }
-}
-
-/** Nothing in the agent reads managedFields; dropping them halves the cache. */
-function dropManagedFields(obj: KubeObject): KubeObject {
-  if (!obj.metadata?.managedFields) return obj;
-  const { managedFields: _, ...metadata } = obj.metadata;
-  return { ...obj, metadata };
 }
 
 function overlayKey(type: ResourceType, namespace: string | undefined, name: string): string {

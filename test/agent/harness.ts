@@ -1,6 +1,7 @@
 // What every agent integration test stands on: a real cluster, the reference control plane, the
 // agent's RBAC from the chart's files, and agents started in-process (startAgent) or as child
-// processes (node agent/src/main.ts), always with the agent's own ServiceAccount kubeconfig.
+// processes (the agent image's ENTRYPOINT and ENV from the Dockerfile, running the bundle
+// agent/dist/main.js), always with the agent's own ServiceAccount kubeconfig.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +16,7 @@ import { type AgentConfig, loadConfig } from "../../agent/src/config.ts";
 import type { Cluster } from "../cluster/index.ts";
 import { startCluster } from "../cluster/index.ts";
 import { type ControlPlane, startControlPlane } from "../control-plane/index.ts";
+import { builtImageRuntime } from "../images/runtime.ts";
 import { type AgentRbac, installAgentRbac } from "./rbac.ts";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -57,6 +59,7 @@ export async function startHarness(
   opts: { nodes?: number; agentId?: string; tokenTtlSeconds?: number } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), "meridian-agent-test-"));
+  const image = await builtImageRuntime("agent");
   const cluster = await startCluster({ nodes: opts.nodes ?? 0 });
   let cp: ControlPlane | undefined;
   try {
@@ -117,10 +120,11 @@ export async function startHarness(
         const flags = h.flags({ ...extra });
         const port = 20000 + Math.floor(Math.random() * 20000);
         flags.healthAddr = `127.0.0.1:${port}`;
-        const args = [join(REPO, "agent/src/main.ts"), "run"];
+        const args = [...image.nodeArgs, image.script, "run"];
         for (const [k, v] of Object.entries(flags))
           args.push(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=${v}`);
-        const env: Record<string, string | undefined> = { PATH: process.env.PATH };
+        // The image's ENV, and NODE_OPTIONS from MERIDIAN_AGENT_NODE_OPTIONS for experiments.
+        const env: Record<string, string | undefined> = { ...image.env, PATH: process.env.PATH };
         if (process.env.MERIDIAN_AGENT_NODE_OPTIONS)
           env.NODE_OPTIONS = process.env.MERIDIAN_AGENT_NODE_OPTIONS;
         const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });

@@ -1,5 +1,6 @@
 // `npm run bench -- workspace-agent [deployments=20] [--no-flink]`: the workspace agent as a real process
-// (`node workspace-agent/src/main.ts run`) under its workspace's ServiceAccount, against the local
+// (what its image runs: the Dockerfile's ENTRYPOINT flags and ENV with the bundle
+// workspace-agent/dist/main.js, see test/images/runtime.ts) under its workspace's ServiceAccount, against the local
 // cluster and the reference control plane. Its JobManager REST calls go to the Service DNS name,
 // resolved through the node simulator's hosts file as in a pod.
 //   (a) deployment PUT through the control plane's API → its JobManager and TaskManager pods exist:
@@ -10,7 +11,7 @@
 // Exits non-zero when a goal is missed. Figures go to docs/performance.md, section "Workspace agent".
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import {
   COMPONENT_JOBMANAGER,
   LABEL_COMPONENT,
@@ -20,7 +21,9 @@ import {
 } from "@meridian/shared/kube/labels";
 import { PODS } from "@meridian/shared/kube/resources";
 import { WatchCache } from "@meridian/shared/kube/watch-cache";
+import { cacheDir } from "../cluster/paths.ts";
 import type { DeploymentBody } from "../control-plane/index.ts";
+import { builtImageRuntime } from "../images/runtime.ts";
 import {
   ALLOWED_REGISTRIES,
   createWorkspace,
@@ -31,8 +34,7 @@ import {
   waitFor,
 } from "../workspace-agent/harness.ts";
 
-const MAIN = fileURLToPath(new URL("../../workspace-agent/src/main.ts", import.meta.url));
-const PRELOAD = fileURLToPath(new URL("../cluster/node-simulator/hosts-preload.ts", import.meta.url));
+const PRELOAD = join(cacheDir(), "build", "hosts-preload.mjs");
 
 const simulated: DeploymentBody = {
   image: "registry.meridian.test/flink-simulated:2.3.0",
@@ -53,7 +55,22 @@ export async function run(args: string[]): Promise<void> {
   try {
     const ws = await createWorkspace(env, "bench");
     const healthPort = await freePort();
-    child = spawn(process.execPath, [MAIN, "run"], {
+    const image = await builtImageRuntime("workspace-agent");
+    // For experiments: BENCH_NODE_ARGS="--flag --flag2" replaces the ENTRYPOINT's node flags and
+    // BENCH_ENV="K=V;K2=V2" overrides the image's ENV.
+    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? image.nodeArgs;
+    const runtimeEnv: Record<string, string> = {
+      ...image.env,
+      ...Object.fromEntries(
+        (process.env.BENCH_ENV ?? "")
+          .split(";")
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+      ),
+    };
+    const envText = Object.entries(runtimeEnv).map(([k, v]) => `${k}=${v}`);
+    report(`    runtime: node ${nodeArgs.join(" ")} with ${envText.join(" ")}`);
+    child = spawn(process.execPath, [...nodeArgs, image.script, "run"], {
       env: {
         PATH: process.env.PATH ?? "",
         KUBECONFIG: ws.kubeconfig,
@@ -66,7 +83,8 @@ export async function run(args: string[]): Promise<void> {
         MERIDIAN_FLINK_ALLOWED_REGISTRIES: ALLOWED_REGISTRIES.join(","),
         MERIDIAN_FLINK_POLL_INTERVAL_MS: "1000",
         MERIDIAN_STATUS_INTERVAL_MS: "5000",
-        NODE_OPTIONS: [`--import=${PRELOAD}`, process.env.BENCH_NODE_OPTIONS].filter(Boolean).join(" "),
+        ...runtimeEnv,
+        NODE_OPTIONS: [`--import=${PRELOAD}`, runtimeEnv.NODE_OPTIONS].filter(Boolean).join(" "),
         MERIDIAN_HOSTS_FILE: env.sim.hostsFile,
         MERIDIAN_POD_NAMESPACE: ws.namespace,
       },
@@ -115,7 +133,7 @@ export async function run(args: string[]): Promise<void> {
     await new Promise((r) => setTimeout(r, 5000));
     const rssMb = rss(pid);
     report(`(b) resident memory with ${total} deployments: ${rssMb.toFixed(0)} MB (goal ≤ 100 MB)`);
-    report(`    where it goes: ${await heapFigures(healthPort)}`);
+    report(`    where it goes: ${memoryFigures(pid)}; ${await heapFigures(healthPort)}`);
     failed ||= rssMb > 100;
 
     // (c) a real Flink job: PUT → RUNNING in the status the control plane received.
@@ -150,6 +168,14 @@ async function freePort(): Promise<number> {
   const port = (srv.address() as { port: number }).port;
   await new Promise((r) => srv.close(r));
   return port;
+}
+
+/** Resident memory split into file-backed pages (mostly the node binary) and anonymous memory. */
+function memoryFigures(pid: number): string {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(rollup)?.[1] ?? 0);
+  const mb = (n: number) => `${(n / 1024).toFixed(0)} MB`;
+  return `file-backed ${mb(kb("Rss") - kb("Anonymous"))}, anonymous ${mb(kb("Anonymous"))}`;
 }
 
 function rss(pid: number): number {

@@ -177,8 +177,8 @@ step("helm install: two agent pods run the real agent as processes and become Re
   for (const pod of pods) {
     const cmds = podCommandLines(sys.sim, NAMESPACE, podName(pod));
     assert.ok(
-      cmds.some((c) => c.includes("agent/src/main.ts run")),
-      `${podName(pod)} does not run agent/src/main.ts: ${cmds.join(" | ") || "no process"}`,
+      cmds.some((c) => c.includes("agent/dist/main.js run")),
+      `${podName(pod)} does not run the agent's bundle agent/dist/main.js: ${cmds.join(" | ") || "no process"}`,
     );
   }
 });
@@ -213,7 +213,7 @@ step("a workspace created through the admin API gets its namespace and a Ready w
   });
   const cmds = podCommandLines(sys.sim, WS_NS, podName(pod!));
   assert.ok(
-    cmds.some((c) => c.includes("workspace-agent/src/main.ts run")),
+    cmds.some((c) => c.includes("workspace-agent/dist/main.js run")),
     cmds.join(" | "),
   );
   await wait(

@@ -93,8 +93,8 @@ describe("the agent's loadConfig accepts what the chart gives it", () => {
       const manifests = await render([set]);
       const view = podView(manifests);
       const known = new Set(SETTINGS.flatMap((s) => (s.env ? [s.env] : [])));
-      // Read by the runtime, not by the agent's config: the pod IP and Node/glibc memory tuning.
-      const runtime = new Set(["POD_IP", "NODE_OPTIONS", "MALLOC_ARENA_MAX"]);
+      // Read by the runtime, not by the agent's config: the pod IP (memory tuning is in the image).
+      const runtime = new Set(["POD_IP"]);
       const unknown = Object.keys(view.env).filter((name) => !known.has(name) && !runtime.has(name));
       assert.deepEqual(unknown, [], "env names the agent does not read");
 

@@ -3,9 +3,13 @@
 // ENTRYPOINT on a shell-less base, run as non-root, use Node 24 in every stage, carry OCI labels, and
 // the entry points handle SIGTERM themselves (node is PID 1 in distroless).
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { isBuiltin } from "node:module";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { ENTRY_POINTS, externalImports } from "@meridian/shared/build/bundle";
 import { repoRoot } from "../cluster/paths.ts";
 import {
   copies,
@@ -18,6 +22,7 @@ import {
   user,
 } from "./dockerfile.ts";
 import { importGraph } from "./import-graph.ts";
+import { builtImageRuntime, imageRuntime } from "./runtime.ts";
 
 const dockerfile = parseDockerfile(readFileSync(join(repoRoot, "Dockerfile"), "utf8"));
 const ignore = dockerignorePatterns(readFileSync(join(repoRoot, ".dockerignore"), "utf8"));
@@ -105,25 +110,64 @@ describe("root Dockerfile", () => {
         assert.ok(Array.isArray(entrypoint), `ENTRYPOINT must be exec form, got ${String(entrypoint)}`);
         assert.doesNotMatch(entrypoint[0]!, /(^|\/)(sh|bash|ash|dash)$/, "the entry point is a shell");
         assert.equal(entrypoint[0], "/nodejs/bin/node");
-        assert.equal(entrypoint.at(-1), `/app/${t.pkg}/src/main.ts`);
+        assert.equal(entrypoint.at(-1), `/app/${t.pkg}/dist/main.js`);
+        for (const flag of entrypoint.slice(1, -1))
+          assert.match(flag, /^--[a-z-]+(=\S+)?$/, "node flags only");
         const cmd = execForm(s, "CMD");
         assert.deepEqual(cmd, ["run"], 'CMD must be exec-form ["run"] (the chart overrides args)');
       });
 
-      test("copies the entry point, its package and shared into /app", () => {
+      test("copies its bundle from the build stage and its package.json into /app, nothing else", () => {
         const s = stage(t.stage);
         const workdir = s.instructions.filter((i) => i.keyword === "WORKDIR").at(-1)?.rest;
         assert.equal(workdir, "/app");
-        const ctx = copies(s).filter((c) => c.from === undefined);
-        for (const dir of [`${t.pkg}/src`, "shared/src", `${t.pkg}/package.json`, "shared/package.json"]) {
-          const c = ctx.find((cp) => cp.sources.includes(dir));
-          assert.ok(c, `${dir} is not copied into the ${t.stage} image`);
-          assert.ok(c.dest === dir || c.dest === `${dir.replace(/[^/]+$/, "")}`, `${dir} lands in ${c.dest}`);
+        const all = copies(s);
+        const bundle = all.find((c) => c.from === "build" && c.sources.includes(`/app/${t.pkg}/dist`));
+        assert.ok(bundle, `${t.pkg}/dist is not copied from the build stage`);
+        assert.equal(bundle.dest, `${t.pkg}/dist`);
+        const manifest = all.find((c) => c.from === undefined && c.sources.includes(`${t.pkg}/package.json`));
+        assert.ok(manifest, `${t.pkg}/package.json (the version it reports) is not copied`);
+        assert.equal(all.length, 2, `unexpected COPY in the ${t.stage} image: ${JSON.stringify(all)}`);
+        // The build stage bundles exactly what shared/build/bundle.ts builds.
+        const build = stage("build");
+        assert.ok(
+          build.instructions.some((i) => i.keyword === "RUN" && i.rest === "node shared/build/bundle.ts"),
+          "the build stage does not run shared/build/bundle.ts",
+        );
+        const built = new Set(copies(build).flatMap((c) => c.sources));
+        for (const dir of [`${t.pkg}/src`, "shared/src", "shared/build"]) {
+          assert.ok(built.has(dir), `${dir} is not copied into the build stage`);
         }
-        const main = join(repoRoot, t.pkg, "src", "main.ts");
-        assert.ok(existsSync(main) && statSync(main).isFile(), `entry point ${t.pkg}/src/main.ts is missing`);
-        const deps = copies(s).filter((c) => c.from !== undefined && c.sources.includes("/app/node_modules"));
-        assert.equal(deps.length, 1, "production node_modules are copied from a dependency stage");
+      });
+
+      test("its bundle runs on its own: no import outside Node's built-in modules", async () => {
+        const image = await builtImageRuntime(t.stage);
+        const specifiers = await externalImports(ENTRY_POINTS[t.stage].entry);
+        assert.ok(
+          specifiers.includes("node:http"),
+          `esbuild reports not even node:http: ${specifiers.join(" ")}`,
+        );
+        assert.deepEqual(
+          specifiers.filter((s) => !isBuiltin(s)),
+          [],
+          "the bundle imports packages, which the image does not have",
+        );
+        // Run it where no node_modules can be found: /tmp/<x>/<pkg>/dist/main.js beside its package.json.
+        const dir = mkdtempSync(join(tmpdir(), "meridian-image-"));
+        try {
+          mkdirSync(join(dir, t.pkg, "dist"), { recursive: true });
+          copyFileSync(image.script, join(dir, t.pkg, "dist", "main.js"));
+          copyFileSync(join(repoRoot, t.pkg, "package.json"), join(dir, t.pkg, "package.json"));
+          const out = execFileSync(
+            process.execPath,
+            [...image.nodeArgs, join(dir, t.pkg, "dist", "main.js"), "version"],
+            { env: { ...image.env, PATH: "" }, encoding: "utf8", timeout: 30_000 },
+          );
+          const version = JSON.parse(readFileSync(join(repoRoot, t.pkg, "package.json"), "utf8")).version;
+          assert.match(out, new RegExp(`\\b${version.replaceAll(".", "\\.")}\\b`));
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       });
 
       test("runs as a non-root user", () => {
@@ -141,7 +185,7 @@ describe("root Dockerfile", () => {
         }
       });
 
-      test("everything its entry point imports is in the image", (ctx) => {
+      test("everything its entry point imports is in the build stage and declared", (ctx) => {
         const main = join(repoRoot, t.pkg, "src", "main.ts");
         assert.ok(existsSync(main), `entry point ${t.pkg}/src/main.ts is missing`);
         const graph = importGraph(repoRoot, main);
@@ -152,7 +196,7 @@ describe("root Dockerfile", () => {
             !f.startsWith(`${t.pkg}/src/`) && !f.startsWith("shared/src/") && f !== `${t.pkg}/package.json`,
         );
         assert.deepEqual(outside, [], "files the image does not copy");
-        // npm ci --omit=dev -w <pkg> -w shared installs only these packages' dependencies.
+        // What the sources import at run time is declared by the package or by shared.
         const declared = new Set(
           [t.pkg, "shared"].flatMap((p) =>
             Object.keys(
@@ -179,4 +223,38 @@ describe("root Dockerfile", () => {
       });
     });
   }
+});
+
+describe("imageRuntime: what the node simulator runs for an image", () => {
+  const text = [
+    "FROM node:24 AS build",
+    "FROM gcr.io/distroless/nodejs24-debian12 AS agent",
+    "ENV A=1 \\",
+    '    B="two words"',
+    "ENV C 3",
+    'ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "/app/agent/dist/main.js"]',
+  ].join("\n");
+
+  test("reads the ENTRYPOINT's node flags and script and the ENV", () => {
+    const r = imageRuntime("agent", text);
+    assert.deepEqual(r.nodeArgs, ["--max-semi-space-size=1"]);
+    assert.equal(r.script, join(repoRoot, "agent/dist/main.js"));
+    assert.deepEqual(r.env, { A: "1", B: "two words", C: "3" });
+  });
+
+  test("refuses an ENTRYPOINT that is not node running a script under /app", () => {
+    assert.throws(() => imageRuntime("workspace-agent", text), /no stage workspace-agent/);
+    const shell = text.replace(/ENTRYPOINT .*/, "ENTRYPOINT node /app/agent/dist/main.js");
+    assert.throws(() => imageRuntime("agent", shell), /exec form/);
+    const elsewhere = text.replace("/app/agent", "/srv/agent");
+    assert.throws(() => imageRuntime("agent", elsewhere), /not under \/app/);
+  });
+
+  test("the real Dockerfile's images tune memory the way docs/performance.md measured", () => {
+    for (const t of TARGETS) {
+      const r = imageRuntime(t.stage);
+      assert.ok(r.nodeArgs.includes("--max-semi-space-size=1"), `${t.stage}: ${r.nodeArgs.join(" ")}`);
+      assert.equal(r.env.MALLOC_ARENA_MAX, "1");
+    }
+  });
 });

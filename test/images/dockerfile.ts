@@ -107,6 +107,20 @@ export function user(stage: Stage): string | undefined {
   return stage.instructions.filter((i) => i.keyword === "USER").at(-1)?.rest;
 }
 
+/** The stage's ENV variables (`ENV K=V K2="V 2"`; the legacy `ENV K V` form too), later ones winning. */
+export function envVars(stage: Stage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const i of stage.instructions.filter((ins) => ins.keyword === "ENV")) {
+    const legacy = /^(\w+)\s+([^=]*)$/.exec(i.rest);
+    if (legacy) {
+      out[legacy[1]!] = legacy[2]!.trim();
+      continue;
+    }
+    for (const m of i.rest.matchAll(/(\w+)=("([^"]*)"|\S*)/g)) out[m[1]!] = m[3] ?? m[2]!;
+  }
+  return out;
+}
+
 /** The stage's LABEL keys and values. */
 export function labels(stage: Stage): Record<string, string> {
   const out: Record<string, string> = {};

@@ -17,7 +17,7 @@ import {
 } from "@meridian/shared/kube/labels";
 import { createLightKubeClient } from "@meridian/shared/kube/light-kubeconfig";
 import { CONFIG_MAPS, PODS, SERVICES } from "@meridian/shared/kube/resources";
-import { WatchCache } from "@meridian/shared/kube/watch-cache";
+import { dropManagedFields, WatchCache } from "@meridian/shared/kube/watch-cache";
 import { createLogger, F, type Logger } from "@meridian/shared/log";
 import type { WorkspaceAgentStatus } from "@meridian/shared/protocol/index";
 import { describeConfig, type WorkspaceAgentConfig } from "./config.ts";
@@ -247,7 +247,7 @@ export async function startWorkspaceAgent(
 
 function startCaches(client: KubeClient, namespace: string, logger: Logger) {
   const labelSelector = managedBySelector(MANAGED_BY_WORKSPACE_AGENT);
-  const opts = { client, namespace, labelSelector, logger };
+  const opts = { client, namespace, labelSelector, logger, transform: dropManagedFields };
   const pods = new WatchCache<PodObject>({ ...opts, type: PODS }).start();
   const configMaps = new WatchCache<ConfigMapObject>({ ...opts, type: CONFIG_MAPS }).start();
   const services = new WatchCache<ServiceObject>({ ...opts, type: SERVICES }).start();

@@ -2,6 +2,7 @@
 // refused events), as one level-based workspaceAgentStatus handed to the StatusReporter, which
 // coalesces bursts and re-sends the latest as a heartbeat.
 import type { StatusReporter } from "@meridian/shared/controlplane/reporter";
+import { compareStrings } from "@meridian/shared/order";
 import type { DeploymentStatus, RejectedEvents, WorkspaceAgentStatus } from "@meridian/shared/protocol/index";
 
 export interface WorkspaceStatusOptions {
@@ -57,7 +58,7 @@ export class WorkspaceStatus {
         identity: this.#o.identity,
         startedAt: this.#o.startedAt.toISOString(),
       },
-      deployments: [...this.#deployments.values()].sort((a, b) => a.name.localeCompare(b.name)),
+      deployments: [...this.#deployments.values()].sort((a, b) => compareStrings(a.name, b.name)),
       rejectedEvents: this.#o.stream.rejectedEvents,
     };
     const last = this.#o.stream.lastEventId;

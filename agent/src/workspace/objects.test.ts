@@ -92,8 +92,6 @@ test("the Deployment runs hardened with probes, resources and the contract's env
     MERIDIAN_LOG_LEVEL: "info",
     MERIDIAN_FLINK_ALLOWED_REGISTRIES: "docker.io/library/flink",
     MERIDIAN_ORPHAN_GRACE_PERIOD_SECONDS: "3600",
-    NODE_OPTIONS: "--max-semi-space-size=1",
-    MALLOC_ARENA_MAX: "2",
     MERIDIAN_CA_FILE: "/etc/meridian/ca/ca.crt",
     HTTPS_PROXY: "http://p:3128",
   });

@@ -269,9 +269,6 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
     { name: "MERIDIAN_LOG_LEVEL", value: spec.workspaceAgent.logLevel ?? ctx.logLevel },
     { name: "MERIDIAN_FLINK_ALLOWED_REGISTRIES", value: ctx.flinkAllowedRegistries.join(",") },
     { name: "MERIDIAN_ORPHAN_GRACE_PERIOD_SECONDS", value: String(ctx.orphanGracePeriodSeconds) },
-    // Runtime memory tuning, as in the agent's own Deployment (docs/performance.md).
-    { name: "NODE_OPTIONS", value: "--max-semi-space-size=1" },
-    { name: "MALLOC_ARENA_MAX", value: "2" },
   ];
   if (ctx.caPem) env.push({ name: "MERIDIAN_CA_FILE", value: `${CA_MOUNT_DIR}/ca.crt` });
   if (ctx.httpsProxy) env.push({ name: "HTTPS_PROXY", value: ctx.httpsProxy });

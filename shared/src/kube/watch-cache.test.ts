@@ -3,7 +3,7 @@ import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FakeApiServer } from "./fake-apiserver.ts";
 import { CONFIG_MAPS } from "./resources.ts";
-import { type CacheEvent, WatchCache } from "./watch-cache.ts";
+import { type CacheEvent, dropManagedFields, WatchCache } from "./watch-cache.ts";
 
 const COLL = "/api/v1/namespaces/a/configmaps";
 let api: FakeApiServer;
@@ -97,4 +97,23 @@ test("a failing list is retried with backoff until it succeeds", async () => {
   await cache.stop();
   await client.close();
   api.objects.clear();
+});
+
+test("dropManagedFields removes metadata.managedFields and keeps everything else", () => {
+  const obj = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "a", labels: { x: "y" }, managedFields: [{ manager: "m", operation: "Apply" }] },
+    data: { k: "v" },
+  };
+  const out = dropManagedFields(obj);
+  assert.deepEqual(out, {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "a", labels: { x: "y" } },
+    data: { k: "v" },
+  });
+  assert.ok(obj.metadata.managedFields, "the input object is not modified");
+  const plain = { metadata: { name: "b" } };
+  assert.equal(dropManagedFields(plain), plain, "an object without managedFields is returned as is");
 });

@@ -2,6 +2,7 @@
 // project's own images run the project's own entry points (docs/CONVENTIONS.md,
 // "Contracts between the parts"), busybox and sim/shell run shell commands.
 import { fileURLToPath } from "node:url";
+import { builtImageRuntime } from "../../images/runtime.ts";
 import { flinkImageHandler } from "../flink/image-handler.ts";
 import { genericCommand, type ImageMapEntry, nodeEntryPoint } from "./image-map.ts";
 
@@ -13,8 +14,12 @@ export const WORKSPACE_AGENT_IMAGE = "ghcr.io/meridian-dev/meridian-workspace-ag
 export function defaultImageMap(extra: ImageMapEntry[] = []): ImageMapEntry[] {
   return [
     ...extra,
-    nodeEntryPoint(AGENT_IMAGE, `${REPO_ROOT}agent/src/main.ts`),
-    nodeEntryPoint(WORKSPACE_AGENT_IMAGE, `${REPO_ROOT}workspace-agent/src/main.ts`),
+    // The images run what their Dockerfile stage says (ENTRYPOINT flags, ENV, the bundle), with the
+    // bundle built from the current sources (test/images/runtime.ts).
+    nodeEntryPoint(AGENT_IMAGE, () => builtImageRuntime("agent"), { name: "agent/dist/main.js" }),
+    nodeEntryPoint(WORKSPACE_AGENT_IMAGE, () => builtImageRuntime("workspace-agent"), {
+      name: "workspace-agent/dist/main.js",
+    }),
     flinkImageHandler(),
     genericCommand(),
   ];

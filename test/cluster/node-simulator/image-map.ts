@@ -80,27 +80,40 @@ export interface EntryPointOptions {
    * local dir, so `--policy-file=/etc/meridian/policy.yaml` reads the mounted ConfigMap. Default true.
    */
   rewriteMountPaths?: boolean;
+  /** The entry's name when `program` is a function. */
+  name?: string;
+}
+
+/** What an image's entry point runs: `node <nodeArgs> <script>`, with the image's ENV. */
+export interface NodeProgram {
+  script: string;
+  nodeArgs?: string[];
+  /** The image's ENV; the container's env overrides it. */
+  env?: Record<string, string>;
 }
 
 /**
  * Maps an image (e.g. `ghcr.io/meridian-dev/meridian-agent`, any tag) to
- * `node <scriptPath> <container args>` on this process's Node 24. The container's
+ * `node <nodeArgs> <script> <container args>` on this process's Node 24. The container's
  * `command` (the image entrypoint override) is ignored: the script is the entrypoint.
+ * `program` is a script path, or a function that produces the program (e.g. reads the image's
+ * ENTRYPOINT and builds its bundle first).
  */
 export function nodeEntryPoint(
   imagePattern: string | string[],
-  scriptPath: string,
+  program: string | (() => Promise<NodeProgram>),
   opts: EntryPointOptions = {},
 ): ImageMapEntry {
   const rewrite = opts.rewriteMountPaths ?? true;
   return {
-    name: `node ${scriptPath}`,
+    name: `node ${typeof program === "string" ? program : (opts.name ?? "script")}`,
     matches: matcher(imagePattern),
-    launch: (ctx) => {
+    launch: async (ctx) => {
+      const p: NodeProgram = typeof program === "string" ? { script: program } : await program();
       const launch = {
         command: process.execPath,
-        args: [scriptPath, ...(ctx.container.args ?? [])],
-        env: ctx.env,
+        args: [...(p.nodeArgs ?? []), p.script, ...(ctx.container.args ?? [])],
+        env: { ...p.env, ...ctx.env },
         cwd: ctx.podDir,
       };
       return rewrite ? withMountPaths(launch, ctx) : launch;

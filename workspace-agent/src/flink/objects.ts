@@ -14,6 +14,7 @@ import {
   meridianLabels,
 } from "@meridian/shared/kube/labels";
 import { parseQuantity } from "@meridian/shared/kube/quantity";
+import { compareStrings } from "@meridian/shared/order";
 import type { DeploymentSpec } from "@meridian/shared/protocol/index";
 
 export const PORT_RPC = 6123;
@@ -91,7 +92,7 @@ export function specHash(spec: DeploymentSpec): string {
 }
 
 function sortKeys(r: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => compareStrings(a, b)));
 }
 
 /** Where savepoints go: the spec's own setting, else `<base>/<name>`, else a local default. */

@@ -2,6 +2,7 @@
 // SpecAligned, Healthy, ParallelismAligned, NonceAligned, DeletionBlocked), each with a reason and a
 // message whenever it is not in its good state. lastTransitionTime survives unchanged conditions.
 import type { V1Pod } from "@kubernetes/client-node";
+import { compareStrings } from "@meridian/shared/order";
 import {
   type Condition,
   type DeploymentPhase,
@@ -74,7 +75,7 @@ export function buildStatus(i: StatusInput): DeploymentStatus {
   const tmSpec = state?.spec ?? i.spec;
   const runWanted = Boolean(state?.run);
   const tms = [...i.taskManagers].sort((a, b) =>
-    (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""),
+    compareStrings(a.metadata?.name ?? "", b.metadata?.name ?? ""),
   );
   const jobState = !i.jobManager ? "NOT_DEPLOYED" : (i.flink?.job.state ?? "UNREACHABLE");
   const status: DeploymentStatus = {
