@@ -2,6 +2,7 @@
 // (inbound), the status reporter (outbound), the per-workspace queues and timers, the periodic
 // resync. Losing leadership aborts the signal and everything here stops at once.
 
+import { setTimeout as sleep } from "node:timers/promises";
 import { requestWorkspaceCredential } from "@meridian/shared/controlplane/credentials";
 import type { Endpoint } from "@meridian/shared/controlplane/http";
 import { agentStatusReporter } from "@meridian/shared/controlplane/reporter";
@@ -18,6 +19,12 @@ import type { AgentMetrics } from "./metrics.ts";
 import { type AgentInfo, buildAgentStatus } from "./report.ts";
 import { ConditionBook, workspaceStatus } from "./workspace/status.ts";
 import { WorkspaceManager } from "./workspaces.ts";
+
+/**
+ * How long stopping waits for reconciles already running: each request has its own timeout, so this
+ * only bounds a pathological case within the pod's termination grace period.
+ */
+const DRAIN_MS = 10_000;
 
 /**
  * Changes within this window become one status build. Status is level-based, so a quarter second
@@ -154,9 +161,19 @@ export class WorkspaceController {
       this.#manager.stop();
       this.#connected = false;
       this.#d.metrics.streamConnected.set(0);
-      await Promise.allSettled([this.#stream.stop(), this.#reporter.stop()]);
+      await Promise.allSettled([this.#stream.stop(), this.#reporter.stop(), this.#drain()]);
     })();
     return this.#stopped;
+  }
+
+  /** Waits for reconciles in progress to finish (runs not yet started were cancelled), at most DRAIN_MS. */
+  async #drain(): Promise<void> {
+    const timer = new AbortController();
+    await Promise.race([
+      this.#queue.onIdle(),
+      sleep(DRAIN_MS, undefined, { signal: timer.signal }).catch(() => {}),
+    ]);
+    timer.abort();
   }
 
   /** Re-compares every workspace with the cluster now (what the resync timer does). */

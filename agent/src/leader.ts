@@ -77,12 +77,16 @@ export class Leadership {
     );
   }
 
-  /** Stops leading (releasing the Lease unless `release` is false) and campaigning. */
+  /**
+   * Stops leading (releasing the Lease unless `release` is false) and campaigning. The controller
+   * drains first, while the Lease is still ours: a standby that takes over must not start writing
+   * while our last reconciles are still landing.
+   */
   async stop(opts: { release: boolean }): Promise<void> {
     if (this.#elector) this.#elector.releaseOnCancel = opts.release;
+    await this.#controller?.stop();
     this.#ctl.abort();
     await this.#running;
-    await this.#controller?.stop();
   }
 
   #lead(signal: AbortSignal): void {

@@ -7,41 +7,11 @@ import { join } from "node:path";
 import { type Logger, silentLogger } from "@meridian/shared/log";
 import { flinkImageHandler } from "../cluster/flink/image-handler.ts";
 import { type Cluster, startCluster } from "../cluster/index.ts";
-import {
-  AGENT_IMAGE,
-  defaultImageMap,
-  type ImageMapEntry,
-  type NodeSimulator,
-  nodeEntryPoint,
-  startNodeSimulator,
-} from "../cluster/node-simulator/index.ts";
-import { repoRoot } from "../cluster/paths.ts";
+import { defaultImageMap, type NodeSimulator, startNodeSimulator } from "../cluster/node-simulator/index.ts";
 import { type ControlPlane, startControlPlane } from "../control-plane/index.ts";
 import { missingInfrastructure, NotBuiltError } from "./prerequisites.ts";
 
 export { missingAgents, missingInfrastructure, NotBuiltError } from "./prerequisites.ts";
-
-/**
- * The agent image as defaultImageMap() runs it, plus MERIDIAN_KUBECONFIG = the pod's kubeconfig.
- * The agent reads its Kubernetes credentials from MERIDIAN_KUBECONFIG or else the in-cluster files
- * under /var/run/secrets/kubernetes.io/serviceaccount, which the simulator cannot create (no mount
- * namespace); it writes the ServiceAccount's token into a per-pod kubeconfig named by KUBECONFIG
- * instead, which the workspace agent honours and the agent (agent/src/config.ts) does not yet.
- */
-export function agentWithPodKubeconfig(): ImageMapEntry {
-  const base = nodeEntryPoint(AGENT_IMAGE, join(repoRoot, "agent", "src", "main.ts"));
-  return {
-    ...base,
-    name: `${base.name} (MERIDIAN_KUBECONFIG from the pod's kubeconfig)`,
-    launch: async (ctx) => {
-      const launch = await base.launch(ctx);
-      const pod: Record<string, string> = ctx.env.KUBECONFIG
-        ? { MERIDIAN_KUBECONFIG: ctx.env.KUBECONFIG }
-        : {};
-      return { ...launch, env: { ...pod, ...launch.env } };
-    },
-  };
-}
 
 export interface SystemOptions {
   /** Where the simulator keeps pod dirs and logs, and Flink keeps savepoints. */
@@ -95,7 +65,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     const sim = await startNodeSimulator({
       cluster,
       nodes: opts.nodes ?? 1,
-      imageMap: defaultImageMap([flink, agentWithPodKubeconfig()]),
+      imageMap: defaultImageMap([flink]),
       dir: join(opts.dir, "node-simulator"),
       logger: logger.child({ module: "node-simulator" }),
     });

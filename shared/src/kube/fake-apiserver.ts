@@ -31,6 +31,8 @@ export class FakeApiServer {
   goneOnNextWatches = 0;
   /** Make the next N requests of any kind answer this status. */
   failNext: { count: number; status: number } = { count: 0, status: 500 };
+  /** While true, requests get no answer at all (a partitioned or wedged API server). */
+  hang = false;
   #server: Server;
   url = "";
 
@@ -112,6 +114,7 @@ export class FakeApiServer {
     this.requests.push({ method: req.method ?? "GET", path: url.pathname });
     let body = "";
     for await (const chunk of req) body += chunk;
+    if (this.hang) return;
     if (this.failNext.count > 0) {
       this.failNext.count--;
       return send(res, this.failNext.status, status(this.failNext.status, "InternalError", "injected"));

@@ -106,6 +106,30 @@ test("a leader whose renewals fail past the deadline stops; a graceful stop rele
   api.objects.clear();
 });
 
+test("a leader whose API server stops answering stops leading within the renew deadline", async () => {
+  const a = await candidate("a");
+  await until(() => a.state.leading, 2000, "a to lead");
+  // The last renewal that can have succeeded started at most one retry period ago.
+  api.hang = true;
+  const hungAt = Date.now();
+  try {
+    await until(() => a.state.lost.length === 1, 2000, "a to give up");
+    const led = Date.now() - hungAt;
+    assert.ok(
+      led <= timing.renewDeadlineMs + 50,
+      `led ${led} ms after the API server hung; the renew deadline is ${timing.renewDeadlineMs} ms`,
+    );
+    assert.ok(a.state.signal?.aborted, "the leader's signal is aborted");
+    assert.match(a.state.lost[0]!, /renew deadline/);
+  } finally {
+    api.hang = false;
+    a.ctl.abort();
+    await a.done;
+    await a.client.close();
+    api.objects.clear();
+  }
+});
+
 test("nonsense timing is refused", async () => {
   const client = await api.client();
   assert.throws(

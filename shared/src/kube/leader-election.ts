@@ -136,26 +136,35 @@ export class LeaderElector {
     return false;
   }
 
-  /** Renews until a renew deadline passes, another holder shows up, or `signal` aborts. */
+  /**
+   * Renews until a renew deadline passes, another holder shows up, or `signal` aborts. Leadership ends
+   * no later than renewDeadline after the start of the last renewal that succeeded, however long a
+   * request hangs: the start, because the renewTime written is taken then, and a standby counts
+   * the Lease's expiry from it.
+   */
   async #renewLoop(callbacks: LeaderCallbacks, signal: AbortSignal, lead: AbortController): Promise<string> {
     let lastRenew = this.#now();
+    const deadlinePassed = () => {
+      lead.abort(new Error("renew deadline passed"));
+      return "renew deadline passed";
+    };
     while (!signal.aborted) {
       await sleep(this.#o.retryPeriodMs, signal);
       if (signal.aborted) return "elector stopped";
+      const started = this.#now();
+      const remaining = this.#o.renewDeadlineMs - (started - lastRenew);
+      if (remaining <= 0) return deadlinePassed();
       try {
-        const ok = await withTimeout(this.#tryAcquireOrRenew(callbacks), this.#o.renewDeadlineMs);
+        const ok = await withTimeout(this.#tryAcquireOrRenew(callbacks), remaining);
         if (ok) {
-          lastRenew = this.#now();
+          lastRenew = started;
           continue;
         }
         if (this.#holder !== this.#o.identity) return `the Lease is held by ${this.#holder ?? "nobody"}`;
       } catch (err) {
         this.#o.logger?.warn({ err, [F.name]: this.#o.name }, "leader election: renew failed");
       }
-      if (this.#now() - lastRenew >= this.#o.renewDeadlineMs) {
-        lead.abort(new Error("renew deadline passed"));
-        return "renew deadline passed";
-      }
+      if (this.#now() - lastRenew >= this.#o.renewDeadlineMs) return deadlinePassed();
     }
     return "elector stopped";
   }
@@ -236,8 +245,14 @@ export class LeaderElector {
   #expiryBasis(renewTime: string | undefined): number {
     const renewed = renewTime ? Date.parse(renewTime) : Number.NaN;
     const seen = this.#observedAt;
-    if (Number.isFinite(renewed) && renewed <= seen && renewed >= seen - 2 * this.#o.retryPeriodMs)
-      return renewed;
+    // Trusting the holder's clock can move the expiry earlier by at most `window`; the holder stops
+    // leading renewDeadline after a renewal, so window ≤ half of (leaseDuration − renewDeadline)
+    // keeps the two from overlapping whatever the clock skew.
+    const window = Math.min(
+      2 * this.#o.retryPeriodMs,
+      (this.#o.leaseDurationMs - this.#o.renewDeadlineMs) / 2,
+    );
+    if (Number.isFinite(renewed) && renewed <= seen && renewed >= seen - window) return renewed;
     return seen;
   }
 

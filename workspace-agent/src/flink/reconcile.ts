@@ -73,6 +73,11 @@ export type ServiceObject = V1Service & KubeObject;
 const MAX_STEPS = 12;
 /** How long a pod just created may be missing from the watch cache before it is created again. */
 const CACHE_LAG_MS = 5000;
+/**
+ * The deployment's own objects (ConfigMap, Service, pods) go ahead of Events and deletions in the
+ * client's bounded queue toward the API server: they are the path from a change to running pods.
+ */
+const OBJECT_WRITE_PRIORITY = 1;
 
 export class DeploymentController {
   readonly #o: ControllerOptions;
@@ -370,6 +375,7 @@ export class DeploymentController {
     const stored = (await applyObject(this.#o.client, CONFIG_MAPS, desired as never, {
       fieldManager: FIELD_MANAGER_WORKSPACE_AGENT,
       force: true,
+      priority: OBJECT_WRITE_PRIORITY,
     })) as V1ConfigMap;
     this.#written.set(state.spec.name, stored);
     log.debug({ op: state.op?.kind, step: state.op?.step, run: state.run?.id }, "lifecycle state recorded");
@@ -431,6 +437,7 @@ export class DeploymentController {
     await applyObject(this.#o.client, SERVICES, wantSvc as never, {
       fieldManager: FIELD_MANAGER_WORKSPACE_AGENT,
       force: true,
+      priority: OBJECT_WRITE_PRIORITY,
     });
   }
 
@@ -499,6 +506,7 @@ export class DeploymentController {
         await applyObject(this.#o.client, PODS, a.pod as never, {
           fieldManager: FIELD_MANAGER_WORKSPACE_AGENT,
           force: true,
+          priority: OBJECT_WRITE_PRIORITY,
         });
         this.#created.set(`${this.#o.namespace}/${podName}`, Date.now());
       }),
