@@ -1,5 +1,6 @@
 // Building blocks shared by every message of protocol v1.
 import { z } from "zod";
+import { MAX_ERROR_MESSAGE_LENGTH, MAX_EVENT_ID_LENGTH, MAX_QUANTITY_LENGTH } from "./limits.ts";
 
 /** Protocol version spoken by this build; sent in PROTOCOL_HEADER on every request and response. */
 export const PROTOCOL_VERSION = "1";
@@ -30,12 +31,19 @@ export const dns1035Label = (max: number) =>
 /** A Kubernetes resource quantity such as `500m`, `2`, `1Gi`, `512Mi`. */
 export const quantity = z
   .string()
+  .max(MAX_QUANTITY_LENGTH)
   .regex(
     /^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/,
     "must be a Kubernetes quantity such as 500m, 2, 1Gi",
   );
 
 export const generation = z.number().int().min(1);
+
+/** A check for records (zod has no `.max()` on them): at most `max` keys. */
+export const maxEntries = (max: number) =>
+  z.refine<Record<string, unknown>>((o) => Object.keys(o).length <= max, {
+    message: `must have at most ${max} entries`,
+  });
 
 export const resources = z.object({
   cpu: quantity,
@@ -64,7 +72,7 @@ export const errorCode = z.enum([
 ]);
 export type ErrorCode = z.infer<typeof errorCode>;
 export const errorBody = z.object({
-  error: z.object({ code: errorCode, message: z.string() }),
+  error: z.object({ code: errorCode, message: z.string().max(MAX_ERROR_MESSAGE_LENGTH) }),
 });
 export type ErrorBody = z.infer<typeof errorBody>;
 
@@ -73,7 +81,7 @@ export const rejectedEvents = z.object({
   count: z.number().int().min(0),
   last: z
     .object({
-      eventId: z.string().optional(),
+      eventId: z.string().max(MAX_EVENT_ID_LENGTH).optional(),
       eventType: z.string(),
       error: z.string(),
       at: z.iso.datetime(),

@@ -1,13 +1,14 @@
 // Workspace credentials: minted by the control plane for one workspace, short-lived, refreshable.
 import { z } from "zod";
+import { MAX_NAME_LENGTH, MAX_TOKEN_LENGTH } from "./limits.ts";
 
 /**
  * Answer of `POST /v1/agents/{agentId}/workspaces/{workspaceId}/credentials` (agent token) and of
  * `POST /v1/workspaces/{workspaceId}/credentials/refresh` (the workspace's current token).
  */
 export const workspaceCredential = z.object({
-  workspaceId: z.string(),
-  token: z.string().min(16),
+  workspaceId: z.string().max(MAX_NAME_LENGTH),
+  token: z.string().min(16).max(MAX_TOKEN_LENGTH),
   expiresAt: z.iso.datetime(),
 });
 export type WorkspaceCredential = z.infer<typeof workspaceCredential>;

@@ -1,6 +1,16 @@
 // The Flink deployment: desired state of one Flink application, and its reported status.
 import { z } from "zod";
-import { condition, dns1035Label, generation, rejectedEvents, resources } from "./common.ts";
+import { condition, dns1035Label, generation, maxEntries, rejectedEvents, resources } from "./common.ts";
+import {
+  MAX_CLASS_NAME_LENGTH,
+  MAX_CONFIG_ENTRIES,
+  MAX_CONFIG_KEY_LENGTH,
+  MAX_CONFIG_VALUE_LENGTH,
+  MAX_IMAGE_LENGTH,
+  MAX_JOB_ARG_LENGTH,
+  MAX_JOB_ARGS,
+  MAX_URI_LENGTH,
+} from "./limits.ts";
 
 export const desiredJobState = z.enum(["RUNNING", "SUSPENDED", "CANCELLED"]);
 export type DesiredJobState = z.infer<typeof desiredJobState>;
@@ -14,12 +24,15 @@ export const deploymentSpec = z.object({
    */
   name: dns1035Label(40),
   generation,
-  image: z.string().min(1),
+  image: z.string().min(1).max(MAX_IMAGE_LENGTH),
   job: z.object({
     /** Path of the job jar inside the image, e.g. `local:///opt/flink/usrlib/job.jar`. */
-    jarURI: z.string().min(1),
-    entryClass: z.string().regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, "must be a Java class name"),
-    args: z.array(z.string()).default([]),
+    jarURI: z.string().min(1).max(MAX_URI_LENGTH),
+    entryClass: z
+      .string()
+      .max(MAX_CLASS_NAME_LENGTH)
+      .regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, "must be a Java class name"),
+    args: z.array(z.string().max(MAX_JOB_ARG_LENGTH)).max(MAX_JOB_ARGS).default([]),
     allowNonRestoredState: z.boolean().default(false),
   }),
   parallelism: z.number().int().min(1).max(1024),
@@ -30,7 +43,10 @@ export const deploymentSpec = z.object({
     /** Defaults to ceil(parallelism / taskSlots). */
     replicas: z.number().int().min(1).max(256).optional(),
   }),
-  flinkConfiguration: z.record(z.string(), z.string()).default({}),
+  flinkConfiguration: z
+    .record(z.string().max(MAX_CONFIG_KEY_LENGTH), z.string().max(MAX_CONFIG_VALUE_LENGTH))
+    .check(maxEntries(MAX_CONFIG_ENTRIES))
+    .default({}),
   state: desiredJobState,
   restartNonce: z.number().int().min(0).default(0),
   savepointNonce: z.number().int().min(0).default(0),

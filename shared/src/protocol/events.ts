@@ -1,20 +1,52 @@
-// The events of the two SSE streams, and the one function that validates them on arrival.
+// The events of the two SSE streams, and the one function that validates them on arrival. A
+// snapshot is read item by item (items.ts): its valid items arrive in `workspaces`/`deployments`,
+// the others in `refused` with their reasons. A delete may name the generation it deletes.
 import { z } from "zod";
+import { generation } from "./common.ts";
 import { deploymentSpec } from "./deployment.ts";
+import { describeIssues, readItems } from "./items.ts";
+import { MAX_DEPLOYMENTS, MAX_NAME_LENGTH, MAX_WORKSPACES } from "./limits.ts";
 import { workspaceSpec } from "./workspace.ts";
 
 /** Events of `GET /v1/agents/{agentId}/stream`, by SSE event type. */
 export const agentEvents = {
-  snapshot: z.object({ workspaces: z.array(workspaceSpec) }),
+  snapshot: z
+    .object({ workspaces: z.array(z.unknown()).max(MAX_WORKSPACES) })
+    .transform(({ workspaces }) => {
+      const { items, refused } = readItems(workspaces, "workspaces", workspaceSpec, {
+        field: "id",
+        schema: workspaceSpec.shape.id,
+      });
+      return { workspaces: items, refused };
+    }),
   "workspace.upsert": z.object({ workspace: workspaceSpec }),
-  "workspace.delete": z.object({ id: z.string().min(1) }),
+  /** `generation`: the one being deleted; a delete older than the generation held is refused. */
+  "workspace.delete": z.object({
+    id: z.string().min(1).max(MAX_NAME_LENGTH),
+    generation: generation.optional(),
+  }),
 } as const;
 
 /** Events of `GET /v1/workspaces/{workspaceId}/stream`, by SSE event type. */
 export const workspaceEvents = {
-  snapshot: z.object({ workspaceId: z.string().min(1), deployments: z.array(deploymentSpec) }),
+  snapshot: z
+    .object({
+      workspaceId: z.string().min(1).max(MAX_NAME_LENGTH),
+      deployments: z.array(z.unknown()).max(MAX_DEPLOYMENTS),
+    })
+    .transform(({ workspaceId, deployments }) => {
+      const { items, refused } = readItems(deployments, "deployments", deploymentSpec, {
+        field: "name",
+        schema: deploymentSpec.shape.name,
+      });
+      return { workspaceId, deployments: items, refused };
+    }),
   "deployment.upsert": z.object({ deployment: deploymentSpec }),
-  "deployment.delete": z.object({ name: z.string().min(1) }),
+  /** `generation`: the one being deleted; a delete older than the generation held is refused. */
+  "deployment.delete": z.object({
+    name: z.string().min(1).max(MAX_NAME_LENGTH),
+    generation: generation.optional(),
+  }),
 } as const;
 
 type EventMap = Record<string, z.ZodType>;
@@ -52,10 +84,5 @@ export function parseEvent<M extends EventMap>(
   return { ok: true, event: { type, id, data: parsed.data } as EventOf<M> };
 }
 
-/** `quota.cpu: must be a Kubernetes quantity…; name: too long` — field paths first, for humans. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`)
-    .join("; ");
-}
+export { describeIssues } from "./items.ts";
+export type { RefusedItem } from "./items.ts";

@@ -1,12 +1,13 @@
 // The workspace: what the control plane wants the agent to create, and what the agent reports back.
 import { z } from "zod";
 import { condition, dnsLabel, generation, quantity, rejectedEvents, resources } from "./common.ts";
+import { MAX_DISPLAY_NAME_LENGTH, MAX_IMAGE_LENGTH } from "./limits.ts";
 
 export const workspaceSpec = z.object({
   /** Stable id; the namespace is `<prefix><id>`. At most 40 characters so every derived name fits 63. */
   id: dnsLabel(40),
   generation,
-  displayName: z.string().max(200).optional(),
+  displayName: z.string().max(MAX_DISPLAY_NAME_LENGTH).optional(),
   /** Becomes the namespace's ResourceQuota; checked against the local policy's ceilings. */
   quota: z.object({
     cpu: quantity,
@@ -16,7 +17,7 @@ export const workspaceSpec = z.object({
   workspaceAgent: z
     .object({
       /** Overrides the agent's configured workspace-agent image; must pass the local policy. */
-      image: z.string().min(1).optional(),
+      image: z.string().min(1).max(MAX_IMAGE_LENGTH).optional(),
       resources: z.object({ requests: resources, limits: resources }).optional(),
       logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
     })
