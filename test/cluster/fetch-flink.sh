@@ -9,8 +9,9 @@
 #   SHA1SUMS  sha1 of every jar; re-checked on each run
 # Maven Central has no flink-dist jar (it is assembled only for the binary tarball), so the runtime
 # is resolved module by module with Maven, which checks every download against the .sha1 Maven
-# Central publishes (--strict-checksums); the example jar is fetched directly and checked against its
-# .sha1 the same way. Idempotent: a complete, unmodified cache is left alone.
+# Central publishes (--strict-checksums); the example jar is resolved by Maven too (dependency:copy),
+# so every download honours the mirrors, proxies and credentials in the user's ~/.m2/settings.xml.
+# Idempotent: a complete, unmodified cache is left alone.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -51,7 +52,7 @@ if [ -f "$out/.complete" ] && [ "$(cat "$out/pom.xml" 2>/dev/null)" = "$pom" ] &
   exit 0
 fi
 
-echo "fetch-flink: fetching Flink $version from Maven Central into $out"
+echo "fetch-flink: fetching Flink $version with Maven (Maven Central or your settings.xml mirror) into $out"
 work="$out.tmp"
 rm -rf "$work"
 mkdir -p "$work/lib" "$work/usrlib" "$work/plugins" "$work/log"
@@ -60,17 +61,25 @@ printf '%s\n' "$pom" > "$work/pom.xml"
 mvn=(mvn --batch-mode --no-transfer-progress --strict-checksums -Dmaven.repo.local="$cache/m2" -f "$work/pom.xml")
 "${mvn[@]}" "$dep_plugin:copy-dependencies" -DincludeScope=runtime -DoutputDirectory="$work/lib" >"$work/mvn.log" 2>&1 ||
   { tail -40 "$work/mvn.log" >&2; echo "fetch-flink: resolving the Flink runtime failed; full log in $work/mvn.log" >&2; exit 1; }
-# The example jar comes without Maven (its parent pom is not needed to run it): fetch it and its .sha1.
-central=https://repo1.maven.org/maven2
-ex="flink-examples-streaming-$version.jar"
-ex_url="$central/org/apache/flink/flink-examples-streaming/$version/$ex"
-curl -fsS --retry 3 -o "$work/usrlib/$ex" "$ex_url"
-want=$(curl -fsS --retry 3 "$ex_url.sha1" | cut -c1-40)
-got=$(sha1sum "$work/usrlib/$ex" | cut -c1-40)
-if [ "$want" != "$got" ]; then
-  echo "fetch-flink: $ex has sha1 $got but Maven Central says $want; rerun to fetch it again" >&2
-  exit 1
-fi
+# The example jar alone, not its dependencies (dependency:copy is not transitive): the job runs on lib/.
+# Flink does not publish its parent, org.apache.flink:flink-examples (a build-only aggregator), and
+# Maven reads the jar's pom (for relocations) before it resolves the jar, so it is given a stand-in
+# in the local repository: the real one's coordinates and parent, nothing else. A file the local
+# repository holds without a _remote.repositories entry counts as installed and is never downloaded.
+stub="$cache/m2/org/apache/flink/flink-examples/$version"
+mkdir -p "$stub"
+rm -f "$stub"/*.lastUpdated "$stub/_remote.repositories"
+cat >"$stub/flink-examples-$version.pom" <<STUB
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <parent><groupId>org.apache.flink</groupId><artifactId>flink-parent</artifactId><version>$version</version></parent>
+  <artifactId>flink-examples</artifactId>
+  <packaging>pom</packaging>
+</project>
+STUB
+"${mvn[@]}" "$dep_plugin:copy" -Dartifact="org.apache.flink:flink-examples-streaming:$version:jar" \
+  -DoutputDirectory="$work/usrlib" >>"$work/mvn.log" 2>&1 ||
+  { tail -40 "$work/mvn.log" >&2; echo "fetch-flink: resolving the example job jar failed; full log in $work/mvn.log" >&2; exit 1; }
 
 # slf4j must bind to log4j 2 only; anything else on the classpath would swallow the log.
 rm -f "$work"/lib/slf4j-reload4j-*.jar "$work"/lib/slf4j-log4j12-*.jar "$work"/lib/logback-*.jar
