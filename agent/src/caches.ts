@@ -1,9 +1,12 @@
-// One watch cache per kind the agent owns, all label-selected on managed-by=meridian-agent (and, for
-// the fixed-name namespaced kinds, field-selected on that name, which is what lets RBAC narrow the
-// agent's list/watch to those names). Reads see our own latest writes at once through a small
+// One watch cache per kind the agent owns: all Namespaces, and for the fixed-name namespaced kinds
+// every object of that name (field-selected, which is what lets RBAC narrow the agent's list/watch to
+// those names). Not label-selected: an object of one of our names that is not Meridian's for its
+// workspace must be seen to be refused (never adopted); the caches keep only its identity and
+// labels, and get()/list() never return it. Reads see our own latest writes at once through a small
 // overlay that the watch retires when it catches up. Every change is mapped to a workspace id.
 import type { KubeClient } from "@meridian/shared/kube/client";
-import { MANAGED_BY_AGENT, managedBySelector } from "@meridian/shared/kube/labels";
+import { LABEL_MANAGED_BY, MANAGED_BY_AGENT } from "@meridian/shared/kube/labels";
+import { identityOnly, isOwnedBy } from "@meridian/shared/kube/ownership";
 import { type KubeObject, NAMESPACES, objectKey, type ResourceType } from "@meridian/shared/kube/resources";
 import { type CacheEvent, dropManagedFields, WatchCache } from "@meridian/shared/kube/watch-cache";
 import type { Logger } from "@meridian/shared/log";
@@ -19,16 +22,8 @@ export class OwnedCaches {
 
   constructor(client: KubeClient, prefix: string, logger?: Logger) {
     this.#prefix = prefix;
-    const labelSelector = managedBySelector(MANAGED_BY_AGENT);
     const add = (type: ResourceType, fieldSelector?: string) => {
-      const cache = new WatchCache({
-        client,
-        type,
-        labelSelector,
-        fieldSelector,
-        logger,
-        transform: dropManagedFields,
-      });
+      const cache = new WatchCache({ client, type, fieldSelector, logger, transform: slim });
       cache.on((e) => this.#onEvent(type, e));
       this.#caches.set(type.kind, cache);
     };
@@ -54,19 +49,31 @@ export class OwnedCaches {
     return results.every(Boolean);
   }
 
-  /** The newest known state of an object: our own write if the watch has not caught up yet. */
+  /**
+   * The newest known state of an object if it is Meridian's for the workspace its (namespace) name
+   * belongs to: our own write if the watch has not caught up yet. Undefined when absent or not ours.
+   */
   get<T extends KubeObject = KubeObject>(
     type: ResourceType,
     namespace: string | undefined,
     name: string,
   ): T | undefined {
-    const overlay = this.#overlay.get(overlayKey(type, namespace, name));
-    if (overlay) return overlay as T;
-    return this.#caches.get(type.kind)?.get(namespace, name) as T | undefined;
+    const o = this.#any(type, namespace, name);
+    return o && this.#isOurs(type, o) ? (o as T) : undefined;
   }
 
+  /**
+   * An object of this name that exists but is not Meridian's for the workspace its (namespace) name
+   * belongs to (identity and labels only); undefined when absent or ours.
+   */
+  foreign(type: ResourceType, namespace: string | undefined, name: string): KubeObject | undefined {
+    const o = this.#any(type, namespace, name);
+    return o && !this.#isOurs(type, o) ? o : undefined;
+  }
+
+  /** Meridian's objects of one kind. */
   list(type: ResourceType): KubeObject[] {
-    return this.#caches.get(type.kind)?.list() ?? [];
+    return (this.#caches.get(type.kind)?.list() ?? []).filter((o) => this.#isOurs(type, o));
   }
 
   /** Remembers what a write returned, so the next read does not see the pre-write object. */
@@ -77,7 +84,7 @@ export class OwnedCaches {
     );
   }
 
-  /** Workspace ids that have a namespace in the cluster. */
+  /** Workspace ids that have a namespace of Meridian's in the cluster. */
   workspaceIdsInCluster(): string[] {
     const ids: string[] = [];
     for (const ns of this.list(NAMESPACES)) {
@@ -99,6 +106,18 @@ export class OwnedCaches {
     return n;
   }
 
+  #any(type: ResourceType, namespace: string | undefined, name: string): KubeObject | undefined {
+    const overlay = this.#overlay.get(overlayKey(type, namespace, name));
+    return overlay ?? this.#caches.get(type.kind)?.get(namespace, name);
+  }
+
+  /** Labelled as Meridian's for the workspace whose namespace this is (or which this namespace is). */
+  #isOurs(type: ResourceType, o: KubeObject): boolean {
+    const meta = o.metadata;
+    const id = workspaceIdOf(this.#prefix, type === NAMESPACES ? meta?.name : meta?.namespace);
+    return id !== undefined && isOwnedBy(o, MANAGED_BY_AGENT, id);
+  }
+
   #onEvent(type: ResourceType, e: CacheEvent<KubeObject>): void {
     const meta = e.object.metadata;
     const key = overlayKey(type, meta?.namespace, meta?.name ?? "");
@@ -113,6 +132,13 @@ export class OwnedCaches {
 
 function overlayKey(type: ResourceType, namespace: string | undefined, name: string): string {
   return `${type.kind}/${objectKey(type.namespaced ? namespace : undefined, name)}`;
+}
+
+/** What the caches keep: ours without managedFields, anything else as identity and labels only. */
+function slim(obj: KubeObject): KubeObject {
+  return obj.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY_AGENT
+    ? dropManagedFields(obj)
+    : identityOnly(obj);
 }
 
 /** resourceVersions are opaque, but etcd's are increasing integers; unknown shapes count as newer. */

@@ -1,10 +1,13 @@
 // The destructive steps, kept apart from the apply path: marking a workspace orphaned (a condition,
 // an annotation so the grace period survives restarts, an Event) and deleting its namespace. Only
-// an explicit workspace.delete or an orphan past its grace period ever reaches deleteNamespace.
+// an explicit workspace.delete or an orphan past its grace period ever reaches deleteNamespace, and
+// both act only on a namespace labelled as Meridian's for that very workspace (caches.get returns
+// nothing else): anyone else's namespace of the same name is left exactly as it is.
 import { applyObject, deleteObject } from "@meridian/shared/kube/apply";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import type { EventRecorder } from "@meridian/shared/kube/events";
-import { FIELD_MANAGER_AGENT } from "@meridian/shared/kube/labels";
+import { FIELD_MANAGER_AGENT, MANAGED_BY_AGENT } from "@meridian/shared/kube/labels";
+import { notOwnedReason } from "@meridian/shared/kube/ownership";
 import { type KubeObject, NAMESPACES } from "@meridian/shared/kube/resources";
 import type { OwnedCaches } from "./caches.ts";
 import { ANNOTATION_ORPHANED_SINCE, buildNamespace, namespaceName } from "./workspace/objects.ts";
@@ -60,9 +63,14 @@ export async function markOrphan(deps: LifecycleDeps, id: string, signal: AbortS
   return { state: "waiting", since, deleteAtMs, writes };
 }
 
-export type DeleteStep = { state: "gone" } | { state: "deleting"; writes: number };
+export type DeleteStep = { state: "gone"; leftAlone?: string } | { state: "deleting"; writes: number };
 
-/** Deletes the workspace's namespace (once); "gone" only when the namespace no longer exists. */
+/**
+ * Deletes the workspace's namespace (once); "gone" once no namespace of Meridian's is left for it
+ * (`leftAlone` says why one of that name that is not Meridian's was not touched). The delete is
+ * conditional on the uid and resourceVersion the cache vouched for as ours: had the namespace been
+ * replaced or changed since (relabelled, say), the API server refuses it and the next try looks again.
+ */
 export async function deleteNamespace(
   deps: LifecycleDeps,
   id: string,
@@ -71,12 +79,19 @@ export async function deleteNamespace(
 ): Promise<DeleteStep> {
   const name = namespaceName(deps.namespacePrefix, id);
   const ns = deps.caches.get<KubeObject>(NAMESPACES, undefined, name);
-  if (!ns) return { state: "gone" };
+  if (!ns) {
+    const other = deps.caches.foreign(NAMESPACES, undefined, name);
+    const reason = other && notOwnedReason(other, MANAGED_BY_AGENT, id);
+    return reason
+      ? { state: "gone", leftAlone: `namespace ${name} is not Meridian's: ${reason}` }
+      : { state: "gone" };
+  }
   if (ns.metadata?.deletionTimestamp) return { state: "deleting", writes: 0 };
   await deps.recorder.record(ns, "Normal", "Deleting", `deleting namespace ${name}: ${why}`);
   const existed = await deleteObject(deps.kube, NAMESPACES, undefined, name, {
     propagationPolicy: "Background",
     uid: ns.metadata?.uid,
+    resourceVersion: ns.metadata?.resourceVersion,
     signal,
   });
   if (!existed) return { state: "gone" };

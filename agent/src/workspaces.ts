@@ -21,6 +21,9 @@ interface WorkspaceRecord {
   aligned: boolean;
   violations?: string[];
   loggedViolation?: string;
+  /** Objects in the way that are not Meridian's (the spec was not applied), one message each. */
+  conflicts?: string[];
+  loggedConflict?: string;
   error?: { reason: string; message: string };
   credentialError?: string;
   credentialFailures: number;
@@ -47,6 +50,7 @@ type Outcome =
   | "unchanged"
   | "applied"
   | "refused"
+  | "conflict"
   | "failed"
   | "orphaned"
   | "deleting"
@@ -130,6 +134,7 @@ export class WorkspaceManager {
       namespace: ns,
       observedGeneration: r?.observedGeneration ?? 0,
       violations: r?.violations,
+      conflicts: r?.conflicts,
       error: r?.error,
       aligned: !!r?.aligned && spec !== undefined && r.appliedGeneration === spec.generation,
       credentialError: r?.credentialError,
@@ -190,8 +195,14 @@ export class WorkspaceManager {
           signal,
         );
         if (step.state === "gone") {
+          if (step.leftAlone)
+            logger.warn(
+              { [F.workspace]: id, [F.reason]: step.leftAlone },
+              "workspace deleted; its namespace is not Meridian's and was left alone",
+            );
           desired.finishDeleting(id);
           Object.assign(r, { orphanCandidate: false, orphan: undefined, aligned: false, error: undefined });
+          Object.assign(r, { conflicts: undefined, loggedConflict: undefined });
           r.deletedReportsLeft = 2;
           outcome = "deleted";
         } else {
@@ -206,9 +217,16 @@ export class WorkspaceManager {
         r.error = undefined;
         writes = res.writes;
         outcome = res.outcome;
+        r.conflicts = res.outcome === "conflict" ? res.conflicts.map((c) => c.message) : undefined;
+        if (!r.conflicts) r.loggedConflict = undefined;
         if (res.outcome === "refused") {
           r.violations = res.violations.map((v) => v.message);
           this.#logRefusalOnce(id, spec.generation, r);
+        } else if (res.outcome === "conflict") {
+          r.violations = undefined;
+          r.loggedViolation = undefined;
+          r.aligned = false;
+          this.#logConflictOnce(id, r);
         } else {
           r.violations = undefined;
           r.loggedViolation = undefined;
@@ -306,6 +324,26 @@ export class WorkspaceManager {
         "PolicyViolation",
         `generation ${generation} refused by the local policy, nothing applied: ${r.violations?.join("; ")}`,
       );
+  }
+
+  /**
+   * A Warning line once per distinct set of conflicts (not on every resync), and a Warning Event on
+   * the workspace's namespace when that namespace is Meridian's (never on anyone else's object).
+   */
+  #logConflictOnce(id: string, r: WorkspaceRecord): void {
+    const reason = r.conflicts?.join("; ") ?? "";
+    if (r.loggedConflict === reason) return;
+    r.loggedConflict = reason;
+    this.#d.logger.warn(
+      { [F.workspace]: id, [F.reason]: reason, [F.outcome]: "conflict" },
+      "workspace refused: an object it needs exists and is not Meridian's; nothing written",
+    );
+    const ns = this.#d.reconcile.caches.get(
+      NAMESPACES,
+      undefined,
+      namespaceName(this.#d.lifecycle.namespacePrefix, id),
+    );
+    if (ns) void this.#d.reconcile.recorder.record(ns, "Warning", "OwnershipConflict", reason);
   }
 
   #setTimer(key: string, delayMs: number, id: string): void {

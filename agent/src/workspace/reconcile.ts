@@ -19,6 +19,7 @@ import {
 import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
 import type { OwnedCaches } from "../caches.ts";
 import { checkWorkspace, type Policy, type Violation } from "../policy.ts";
+import { findConflicts, type OwnershipConflict } from "./conflicts.ts";
 import { planCredential } from "./credentials.ts";
 import {
   ANNOTATION_ORPHANED_SINCE,
@@ -47,6 +48,7 @@ export type CredentialResult = { ok: true; refreshAtMs: number } | { ok: false; 
 
 export type ApplyResult =
   | { outcome: "refused"; writes: 0; violations: Violation[] }
+  | { outcome: "conflict"; writes: 0; conflicts: OwnershipConflict[] }
   | { outcome: "unchanged" | "applied"; writes: number; credential: CredentialResult };
 
 /**
@@ -73,7 +75,11 @@ export async function reconcileWorkspace(
   const image = resolveImage(spec, deps.defaultImage);
   const violations = checkWorkspace(spec, image, deps.policy);
   if (violations.length > 0) return { outcome: "refused", writes: 0, violations };
-  const [namespace, ...rest] = desiredObjects(spec, { ...deps.build, image });
+  const desired = desiredObjects(spec, { ...deps.build, image });
+  // Never adopt: an object of one of our names that is not Meridian's stops the whole workspace.
+  const conflicts = findConflicts(deps.caches, spec.id, deps.build.namespacePrefix, desired);
+  if (conflicts.length > 0) return { outcome: "conflict", writes: 0, conflicts };
+  const [namespace, ...rest] = desired;
   const run: ReconcileRun = { writes: 0, events: [] };
   const ensure = (d: DesiredObject) => ensureObject(deps, d, spec, lastAppliedGeneration, run, signal);
   const byType = (t: ResourceType) => rest.find((o) => o.type === t);
@@ -163,7 +169,7 @@ async function ensureObject(
   let reason = "Repaired";
   let message = `repaired ${what}: ${diff} had drifted`;
   if (created) [reason, message] = ["Created", `created ${what}`];
-  else if (!observed) message = `repaired ${what}: it had left the agent's view (its labels were changed)`;
+  else if (!observed) message = `repaired ${what}: it existed but the agent's cache had not seen it yet`;
   else if (lastAppliedGeneration !== undefined && lastAppliedGeneration !== spec.generation)
     [reason, message] = ["Updated", `updated ${what} to generation ${spec.generation}`];
   run.events.push({ object: applied, reason, message });

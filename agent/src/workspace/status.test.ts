@@ -51,6 +51,24 @@ test("conditions carry reasons and keep their transition time while unchanged", 
   assert.equal(byType(orphan).Orphaned?.status, "True");
   assert.deepEqual(
     orphan.conditions.map((c) => c.type),
-    ["Ready", "SpecAligned", "PolicyViolation", "Orphaned"],
+    ["Ready", "SpecAligned", "PolicyViolation", "OwnershipConflict", "Orphaned"],
   );
+  assert.equal(byType(orphan).OwnershipConflict?.status, "False");
+});
+
+test("an object in the way that is not Meridian's refuses the workspace and names it", () => {
+  const book = new ConditionBook();
+  const message = "Namespace mw-a already exists and is not Meridian's (…)";
+  const v = { ...base, aligned: false, deploymentReady: undefined, conflicts: [message] };
+  assert.equal(phaseOf(v), "Refused");
+  const s = workspaceStatus(v, book, "2030-01-01T00:00:00Z");
+  const byType = Object.fromEntries(s.conditions.map((c) => [c.type, c]));
+  assert.deepEqual(
+    { status: byType.OwnershipConflict?.status, reason: byType.OwnershipConflict?.reason },
+    { status: "True", reason: "ObjectNotOwned" },
+  );
+  assert.equal(byType.OwnershipConflict?.message, message);
+  assert.equal(byType.SpecAligned?.reason, "OwnershipConflict");
+  assert.equal(byType.PolicyViolation?.status, "False", "not a policy matter");
+  assert.equal(phaseOf({ ...v, deleting: true }), "Deleting");
 });

@@ -1,5 +1,5 @@
-// A workspace's reported status: phase and the four conditions (Ready, SpecAligned, PolicyViolation,
-// Orphaned), computed from what the agent knows. Pure, except that the book remembers when each
+// A workspace's reported status: phase and the five conditions (Ready, SpecAligned, PolicyViolation,
+// OwnershipConflict, Orphaned), computed from what the agent knows. Pure, except that the book remembers when each
 // condition last changed so lastTransitionTime means what it says.
 import type { Condition, WorkspacePhase, WorkspaceStatus } from "@meridian/shared/protocol/index";
 
@@ -11,6 +11,8 @@ export interface WorkspaceView {
   observedGeneration: number;
   /** Policy violations of the current spec (the spec was not applied). */
   violations?: string[];
+  /** Objects the workspace needs exist and are not Meridian's (the spec was not applied). */
+  conflicts?: string[];
   /** The last reconcile failed (reason, message). */
   error?: { reason: string; message: string };
   /** The last reconcile of this generation found or made the cluster match. */
@@ -30,7 +32,7 @@ export function phaseOf(v: WorkspaceView): WorkspacePhase {
   if (v.deleted) return "Deleted";
   if (v.deleting) return "Deleting";
   if (v.orphanedSince) return "Orphaned";
-  if (v.violations?.length) return "Refused";
+  if (v.violations?.length || v.conflicts?.length) return "Refused";
   if (v.error) return "Degraded";
   if (v.aligned && v.deploymentReady) return "Ready";
   if (v.aligned && v.deploymentReady === false && v.credentialError) return "Degraded";
@@ -86,6 +88,13 @@ export function workspaceStatus(v: WorkspaceView, book: ConditionBook, now: stri
       "PolicyViolation",
       "refused by the local policy; nothing was applied",
     );
+  else if (v.conflicts?.length)
+    aligned = c(
+      "SpecAligned",
+      "False",
+      "OwnershipConflict",
+      "refused: an object the workspace needs exists and is not Meridian's; nothing was applied",
+    );
   else if (v.error) aligned = c("SpecAligned", "False", v.error.reason, v.error.message);
   else if (v.credentialError) aligned = c("SpecAligned", "False", "CredentialUnavailable", v.credentialError);
   else if (v.aligned)
@@ -96,6 +105,9 @@ export function workspaceStatus(v: WorkspaceView, book: ConditionBook, now: stri
   const policy = v.violations?.length
     ? c("PolicyViolation", "True", "PolicyViolation", v.violations.join("; "))
     : c("PolicyViolation", "False", "Allowed", "the spec satisfies the local policy");
+  const conflict = v.conflicts?.length
+    ? c("OwnershipConflict", "True", "ObjectNotOwned", v.conflicts.join("; "))
+    : c("OwnershipConflict", "False", "NoConflict", "no object in the way is someone else's");
   const orphaned = v.orphanedSince
     ? c(
         "Orphaned",
@@ -109,6 +121,6 @@ export function workspaceStatus(v: WorkspaceView, book: ConditionBook, now: stri
     observedGeneration: v.observedGeneration,
     phase: phaseOf(v),
     namespace: v.namespace,
-    conditions: [ready, aligned, policy, orphaned],
+    conditions: [ready, aligned, policy, conflict, orphaned],
   };
 }

@@ -60,6 +60,8 @@ export interface DeleteOptions {
   propagationPolicy?: "Foreground" | "Background" | "Orphan";
   /** Delete only if the object still has this uid (it was not replaced meanwhile). */
   uid?: string;
+  /** Delete only if the object is still at this resourceVersion (it was not changed meanwhile). */
+  resourceVersion?: string;
   signal?: AbortSignal;
 }
 
@@ -73,7 +75,8 @@ export async function deleteObject(
 ): Promise<boolean> {
   const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
   if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
-  if (opts.uid) body.preconditions = { uid: opts.uid };
+  if (opts.uid || opts.resourceVersion)
+    body.preconditions = { uid: opts.uid, resourceVersion: opts.resourceVersion };
   try {
     await client.request({
       method: "DELETE",
