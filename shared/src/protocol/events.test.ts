@@ -77,3 +77,82 @@ test("a deployment name must start with a letter, since it becomes a Service nam
   assert.equal(r.ok, false);
   assert.match(!r.ok ? r.error : "", /deployment\.name: .*start with a letter/);
 });
+
+test("one invalid snapshot item is refused with its reason; the others are accepted", () => {
+  const items = [ws, { ...ws, id: "team-b", quota: { cpu: "lots", memory: "1Gi" } }, { ...ws, id: "team-c" }];
+  const r = parseEvent(agentEvents, "snapshot", "9", JSON.stringify({ workspaces: items }));
+  assert.ok(r.ok);
+  if (r.event.type !== "snapshot") throw new Error("narrowing");
+  assert.deepEqual(
+    r.event.data.workspaces.map((w) => w.id),
+    ["team-a", "team-c"],
+  );
+  assert.equal(r.event.data.refused.length, 1);
+  const [refused] = r.event.data.refused;
+  assert.deepEqual([refused?.index, refused?.key, refused?.generation], [1, "team-b", 1]);
+  assert.match(refused?.error ?? "", /^workspaces\.1\.quota\.cpu: must be a Kubernetes quantity/);
+});
+
+test("a snapshot item without a readable id is refused without a key; so are both of a duplicate", () => {
+  const items = [
+    ws,
+    "not an object",
+    { ...ws, id: "Not_A_Label" },
+    { generation: 3 },
+    { ...ws, id: "dup" },
+    { ...ws, id: "dup" },
+  ];
+  const r = parseEvent(agentEvents, "snapshot", "9", JSON.stringify({ workspaces: items }));
+  assert.ok(r.ok);
+  if (r.event.type !== "snapshot") throw new Error("narrowing");
+  assert.deepEqual(
+    r.event.data.workspaces.map((w) => w.id),
+    ["team-a"],
+  );
+  assert.deepEqual(
+    r.event.data.refused.map((x) => [x.index, x.key, x.generation]),
+    [
+      [1, undefined, undefined],
+      [2, undefined, 1],
+      [3, undefined, 3],
+      [4, "dup", 1],
+      [5, "dup", 1],
+    ],
+  );
+  assert.match(r.event.data.refused[3]?.error ?? "", /id "dup" is listed 2 times/);
+});
+
+test("a deployments snapshot is read item by item too; a bad envelope still refuses the event", () => {
+  const bad = { ...dep, name: "broken", parallelism: 0 };
+  const r = parseEvent(
+    workspaceEvents,
+    "snapshot",
+    "3",
+    JSON.stringify({ workspaceId: "team-a", deployments: [dep, bad] }),
+  );
+  assert.ok(r.ok);
+  if (r.event.type !== "snapshot") throw new Error("narrowing");
+  assert.deepEqual(
+    r.event.data.deployments.map((d) => d.name),
+    ["orders"],
+  );
+  assert.deepEqual(r.event.data.refused[0]?.key, "broken");
+  assert.match(r.event.data.refused[0]?.error ?? "", /deployments\.1\.parallelism/);
+  const envelope = parseEvent(workspaceEvents, "snapshot", "3", JSON.stringify({ deployments: {} }));
+  assert.equal(envelope.ok, false);
+  assert.match(!envelope.ok ? envelope.error : "", /workspaceId/);
+});
+
+test("a delete may carry the generation it deletes", () => {
+  const r = parseEvent(agentEvents, "workspace.delete", "4", JSON.stringify({ id: "team-a", generation: 4 }));
+  assert.ok(r.ok);
+  if (r.event.type !== "workspace.delete") throw new Error("narrowing");
+  assert.equal(r.event.data.generation, 4);
+  const bad = parseEvent(
+    workspaceEvents,
+    "deployment.delete",
+    "5",
+    JSON.stringify({ name: "x", generation: 0 }),
+  );
+  assert.equal(bad.ok, false);
+});

@@ -10,15 +10,13 @@ import { workspaceSpec } from "./workspace.ts";
 
 /** Events of `GET /v1/agents/{agentId}/stream`, by SSE event type. */
 export const agentEvents = {
-  snapshot: z
-    .object({ workspaces: z.array(z.unknown()).max(MAX_WORKSPACES) })
-    .transform(({ workspaces }) => {
-      const { items, refused } = readItems(workspaces, "workspaces", workspaceSpec, {
-        field: "id",
-        schema: workspaceSpec.shape.id,
-      });
-      return { workspaces: items, refused };
-    }),
+  snapshot: z.object({ workspaces: z.array(z.unknown()).max(MAX_WORKSPACES) }).transform(({ workspaces }) => {
+    const { items, refused } = readItems(workspaces, "workspaces", workspaceSpec, {
+      field: "id",
+      schema: workspaceSpec.shape.id,
+    });
+    return { workspaces: items, refused };
+  }),
   "workspace.upsert": z.object({ workspace: workspaceSpec }),
   /** `generation`: the one being deleted; a delete older than the generation held is refused. */
   "workspace.delete": z.object({
@@ -62,7 +60,8 @@ export type ParseResult<E> = { ok: true; event: E } | { ok: false; error: string
 /**
  * Validates one SSE message against a stream's event map. Never throws: a message that is not
  * JSON, of an unknown type, or not matching its schema yields `ok: false` with a readable reason
- * naming the offending field.
+ * naming the offending field. A snapshot whose envelope is valid is `ok` even when some of its items
+ * are not: those are in its `refused`, each with its reason.
  */
 export function parseEvent<M extends EventMap>(
   map: M,
@@ -84,5 +83,5 @@ export function parseEvent<M extends EventMap>(
   return { ok: true, event: { type, id, data: parsed.data } as EventOf<M> };
 }
 
-export { describeIssues } from "./items.ts";
 export type { RefusedItem } from "./items.ts";
+export { describeIssues } from "./items.ts";
