@@ -10,13 +10,15 @@ import { agentStream, type StreamClient } from "@meridian/shared/controlplane/st
 import type { KubeClient } from "@meridian/shared/kube/client";
 import type { EventRecorder } from "@meridian/shared/kube/events";
 import { KeyedQueue } from "@meridian/shared/kube/queue";
+import { NAMESPACES } from "@meridian/shared/kube/resources";
 import { F, type Logger } from "@meridian/shared/log";
 import type { agentEvents, WorkspacePhase, WorkspaceStatus } from "@meridian/shared/protocol/index";
 import type { OwnedCaches } from "./caches.ts";
 import type { AgentConfig } from "./config.ts";
-import { DesiredState } from "./inbound.ts";
+import { type ClusterMemory, DesiredState } from "./inbound.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { type AgentInfo, buildAgentStatus } from "./report.ts";
+import { namespaceName, recordedGeneration } from "./workspace/objects.ts";
 import { ConditionBook, workspaceStatus } from "./workspace/status.ts";
 import { WorkspaceManager } from "./workspaces.ts";
 
@@ -199,14 +201,25 @@ export class WorkspaceController {
   #onEvent(event: Parameters<DesiredState["apply"]>[0]): void {
     if (this.#signal.aborted) return;
     this.#d.metrics.streamEvents.inc({ type: event.type });
-    const effects = this.#desired.apply(event, this.#d.caches.workspaceIdsInCluster());
+    const effects = this.#desired.apply(event, this.#cluster);
+    for (const reason of effects.refusals) this.#stream.refuse(event.type, event.id, reason);
     this.#manager.adopt(effects.adopted);
     this.#manager.markOrphanCandidates(effects.orphanCandidates);
     for (const id of effects.reconcile) this.#manager.schedule(id);
     this.#statusChanged();
+    for (const id of effects.rejectionChanged) this.#statusChanged(id);
   }
 
   /**
+  /** What the cluster remembers across restarts: namespaces, and the generation recorded on each. */
+  readonly #cluster: ClusterMemory = {
+    ids: () => this.#d.caches.workspaceIdsInCluster(),
+    generation: (id) =>
+      recordedGeneration(
+        this.#d.caches.get(NAMESPACES, undefined, namespaceName(this.#d.config.policy.namespacePrefix, id)),
+      ),
+  };
+
    * Coalesces bursts of changes into one status build (the reporter debounces the POST as well).
    * `id`: only that workspace's entry changed; "all": any may have; none: only top-level fields.
    */

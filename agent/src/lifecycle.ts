@@ -10,7 +10,12 @@ import { FIELD_MANAGER_AGENT, MANAGED_BY_AGENT } from "@meridian/shared/kube/lab
 import { notOwnedReason } from "@meridian/shared/kube/ownership";
 import { type KubeObject, NAMESPACES } from "@meridian/shared/kube/resources";
 import type { OwnedCaches } from "./caches.ts";
-import { ANNOTATION_ORPHANED_SINCE, buildNamespace, namespaceName } from "./workspace/objects.ts";
+import {
+  ANNOTATION_ORPHANED_SINCE,
+  buildNamespace,
+  namespaceName,
+  recordedGeneration,
+} from "./workspace/objects.ts";
 
 export interface LifecycleDeps {
   kube: KubeClient;
@@ -41,7 +46,8 @@ export async function markOrphan(deps: LifecycleDeps, id: string, signal: AbortS
     const applied = await applyObject(
       deps.kube,
       NAMESPACES,
-      buildNamespace(id, deps.namespacePrefix, { orphanedSince: since }),
+      // The generation recorded on it stays: the mark must not forget what was applied.
+      buildNamespace(id, deps.namespacePrefix, { orphanedSince: since, generation: recordedGeneration(ns) }),
       {
         fieldManager: FIELD_MANAGER_AGENT,
         force: true,

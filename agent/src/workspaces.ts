@@ -11,7 +11,7 @@ import type { DesiredState } from "./inbound.ts";
 import { deleteNamespace, type LifecycleDeps, markOrphan } from "./lifecycle.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { credentialRetryDelay } from "./workspace/credentials.ts";
-import { NAMES, namespaceName } from "./workspace/objects.ts";
+import { NAMES, namespaceName, recordedGeneration } from "./workspace/objects.ts";
 import { type ReconcileDeps, RetryableError, reconcileWorkspace } from "./workspace/reconcile.ts";
 import type { WorkspaceView } from "./workspace/status.ts";
 
@@ -45,6 +45,9 @@ export interface WorkspaceManagerDeps {
   /** Something reportable changed: about one workspace, or (no id) about several. */
   onChange(id?: string): void;
 }
+
+/** How often an orphan past its grace period looks again while the latest snapshot is ambiguous. */
+const AMBIGUOUS_RECHECK_MS = 60_000;
 
 type Outcome =
   | "unchanged"
@@ -94,6 +97,7 @@ export class WorkspaceManager {
       const r = this.#records.get(id);
       if (!r) continue;
       r.orphanCandidate = false;
+      r.orphan = undefined;
       r.deletedReportsLeft = undefined;
       this.#clearTimer(`orphan:${id}`);
     }
@@ -113,10 +117,10 @@ export class WorkspaceManager {
   }
 
   /** What status reports, one view per workspace the agent knows about. */
-  /** The workspaces status reports: desired, being deleted, orphaned, or just Deleted. */
+  /** The workspaces status reports: desired, being deleted, with a refused spec, orphaned, or just Deleted. */
   reportedIds(): string[] {
     const { desired } = this.#d;
-    const ids = new Set([...desired.ids(), ...desired.deletingIds()]);
+    const ids = new Set([...desired.ids(), ...desired.deletingIds(), ...desired.rejectedIds()]);
     for (const [id, r] of this.#records) if (r.orphan || r.deletedReportsLeft !== undefined) ids.add(id);
     return [...ids];
   }
@@ -129,10 +133,14 @@ export class WorkspaceManager {
     const ns = namespaceName(this.#d.lifecycle.namespacePrefix, id);
     const deployment = this.#d.reconcile.caches.get(DEPLOYMENTS, ns, NAMES.deployment);
     const readyReplicas = (deployment?.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0;
+    const rejection = desired.rejection(id);
+    // After a restart, before any reconcile: the generation recorded on the namespace was applied.
+    const recorded = recordedGeneration(this.#d.reconcile.caches.get(NAMESPACES, undefined, ns)) ?? 0;
     return {
       id,
       namespace: ns,
-      observedGeneration: r?.observedGeneration ?? 0,
+      observedGeneration: Math.max(r?.observedGeneration ?? 0, recorded),
+      rejection: rejection && { ...rejection, held: spec !== undefined },
       violations: r?.violations,
       conflicts: r?.conflicts,
       error: r?.error,
@@ -242,6 +250,14 @@ export class WorkspaceManager {
           r.orphan = { since: step.since, deleteAtMs: step.deleteAtMs };
           writes = step.writes;
           this.#setTimer(`orphan:${id}`, step.deleteAtMs - this.#d.lifecycle.now(), id);
+        } else if (desired.ambiguous) {
+          // The latest snapshot has an item whose id cannot be read: it may be this workspace.
+          r.orphan = { since: step.since, deleteAtMs: this.#d.lifecycle.now() };
+          this.#setTimer(`orphan:${id}`, AMBIGUOUS_RECHECK_MS, id);
+          logger.warn(
+            { [F.workspace]: id, [F.delayMs]: AMBIGUOUS_RECHECK_MS },
+            "orphan grace period over, but the latest snapshot has an item that cannot be identified; not deleting until a snapshot can be read in full",
+          );
         } else {
           logger.warn({ [F.workspace]: id }, "orphan grace period over; deleting the workspace's namespace");
           desired.markDeleting(id);

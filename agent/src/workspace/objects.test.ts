@@ -11,6 +11,7 @@ import {
   desiredObjects,
   NAMES,
   type PolicyRule,
+  recordedGeneration,
   workspaceAgentRoleRules,
   workspaceIdOf,
 } from "./objects.ts";
@@ -143,4 +144,17 @@ test("the workspace Role is namespaced, narrow, and covered by the agent's own C
               `the agent cannot grant ${v} ${res}${name ? `/${name}` : ""}: add it to the ClusterRole`,
             );
           }
+});
+
+test("the namespace records the generation applied, and the orphan mark keeps it", () => {
+  const ns = desiredObjects(spec, ctx)[0]?.object as Obj;
+  assert.equal(ns.metadata.annotations["meridian.dev/generation"], "3");
+  assert.equal(recordedGeneration(ns), 3);
+  const marked = buildNamespace("team-a", "mw-", { orphanedSince: "2030-01-01T00:00:00Z", generation: 3 });
+  assert.equal(recordedGeneration(marked), 3);
+  for (const bad of ["", "0", "-1", "1e3", "abc", "99999999999999999"])
+    assert.equal(
+      recordedGeneration({ metadata: { annotations: { "meridian.dev/generation": bad } } }),
+      undefined,
+    );
 });

@@ -37,6 +37,11 @@ export const NAMES = {
 /** When a workspace went missing from the snapshots (RFC 3339); survives agent restarts. */
 export const ANNOTATION_ORPHANED_SINCE = "meridian.dev/orphaned-since";
 /** When the credential in the Secret was issued, so its refresh time is known after a restart. */
+/**
+ * The generation of the workspace spec last applied, on its namespace: what a stale spec is compared
+ * with after a restart (generations only move forward; see inbound.ts).
+ */
+export const ANNOTATION_GENERATION = "meridian.dev/generation";
 export const ANNOTATION_CREDENTIAL_ISSUED_AT = "meridian.dev/credential-issued-at";
 
 export const CA_MOUNT_DIR = "/etc/meridian/ca";
@@ -100,16 +105,26 @@ const meta = (name: string, namespace: string, id: string, component?: string) =
 export function buildNamespace(
   id: string,
   prefix: string,
-  opts: { orphanedSince?: string } = {},
+  opts: { orphanedSince?: string; generation?: number | undefined } = {},
 ): KubeObject {
   const metadata: KubeObject["metadata"] = { name: namespaceName(prefix, id), labels: workspaceLabels(id) };
-  if (opts.orphanedSince) metadata.annotations = { [ANNOTATION_ORPHANED_SINCE]: opts.orphanedSince };
+  const annotations: Record<string, string> = {};
+  if (opts.generation !== undefined) annotations[ANNOTATION_GENERATION] = String(opts.generation);
+  if (opts.orphanedSince) annotations[ANNOTATION_ORPHANED_SINCE] = opts.orphanedSince;
+  if (Object.keys(annotations).length > 0) metadata.annotations = annotations;
   return { apiVersion: "v1", kind: "Namespace", metadata };
 }
 
 export function buildServiceAccount(id: string, ns: string): KubeObject {
   // The token is mounted only where the pod asks for it (the workspace agent's Deployment does).
   return { metadata: meta(NAMES.serviceAccount, ns, id), automountServiceAccountToken: false };
+/** The generation recorded on a workspace's namespace; undefined when absent or unreadable. */
+export function recordedGeneration(ns: KubeObject | undefined): number | undefined {
+  const text = ns?.metadata?.annotations?.[ANNOTATION_GENERATION];
+  if (text === undefined || !/^[1-9]\d{0,15}$/.test(text)) return undefined;
+  return Number(text);
+}
+
 }
 
 /**
@@ -284,7 +299,10 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
 export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredObject[] {
   const ns = namespaceName(ctx.namespacePrefix, spec.id);
   const out: DesiredObject[] = [
-    { type: NAMESPACES, object: buildNamespace(spec.id, ctx.namespacePrefix) },
+    {
+      type: NAMESPACES,
+      object: buildNamespace(spec.id, ctx.namespacePrefix, { generation: spec.generation }),
+    },
     { type: SERVICE_ACCOUNTS, object: buildServiceAccount(spec.id, ns) },
     { type: ROLES, object: buildRole(spec.id, ns) },
     { type: ROLE_BINDINGS, object: buildRoleBinding(spec.id, ns) },

@@ -72,3 +72,30 @@ test("an object in the way that is not Meridian's refuses the workspace and name
   assert.equal(byType.PolicyViolation?.status, "False", "not a policy matter");
   assert.equal(phaseOf({ ...v, deleting: true }), "Deleting");
 });
+
+test("a refused spec is reported as SpecRejected only while it stands; Refused when nothing is held", () => {
+  const book = new ConditionBook();
+  const stale = {
+    reason: "StaleGeneration",
+    message: "workspace a: spec generation 1 is older than generation 2, which the agent already holds",
+    held: true,
+  };
+  const s = workspaceStatus({ ...base, rejection: stale }, book, "2030-01-01T00:00:00Z");
+  const rejected = s.conditions.find((c) => c.type === "SpecRejected");
+  assert.equal(rejected?.status, "True");
+  assert.equal(rejected?.reason, "StaleGeneration");
+  assert.match(rejected?.message ?? "", /older than generation 2.*; generation 2 stays applied$/);
+  assert.equal(s.phase, "Ready", "what is held keeps running");
+  assert.equal(s.observedGeneration, 2);
+  const nothingHeld = {
+    ...base,
+    aligned: false,
+    rejection: { ...stale, reason: "InvalidSpec", held: false },
+  };
+  assert.equal(phaseOf(nothingHeld), "Refused");
+  const cleared = workspaceStatus(base, book, "2030-01-01T00:01:00Z");
+  assert.equal(
+    cleared.conditions.some((c) => c.type === "SpecRejected"),
+    false,
+  );
+});

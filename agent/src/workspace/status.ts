@@ -1,6 +1,7 @@
 // A workspace's reported status: phase and the five conditions (Ready, SpecAligned, PolicyViolation,
 // OwnershipConflict, Orphaned), computed from what the agent knows. Pure, except that the book remembers when each
-// condition last changed so lastTransitionTime means what it says.
+// condition last changed so lastTransitionTime means what it says. A sixth, SpecRejected, is present
+// only while the latest spec received for the workspace stands refused (invalid or stale).
 import type { Condition, WorkspacePhase, WorkspaceStatus } from "@meridian/shared/protocol/index";
 
 /** Everything the status of one workspace is computed from. */
@@ -13,6 +14,11 @@ export interface WorkspaceView {
   violations?: string[];
   /** Objects the workspace needs exist and are not Meridian's (the spec was not applied). */
   conflicts?: string[];
+  /**
+   * The latest spec received was refused on arrival (invalid, or older than the generation held);
+   * `held`: an earlier spec is still applied.
+   */
+  rejection?: { reason: string; message: string; held: boolean } | undefined;
   /** The last reconcile failed (reason, message). */
   error?: { reason: string; message: string };
   /** The last reconcile of this generation found or made the cluster match. */
@@ -33,6 +39,7 @@ export function phaseOf(v: WorkspaceView): WorkspacePhase {
   if (v.deleting) return "Deleting";
   if (v.orphanedSince) return "Orphaned";
   if (v.violations?.length || v.conflicts?.length) return "Refused";
+  if (v.rejection && !v.rejection.held) return "Refused";
   if (v.error) return "Degraded";
   if (v.aligned && v.deploymentReady) return "Ready";
   if (v.aligned && v.deploymentReady === false && v.credentialError) return "Degraded";
@@ -66,6 +73,11 @@ export class ConditionBook {
 
   forget(id: string): void {
     this.#book.delete(id);
+  }
+
+  /** A condition no longer reported: when it comes back, it transitions anew. */
+  forgetCondition(id: string, type: string): void {
+    this.#book.get(id)?.delete(type);
   }
 }
 
@@ -116,11 +128,23 @@ export function workspaceStatus(v: WorkspaceView, book: ConditionBook, now: stri
         `absent from the control plane's snapshot since ${v.orphanedSince}; deleted at ${v.orphanDeleteAt ?? "the end of the grace period"} unless it reappears`,
       )
     : c("Orphaned", "False", "Listed", "listed by the control plane");
-  return {
+  const out: WorkspaceStatus = {
     id: v.id,
     observedGeneration: v.observedGeneration,
     phase: phaseOf(v),
     namespace: v.namespace,
     conditions: [ready, aligned, policy, conflict, orphaned],
   };
+  // Only while a rejection stands: a condition on every workspace would grow status for nothing.
+  if (v.rejection)
+    out.conditions.push(
+      c(
+        "SpecRejected",
+        "True",
+        v.rejection.reason,
+        `${v.rejection.message}; ${v.rejection.held ? `generation ${v.observedGeneration} stays applied` : "nothing was applied"}`,
+      ),
+    );
+  else book.forgetCondition(v.id, "SpecRejected");
+  return out;
 }

@@ -21,7 +21,7 @@ export function logStreamEvents<M extends EventMap>(client: StreamClient<M>, log
         [F.eventId]: id,
         [F.reason]: error,
       },
-      "event rejected: it failed validation and changed nothing",
+      "event rejected: it changed nothing (a snapshot item: the rest of the snapshot applies)",
     ),
   );
   client.on("disconnected", ({ connectionId, kind, reason, retryInMs }) =>

@@ -126,6 +126,36 @@ test("an invalid event is rejected, counted and skipped; the stream goes on", as
   assert.deepEqual(delivered, ["5"]);
 });
 
+test("a snapshot with a refused item is delivered with the rest; the item and a refuse() are counted", async (t) => {
+  const { srv, client, log } = await setup(t);
+  srv.handle((_req, res) => {
+    sseHead(res);
+    sseEvent(res, {
+      id: "8",
+      event: "snapshot",
+      data: { workspaceId: "w1", deployments: [dep("a"), { ...dep("b"), parallelism: 0 }] },
+    });
+  });
+  client.start();
+  await until(() => log.some((e) => e.name === "snapshot"));
+  const snap = (log.find((e) => e.name === "snapshot")!.arg as Ev["snapshot"][0]).event;
+  assert.deepEqual(
+    snap.data.deployments.map((d) => d.name),
+    ["a"],
+  );
+  assert.equal(snap.data.refused[0]?.key, "b");
+  const rejected = log.filter((e) => e.name === "rejected").map((e) => e.arg as Ev["rejected"][0]);
+  assert.deepEqual(
+    rejected.map((r) => [r.type, r.id]),
+    [["snapshot", "8"]],
+  );
+  assert.match(rejected[0]!.error, /deployments\.1\.parallelism/);
+  client.refuse("deployment.upsert", "9", 'deployment "a": generation 1 is older than generation 2');
+  assert.equal(client.rejectedEvents.count, 2);
+  assert.match(client.rejectedEvents.last?.error ?? "", /older than generation 2/);
+  assert.equal(log.filter((e) => e.name === "rejected").length, 2);
+});
+
 test("a silent stream is torn down by the watchdog and redialled", async (t) => {
   const { srv, client, log } = await setup(t, { staleAfterMs: 200 });
   srv.handle((req, res) => {

@@ -11,6 +11,7 @@ import {
   type ParseResult,
   parseEvent,
   paths,
+  type RefusedItem,
   type RejectedEvents,
   workspaceEvents,
 } from "@meridian/shared/protocol/index";
@@ -32,7 +33,10 @@ export interface StreamClientEvents<M extends EventMap> {
   snapshot: [{ connectionId: string; event: SnapshotOf<M> }];
   /** One validated delta. */
   event: [{ connectionId: string; event: DeltaOf<M> }];
-  /** A message that failed validation; nothing was applied. */
+  /**
+   * A message that failed validation (nothing was applied), one refused item of a snapshot (the rest
+   * of it was applied), or an event a subscriber refused through `refuse()`.
+   */
   rejected: [{ connectionId: string; type: string; id: string | undefined; error: string }];
   disconnected: [
     { connectionId: string; cause: Error; kind: FailureKind; reason: string; retryInMs: number },
@@ -84,6 +88,7 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
   #unauthorizedStreak = 0;
   #refreshBeforeDial = false;
   #prevEsId = "";
+  #connectionId = "";
 
   constructor(opts: StreamClientOptions<M>) {
     super();
@@ -146,6 +151,7 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
     if (!this.#running || epoch !== this.#epoch) return;
     const resumeFrom = this.#lastEventId;
     this.#prevEsId = "";
+    this.#connectionId = connectionId;
     this.#conn = new Connection(
       {
         id: connectionId,
@@ -203,9 +209,12 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
       this.#reject(connectionId, type, id, parsed.error);
       return;
     }
-    if (parsed.event.type === "snapshot")
+    if (parsed.event.type === "snapshot") {
+      // Items refused inside a snapshot are rejections too; the rest of the snapshot applies.
+      const refused = (parsed.event.data as { refused?: RefusedItem[] }).refused ?? [];
+      for (const item of refused) this.#reject(connectionId, type, id, item.error);
       this.#safeEmit("snapshot", { connectionId, event: parsed.event as SnapshotOf<M> });
-    else this.#safeEmit("event", { connectionId, event: parsed.event as DeltaOf<M> });
+    } else this.#safeEmit("event", { connectionId, event: parsed.event as DeltaOf<M> });
   }
 
   #checkId(type: string, id: string | undefined): string | undefined {
@@ -215,6 +224,14 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
     if (type !== "snapshot" && last !== undefined && /^\d+$/.test(last) && !(BigInt(id) > BigInt(last)))
       return `event "${type}" has id ${id}, not after the last event id ${last}`;
     return undefined;
+  }
+
+  /**
+   * Counts an event (or one item of it) that the subscriber refused after validation, e.g. a spec
+   * older than the generation the agent holds, so `rejectedEvents` reports it upward.
+   */
+  refuse(type: string, id: string | undefined, error: string): void {
+    this.#reject(this.#connectionId, type, id, error);
   }
 
   #reject(connectionId: string, type: string, id: string | undefined, error: string): void {
