@@ -1,11 +1,9 @@
 // The Flink deployment: desired state of one Flink application, and its reported status.
 import { z } from "zod";
-import { condition, dns1035Label, generation, maxEntries, rejectedEvents, resources } from "./common.ts";
+import { condition, dns1035Label, generation, rejectedEvents, resources } from "./common.ts";
+import { flinkConfiguration } from "./flink-configuration.ts";
 import {
   MAX_CLASS_NAME_LENGTH,
-  MAX_CONFIG_ENTRIES,
-  MAX_CONFIG_KEY_LENGTH,
-  MAX_CONFIG_VALUE_LENGTH,
   MAX_IMAGE_LENGTH,
   MAX_JOB_ARG_LENGTH,
   MAX_JOB_ARGS,
@@ -43,10 +41,8 @@ export const deploymentSpec = z.object({
     /** Defaults to ceil(parallelism / taskSlots). */
     replicas: z.number().int().min(1).max(256).optional(),
   }),
-  flinkConfiguration: z
-    .record(z.string().max(MAX_CONFIG_KEY_LENGTH), z.string().max(MAX_CONFIG_VALUE_LENGTH))
-    .check(maxEntries(MAX_CONFIG_ENTRIES))
-    .default({}),
+  /** Flink options by key; see flink-configuration.ts for what is refused. */
+  flinkConfiguration: flinkConfiguration.default({}),
   state: desiredJobState,
   restartNonce: z.number().int().min(0).default(0),
   savepointNonce: z.number().int().min(0).default(0),

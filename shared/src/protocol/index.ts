@@ -3,6 +3,7 @@ export * from "./common.ts";
 export * from "./credentials.ts";
 export * from "./deployment.ts";
 export * from "./events.ts";
+export * from "./flink-configuration.ts";
 export * from "./limits.ts";
 export * from "./paths.ts";
 export * from "./workspace.ts";

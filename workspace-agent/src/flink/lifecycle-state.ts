@@ -62,10 +62,19 @@ export const run = z.object({
 });
 export type Run = z.infer<typeof run>;
 
+/**
+ * The spec as stored: a version before the flinkConfiguration rules accepted keys the protocol now
+ * refuses (keys Meridian owns and overrides, for one). A deployment started with such a spec keeps
+ * running and being repaired; a new spec from the control plane must pass the protocol's rules.
+ */
+const storedSpec = deploymentSpec.extend({
+  flinkConfiguration: z.record(z.string(), z.string()).default({}),
+});
+
 export const lifecycleState = z.object({
   v: z.literal(1),
   /** The spec the objects are built from: the deployed run's, or the last one deployed. */
-  spec: deploymentSpec,
+  spec: storedSpec,
   /** What the pods currently are for; undefined when no pods should exist. */
   run: run.optional(),
   nextRunId: z.number().int().min(1),

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type DeploymentSpecInput, deploymentSpec } from "@meridian/shared/protocol/index";
+import {
+  type DeploymentSpecInput,
+  deploymentSpec,
+  MERIDIAN_OWNED_FLINK_KEYS,
+} from "@meridian/shared/protocol/index";
 import { parse } from "yaml";
 import { checkImage, imageRepository } from "./image-policy.ts";
 import {
@@ -10,6 +14,7 @@ import {
   buildTaskManagerPod,
   type DeploymentContext,
   flinkMemory,
+  meridianFlinkConfig,
   names,
   savepointDir,
   specHash,
@@ -23,7 +28,7 @@ const input: DeploymentSpecInput = {
   parallelism: 2,
   jobManager: { resources: { cpu: "500m", memory: "1Gi" } },
   taskManager: { resources: { cpu: "1", memory: "1536Mi" }, taskSlots: 1 },
-  flinkConfiguration: { "restart-strategy.type": "fixed-delay", "jobmanager.rpc.port": "9999" },
+  flinkConfiguration: { "restart-strategy.type": "fixed-delay" },
   state: "RUNNING",
 };
 const ctx = (over: Partial<DeploymentSpecInput> = {}, base?: string): DeploymentContext => ({
@@ -36,7 +41,13 @@ const owner = { name: "orders-flink-config", uid: "uid-1" };
 const run = { id: 3, specHash: "h", restoreFrom: "file:/sp/savepoint-1" };
 
 test("config.yaml: Meridian's keys win over the spec, the spec wins over defaults", () => {
-  const cm = buildConfigMap(ctx(), '{"v":1}');
+  const c = ctx();
+  // The protocol refuses Meridian's keys in a new spec; one stored by an older version may hold them.
+  const stored = {
+    ...c,
+    spec: { ...c.spec, flinkConfiguration: { ...c.spec.flinkConfiguration, "jobmanager.rpc.port": "9999" } },
+  };
+  const cm = buildConfigMap(stored, '{"v":1}');
   const conf = parse(cm.data?.["config.yaml"] ?? "") as Record<string, string>;
   assert.equal(conf["jobmanager.rpc.address"], "orders-jobmanager.mw-team-a.svc");
   assert.equal(conf["jobmanager.rpc.port"], "6123", "the spec cannot move the RPC port");
@@ -50,6 +61,17 @@ test("config.yaml: Meridian's keys win over the spec, the spec wins over default
   assert.equal(cm.metadata?.name, "orders-flink-config");
   assert.equal(cm.metadata?.annotations?.["meridian.dev/lifecycle-state"], '{"v":1}');
   assert.ok(cm.data?.["log4j-console.properties"]);
+});
+
+test("the keys Meridian sets are exactly the keys the protocol refuses in a spec", () => {
+  assert.deepEqual(
+    Object.keys(meridianFlinkConfig(ctx())).sort(),
+    Object.keys(MERIDIAN_OWNED_FLINK_KEYS).sort(),
+  );
+  assert.throws(
+    () => ctx({ flinkConfiguration: { "jobmanager.rpc.port": "9999" } }),
+    /sets keys Meridian owns: jobmanager\.rpc\.port/,
+  );
 });
 
 test("labels follow the contract on every object", () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { V1ConfigMap, V1Pod } from "@kubernetes/client-node";
 import { ANNOTATION_RUN, ANNOTATION_STATE } from "./objects.ts";
+import { SPEC_INPUT } from "./spec.testutil.ts";
 import { readStoredState } from "./stored-state.ts";
 
 const cm = (annotations: Record<string, string> | undefined, deleting = false): V1ConfigMap => ({
@@ -60,4 +61,18 @@ test("leftovers of a deletion (owned pods, ConfigMap gone or being deleted) are 
     ok: true,
     state: undefined,
   });
+});
+
+test("a state stored before the flinkConfiguration rules, with a key Meridian owns, is still read", () => {
+  const state = {
+    v: 1,
+    spec: { ...SPEC_INPUT, flinkConfiguration: { "rest.port": "9999" } },
+    nextRunId: 2,
+    target: "RUNNING",
+    observedRestartNonce: 0,
+    observedSavepointNonce: 0,
+  };
+  const r = readStoredState(cm({ [ANNOTATION_STATE]: JSON.stringify(state) }), []);
+  assert.equal(r.ok, true, r.ok ? "" : r.error);
+  assert.equal(r.ok && r.state?.spec.flinkConfiguration["rest.port"], "9999");
 });
