@@ -1,13 +1,13 @@
-// One SSE connection and everything it started: an AbortController, an EventSource whose fetch is
-// ours (undici + dispatcher + auth + protocol headers + Last-Event-ID), a body wrapper that
-// timestamps every chunk (keep-alive comments included, which EventSource never surfaces), and the
-// watchdog that tears the connection down when nothing arrived for `staleAfterMs`. It never redials:
-// it ends exactly once, reports why through `onEnd`, and the StreamClient decides what next.
-import { PROTOCOL_HEADER } from "@meridian/shared/protocol/index";
-import { EventSource, type FetchLikeResponse } from "eventsource";
+// One SSE connection and everything it started: an AbortController, the request (undici +
+// dispatcher + auth + protocol headers + Last-Event-ID, redirects answered but never followed), a
+// body reader that timestamps every chunk (keep-alive comments included) and feeds the bounded SSE
+// parser, and the watchdog that tears the connection down when nothing arrived for `staleAfterMs`.
+// It never redials: it ends exactly once, reports why through `onEnd`, and the StreamClient decides.
+import { MAX_ANY_EVENT_BYTES, maxEventBytes, PROTOCOL_HEADER } from "@meridian/shared/protocol/index";
 import { type Dispatcher, fetch } from "undici";
-import { errorFromResponse, ProtocolError } from "./errors.ts";
-import { checkProtocolVersion, protocolHeaders } from "./http.ts";
+import { errorFromResponse, ProtocolError, redirectError } from "./errors.ts";
+import { checkProtocolVersion, protocolHeaders, readLimited } from "./http.ts";
+import { SseParser } from "./sse.ts";
 
 export interface ConnectionOptions {
   id: string;
@@ -23,19 +23,12 @@ export interface ConnectionOptions {
 
 export interface ConnectionHandlers {
   onOpen(): void;
-  /** `esLastEventId` is EventSource's running last-event-id (unchanged when the event had no id). */
-  onMessage(type: string, esLastEventId: string, data: string): void;
+  /** One complete event; `id` is its own `id:` field, undefined when it had none. */
+  onMessage(type: string, id: string | undefined, data: string): void;
+  /** An event over its size limit (see protocol/limits.ts): skipped unread, the stream goes on. */
+  onRefused(type: string, id: string | undefined, reason: string): void;
   /** Called exactly once, whatever ended the connection (except `close()` by the owner). */
   onEnd(cause: Error): void;
-}
-
-/** EventSource that hands every dispatched event (any type, known or not) to one sink. */
-class SinkEventSource extends EventSource {
-  sink: ((ev: Event) => void) | undefined;
-  override dispatchEvent(ev: Event): boolean {
-    this.sink?.(ev);
-    return true;
-  }
 }
 
 export class Connection {
@@ -44,12 +37,10 @@ export class Connection {
   readonly #handlers: ConnectionHandlers;
   readonly #abort = new AbortController();
   readonly #now: () => number;
-  readonly #es: SinkEventSource;
   readonly #watchdog: ReturnType<typeof setInterval>;
   readonly #settled: Promise<void>;
   #settle!: () => void;
   #lastByteAt: number;
-  #failure: Error | undefined;
   #ended = false;
   /** Fetches and body reads in progress; `settled` resolves when this is 0 after the end. */
   #busy = 0;
@@ -65,8 +56,7 @@ export class Connection {
     });
     const every = Math.max(20, Math.min(1000, Math.floor(opts.staleAfterMs / 4)));
     this.#watchdog = setInterval(() => this.#checkLiveness(), every);
-    this.#es = new SinkEventSource(opts.url, { fetch: (url, init) => this.#fetch(url, init) });
-    this.#es.sink = (ev) => this.#onEventSourceEvent(ev);
+    void this.#run();
   }
 
   /** Resolves once the request and its body reader have let go (after the connection ended). */
@@ -83,8 +73,6 @@ export class Connection {
     if (this.#ended) return false;
     this.#ended = true;
     clearInterval(this.#watchdog);
-    this.#es.sink = undefined;
-    this.#es.close();
     this.#abort.abort(new Error(`connection ${this.id} closed`));
     this.#maybeSettle();
     return true;
@@ -118,90 +106,88 @@ export class Connection {
       );
   }
 
-  #onEventSourceEvent(ev: Event): void {
-    if (ev.type === "open") {
-      this.#handlers.onOpen();
+  /** Dials, checks the answer, then reads the body through the bounded SSE parser until it ends. */
+  async #run(): Promise<void> {
+    const url = this.#opts.url;
+    const what = `GET ${new URL(url).pathname}`;
+    let body: ReadableStream<Uint8Array>;
+    try {
+      body = await this.#open(url, what);
+    } catch (err) {
+      this.#end(
+        err instanceof ProtocolError
+          ? err
+          : new ProtocolError(`${what}: no stream from ${new URL(url).origin}`, { cause: err }),
+      );
       return;
     }
-    if (ev.type === "error") {
-      const e = ev as Event & { message?: string; code?: number };
-      const cause =
-        this.#failure ??
-        (e.message
-          ? new ProtocolError(`stream failed: ${e.message}`, e.code ? { status: e.code } : {})
-          : new Error("the control plane ended the stream"));
-      // After EventSource has finished its own error handling (it may still arm a reconnect timer,
-      // which our close() then clears): we redial, not it.
-      queueMicrotask(() => this.#end(cause));
+    if (this.#ended) return;
+    this.#handlers.onOpen();
+    const parser = new SseParser({
+      onMessage: (m) => {
+        if (!this.#ended) this.#handlers.onMessage(m.type, m.id, m.data);
+      },
+      onRefused: (r) => {
+        if (!this.#ended) this.#handlers.onRefused(r.type, r.id, r.reason);
+      },
+      maxEventBytes,
+      maxAnyEventBytes: MAX_ANY_EVENT_BYTES,
+    });
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        const r = await this.#track(reader.read());
+        if (r.done || this.#ended) break;
+        this.#touch();
+        parser.feed(r.value);
+      }
+    } catch (err) {
+      this.#end(new ProtocolError("the stream broke off", { cause: err }));
       return;
     }
-    if (ev instanceof MessageEvent) this.#handlers.onMessage(ev.type, ev.lastEventId, String(ev.data));
+    this.#end(new Error("the control plane ended the stream"));
   }
 
-  async #fetch(url: string | URL, init: { headers: Record<string, string>; signal?: unknown }) {
-    const what = `GET ${new URL(url).pathname}`;
+  /** The response body of an accepted stream; anything else throws a ProtocolError. */
+  async #open(url: string, what: string): Promise<ReadableStream<Uint8Array>> {
     const headers: Record<string, string> = {
       accept: "text/event-stream",
       "cache-control": "no-store",
       ...protocolHeaders(this.#opts.token),
     };
     if (this.#opts.lastEventId !== undefined) headers["last-event-id"] = this.#opts.lastEventId;
-    const signals = [this.#abort.signal];
-    if (init.signal instanceof AbortSignal) signals.push(init.signal);
-    try {
-      const res = await this.#track(
-        fetch(url, { headers, signal: AbortSignal.any(signals), dispatcher: this.#opts.dispatcher }),
-      );
-      this.#touch();
-      const versionError = checkProtocolVersion(what, res.status, res.headers.get(PROTOCOL_HEADER));
-      if (versionError) {
-        await res.body?.cancel().catch(() => {});
-        throw versionError;
-      }
-      if (res.status !== 200)
-        throw errorFromResponse(what, res.status, await this.#track(res.text().catch(() => "")));
-      return this.#wrap(res);
-    } catch (err) {
-      this.#failure ??=
-        err instanceof ProtocolError
-          ? err
-          : new ProtocolError(`${what}: no stream from ${new URL(url).origin}`, { cause: err });
+    const res = await this.#track(
+      // A redirect is answered, never followed: see redirectError.
+      fetch(url, {
+        headers,
+        signal: this.#abort.signal,
+        dispatcher: this.#opts.dispatcher,
+        redirect: "manual",
+      }),
+    );
+    this.#touch();
+    const refuse = async (err: ProtocolError): Promise<never> => {
+      await res.body?.cancel().catch(() => {});
       throw err;
+    };
+    const versionError = checkProtocolVersion(what, res.status, res.headers.get(PROTOCOL_HEADER));
+    if (versionError) return refuse(versionError);
+    if (res.status >= 300 && res.status < 400)
+      return refuse(redirectError(what, res.status, res.headers.get("location"), url));
+    if (res.status !== 200) {
+      const { text } = await this.#track(readLimited(res.body).catch(() => ({ text: "" })));
+      throw errorFromResponse(what, res.status, text);
     }
-  }
-
-  /** The response as EventSource needs it, with a body reader that notes every chunk's arrival. */
-  #wrap(res: Awaited<ReturnType<typeof fetch>>): FetchLikeResponse {
-    const body = res.body;
-    const track = <T>(p: Promise<T>) => this.#track(p);
-    const onChunk = () => this.#touch();
-    const onError = (err: unknown) => {
-      if (!this.#ended) this.#failure ??= new ProtocolError("the stream broke off", { cause: err });
-    };
-    return {
-      status: res.status,
-      url: res.url,
-      redirected: res.redirected,
-      headers: res.headers,
-      body: body && {
-        getReader() {
-          const reader = body.getReader();
-          return {
-            async read() {
-              try {
-                const r = await track(reader.read());
-                if (!r.done) onChunk();
-                return r;
-              } catch (err) {
-                onError(err);
-                throw err;
-              }
-            },
-            cancel: (reason?: unknown) => reader.cancel(reason),
-          };
-        },
-      },
-    };
+    const type = res.headers.get("content-type") ?? "";
+    if (!/^text\/event-stream(;|$)/i.test(type.trim()))
+      return refuse(
+        new ProtocolError(
+          `${what}: the answer is ${JSON.stringify(type.slice(0, 100))}, not text/event-stream; is a proxy in the way?`,
+          { status: res.status },
+        ),
+      );
+    if (!res.body) throw new ProtocolError(`${what}: the answer has no body`, { status: res.status });
+    return res.body;
   }
 
   #touch(): void {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { classify, describeNetworkError, errorFromResponse, ProtocolError } from "./errors.ts";
+import { classify, describeNetworkError, errorFromResponse, ProtocolError, redirectError } from "./errors.ts";
 
 const body = (code: string, message: string) => JSON.stringify({ error: { code, message } });
 
@@ -55,4 +55,18 @@ test("a non-protocol body keeps the status and a short excerpt", () => {
   assert.equal(e.status, 502);
   assert.equal(e.code, undefined);
   assert.ok(e.message.length < 220);
+});
+
+test("a redirect backs off long and names where it pointed and the setting to change", () => {
+  const e = redirectError("GET /v1/agents/a/stream", 301, "https://u:pw@elsewhere.example/x", "https://cp/y");
+  assert.equal(e.status, 301);
+  assert.match(e.message, /http 301, a redirect to "https:\/\/u:redacted@elsewhere\.example\/x"/);
+  assert.match(e.message, /never followed.*--control-plane-url/);
+  assert.doesNotMatch(e.message, /pw/);
+  assert.equal(classify(e).kind, "fatal-backoff-long");
+  const relative = redirectError("POST /s", 307, "/v2/s\r\nx", "http://127.0.0.1:9/s");
+  assert.match(relative.message, /a redirect to "http:\/\/127\.0\.0\.1:9\/v2\/s/);
+  assert.match(redirectError("POST /s", 302, null, "http://h/").message, /without a Location header/);
+  for (const status of [300, 304, 308])
+    assert.equal(classify(errorFromResponse("GET /s", status, "")).kind, "fatal-backoff-long");
 });

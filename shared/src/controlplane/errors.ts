@@ -6,7 +6,8 @@ import { type ErrorCode, errorBody } from "@meridian/shared/protocol/index";
  * - `retry`: transient (network, timeout, 5xx, 404, 408, 429) — redial with the normal backoff.
  * - `refresh-credential`: 401 — refresh the TokenSource, then retry once quickly.
  * - `fatal-backoff-long`: cannot succeed without someone changing something (403, protocol version
- *   mismatch, other 4xx) — report it and retry only with the long backoff, never in a hot loop.
+ *   mismatch, a redirect, other 4xx) — report it and retry only with the long backoff, never in a
+ *   hot loop.
  */
 export type FailureKind = "retry" | "refresh-credential" | "fatal-backoff-long";
 export interface Classification {
@@ -66,6 +67,40 @@ export function errorFromResponse(what: string, status: number, bodyText: string
   );
 }
 
+/**
+ * A 3xx answer. Redirects are never followed (design principle 9): a control plane that moved is a
+ * configuration change, and following one would hand the cluster to whoever answers at the new
+ * address. The message names where it pointed and which setting to change.
+ */
+export function redirectError(
+  what: string,
+  status: number,
+  location: string | null | undefined,
+  requestUrl: string,
+): ProtocolError {
+  const to = location ? `to ${describeLocation(location, requestUrl)}` : "without a Location header";
+  return new ProtocolError(
+    `${what}: the control plane answered http ${status}, a redirect ${to}; redirects are never followed. ` +
+      "If the control plane has moved, set the agent's control-plane URL (--control-plane-url, " +
+      "MERIDIAN_CONTROL_PLANE_URL, Helm value controlPlane.url) to the new address",
+    { status },
+  );
+}
+
+/** The Location resolved against the request, without a password, printable, at most 300 characters. */
+function describeLocation(location: string, requestUrl: string): string {
+  let text = location;
+  try {
+    const u = new URL(location, requestUrl);
+    if (u.password) u.password = "redacted";
+    text = u.href;
+  } catch {
+    // not a URL: show it as it came
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  return JSON.stringify(text.replace(/[\u0000-\u001f\u007f]/g, "?").slice(0, 300));
+}
+
 function hint(status: number, code?: ErrorCode): string {
   if (code === "protocol_version_unsupported")
     return " — this agent and the control plane speak different protocol versions; upgrade the agent";
@@ -87,10 +122,11 @@ function classifyStatus(status: number, code: ErrorCode | undefined, message: st
   if (code === "protocol_version_unsupported") return { kind: "fatal-backoff-long", reason: message };
   if (status === 401) return { kind: "refresh-credential", reason: message };
   if (status === 403) return { kind: "fatal-backoff-long", reason: message };
+  if (status >= 300 && status < 400) return { kind: "fatal-backoff-long", reason: message };
   if (status >= 500 || status === 404 || status === 408 || status === 429)
     return { kind: "retry", reason: message };
   if (status >= 400) return { kind: "fatal-backoff-long", reason: message };
-  // A 2xx/3xx that was still wrong (e.g. not an event stream): a proxy or a deploy in progress.
+  // A 2xx that was still wrong (e.g. not an event stream): a proxy or a deploy in progress.
   return { kind: "retry", reason: message };
 }
 

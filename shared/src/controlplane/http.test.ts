@@ -8,9 +8,10 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 import { z } from "zod";
 import type { TokenSource } from "./credentials.ts";
+import { refreshWorkspaceCredential } from "./credentials.ts";
 import { classify, ProtocolError } from "./errors.ts";
 import { jsonError, sleep, startFakeServer } from "./fake-server.testutil.ts";
-import { createDispatcher, proxySettingsFromEnv, requestJson } from "./http.ts";
+import { createDispatcher, proxySettingsFromEnv, readLimited, requestJson } from "./http.ts";
 
 /** The error a promise rejects with; fails the test if it resolves. */
 const rejection = (p: Promise<unknown>): Promise<ProtocolError> =>
@@ -166,4 +167,59 @@ test("a custom CA makes a self-signed control plane trusted; without it TLS fail
     () => createDispatcher({ caFile: join(dir, "missing.pem") }),
     /cannot read the control plane CA file/,
   );
+});
+
+test("a redirect is never followed, for any 3xx and for a credential refresh too", async (t) => {
+  const srv = await startFakeServer();
+  const elsewhere = await startFakeServer();
+  t.after(() => Promise.all([srv.close(), elsewhere.close()]));
+  elsewhere.handle((_req, res) => {
+    res.writeHead(200, { "content-type": "application/json", "meridian-protocol-version": "1" });
+    res.end(
+      JSON.stringify({
+        workspaceId: "w1",
+        token: "stolen-token-0123456789",
+        expiresAt: "2099-01-01T00:00:00Z",
+      }),
+    );
+  });
+  let status = 301;
+  srv.handle((req, res) => {
+    res.writeHead(status, { location: `${elsewhere.url}${req.url}`, "meridian-protocol-version": "1" });
+    res.end();
+  });
+  for (const s of [301, 302, 303, 307, 308]) {
+    status = s;
+    const err = await rejection(requestJson(srv.endpoint(), { path: "/v1/agents/a/status", body: {} }));
+    assert.equal(err.status, s);
+    assert.match(err.message, new RegExp(`http ${s}, a redirect to "${elsewhere.url}/v1/agents/a/status"`));
+    assert.match(err.message, /never followed.*control-plane URL/);
+    assert.equal(classify(err).kind, "fatal-backoff-long");
+  }
+  const refresh = await rejection(refreshWorkspaceCredential(srv.endpoint(), "w1"));
+  assert.match(refresh.message, /credentials\/refresh: the control plane answered http 308, a redirect/);
+  assert.equal(elsewhere.seen.length, 0, "the other host never saw a request");
+});
+
+test("an answer over the response limit is refused without reading it whole", async (t) => {
+  const srv = await startFakeServer();
+  t.after(() => srv.close());
+  let written = 0;
+  let finished = false;
+  srv.handle(async (_req, res) => {
+    res.writeHead(200, { "content-type": "application/json", "meridian-protocol-version": "1" });
+    const mib = Buffer.alloc(1024 * 1024, " ");
+    for (let i = 0; i < 10 && !res.destroyed; i++) {
+      if (!res.write(mib)) await new Promise((r) => res.once("drain", r).once("close", r));
+      written += mib.length;
+    }
+    finished = !res.destroyed;
+    res.end();
+  });
+  const err = await rejection(requestJson(srv.endpoint(), { path: "/s", body: {} }));
+  assert.match(err.message, /larger than the 64 KiB limit of a control-plane answer/);
+  await sleep(100);
+  assert.ok(!finished || written < 10 * 1024 * 1024, "the client stopped reading");
+  const { text, truncated } = await readLimited([Buffer.from("abcdef")], 4);
+  assert.deepEqual({ text, truncated }, { text: "abcd", truncated: true });
 });

@@ -3,11 +3,17 @@
 // auth headers, and `requestJson()` for the short POSTs with a per-request deadline.
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
-import { describeIssues, PROTOCOL_HEADER, PROTOCOL_VERSION } from "@meridian/shared/protocol/index";
+import {
+  describeIssues,
+  formatBytes,
+  MAX_RESPONSE_BYTES,
+  PROTOCOL_HEADER,
+  PROTOCOL_VERSION,
+} from "@meridian/shared/protocol/index";
 import { type Dispatcher, EnvHttpProxyAgent, request } from "undici";
 import type { z } from "zod";
 import type { TokenSource } from "./credentials.ts";
-import { errorFromResponse, ProtocolError } from "./errors.ts";
+import { errorFromResponse, ProtocolError, redirectError } from "./errors.ts";
 
 export interface ProxySettings {
   /** Proxy for `https://` control planes (HTTPS_PROXY). */
@@ -121,9 +127,33 @@ export interface RequestJsonOptions<T> {
 }
 
 /**
+ * Reads a body up to `max` bytes and stops there: what lies beyond is never buffered (the stream is
+ * cancelled). `truncated` says there was more.
+ */
+export async function readLimited(
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | null | undefined,
+  max = MAX_RESPONSE_BYTES,
+): Promise<{ text: string; truncated: boolean }> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  for await (const chunk of body ?? []) {
+    const room = max - size;
+    chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    size += Math.min(chunk.length, room);
+    if (chunk.length > room) {
+      truncated = true;
+      break;
+    }
+  }
+  return { text: Buffer.concat(chunks).toString("utf8"), truncated };
+}
+
+/**
  * One JSON request. Resolves with the validated body (undefined for 204). Rejects with a
  * ProtocolError: with `status` for an unwanted answer, without for no answer (network, timeout) —
  * hand it to `classify()`. A 401 refreshes the TokenSource and retries once; a second 401 rejects.
+ * A redirect is never followed (`redirectError`); an answer over MAX_RESPONSE_BYTES is refused.
  */
 export async function requestJson<T = unknown>(
   endpoint: Endpoint,
@@ -161,23 +191,34 @@ async function requestOnce<T>(endpoint: Endpoint, opts: RequestJsonOptions<T>): 
   }
   const headers: Record<string, string> = { ...protocolHeaders(token), accept: "application/json" };
   if (opts.body !== undefined) headers["content-type"] = "application/json";
+  const url = endpointUrl(endpoint, opts.path);
   let res: Dispatcher.ResponseData;
-  let text: string;
+  let body: { text: string; truncated: boolean };
   try {
-    res = await request(endpointUrl(endpoint, opts.path), {
+    // undici's request() never follows redirects (that takes a redirect interceptor).
+    res = await request(url, {
       method,
       headers,
       body: opts.body === undefined ? null : JSON.stringify(opts.body),
       dispatcher: endpoint.dispatcher,
       signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
     });
-    text = await res.body.text();
+    body = await readLimited(res.body);
   } catch (cause) {
     throw new ProtocolError(`${what}: no answer from ${endpoint.baseUrl}`, { cause });
   }
   const versionError = checkProtocolVersion(what, res.statusCode, res.headers[PROTOCOL_HEADER]);
   if (versionError) throw versionError;
-  if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(what, res.statusCode, text);
+  const location = res.headers.location;
+  if (res.statusCode >= 300 && res.statusCode < 400)
+    throw redirectError(what, res.statusCode, Array.isArray(location) ? location[0] : location, url);
+  if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(what, res.statusCode, body.text);
+  if (body.truncated)
+    throw new ProtocolError(
+      `${what}: the answer is larger than the ${formatBytes(MAX_RESPONSE_BYTES)} limit of a control-plane answer; refused unread`,
+      { status: res.statusCode },
+    );
+  const text = body.text;
   if (res.statusCode === 204 || text === "") return undefined;
   let json: unknown;
   try {

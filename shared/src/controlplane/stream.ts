@@ -8,6 +8,8 @@ import { silentLogger } from "@meridian/shared/log";
 import {
   agentEvents,
   type EventOf,
+  jsonDepthError,
+  MAX_EVENT_ID_LENGTH,
   type ParseResult,
   parseEvent,
   paths,
@@ -87,7 +89,6 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
   #timer: ReturnType<typeof setTimeout> | undefined;
   #unauthorizedStreak = 0;
   #refreshBeforeDial = false;
-  #prevEsId = "";
   #connectionId = "";
 
   constructor(opts: StreamClientOptions<M>) {
@@ -150,7 +151,6 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
     }
     if (!this.#running || epoch !== this.#epoch) return;
     const resumeFrom = this.#lastEventId;
-    this.#prevEsId = "";
     this.#connectionId = connectionId;
     this.#conn = new Connection(
       {
@@ -167,7 +167,8 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
           this.#unauthorizedStreak = 0;
           this.emit("connected", { connectionId, resumeFrom });
         },
-        onMessage: (type, esId, data) => this.#onMessage(connectionId, type, esId, data),
+        onMessage: (type, id, data) => this.#onMessage(connectionId, type, id, data),
+        onRefused: (type, id, reason) => this.#onRefused(connectionId, type, id, reason),
         onEnd: (cause) => {
           this.#conn = undefined;
           if (this.#running) this.#afterEnd(connectionId, cause, classify(cause));
@@ -194,13 +195,16 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
       this.#safeEmit("fatal", { connectionId, reason: c.reason, retryInMs });
   }
 
-  #onMessage(connectionId: string, type: string, esId: string, data: string): void {
-    // EventSource repeats the previous id for an event without an `id:` field.
-    const id = esId !== "" && esId !== this.#prevEsId ? esId : undefined;
-    if (id !== undefined) this.#prevEsId = id;
+  #onMessage(connectionId: string, type: string, id: string | undefined, data: string): void {
     const idError = this.#checkId(type, id);
     if (idError) {
       this.#reject(connectionId, type, id, idError);
+      return;
+    }
+    const depthError = jsonDepthError(data);
+    if (depthError) {
+      this.#lastEventId = id;
+      this.#reject(connectionId, type, id, `event "${type.slice(0, 100)}" is refused: ${depthError}`);
       return;
     }
     const parsed: ParseResult<EventOf<M>> = parseEvent(this.#o.events, type, id, data);
@@ -215,6 +219,12 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
       for (const item of refused) this.#reject(connectionId, type, id, item.error);
       this.#safeEmit("snapshot", { connectionId, event: parsed.event as SnapshotOf<M> });
     } else this.#safeEmit("event", { connectionId, event: parsed.event as DeltaOf<M> });
+  }
+
+  /** An event over its size limit, skipped unread: refused, and its id (if good) is passed. */
+  #onRefused(connectionId: string, type: string, id: string | undefined, reason: string): void {
+    if (!this.#checkId(type, id)) this.#lastEventId = id;
+    this.#reject(connectionId, type, id, reason);
   }
 
   #checkId(type: string, id: string | undefined): string | undefined {
@@ -238,7 +248,7 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
     this.#rejected = {
       count: this.#rejected.count + 1,
       last: {
-        ...(id === undefined ? {} : { eventId: id }),
+        ...(id === undefined ? {} : { eventId: id.slice(0, MAX_EVENT_ID_LENGTH) }),
         eventType: type.slice(0, 100),
         error,
         at: new Date().toISOString(),
