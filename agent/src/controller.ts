@@ -206,11 +206,10 @@ export class WorkspaceController {
     this.#manager.adopt(effects.adopted);
     this.#manager.markOrphanCandidates(effects.orphanCandidates);
     for (const id of effects.reconcile) this.#manager.schedule(id);
-    this.#statusChanged();
     for (const id of effects.rejectionChanged) this.#statusChanged(id);
+    this.#statusChanged();
   }
 
-  /**
   /** What the cluster remembers across restarts: namespaces, and the generation recorded on each. */
   readonly #cluster: ClusterMemory = {
     ids: () => this.#d.caches.workspaceIdsInCluster(),
@@ -220,6 +219,7 @@ export class WorkspaceController {
       ),
   };
 
+  /**
    * Coalesces bursts of changes into one status build (the reporter debounces the POST as well).
    * `id`: only that workspace's entry changed; "all": any may have; none: only top-level fields.
    */

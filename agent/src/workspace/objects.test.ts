@@ -10,8 +10,8 @@ import {
   buildNamespace,
   desiredObjects,
   NAMES,
-  type PolicyRule,
   recordedGeneration,
+  type PolicyRule,
   workspaceAgentRoleRules,
   workspaceIdOf,
 } from "./objects.ts";

@@ -36,12 +36,12 @@ export const NAMES = {
 
 /** When a workspace went missing from the snapshots (RFC 3339); survives agent restarts. */
 export const ANNOTATION_ORPHANED_SINCE = "meridian.dev/orphaned-since";
-/** When the credential in the Secret was issued, so its refresh time is known after a restart. */
 /**
  * The generation of the workspace spec last applied, on its namespace: what a stale spec is compared
  * with after a restart (generations only move forward; see inbound.ts).
  */
 export const ANNOTATION_GENERATION = "meridian.dev/generation";
+/** When the credential in the Secret was issued, so its refresh time is known after a restart. */
 export const ANNOTATION_CREDENTIAL_ISSUED_AT = "meridian.dev/credential-issued-at";
 
 export const CA_MOUNT_DIR = "/etc/meridian/ca";
@@ -115,9 +115,6 @@ export function buildNamespace(
   return { apiVersion: "v1", kind: "Namespace", metadata };
 }
 
-export function buildServiceAccount(id: string, ns: string): KubeObject {
-  // The token is mounted only where the pod asks for it (the workspace agent's Deployment does).
-  return { metadata: meta(NAMES.serviceAccount, ns, id), automountServiceAccountToken: false };
 /** The generation recorded on a workspace's namespace; undefined when absent or unreadable. */
 export function recordedGeneration(ns: KubeObject | undefined): number | undefined {
   const text = ns?.metadata?.annotations?.[ANNOTATION_GENERATION];
@@ -125,6 +122,9 @@ export function recordedGeneration(ns: KubeObject | undefined): number | undefin
   return Number(text);
 }
 
+export function buildServiceAccount(id: string, ns: string): KubeObject {
+  // The token is mounted only where the pod asks for it (the workspace agent's Deployment does).
+  return { metadata: meta(NAMES.serviceAccount, ns, id), automountServiceAccountToken: false };
 }
 
 /**
