@@ -143,13 +143,14 @@ test("drift is repaired within seconds: a deleted Deployment, an edited Role, a 
     method: "PATCH",
     path: npPath,
     contentType: "application/merge-patch+json",
-    body: { metadata: { labels: { "app.kubernetes.io/managed-by": null } } },
+    // Not one of the two ownership labels: removing those releases the object (adoption.test.ts).
+    body: { metadata: { labels: { "app.kubernetes.io/part-of": null } } },
   });
   await waitFor(
     "the label to be restored",
     async () => {
       const np = await get(npPath);
-      return np?.metadata?.labels?.["app.kubernetes.io/managed-by"] === "meridian-agent";
+      return np?.metadata?.labels?.["app.kubernetes.io/part-of"] === "meridian";
     },
     5000,
   );
