@@ -11,6 +11,7 @@ test("defaults: prefix mw-, no ceilings, any registry, one day of orphan grace",
   const p = policySchema.parse({});
   assert.equal(p.namespacePrefix, "mw-");
   assert.deepEqual(p.allowedRegistries, { workspaceAgent: [], flink: [] });
+  assert.deepEqual(p.allowedJarURIs, [], "only local:// jars inside the image");
   assert.equal(p.orphanGracePeriodSeconds, 86400);
   assert.deepEqual(checkWorkspace(spec({ cpu: "1000", memory: "1Ei" }), "evil.io/x:1", p), []);
 });
@@ -65,4 +66,23 @@ test("the schema refuses unknown keys and bad values, naming the field", () => {
   assert.ok(paths.includes("quotaCeilings.cpu"));
   assert.ok(paths.includes("namespacePrefix"));
   assert.ok(r.success || r.error.issues.some((i) => i.code === "unrecognized_keys"));
+});
+
+test("allowedJarURIs takes remote jar locations and refuses entries that could never be safe", () => {
+  const p = policySchema.parse({
+    allowedJarURIs: [" s3://acme-jobs/releases ", "https://artifacts.acme.example/flink"],
+  });
+  assert.deepEqual(p.allowedJarURIs, ["s3://acme-jobs/releases", "https://artifacts.acme.example/flink"]);
+  for (const [entry, reason] of [
+    ["http://169.254.169.254/latest", /scheme "http:"/],
+    ["https://169.254.169.254/", /cloud metadata/],
+    ["file:///etc", /scheme "file:"/],
+    ["local:///opt/flink/usrlib", /always allowed/],
+    ["https://user:pw@artifacts.acme.example/", /user information/],
+  ] as const) {
+    const r = policySchema.safeParse({ allowedJarURIs: [entry] });
+    assert.equal(r.success, false, entry);
+    assert.match(r.success ? "" : (r.error.issues[0]?.message ?? ""), reason);
+    assert.deepEqual(r.success ? [] : r.error.issues[0]?.path, ["allowedJarURIs", 0]);
+  }
 });

@@ -4,10 +4,23 @@
 
 import { compareQuantities, isQuantity } from "@meridian/shared/kube/quantity";
 import { checkImage } from "@meridian/shared/policy/images";
+import { jarUriEntryProblem } from "@meridian/shared/policy/jar-uris";
 import type { WorkspaceSpec } from "@meridian/shared/protocol/index";
 import { z } from "zod";
 
 const registryList = z.array(z.string().trim().min(1, "must not be empty")).default([]);
+/** Remote locations Flink job jars may come from (local:// paths inside the image need no entry). */
+const jarUriList = z
+  .array(
+    z
+      .string()
+      .trim()
+      .superRefine((entry, ctx) => {
+        const problem = jarUriEntryProblem(entry);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
+  )
+  .default([]);
 const quantityString = z
   .union([z.string(), z.number()])
   .transform((v) => String(v).trim())
@@ -25,6 +38,8 @@ export const policySchema = z
       .object({ workspaceAgent: registryList, flink: registryList })
       .strict()
       .default({ workspaceAgent: [], flink: [] }),
+    /** Passed to every workspace agent, which refuses a deployment whose job.jarURI lies elsewhere. */
+    allowedJarURIs: jarUriList,
     quotaCeilings: z
       .object({ cpu: quantityString.optional(), memory: quantityString.optional() })
       .strict()

@@ -22,7 +22,6 @@ import { F, type Logger } from "@meridian/shared/log";
 import { type DeploymentStatus, taskManagerReplicas } from "@meridian/shared/protocol/index";
 import { execute, removePods } from "./actions.ts";
 import type { DesiredStore } from "./desired.ts";
-import { checkImage } from "./image-policy.ts";
 import { type Decision, type Desired, decide, type LifecycleEvent } from "./lifecycle.ts";
 import { applyOutcome } from "./lifecycle-outcome.ts";
 import { type LifecycleState, serializeState } from "./lifecycle-state.ts";
@@ -38,6 +37,7 @@ import {
   specHash,
 } from "./objects.ts";
 import { componentOf, isFlinkPod, isTerminating, PodBackoff, planPods } from "./pods.ts";
+import { refuseSpec, type SpecRefusal } from "./spec-policy.ts";
 import { buildStatus } from "./status.ts";
 import { readStoredState } from "./stored-state.ts";
 
@@ -45,7 +45,10 @@ export interface ControllerOptions {
   namespace: string;
   workspaceId: string;
   savepointBaseDir: string | undefined;
+  /** The local policy's rules for specs (Flink image registries, job jar locations). */
   allowedRegistries: string[];
+  /** Remote job jar locations; unset = none (only `local://` paths inside the image). */
+  allowedJarURIs?: string[];
   client: KubeClient;
   pods: WatchCache<PodObject>;
   configMaps: WatchCache<ConfigMapObject>;
@@ -96,6 +99,8 @@ export class DeploymentController {
   readonly #written = new Map<string, V1ConfigMap>();
   /** The last unreadable-state reason reported per deployment, so it is logged and evented once. */
   readonly #unreadable = new Map<string, string>();
+  /** The last policy refusal reported per deployment, so it is logged and evented once. */
+  readonly #refusals = new Map<string, string>();
   #stopped = false;
   #started = false;
 
@@ -177,6 +182,18 @@ export class DeploymentController {
     }
   }
 
+  /**
+   * A spec the local policy refuses: nothing is applied for it (a running earlier spec keeps
+   * running). Logged and evented once per distinct reason, not on every reconcile.
+   */
+  #refusedOnce(name: string, cm: V1ConfigMap | undefined, refused: SpecRefusal, log: Logger): void {
+    const reason = `${refused.field}: ${refused.message}`;
+    if (this.#refusals.get(name) === reason) return;
+    this.#refusals.set(name, reason);
+    log.warn({ [F.reason]: reason }, "spec refused by the local policy; nothing applied for it");
+    this.#o.recordEvent(cm, "Warning", "SpecRefused", reason);
+  }
+
   /** The ConfigMap as cached, or as we last wrote it when the cache has not caught up yet. */
   /** True once an orphan's grace period is over; until then it is kept and a timer set. */
   #orphanExpired(name: string, cm: V1ConfigMap | undefined, log: Logger): boolean {
@@ -242,16 +259,14 @@ export class DeploymentController {
     else if (entry.kind === "orphaned" && state && this.#orphanExpired(name, cm, log))
       desired = { deleted: true };
     else if (entry.kind === "spec") {
-      const check = checkImage(entry.spec.image, this.#o.allowedRegistries);
-      if (check.allowed) desired = { deleted: false, spec: entry.spec, specHash: specHash(entry.spec) };
-      else {
-        refused = { field: "image", message: check.reason };
-        const prev = this.#statuses.get(name);
-        if (prev?.conditions.find((c) => c.type === "SpecAligned")?.reason !== "SpecRefused")
-          this.#o.recordEvent(cm, "Warning", "SpecRefused", `image: ${check.reason}`);
-        log.warn({ [F.reason]: check.reason }, "spec refused: image not allowed");
-      }
+      refused = refuseSpec(entry.spec, {
+        allowedRegistries: this.#o.allowedRegistries,
+        allowedJarURIs: this.#o.allowedJarURIs ?? [],
+      });
+      if (!refused) desired = { deleted: false, spec: entry.spec, specHash: specHash(entry.spec) };
+      else this.#refusedOnce(name, cm, refused, log);
     }
+    if (!refused) this.#refusals.delete(name);
     if (desired) {
       const r = await this.#lifecycle(name, desired, state, cm, log);
       state = r.state;

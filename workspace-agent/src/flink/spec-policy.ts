@@ -1,0 +1,30 @@
+// The local policy's rules for one Flink deployment spec, checked before anything is applied for it:
+// its image must come from an allowed registry (MERIDIAN_FLINK_ALLOWED_REGISTRIES) and its job jar
+// from an allowed location (MERIDIAN_FLINK_ALLOWED_JAR_URIS: local:// paths inside the image always,
+// remote locations only under a policy entry; shared/src/policy/jar-uris.ts). The first rule broken
+// is what is reported upward, with the field it concerns.
+import { checkJarUri } from "@meridian/shared/policy/jar-uris";
+import type { DeploymentSpec } from "@meridian/shared/protocol/index";
+import { checkImage } from "./image-policy.ts";
+
+export interface SpecPolicy {
+  /** Registries (or registry/repository prefixes) of Flink images; empty = any. */
+  allowedRegistries: readonly string[];
+  /** Remote jar locations (`s3://bucket/prefix`); empty = only `local://` paths inside the image. */
+  allowedJarURIs: readonly string[];
+}
+
+export interface SpecRefusal {
+  /** The spec field at fault, e.g. `image` or `job.jarURI`. */
+  field: string;
+  message: string;
+}
+
+/** Why the local policy refuses `spec`, or undefined when it may be applied. */
+export function refuseSpec(spec: DeploymentSpec, policy: SpecPolicy): SpecRefusal | undefined {
+  const image = checkImage(spec.image, policy.allowedRegistries);
+  if (!image.allowed) return { field: "image", message: image.reason };
+  const jar = checkJarUri(spec.job.jarURI, policy.allowedJarURIs);
+  if (!jar.allowed) return { field: "job.jarURI", message: jar.reason };
+  return undefined;
+}
