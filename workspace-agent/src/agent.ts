@@ -24,12 +24,14 @@ import { describeConfig, type WorkspaceAgentConfig } from "./config.ts";
 import { SecretTokenSource } from "./credential.ts";
 import { DesiredStore } from "./flink/desired.ts";
 import { FlinkMonitor, type RestUrlBuilder } from "./flink/monitor.ts";
+import { names } from "./flink/objects.ts";
 import {
   type ConfigMapObject,
   DeploymentController,
   type PodObject,
   type ServiceObject,
 } from "./flink/reconcile.ts";
+import { storedGeneration } from "./flink/stored-state.ts";
 import { type HealthServer, startHealthServer } from "./health.ts";
 import { connectInbound } from "./inbound.ts";
 import { WorkspaceAgentMetrics } from "./metrics.ts";
@@ -136,7 +138,11 @@ export async function startWorkspaceAgent(
       onPhases: (p) => metrics.setPhases(p),
     });
 
-    const desired = new DesiredStore();
+    // The generation each deployment's persisted state holds: a restart does not forget it.
+    const desired = new DesiredStore({
+      clusterGeneration: (name) =>
+        storedGeneration(caches.configMaps.get(config.namespace, names.configMap(name))),
+    });
     const events = new EventRecorder({
       client,
       component: FIELD_MANAGER_WORKSPACE_AGENT,

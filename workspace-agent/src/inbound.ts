@@ -1,6 +1,8 @@
 // The inbound direction: the workspace stream's validated events become desired state. A snapshot
 // replaces what is desired (what it does not list becomes orphaned, never deleted); deltas upsert or
-// delete one deployment. Refused events change nothing and are counted for status.
+// delete one deployment. Refused events change nothing and are counted for status: those the stream
+// refused (invalid, and invalid snapshot items), and those the desired store refuses (a generation
+// older than the one held), which are counted through stream.refuse().
 import type { StreamClient } from "@meridian/shared/controlplane/stream";
 import { F, type Logger } from "@meridian/shared/log";
 import type { workspaceEvents } from "@meridian/shared/protocol/index";
@@ -30,7 +32,7 @@ export function connectInbound(o: InboundOptions): void {
       return;
     }
     logger.info({ [F.eventId]: event.id, deployments: event.data.deployments.length }, "snapshot received");
-    desired.snapshot(event.data.deployments);
+    for (const refusal of desired.snapshot(event.data)) stream.refuse(event.type, event.id, refusal);
     o.onStatusChange();
   });
   stream.on("event", ({ event }) => {
@@ -38,10 +40,13 @@ export function connectInbound(o: InboundOptions): void {
     if (event.type === "deployment.upsert") {
       const d = event.data.deployment;
       log.info({ [F.deployment]: d.name, generation: d.generation }, "deployment upsert");
-      desired.upsert(d);
+      const refusal = desired.upsert(d);
+      if (refusal) stream.refuse(event.type, event.id, refusal);
     } else if (event.type === "deployment.delete") {
-      log.info({ [F.deployment]: event.data.name }, "deployment delete");
-      desired.delete(event.data.name);
+      const { name, generation } = event.data;
+      log.info({ [F.deployment]: name, generation }, "deployment delete");
+      const refusal = desired.delete(name, generation);
+      if (refusal) stream.refuse(event.type, event.id, refusal);
     }
     o.onStatusChange();
   });

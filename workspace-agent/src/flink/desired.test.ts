@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { deploymentSpec } from "@meridian/shared/protocol/index";
+import { type DeploymentSpec, deploymentSpec, type RefusedItem } from "@meridian/shared/protocol/index";
 import { DesiredStore } from "./desired.ts";
 
-const spec = (name: string) =>
+const spec = (name: string, generation = 1) =>
   deploymentSpec.parse({
     name,
-    generation: 1,
+    generation,
     image: "flink:2.3.0",
     job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
     parallelism: 1,
@@ -14,29 +14,96 @@ const spec = (name: string) =>
     taskManager: { resources: { cpu: "1", memory: "1Gi" }, taskSlots: 1 },
     state: "RUNNING",
   });
+const listing = (deployments: DeploymentSpec[], refused: RefusedItem[] = []) => ({ deployments, refused });
+const invalid = (index: number, key: string | undefined): RefusedItem => ({
+  index,
+  key,
+  generation: undefined,
+  error: `deployments.${index}.parallelism: too small`,
+});
 
 test("before a snapshot nothing is known; a snapshot's omissions are orphans, never deletions", () => {
   const d = new DesiredStore();
   const changed: string[] = [];
   d.onChange((n) => changed.push(n));
   assert.deepEqual(d.get("a"), { kind: "unknown" });
-  d.snapshot([spec("a"), spec("b")]);
+  d.snapshot(listing([spec("a"), spec("b")]));
   assert.equal(d.get("a").kind, "spec");
-  d.snapshot([spec("a")]);
+  d.snapshot(listing([spec("a")]));
   assert.deepEqual(d.get("b"), { kind: "orphaned" });
   assert.deepEqual(changed.sort(), ["a", "a", "b", "b"]);
 });
 
 test("an explicit delete is remembered until the deletion finished; an upsert revives the name", () => {
   const d = new DesiredStore();
-  d.snapshot([spec("a")]);
+  d.snapshot(listing([spec("a")]));
   d.delete("a");
   assert.deepEqual(d.get("a"), { kind: "deleted" });
   assert.deepEqual(d.names(), ["a"]);
-  d.snapshot([]); // a later snapshot does not forget a pending deletion
+  d.snapshot(listing([])); // a later snapshot does not forget a pending deletion
   assert.deepEqual(d.get("a"), { kind: "deleted" });
   d.forget("a");
   assert.deepEqual(d.get("a"), { kind: "orphaned" });
   d.upsert(spec("a"));
   assert.equal(d.get("a").kind, "spec");
+});
+
+test("a spec or a delete older than the generation held is refused and changes nothing", () => {
+  const d = new DesiredStore();
+  d.snapshot(listing([spec("a", 5)]));
+  const changed: string[] = [];
+  d.onChange((n) => changed.push(n));
+  assert.match(d.upsert(spec("a", 4)) ?? "", /deployment a: spec generation 4 is older than generation 5/);
+  const a = d.get("a");
+  assert.equal(a.kind === "spec" && a.spec.generation, 5);
+  assert.equal(d.rejection("a")?.reason, "StaleGeneration");
+  assert.match(d.delete("a", 3) ?? "", /delete of generation 3 is older than generation 5/);
+  assert.equal(d.get("a").kind, "spec");
+  assert.equal(d.upsert(spec("a", 5)), undefined, "an equal generation is an idempotent re-apply");
+  assert.equal(d.rejection("a"), undefined);
+  assert.deepEqual(changed, ["a", "a", "a"], "each refusal is published for status");
+  assert.equal(d.delete("a"), undefined, "a delete without a generation is accepted");
+  assert.equal(d.get("a").kind, "deleted");
+});
+
+test("the generation in the cluster survives a restart; a stale snapshot item keeps what runs", () => {
+  const d = new DesiredStore({ clusterGeneration: (n) => (n === "a" ? 5 : undefined) });
+  const refusals = d.snapshot(listing([spec("a", 4), spec("b", 1)]));
+  assert.equal(refusals.length, 1);
+  assert.deepEqual(d.get("a"), { kind: "held" }, "listed, refused, nothing held in memory: not an orphan");
+  assert.equal(d.get("b").kind, "spec");
+  assert.ok(d.names().includes("a"));
+  assert.match(d.upsert(spec("a", 2)) ?? "", /older than generation 5/);
+  assert.equal(d.upsert(spec("a", 5)), undefined);
+  assert.equal(d.get("a").kind, "spec");
+});
+
+test("an invalid snapshot item keeps its last good spec and is never an orphan; the others apply", () => {
+  const d = new DesiredStore();
+  d.snapshot(listing([spec("a"), spec("b")]));
+  d.snapshot(listing([spec("a", 2), spec("c")], [invalid(1, "b")]));
+  const b = d.get("b");
+  assert.equal(b.kind === "spec" && b.spec.generation, 1);
+  assert.deepEqual(d.rejection("b"), {
+    reason: "InvalidSpec",
+    message: "deployments.1.parallelism: too small",
+  });
+  assert.equal(d.get("c").kind, "spec");
+  const a = d.get("a");
+  assert.equal(a.kind === "spec" && a.spec.generation, 2);
+  // A new deployment whose spec is invalid: reported, nothing to run.
+  d.snapshot(listing([spec("a", 2), spec("b"), spec("c")], [invalid(3, "new")]));
+  assert.deepEqual(d.get("new"), { kind: "held" });
+  assert.equal(d.rejection("b"), undefined);
+});
+
+test("an item whose name cannot be read makes the snapshot orphan nothing and keep unlisted specs", () => {
+  const d = new DesiredStore();
+  d.snapshot(listing([spec("a"), spec("b")]));
+  d.snapshot(listing([spec("a")], [invalid(1, undefined)]));
+  assert.equal(d.ambiguous, true);
+  assert.equal(d.get("b").kind, "spec", "b may be the unreadable item");
+  d.snapshot(listing([spec("a")]));
+  assert.equal(d.ambiguous, false);
+  assert.deepEqual(d.get("b"), { kind: "orphaned" });
 });

@@ -85,8 +85,27 @@ export const lifecycleState = z.object({
   observedSavepointNonce: z.number().int().min(0),
   /** Newest last, at most MAX_SAVEPOINTS. */
   savepoints: z.array(savepointInfo).default([]),
+  /**
+   * The newest spec generation accepted from the control plane, when it is newer than `spec` (an
+   * upgrade not deployed yet, a change while suspended). Persisted so that after a restart a spec
+   * older than it is still refused: generations only move forward.
+   */
+  acceptedGeneration: z.number().int().min(1).optional(),
 });
 export type LifecycleState = z.infer<typeof lifecycleState>;
+
+/** The generation a deployment holds: no spec older than this is acted on. */
+export function heldGeneration(state: LifecycleState): number {
+  return Math.max(state.acceptedGeneration ?? 0, state.spec.generation);
+}
+
+/**
+ * Records that `generation` was accepted. Written only when it is ahead of what is held, so a
+ * deployment whose spec keeps up never carries (or rewrites) the field.
+ */
+export function acceptGeneration(state: LifecycleState, generation: number): void {
+  if (generation > heldGeneration(state)) state.acceptedGeneration = generation;
+}
 
 export const MAX_SAVEPOINTS = 10;
 

@@ -14,7 +14,7 @@ import {
   type Outcome,
 } from "./lifecycle.ts";
 import { applyOutcome } from "./lifecycle-outcome.ts";
-import type { LifecycleState } from "./lifecycle-state.ts";
+import { heldGeneration, type LifecycleState } from "./lifecycle-state.ts";
 import { specHash } from "./objects.ts";
 
 const base: DeploymentSpecInput = {
@@ -422,4 +422,20 @@ test("a savepoint refused because the tasks are still starting is retried in 2 s
   assert.equal(w.decide(want(s)).action.type, "wait");
   w.tick(2100);
   assert.equal(w.decide(want(s)).action.type, "triggerSavepoint");
+});
+
+test("the generation accepted is persisted while its spec waits (an upgrade), and only then", () => {
+  const w = new World();
+  deployRunning(w);
+  assert.equal(w.current()?.acceptedGeneration, undefined, "a spec that keeps up carries no extra field");
+  const same = w.decide(want(spec({ generation: 2 })));
+  assert.equal(same.state?.spec.generation, 2, "an unchanged spec under a new generation is taken over");
+  assert.equal(same.state?.acceptedGeneration, undefined);
+  const upgrade = w.decide(want(spec({ generation: 3, parallelism: 2 })));
+  assert.equal(upgrade.state?.op?.kind, "upgrade");
+  assert.equal(upgrade.state?.spec.generation, 2, "the old spec still runs");
+  assert.equal(upgrade.state?.acceptedGeneration, 3, "but generation 3 is held");
+  const state = upgrade.state;
+  assert.ok(state);
+  assert.equal(heldGeneration(state), 3);
 });

@@ -3,7 +3,13 @@
 // state BEFORE it acts, carries out the action, feeds the outcome to `applyOutcome` (also pure),
 // persists again, and loops until the action is idle or a wait. See docs/flink-deployments.md.
 import type { DeploymentSpec, JobState } from "@meridian/shared/protocol/index";
-import type { LifecycleState, Operation, OperationKind, OperationStep } from "./lifecycle-state.ts";
+import {
+  acceptGeneration,
+  type LifecycleState,
+  type Operation,
+  type OperationKind,
+  type OperationStep,
+} from "./lifecycle-state.ts";
 
 export type Desired = { deleted: false; spec: DeploymentSpec; specHash: string } | { deleted: true };
 
@@ -86,6 +92,13 @@ export function blockedRetryMs(attempts: number): number {
 }
 
 export function decide(input: DecideInput): Decision {
+  const d = decideStep(input);
+  // The generation accepted is persisted with the state, even while the spec it brings waits.
+  if (d.state && !input.desired.deleted) acceptGeneration(d.state, input.desired.spec.generation);
+  return d;
+}
+
+function decideStep(input: DecideInput): Decision {
   const events: LifecycleEvent[] = [];
   const { desired, observed } = input;
   if (!input.state) return initial(input, events);

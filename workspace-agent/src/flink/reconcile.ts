@@ -74,6 +74,8 @@ export type ConfigMapObject = V1ConfigMap & KubeObject;
 export type ServiceObject = V1Service & KubeObject;
 
 const MAX_STEPS = 12;
+/** How often an orphan past its grace period looks again while the latest snapshot is ambiguous. */
+const AMBIGUOUS_RECHECK_MS = 60_000;
 /** How long a pod just created may be missing from the watch cache before it is created again. */
 const CACHE_LAG_MS = 5000;
 /**
@@ -208,6 +210,15 @@ export class DeploymentController {
     const left = since + this.#o.orphanGracePeriodMs - now;
     if (left > 0) {
       this.enqueueAfter(name, Math.min(left, 2_147_000_000));
+      return false;
+    }
+    if (this.#o.desired.ambiguous) {
+      // The latest snapshot has an item whose name cannot be read: it may be this deployment.
+      log.warn(
+        { [F.delayMs]: AMBIGUOUS_RECHECK_MS },
+        "orphan grace period over, but the latest snapshot has an item that cannot be identified; not deleting until a snapshot can be read in full",
+      );
+      this.enqueueAfter(name, AMBIGUOUS_RECHECK_MS);
       return false;
     }
     this.#o.recordEvent(cm, "Warning", "OrphanDeleted", "orphan grace period over; deleting");
@@ -541,7 +552,8 @@ export class DeploymentController {
     const jm = pods.find((p) => componentOf(p) === COMPONENT_JOBMANAGER);
     const entry = this.#o.desired.get(name);
     const spec = entry.kind === "spec" ? entry.spec : undefined;
-    if (!state && !spec && desired?.deleted !== true && entry.kind !== "deleted") {
+    const rejection = this.#o.desired.rejection(name);
+    if (!state && !spec && !rejection && desired?.deleted !== true && entry.kind !== "deleted") {
       // Nothing desired and nothing exists: not ours to report.
       this.#statuses.delete(name);
       this.#o.onStatus(name, undefined);
@@ -554,6 +566,7 @@ export class DeploymentController {
       deleted: desired?.deleted === true || entry.kind === "deleted",
       orphaned,
       refused,
+      rejection,
       state,
       jobManager: jm,
       taskManagers: pods.filter((p) => p !== jm),

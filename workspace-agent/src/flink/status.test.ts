@@ -196,3 +196,28 @@ test("suspended and cancelled deployments are Ready in their own way; savepoints
   assert.deepEqual(s.lastSavepoint, sp);
   assert.deepEqual(s.savepoints, [sp]);
 });
+
+test("a refused spec is reported as SpecRejected only while it stands; Refused when nothing runs", () => {
+  const stale = {
+    reason: "StaleGeneration",
+    message: "deployment orders: spec generation 2 is older than generation 3",
+  };
+  const s = buildStatus(input({ rejection: stale }));
+  const rejected = s.conditions.find((c) => c.type === "SpecRejected");
+  assert.equal(rejected?.status, "True");
+  assert.equal(rejected?.reason, "StaleGeneration");
+  assert.match(rejected?.message ?? "", /older than generation 3; generation 3 stays applied$/);
+  assert.equal(s.phase, "Running", "what is held keeps running");
+  const fresh = buildStatus(
+    input({ spec: undefined, state: undefined, rejection: { ...stale, reason: "InvalidSpec" } }),
+  );
+  assert.equal(fresh.phase, "Refused");
+  assert.match(
+    fresh.conditions.find((c) => c.type === "SpecRejected")?.message ?? "",
+    /nothing was applied$/,
+  );
+  assert.equal(
+    buildStatus(input()).conditions.some((c) => c.type === "SpecRejected"),
+    false,
+  );
+});

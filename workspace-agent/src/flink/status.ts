@@ -1,6 +1,7 @@
 // A Flink deployment's status, pure: phase, pod summaries and the six conditions (Ready,
 // SpecAligned, Healthy, ParallelismAligned, NonceAligned, DeletionBlocked), each with a reason and a
 // message whenever it is not in its good state. lastTransitionTime survives unchanged conditions.
+// Orphaned and SpecRejected are added only while they hold.
 import type { V1Pod } from "@kubernetes/client-node";
 import { compareStrings } from "@meridian/shared/order";
 import {
@@ -23,6 +24,8 @@ export interface StatusInput {
   orphaned: boolean;
   /** Why the latest spec was refused (e.g. `image: ...`). */
   refused: { field: string; message: string } | undefined;
+  /** The latest spec received was refused on arrival (invalid, or older than the generation held). */
+  rejection?: { reason: string; message: string } | undefined;
   state: LifecycleState | undefined;
   jobManager: V1Pod | undefined;
   taskManagers: V1Pod[];
@@ -49,7 +52,7 @@ export function isReady(pod: V1Pod): boolean {
 
 export function phaseOf(i: StatusInput): DeploymentPhase {
   const { state } = i;
-  if (!state) return i.deleted ? "Deleted" : i.refused ? "Refused" : "Pending";
+  if (!state) return i.deleted ? "Deleted" : i.refused || i.rejection ? "Refused" : "Pending";
   switch (state.op?.kind) {
     case "suspend":
       return "Suspending";
@@ -128,6 +131,14 @@ function conditions(i: StatusInput, s: DeploymentStatus): Cond[] {
     nonceAligned(i),
     deletionBlocked(i),
   ];
+  // Only while a rejection stands: a condition on every deployment would grow status for nothing.
+  if (i.rejection)
+    list.push({
+      type: "SpecRejected",
+      status: "True",
+      reason: i.rejection.reason,
+      message: `${i.rejection.message}; ${i.state ? `generation ${s.observedGeneration} stays applied` : "nothing was applied"}`,
+    });
   if (i.orphaned)
     list.push({
       type: "Orphaned",

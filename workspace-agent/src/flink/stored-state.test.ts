@@ -3,7 +3,7 @@ import { test } from "node:test";
 import type { V1ConfigMap, V1Pod } from "@kubernetes/client-node";
 import { ANNOTATION_RUN, ANNOTATION_STATE } from "./objects.ts";
 import { SPEC_INPUT } from "./spec.testutil.ts";
-import { readStoredState } from "./stored-state.ts";
+import { readStoredState, storedGeneration } from "./stored-state.ts";
 
 const cm = (annotations: Record<string, string> | undefined, deleting = false): V1ConfigMap => ({
   metadata: {
@@ -75,4 +75,20 @@ test("a state stored before the flinkConfiguration rules, with a key Meridian ow
   const r = readStoredState(cm({ [ANNOTATION_STATE]: JSON.stringify(state) }), []);
   assert.equal(r.ok, true, r.ok ? "" : r.error);
   assert.equal(r.ok && r.state?.spec.flinkConfiguration["rest.port"], "9999");
+});
+
+test("the generation a ConfigMap holds: its spec's, or the newer one accepted while an upgrade waits", () => {
+  const state = {
+    v: 1,
+    spec: { ...SPEC_INPUT, generation: 4 },
+    nextRunId: 2,
+    target: "RUNNING",
+    observedRestartNonce: 0,
+    observedSavepointNonce: 0,
+  };
+  assert.equal(storedGeneration(cm({ [ANNOTATION_STATE]: JSON.stringify(state) })), 4);
+  const waiting = { ...state, acceptedGeneration: 6 };
+  assert.equal(storedGeneration(cm({ [ANNOTATION_STATE]: JSON.stringify(waiting) })), 6);
+  assert.equal(storedGeneration(cm({ [ANNOTATION_STATE]: "{not json" })), undefined);
+  assert.equal(storedGeneration(undefined), undefined);
 });

@@ -5,7 +5,7 @@
 // starting run 1 from scratch would replace those pods without a savepoint. Both are refused like an
 // unreadable annotation, with a message that says how to recover.
 import type { V1ConfigMap, V1Pod } from "@kubernetes/client-node";
-import { type ParsedState, parseState } from "./lifecycle-state.ts";
+import { heldGeneration, type ParsedState, parseState } from "./lifecycle-state.ts";
 import { ANNOTATION_RUN, ANNOTATION_STATE } from "./objects.ts";
 
 const terminating = (o: { metadata?: { deletionTimestamp?: unknown } }): boolean =>
@@ -51,4 +51,13 @@ export function readStoredState(cm: V1ConfigMap | undefined, pods: readonly V1Po
         "Take a savepoint and delete the pods to start again (see docs/flink-deployments.md)",
     };
   return { ok: true, state: undefined };
+}
+
+/**
+ * The generation a deployment's ConfigMap holds (see heldGeneration), read from its lifecycle state;
+ * undefined when there is none or it cannot be read. What a stale spec is compared with after a restart.
+ */
+export function storedGeneration(cm: V1ConfigMap | undefined): number | undefined {
+  const parsed = parseState(cm?.metadata?.annotations?.[ANNOTATION_STATE]);
+  return parsed.ok && parsed.state ? heldGeneration(parsed.state) : undefined;
 }
