@@ -5,7 +5,16 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { deleteObject } from "@meridian/shared/kube/apply";
 import type { KubeClient } from "@meridian/shared/kube/client";
-import { CONFIG_MAPS, PODS, SERVICES } from "@meridian/shared/kube/resources";
+import { MANAGED_BY_WORKSPACE_AGENT } from "@meridian/shared/kube/labels";
+import { isOwnedBy } from "@meridian/shared/kube/ownership";
+import {
+  CONFIG_MAPS,
+  type KubeObject,
+  PODS,
+  type ResourceType,
+  resourcePath,
+  SERVICES,
+} from "@meridian/shared/kube/resources";
 import type { Action, Outcome } from "./lifecycle.ts";
 import { names } from "./objects.ts";
 import { isTerminating } from "./pods.ts";
@@ -14,6 +23,7 @@ import type { FlinkRestClient, RestResult } from "./rest.ts";
 export interface ActionContext {
   client: KubeClient;
   namespace: string;
+  workspaceId: string;
   deployment: string;
   /** The deployment's JobManager REST client; undefined while it has no address. */
   rest: FlinkRestClient | undefined;
@@ -52,11 +62,9 @@ export async function execute(action: Action, ctx: ActionContext): Promise<Outco
       return { type: "gone", gone: await removePods(ctx) };
     case "removeAll": {
       const podsGone = await removePods(ctx);
-      await deleteObject(ctx.client, SERVICES, ctx.namespace, names.service(ctx.deployment));
+      await deleteIfOurs(ctx, SERVICES, names.service(ctx.deployment));
       if (!podsGone) return { type: "gone", gone: false };
-      await deleteObject(ctx.client, CONFIG_MAPS, ctx.namespace, names.configMap(ctx.deployment), {
-        propagationPolicy: "Background",
-      });
+      await deleteIfOurs(ctx, CONFIG_MAPS, names.configMap(ctx.deployment));
       return { type: "gone", gone: true };
     }
     default:
@@ -75,6 +83,20 @@ function simple(r: RestResult<unknown>): Outcome {
     case "error":
       return { type: "failed", message: r.message };
   }
+}
+
+/**
+ * Deletes the object if it is the workspace agent's for this workspace, exactly as seen (uid and
+ * resourceVersion preconditions); anyone else's object of that name is left alone.
+ */
+async function deleteIfOurs(ctx: ActionContext, type: ResourceType, name: string): Promise<void> {
+  const obj = await ctx.client.getOrUndefined<KubeObject>(resourcePath(type, ctx.namespace, name));
+  if (!obj || !isOwnedBy(obj, MANAGED_BY_WORKSPACE_AGENT, ctx.workspaceId)) return;
+  await deleteObject(ctx.client, type, ctx.namespace, name, {
+    propagationPolicy: "Background",
+    uid: obj.metadata?.uid,
+    resourceVersion: obj.metadata?.resourceVersion,
+  });
 }
 
 /** Deletes every JobManager/TaskManager pod of the deployment; true when none is left. */

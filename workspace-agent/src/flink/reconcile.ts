@@ -26,6 +26,7 @@ import { type Decision, type Desired, decide, type LifecycleEvent } from "./life
 import { applyOutcome } from "./lifecycle-outcome.ts";
 import { type LifecycleState, serializeState } from "./lifecycle-state.ts";
 import type { FlinkMonitor } from "./monitor.ts";
+import { NameGuard } from "./name-guard.ts";
 import {
   ANNOTATION_FORCE_DELETE,
   ANNOTATION_STATE,
@@ -103,11 +104,14 @@ export class DeploymentController {
   readonly #unreadable = new Map<string, string>();
   /** The last policy refusal reported per deployment, so it is logged and evented once. */
   readonly #refusals = new Map<string, string>();
+  /** Refuses names taken by objects that are not ours (a new deployment's, a Service to re-create). */
+  readonly #names: NameGuard;
   #stopped = false;
   #started = false;
 
   constructor(opts: ControllerOptions) {
     this.#o = opts;
+    this.#names = new NameGuard(opts);
     this.#queue = new KeyedQueue({ concurrency: opts.concurrency ?? 4 });
   }
 
@@ -278,6 +282,11 @@ export class DeploymentController {
       else this.#refusedOnce(name, cm, refused, log);
     }
     if (!refused) this.#refusals.delete(name);
+    // Never adopt: a new deployment whose names are taken by objects that are not ours is refused.
+    if (desired && !desired.deleted && !state && !cm) {
+      refused = await this.#names.checkNew(desired.spec, log);
+      if (refused) desired = undefined;
+    }
     if (desired) {
       const r = await this.#lifecycle(name, desired, state, cm, log);
       state = r.state;
@@ -354,6 +363,7 @@ export class DeploymentController {
       const outcome = await execute(d.action, {
         client: this.#o.client,
         namespace: this.#o.namespace,
+        workspaceId: this.#o.workspaceId,
         deployment: name,
         rest: this.#o.monitor.client(name),
         pods: () => this.#podsOf(name),
@@ -459,6 +469,8 @@ export class DeploymentController {
     const svc = this.#o.services.get(this.#o.namespace, names.service(name));
     const wantSvc = buildService(ctx, owner);
     if (removing || (svc && isTerminating(svc)) || (svc && isSubset(wantSvc, svc))) return;
+    if (!svc && (await this.#names.serviceTaken(name, this.#o.logger.child({ [F.deployment]: name }))))
+      return;
     if (svc) this.#o.recordEvent(cm, "Normal", "DriftRepaired", "JobManager Service restored");
     await applyObject(this.#o.client, SERVICES, wantSvc as never, {
       fieldManager: FIELD_MANAGER_WORKSPACE_AGENT,
@@ -483,6 +495,7 @@ export class DeploymentController {
         await removePods({
           client: this.#o.client,
           namespace: this.#o.namespace,
+          workspaceId: this.#o.workspaceId,
           deployment: name,
           rest: undefined,
           pods: () => pods,
