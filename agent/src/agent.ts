@@ -8,10 +8,16 @@ import { createDispatcher } from "@meridian/shared/controlplane/http";
 import { createKubeClient, type KubeClient } from "@meridian/shared/kube/client";
 import { EventRecorder } from "@meridian/shared/kube/events";
 import { createLogger, F, type Logger } from "@meridian/shared/log";
+import {
+  type HealthServer,
+  notReadyReasons,
+  type ReadinessCheck,
+  startHealthServer,
+} from "@meridian/shared/process/health";
+import { PROCESS_AGENT } from "@meridian/shared/process/identity";
 import { OwnedCaches } from "./caches.ts";
 import type { AgentConfig } from "./config.ts";
 import type { WorkspaceController } from "./controller.ts";
-import { type HealthServer, startHealthServer } from "./health.ts";
 import { Leadership } from "./leader.ts";
 import { AgentMetrics } from "./metrics.ts";
 import type { AgentInfo } from "./report.ts";
@@ -44,7 +50,7 @@ export interface AgentHandle {
 }
 
 export async function startAgent(config: AgentConfig, opts: StartAgentOptions = {}): Promise<AgentHandle> {
-  const logger = opts.logger ?? createLogger({ component: "meridian-agent", level: config.logLevel });
+  const logger = opts.logger ?? createLogger({ component: PROCESS_AGENT, level: config.logLevel });
   const startedAt = new Date().toISOString();
   const metrics = new AgentMetrics({ processMetrics: opts.processMetrics ?? true });
   const kube = await createKubeClient({ kubeconfig: config.kubeconfig, concurrency: config.kubeConcurrency });
@@ -52,7 +58,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   const caches = new OwnedCaches(kube, config.policy.namespacePrefix, logger.child({ [F.module]: "cache" }));
   const recorder = new EventRecorder({
     client: kube,
-    component: "meridian-agent",
+    component: PROCESS_AGENT,
     instance: config.podName,
     logger,
   });
@@ -94,16 +100,19 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
       }),
     },
   });
-  const notReadyReasons = (): string[] => {
-    const reasons: string[] = [];
-    if (!caches.synced) reasons.push("caches not synced");
-    if (leadership.isLeader && !leadership.controller?.connected)
-      reasons.push("leader without a control-plane stream");
-    return reasons;
-  };
+  const checks: ReadinessCheck[] = [
+    { name: "caches", notReady: () => (caches.synced ? undefined : "caches not synced") },
+    {
+      name: "stream",
+      notReady: () =>
+        leadership.isLeader && !leadership.controller?.connected
+          ? "leader without a control-plane stream"
+          : undefined,
+    },
+  ];
   let health: HealthServer;
   try {
-    health = await startHealthServer(config.healthAddr, { notReadyReasons }, metrics.registry);
+    health = await startHealthServer({ addr: config.healthAddr, registry: metrics.registry, checks });
   } catch (err) {
     await caches.stop();
     await kube.close();
@@ -123,7 +132,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     caches,
     isLeader: () => leadership.isLeader,
     controller: () => leadership.controller,
-    notReadyReasons,
+    notReadyReasons: () => notReadyReasons(checks),
     stop: (o = {}) => {
       stopping ??= (async () => {
         await leadership.stop({ release: o.release ?? true });

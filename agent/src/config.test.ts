@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { ConfigError, loadConfig, parseDurationMs, SETTINGS } from "./config.ts";
+import { readSettingsSection, renderSettingsTable } from "@meridian/shared/process/settings-doc";
+import { AGENT_SETTINGS, ConfigError, loadConfig, parseDurationMs, SETTINGS } from "./config.ts";
 
 const files: Record<string, string> = {
   "/t/token": "secret-token\n",
@@ -120,4 +122,13 @@ test("KUBECONFIG is read when MERIDIAN_KUBECONFIG is unset, as kubectl does; the
     readFile,
   });
   assert.equal(both.kubeconfig, "/k/b");
+});
+
+test("docs/configuration.md lists exactly the settings of this table", () => {
+  const doc = readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8");
+  assert.equal(
+    readSettingsSection(doc, "agent"),
+    renderSettingsTable(AGENT_SETTINGS),
+    "docs/configuration.md and the settings table disagree: run `npm run docs:config`",
+  );
 });

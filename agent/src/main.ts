@@ -1,27 +1,16 @@
 #!/usr/bin/env node
+import { createLogger } from "@meridian/shared/log";
+import { runProcessCli } from "@meridian/shared/process/cli";
 // Entry point of the agent image: `meridian-agent run|version`. Loads the configuration once
 // (exit 2 on a bad setting), starts the agent, and stops it gracefully on SIGTERM/SIGINT
 // (releasing the Lease so a standby takes over at once).
-import { createLogger } from "@meridian/shared/log";
+import { PROCESS_AGENT } from "@meridian/shared/process/identity";
 import { startAgent } from "./agent.ts";
 import { buildCli } from "./cli.ts";
-import { ConfigError, loadConfig } from "./config.ts";
-import { VERSION } from "./version.ts";
 
 const program = buildCli({
-  version: () => {
-    process.stdout.write(`meridian-agent ${VERSION}\n`);
-  },
-  run: async (flags) => {
-    let config: ReturnType<typeof loadConfig>;
-    try {
-      config = loadConfig({ flags, env: process.env });
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      process.stderr.write(`meridian-agent: ${err.message}\n`);
-      process.exit(2);
-    }
-    const logger = createLogger({ component: "meridian-agent", level: config.logLevel });
+  run: async (config) => {
+    const logger = createLogger({ component: PROCESS_AGENT, level: config.logLevel });
     // A bug, not a condition to survive: say so on one JSON line and let Kubernetes restart us.
     process.on("unhandledRejection", (err) => {
       logger.fatal({ err }, "unhandled promise rejection; exiting");
@@ -50,4 +39,4 @@ const program = buildCli({
   },
 });
 
-await program.parseAsync(process.argv);
+await runProcessCli(program, process.argv);

@@ -5,7 +5,7 @@ import { type Logger as PinoLogger, pino } from "pino";
 
 /** Field names every log line uses. Bind them with `logger.child({ [F.workspace]: id })`. */
 export const F = {
-  /** The process: `agent`, `workspace-agent`, `control-plane`. Bound once, by createLogger. */
+  /** The process: `meridian-agent`, `meridian-workspace-agent`, `control-plane`. Bound once, by createLogger. */
   component: "component",
   /** The part of the process a child logger speaks for (`cache`, `stream`, `leader-election`, …). */
   module: "module",
@@ -30,7 +30,9 @@ export const F = {
 } as const;
 
 export type Logger = PinoLogger;
-export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+/** The levels a process's `--log-level` accepts, most verbose first (pino's, plus `silent`). */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
  * Paths whose values never reach a log line. Anything carrying a credential is

@@ -3,8 +3,10 @@
 // objects, credential and environment are enough for the workspace agent to start and dial in.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { PROCESS_WORKSPACE_AGENT } from "@meridian/shared/process/identity";
 import type { WorkspaceStatus } from "@meridian/shared/protocol/index";
 import type { AgentHandle } from "../../agent/src/agent.ts";
+import { NAMES } from "../../agent/src/workspace/objects.ts";
 import { type Harness, startHarness, waitFor } from "./harness.ts";
 
 let h: Harness;
@@ -34,6 +36,17 @@ test("a workspace is Ready once its workspace agent runs and is ready", async ()
   assert.ok(agent.isLeader());
   // The workspace agent dialled its own stream with the credential the agent stored for it.
   await h.cp.admin.waitForStreams({ stream: "workspace", target: "live" }, 30_000);
+});
+
+test("the workspace agent's log lines name their process: component meridian-workspace-agent", async () => {
+  const res = await h.cluster.kubectl(["logs", "-n", "mw-live", `deploy/${NAMES.deployment}`]);
+  assert.equal(res.code, 0, res.stderr);
+  const components = res.stdout
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => (JSON.parse(l) as { component?: unknown }).component);
+  assert.ok(components.length > 0, "the workspace agent logged nothing");
+  assert.deepEqual([...new Set(components)], [PROCESS_WORKSPACE_AGENT]);
 });
 
 test("the credential is refreshed before it expires, and the workspace agent stays connected", async () => {

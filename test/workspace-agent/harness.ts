@@ -198,7 +198,7 @@ export function startAgent(
   return startWorkspaceAgent(agentConfig(env, ws, over), {
     logger: env.logger.child({ workspace: ws.id }),
     restUrl: podIpRestUrl,
-    defaultMetrics: false,
+    processMetrics: false,
     resyncMs: 10_000,
     ...overrides,
   });

@@ -19,6 +19,8 @@ import { createLightKubeClient } from "@meridian/shared/kube/light-kubeconfig";
 import { CONFIG_MAPS, PODS, SERVICES } from "@meridian/shared/kube/resources";
 import { dropManagedFields, WatchCache } from "@meridian/shared/kube/watch-cache";
 import { createLogger, F, type Logger } from "@meridian/shared/log";
+import { type HealthServer, startHealthServer } from "@meridian/shared/process/health";
+import { PROCESS_WORKSPACE_AGENT } from "@meridian/shared/process/identity";
 import type { WorkspaceAgentStatus } from "@meridian/shared/protocol/index";
 import { describeConfig, type WorkspaceAgentConfig } from "./config.ts";
 import { SecretTokenSource } from "./credential.ts";
@@ -32,7 +34,6 @@ import {
   type ServiceObject,
 } from "./flink/reconcile.ts";
 import { storedGeneration } from "./flink/stored-state.ts";
-import { type HealthServer, startHealthServer } from "./health.ts";
 import { connectInbound } from "./inbound.ts";
 import { WorkspaceAgentMetrics } from "./metrics.ts";
 import { VERSION } from "./version.ts";
@@ -44,8 +45,8 @@ export interface WorkspaceAgentOverrides {
   restUrl?: RestUrlBuilder;
   /** Instead of the credential Secret (tests of other parts). */
   tokens?: TokenSource;
-  /** Collect Node's default process metrics (off for many agents in one test process). */
-  defaultMetrics?: boolean;
+  /** Node's process metrics (CPU, memory, GC); default true. Off when several agents share a process. */
+  processMetrics?: boolean;
   /** Full resync of every deployment this often; default 60 s. */
   resyncMs?: number;
 }
@@ -66,7 +67,7 @@ export async function startWorkspaceAgent(
 ): Promise<WorkspaceAgent> {
   const logger =
     overrides.logger ??
-    createLogger({ component: "workspace-agent", level: config.logLevel }).child({
+    createLogger({ component: PROCESS_WORKSPACE_AGENT, level: config.logLevel }).child({
       [F.workspace]: config.workspaceId,
     });
   logger.info({ config: describeConfig(config), version: VERSION }, "starting workspace agent");
@@ -77,13 +78,13 @@ export async function startWorkspaceAgent(
     for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => {});
   };
   try {
-    const metrics = new WorkspaceAgentMetrics({ defaultMetrics: overrides.defaultMetrics ?? true });
+    const metrics = new WorkspaceAgentMetrics({ processMetrics: overrides.processMetrics ?? true });
     const client: KubeClient = await createLightKubeClient({
       ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
       concurrency: config.kubeConcurrency,
     });
     cleanups.push(() => client.close());
-    cleanups.push(metrics.observeKube(client));
+    cleanups.push(client.onRequest(metrics.onKubeRequest));
 
     const caches = startCaches(client, config.namespace, logger);
     cleanups.push(() => Promise.all(caches.all.map((c) => c.stop())).then(() => {}));
@@ -213,13 +214,22 @@ export async function startWorkspaceAgent(
     const health: HealthServer = await startHealthServer({
       addr: config.healthAddr,
       registry: metrics.registry,
-      notReady: () => {
-        const unsynced = caches.all.filter((c) => !c.synced).map((c) => c.type.plural);
-        if (unsynced.length) return `watch caches not synced: ${unsynced.join(", ")}`;
-        if (secretTokens && !secretTokens.ready)
-          return `no credential in Secret ${config.credentialSecret} yet`;
-        return undefined;
-      },
+      checks: [
+        {
+          name: "caches",
+          notReady: () => {
+            const unsynced = caches.all.filter((c) => !c.synced).map((c) => c.type.plural);
+            return unsynced.length ? `watch caches not synced: ${unsynced.join(", ")}` : undefined;
+          },
+        },
+        {
+          name: "credential",
+          notReady: () =>
+            secretTokens && !secretTokens.ready
+              ? `no credential in Secret ${config.credentialSecret} yet`
+              : undefined,
+        },
+      ],
     });
     cleanups.push(() => health.close());
 

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { ConfigError } from "@meridian/shared/process/settings";
+import { readSettingsSection, renderSettingsTable } from "@meridian/shared/process/settings-doc";
 import { buildCli } from "./cli.ts";
-import { describeConfig, loadConfig } from "./config.ts";
+import { describeConfig, loadConfig, WORKSPACE_AGENT_SETTINGS } from "./config.ts";
 
 const env = {
   MERIDIAN_CONTROL_PLANE_URL: "https://cp.example.com/",
@@ -17,7 +20,7 @@ const env = {
 };
 
 test("the agent Deployment's environment is read, normalised and defaulted", () => {
-  const c = loadConfig({}, env);
+  const c = loadConfig({ flags: {}, env });
   assert.equal(c.controlPlaneUrl, "https://cp.example.com");
   assert.equal(c.workspaceId, "team-a");
   assert.equal(c.healthAddr, "10.0.0.5:8080");
@@ -35,7 +38,7 @@ test("the agent Deployment's environment is read, normalised and defaulted", () 
 });
 
 test("flags win over the environment", () => {
-  const c = loadConfig({ workspaceId: "team-b", logLevel: "debug" }, env);
+  const c = loadConfig({ flags: { workspaceId: "team-b", logLevel: "debug" }, env });
   assert.equal(c.workspaceId, "team-b");
   assert.equal(c.logLevel, "debug");
 });
@@ -43,32 +46,40 @@ test("flags win over the environment", () => {
 test("bad and missing settings are all named with their source and what was expected", () => {
   assert.throws(
     () =>
-      loadConfig(
-        { flinkPollIntervalMs: "fast" },
-        {
+      loadConfig({
+        flags: { flinkPollIntervalMs: "fast" },
+        env: {
           ...env,
           MERIDIAN_WORKSPACE_ID: undefined,
           MERIDIAN_CONTROL_PLANE_URL: "ftp://x",
           MERIDIAN_LOG_LEVEL: "loud",
         },
-      ),
+      }),
     (err: Error) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.equal(err.problems.length, 4, err.message);
       assert.match(
         err.message,
-        /workspaceId is missing: set flag --workspace-id or env MERIDIAN_WORKSPACE_ID/,
+        /setting --workspace-id \/ MERIDIAN_WORKSPACE_ID \(from default: not set\): is required; expected a workspace id/,
       );
       assert.match(
         err.message,
-        /controlPlaneUrl from env MERIDIAN_CONTROL_PLANE_URL is "ftp:\/\/x": expected an http\(s\) URL/,
+        /setting --control-plane-url \/ MERIDIAN_CONTROL_PLANE_URL \(from env: "ftp:\/\/x"\): must be an http\(s\) URL; expected an http\(s\) URL/,
       );
-      assert.match(err.message, /logLevel from env MERIDIAN_LOG_LEVEL is "loud": expected one of trace/);
-      assert.match(err.message, /flinkPollIntervalMs from flag --flink-poll-interval-ms is "fast"/);
+      assert.match(
+        err.message,
+        /--log-level \/ MERIDIAN_LOG_LEVEL \(from env: "loud"\): must be one of trace/,
+      );
+      assert.match(
+        err.message,
+        /--flink-poll-interval-ms \/ MERIDIAN_FLINK_POLL_INTERVAL_MS \(from flag: "fast"\)/,
+      );
       return true;
     },
   );
   assert.throws(
-    () => loadConfig({}, { ...env, MERIDIAN_SAVEPOINT_BASE_DIR: "/no/scheme" }),
-    /savepointBaseDir/,
+    () => loadConfig({ flags: {}, env: { ...env, MERIDIAN_SAVEPOINT_BASE_DIR: "/no/scheme" } }),
+    /--savepoint-base-dir .*\(from env: "\/no\/scheme"\): must be a URI with a scheme/,
   );
 });
 
@@ -86,7 +97,7 @@ test("the CLI runs with the loaded config, prints its version, and exits 2 on ba
   await cli.parseAsync(["node", "x", "run", "--flink-poll-interval-ms", "500"]);
   assert.equal((got as { flinkPollIntervalMs: number }).flinkPollIntervalMs, 500);
   await buildCli({ run: async () => {}, env, out: (l) => out.push(l) }).parseAsync(["node", "x", "version"]);
-  assert.match(out.at(-1) ?? "", /^\d+\.\d+\.\d+/);
+  assert.match(out.at(-1) ?? "", /^meridian-workspace-agent \d+\.\d+\.\d+\n$/);
   const before = process.exitCode;
   await buildCli({
     run: async () => assert.fail("must not run"),
@@ -95,5 +106,17 @@ test("the CLI runs with the loaded config, prints its version, and exits 2 on ba
   }).parseAsync(["node", "x", "run"]);
   assert.equal(process.exitCode, 2);
   process.exitCode = before;
-  assert.match(out.at(-1) ?? "", /invalid workspace agent configuration/);
+  assert.match(
+    out.at(-1) ?? "",
+    /^meridian-workspace-agent: invalid configuration:\n {2}setting --control-plane-url/,
+  );
+});
+
+test("docs/configuration.md lists exactly the settings of this table", () => {
+  const doc = readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8");
+  assert.equal(
+    readSettingsSection(doc, "workspace-agent"),
+    renderSettingsTable(WORKSPACE_AGENT_SETTINGS),
+    "docs/configuration.md and the settings table disagree: run `npm run docs:config`",
+  );
 });

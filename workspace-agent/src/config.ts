@@ -1,253 +1,155 @@
-// The workspace agent's configuration: one table of settings, read once at start from flags, then the
-// environment the agent's Deployment sets, then defaults. A bad value fails fast with a message that
-// names the setting, where it came from and what was expected. Nothing else reads process.env.
+// The workspace agent's configuration: its settings table, read once at start by the shared settings
+// loader (@meridian/shared/process/settings: flag, then the environment the agent's Deployment sets,
+// then default). The variables the agent sets and what they mean are the contract in
+// @meridian/shared/contract/workspace-agent-env; this table gives each its flag and schema. A bad
+// value fails fast with a message naming the setting, where it came from and what was expected.
+// Nothing else reads process.env.
 import { hostname } from "node:os";
+import {
+  WORKSPACE_AGENT_ENV as ENV,
+  WORKSPACE_AGENT_HEALTH_PORT,
+  WORKSPACE_CREDENTIAL_SECRET,
+} from "@meridian/shared/contract/workspace-agent-env";
 import { type ProxySettings, proxySettingsFromEnv } from "@meridian/shared/controlplane/http";
-import type { LogLevel } from "@meridian/shared/log";
+import {
+  dnsLabel,
+  fileSystemUri,
+  hostPort,
+  httpUrl,
+  integer,
+  list,
+  logLevel,
+  optionalText,
+  text,
+} from "@meridian/shared/process/setting-schemas";
+import {
+  loadSettings,
+  type Setting,
+  type SettingsInput,
+  type SettingsOf,
+  settingsTable,
+} from "@meridian/shared/process/settings";
+import type { z } from "zod";
 
-export interface WorkspaceAgentConfig {
-  controlPlaneUrl: string;
-  workspaceId: string;
-  namespace: string;
-  podName: string;
-  /** `host:port` of /healthz, /readyz, /metrics. */
-  healthAddr: string;
-  credentialSecret: string;
-  logLevel: LogLevel;
-  caFile: string | undefined;
-  proxy: ProxySettings;
-  /** Registries (or registry/repository prefixes) Flink images may come from; empty = unrestricted. */
-  flinkAllowedRegistries: string[];
-  /** Default savepoint directory when a spec sets none; `<base>/<deployment>` is used. */
-  savepointBaseDir: string | undefined;
-  /** Path of a kubeconfig; undefined = in-cluster ServiceAccount. */
-  kubeconfig: string | undefined;
-  flinkPollIntervalMs: number;
-  flinkRequestTimeoutMs: number;
-  /** How often status is re-sent even when nothing changed (level-based heartbeat). */
-  statusIntervalMs: number;
-  /** Bound on concurrent requests to the Kubernetes API server. */
-  kubeConcurrency: number;
-  /** A deployment the control plane's snapshots stopped listing is deleted after this long. */
-  orphanGracePeriodSeconds: number;
+/** A setting the agent's Deployment sets: its variable, meaning and expectation from the contract. */
+function fromContract<S extends z.ZodType>(
+  v: (typeof ENV)[keyof typeof ENV],
+  s: Omit<Setting<S>, "env" | "description" | "expected">,
+): Setting<S> {
+  return { ...s, env: v.name, description: v.meaning, expected: v.expected };
 }
 
-type Parser<T> = (raw: string) => T;
-interface Setting<K extends keyof WorkspaceAgentConfig> {
-  key: K;
-  flag: string;
-  env?: string;
-  /** What a valid value looks like, for the error message. */
-  expected: string;
-  parse: Parser<WorkspaceAgentConfig[K]>;
-  default?: () => WorkspaceAgentConfig[K];
-}
-
-const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
-
-const str: Parser<string> = (raw) => {
-  if (raw.trim() === "") throw new Error("empty");
-  return raw.trim();
-};
-const url: Parser<string> = (raw) => {
-  const u = new URL(raw.trim());
-  if (u.protocol !== "https:" && u.protocol !== "http:") throw new Error("not http(s)");
-  return u.toString().replace(/\/$/, "");
-};
-const dnsLabel: Parser<string> = (raw) => {
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(raw) || raw.length > 63) throw new Error("not a DNS label");
-  return raw;
-};
-const hostPort: Parser<string> = (raw) => {
-  const m = /^(.*):(\d{1,5})$/.exec(raw.trim());
-  if (!m || Number(m[2]) > 65535) throw new Error("not host:port");
-  return raw.trim();
-};
-const posInt =
-  (min: number, max: number): Parser<number> =>
-  (raw) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error("out of range");
-    return n;
-  };
-const list: Parser<string[]> = (raw) =>
-  raw
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-
-const settings = [
-  s({
-    key: "controlPlaneUrl",
+export const WORKSPACE_AGENT_SETTINGS = settingsTable({
+  controlPlaneUrl: fromContract(ENV.controlPlaneUrl, {
     flag: "control-plane-url",
-    env: "MERIDIAN_CONTROL_PLANE_URL",
-    expected: "an http(s) URL such as https://cp.example.com",
-    parse: url,
+    valueName: "<url>",
+    schema: httpUrl,
   }),
-  s({
-    key: "workspaceId",
-    flag: "workspace-id",
-    env: "MERIDIAN_WORKSPACE_ID",
-    expected: "a workspace id (lowercase letters, digits, '-')",
-    parse: dnsLabel,
-  }),
-  s({
-    key: "namespace",
-    flag: "namespace",
-    env: "MERIDIAN_NAMESPACE",
-    expected: "the workspace namespace (a DNS label)",
-    parse: dnsLabel,
-  }),
-  s({
-    key: "podName",
+  workspaceId: fromContract(ENV.workspaceId, { flag: "workspace-id", valueName: "<id>", schema: dnsLabel }),
+  namespace: fromContract(ENV.namespace, { flag: "namespace", valueName: "<ns>", schema: dnsLabel }),
+  podName: fromContract(ENV.podName, {
     flag: "pod-name",
-    env: "MERIDIAN_POD_NAME",
-    expected: "a pod name",
-    parse: str,
+    valueName: "<name>",
+    schema: text,
     default: () => hostname(),
+    defaultDoc: "the host name",
   }),
-  s({
-    key: "healthAddr",
+  healthAddr: fromContract(ENV.healthAddr, {
     flag: "health-addr",
-    env: "MERIDIAN_HEALTH_ADDR",
-    expected: "host:port such as 0.0.0.0:8080",
-    parse: hostPort,
-    default: () => "0.0.0.0:8080",
+    valueName: "<host:port>",
+    schema: hostPort,
+    default: () => `0.0.0.0:${WORKSPACE_AGENT_HEALTH_PORT}`,
   }),
-  s({
-    key: "credentialSecret",
+  credentialSecret: fromContract(ENV.credentialSecret, {
     flag: "credential-secret",
-    env: "MERIDIAN_CREDENTIAL_SECRET",
-    expected: "the name of the Secret holding the workspace credential",
-    parse: dnsLabel,
-    default: () => "meridian-workspace-credential",
+    valueName: "<name>",
+    schema: dnsLabel,
+    default: () => WORKSPACE_CREDENTIAL_SECRET,
   }),
-  s({
-    key: "logLevel",
+  logLevel: fromContract(ENV.logLevel, {
     flag: "log-level",
-    env: "MERIDIAN_LOG_LEVEL",
-    expected: `one of ${LOG_LEVELS.join(", ")}`,
-    parse: (raw) => {
-      const v = raw.trim().toLowerCase() as LogLevel;
-      if (!LOG_LEVELS.includes(v)) throw new Error("unknown level");
-      return v;
-    },
+    valueName: "<level>",
+    schema: logLevel,
     default: () => "info",
   }),
-  s({ key: "caFile", flag: "ca-file", env: "MERIDIAN_CA_FILE", expected: "a PEM file path", parse: str }),
-  s({
-    key: "flinkAllowedRegistries",
+  caFile: fromContract(ENV.caFile, { flag: "ca-file", valueName: "<path>", schema: optionalText }),
+  flinkAllowedRegistries: fromContract(ENV.flinkAllowedRegistries, {
     flag: "flink-allowed-registries",
-    env: "MERIDIAN_FLINK_ALLOWED_REGISTRIES",
-    expected: "a comma-separated list of registries such as docker.io,registry.example.com/flink",
-    parse: list,
-    default: () => [],
+    valueName: "<registries>",
+    schema: list,
+    defaultDoc: "any registry",
   }),
-  s({
-    key: "savepointBaseDir",
+  savepointBaseDir: fromContract(ENV.savepointBaseDir, {
     flag: "savepoint-base-dir",
-    env: "MERIDIAN_SAVEPOINT_BASE_DIR",
-    expected: "a Flink file system URI such as s3://bucket/savepoints or file:///flink-data/savepoints",
-    parse: (raw) => {
-      const v = str(raw).replace(/\/+$/, "");
-      if (!/^[a-z][a-z0-9+.-]*:\/\//.test(v)) throw new Error("no scheme");
-      return v;
-    },
+    valueName: "<uri>",
+    schema: fileSystemUri,
   }),
-  s({ key: "kubeconfig", flag: "kubeconfig", env: "KUBECONFIG", expected: "a kubeconfig path", parse: str }),
-  s({
-    key: "flinkPollIntervalMs",
+  kubeconfig: {
+    flag: "kubeconfig",
+    env: "KUBECONFIG",
+    valueName: "<path>",
+    description: "Kubeconfig to use; unset means the pod's in-cluster ServiceAccount.",
+    expected: "the path of a kubeconfig file",
+    schema: optionalText,
+  },
+  flinkPollIntervalMs: {
     flag: "flink-poll-interval-ms",
     env: "MERIDIAN_FLINK_POLL_INTERVAL_MS",
-    expected: "an integer number of milliseconds between 100 and 600000",
-    parse: posInt(100, 600_000),
-    default: () => 2000,
-  }),
-  s({
-    key: "flinkRequestTimeoutMs",
+    valueName: "<ms>",
+    description: "How often each JobManager's REST API is polled for the job's state.",
+    expected: "an integer number of milliseconds from 100 to 600000",
+    schema: integer(100, 600_000),
+    default: () => "2000",
+  },
+  flinkRequestTimeoutMs: {
     flag: "flink-request-timeout-ms",
     env: "MERIDIAN_FLINK_REQUEST_TIMEOUT_MS",
-    expected: "an integer number of milliseconds between 100 and 120000",
-    parse: posInt(100, 120_000),
-    default: () => 5000,
-  }),
-  s({
-    key: "statusIntervalMs",
+    valueName: "<ms>",
+    description: "Deadline of one request to a JobManager's REST API.",
+    expected: "an integer number of milliseconds from 100 to 120000",
+    schema: integer(100, 120_000),
+    default: () => "5000",
+  },
+  statusIntervalMs: {
     flag: "status-interval-ms",
     env: "MERIDIAN_STATUS_INTERVAL_MS",
-    expected: "an integer number of milliseconds between 100 and 3600000",
-    parse: posInt(100, 3_600_000),
-    default: () => 15_000,
-  }),
-  s({
-    key: "kubeConcurrency",
+    valueName: "<ms>",
+    description: "Status is re-sent this often when nothing changed (level-based heartbeat).",
+    expected: "an integer number of milliseconds from 100 to 3600000",
+    schema: integer(100, 3_600_000),
+    default: () => "15000",
+  },
+  kubeConcurrency: {
     flag: "kube-concurrency",
     env: "MERIDIAN_KUBE_CONCURRENCY",
-    expected: "an integer between 1 and 100",
-    parse: posInt(1, 100),
-    default: () => 8,
-  }),
-  s({
-    key: "orphanGracePeriodSeconds",
+    valueName: "<n>",
+    description: "Most Kubernetes API requests in flight at once (watches excluded).",
+    expected: "an integer from 1 to 100",
+    schema: integer(1, 100),
+    default: () => "8",
+  },
+  orphanGracePeriodSeconds: fromContract(ENV.orphanGracePeriodSeconds, {
     flag: "orphan-grace-period-seconds",
-    env: "MERIDIAN_ORPHAN_GRACE_PERIOD_SECONDS",
-    expected: "an integer number of seconds between 0 and 31536000 (the local policy's default is 86400)",
-    parse: posInt(0, 31_536_000),
-    default: () => 86_400,
+    valueName: "<seconds>",
+    schema: integer(0, 31_536_000),
+    default: () => "86400",
   }),
-];
+});
 
-function s<K extends keyof WorkspaceAgentConfig>(def: Setting<K>): Setting<K> {
-  return def;
-}
+/** The table as a list, each setting with its key. */
+export const SETTINGS = Object.entries(WORKSPACE_AGENT_SETTINGS).map(([key, s]) => ({ key, ...s }));
 
-/** Every setting with its flag and env name, for the CLI's options and help. */
-export const SETTINGS: ReadonlyArray<{ key: string; flag: string; env?: string; expected: string }> =
-  settings;
-
-/** Flag values as commander gives them: camelCased keys, strings. */
-export type FlagValues = Record<string, string | undefined>;
+export type WorkspaceAgentConfig = SettingsOf<typeof WORKSPACE_AGENT_SETTINGS> & {
+  /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY (or their lowercase forms), as the agent passes them on. */
+  proxy: ProxySettings;
+};
 
 /**
- * Builds the config from flags (win), then env, then defaults. Throws one Error listing every bad or
- * missing setting, each with its source and what was expected.
+ * Builds the config from flags (win), then env, then defaults. Throws one ConfigError listing every
+ * bad or missing setting, each with its source and what was expected.
  */
-export function loadConfig(flags: FlagValues, env: Record<string, string | undefined>): WorkspaceAgentConfig {
-  const out: Record<string, unknown> = { proxy: proxySettingsFromEnv(env) };
-  const problems: string[] = [];
-  for (const def of settings) {
-    const flagKey = camel(def.flag);
-    const fromFlag = flags[flagKey];
-    const fromEnv = def.env ? env[def.env] : undefined;
-    const [raw, source] =
-      fromFlag !== undefined
-        ? [fromFlag, `flag --${def.flag}`]
-        : fromEnv !== undefined && fromEnv !== ""
-          ? [fromEnv, `env ${def.env}`]
-          : [undefined, ""];
-    if (raw === undefined) {
-      if (def.default) out[def.key] = def.default();
-      else if (!OPTIONAL.has(def.key))
-        problems.push(
-          `${def.key} is missing: set flag --${def.flag}${def.env ? ` or env ${def.env}` : ""} to ${def.expected}`,
-        );
-      continue;
-    }
-    try {
-      out[def.key] = def.parse(raw);
-    } catch {
-      problems.push(`${def.key} from ${source} is ${JSON.stringify(raw)}: expected ${def.expected}`);
-    }
-  }
-  if (problems.length > 0)
-    throw new Error(`invalid workspace agent configuration:\n  - ${problems.join("\n  - ")}`);
-  return out as unknown as WorkspaceAgentConfig;
-}
-
-const OPTIONAL = new Set<keyof WorkspaceAgentConfig>(["caFile", "savepointBaseDir", "kubeconfig"]);
-
-function camel(flag: string): string {
-  return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+export function loadConfig(input: SettingsInput): WorkspaceAgentConfig {
+  return { ...loadSettings(WORKSPACE_AGENT_SETTINGS, input), proxy: proxySettingsFromEnv(input.env) };
 }
 
 /** The config as safe to log: no credentials live in it, but proxy URLs may carry userinfo. */

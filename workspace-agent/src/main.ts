@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point of the workspace agent container: `meridian-workspace-agent run|version`.
 // Runs until SIGTERM/SIGINT, then stops everything it started and exits.
-import { CommanderError } from "commander";
+import { runProcessCli } from "@meridian/shared/process/cli";
 import { startWorkspaceAgent } from "./agent.ts";
 import { buildCli } from "./cli.ts";
 
@@ -30,12 +30,4 @@ const cli = buildCli({
   },
 });
 
-try {
-  await cli.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) process.exitCode = err.exitCode;
-  else {
-    process.stderr.write(`meridian-workspace-agent: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = 1;
-  }
-}
+await runProcessCli(cli, process.argv);

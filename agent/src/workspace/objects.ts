@@ -1,6 +1,12 @@
 // Pure builders of everything the agent creates for one workspace (names and labels per the
 // contracts in docs/CONVENTIONS.md). No I/O: reconcile.ts compares these with the cache and applies.
 import {
+  WORKSPACE_AGENT_ENV as ENV,
+  WORKSPACE_AGENT_CA_DIR,
+  WORKSPACE_AGENT_HEALTH_PORT,
+  WORKSPACE_CREDENTIAL_SECRET,
+} from "@meridian/shared/contract/workspace-agent-env";
+import {
   COMPONENT_WORKSPACE_AGENT,
   LABEL_COMPONENT,
   LABEL_WORKSPACE,
@@ -26,7 +32,7 @@ export const NAMES = {
   serviceAccount: "meridian-workspace-agent",
   role: "meridian-workspace-agent",
   roleBinding: "meridian-workspace-agent",
-  secret: "meridian-workspace-credential",
+  secret: WORKSPACE_CREDENTIAL_SECRET,
   quota: "meridian-workspace-quota",
   networkPolicy: "meridian-deny-cross-namespace",
   deployment: "meridian-workspace-agent",
@@ -44,8 +50,8 @@ export const ANNOTATION_GENERATION = "meridian.dev/generation";
 /** When the credential in the Secret was issued, so its refresh time is known after a restart. */
 export const ANNOTATION_CREDENTIAL_ISSUED_AT = "meridian.dev/credential-issued-at";
 
-export const CA_MOUNT_DIR = "/etc/meridian/ca";
-export const HEALTH_PORT = 8080;
+export const CA_MOUNT_DIR = WORKSPACE_AGENT_CA_DIR;
+export const HEALTH_PORT = WORKSPACE_AGENT_HEALTH_PORT;
 
 export const DEFAULT_WORKSPACE_AGENT_RESOURCES = {
   requests: { cpu: "100m", memory: "128Mi" },
@@ -270,25 +276,32 @@ export function buildDeployment(spec: WorkspaceSpec, ns: string, ctx: BuildConte
   };
 }
 
-/** The workspace agent's environment, per the contract. POD_IP comes before its use in MERIDIAN_HEALTH_ADDR. */
+/**
+ * The workspace agent's environment, per the contract (@meridian/shared/contract/workspace-agent-env).
+ * POD_IP comes before its use in MERIDIAN_HEALTH_ADDR.
+ */
 export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unknown[] {
-  const field = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+  const value = (v: { name: string }, value: string) => ({ name: v.name, value });
+  const field = (v: { name: string; fieldPath: string }) => ({
+    name: v.name,
+    valueFrom: { fieldRef: { fieldPath: v.fieldPath } },
+  });
   const env: unknown[] = [
-    { name: "MERIDIAN_CONTROL_PLANE_URL", value: ctx.controlPlaneUrl },
-    { name: "MERIDIAN_WORKSPACE_ID", value: spec.id },
-    field("MERIDIAN_NAMESPACE", "metadata.namespace"),
-    field("MERIDIAN_POD_NAME", "metadata.name"),
-    field("POD_IP", "status.podIP"),
-    { name: "MERIDIAN_HEALTH_ADDR", value: `$(POD_IP):${HEALTH_PORT}` },
-    { name: "MERIDIAN_CREDENTIAL_SECRET", value: NAMES.secret },
-    { name: "MERIDIAN_LOG_LEVEL", value: spec.workspaceAgent.logLevel ?? ctx.logLevel },
-    { name: "MERIDIAN_FLINK_ALLOWED_REGISTRIES", value: ctx.flinkAllowedRegistries.join(",") },
-    { name: "MERIDIAN_ORPHAN_GRACE_PERIOD_SECONDS", value: String(ctx.orphanGracePeriodSeconds) },
+    value(ENV.controlPlaneUrl, ctx.controlPlaneUrl),
+    value(ENV.workspaceId, spec.id),
+    field(ENV.namespace),
+    field(ENV.podName),
+    field(ENV.podIp),
+    value(ENV.healthAddr, `$(${ENV.podIp.name}):${HEALTH_PORT}`),
+    value(ENV.credentialSecret, NAMES.secret),
+    value(ENV.logLevel, spec.workspaceAgent.logLevel ?? ctx.logLevel),
+    value(ENV.flinkAllowedRegistries, ctx.flinkAllowedRegistries.join(",")),
+    value(ENV.orphanGracePeriodSeconds, String(ctx.orphanGracePeriodSeconds)),
   ];
-  if (ctx.caPem) env.push({ name: "MERIDIAN_CA_FILE", value: `${CA_MOUNT_DIR}/ca.crt` });
-  if (ctx.httpsProxy) env.push({ name: "HTTPS_PROXY", value: ctx.httpsProxy });
-  if (ctx.noProxy) env.push({ name: "NO_PROXY", value: ctx.noProxy });
-  if (ctx.savepointBaseDir) env.push({ name: "MERIDIAN_SAVEPOINT_BASE_DIR", value: ctx.savepointBaseDir });
+  if (ctx.caPem) env.push(value(ENV.caFile, `${CA_MOUNT_DIR}/ca.crt`));
+  if (ctx.httpsProxy) env.push(value(ENV.httpsProxy, ctx.httpsProxy));
+  if (ctx.noProxy) env.push(value(ENV.noProxy, ctx.noProxy));
+  if (ctx.savepointBaseDir) env.push(value(ENV.savepointBaseDir, ctx.savepointBaseDir));
   return env;
 }
 

@@ -1,5 +1,6 @@
 // Label keys and values on everything Meridian creates (the contract in docs/CONVENTIONS.md).
 // Every selector and every builder takes its keys from here, never from a string literal.
+import { PROCESS_AGENT, PROCESS_WORKSPACE_AGENT } from "../process/identity.ts";
 
 export const LABEL_PART_OF = "app.kubernetes.io/part-of";
 export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
@@ -8,12 +9,12 @@ export const LABEL_WORKSPACE = "meridian.dev/workspace";
 export const LABEL_DEPLOYMENT = "meridian.dev/deployment";
 
 export const PART_OF = "meridian";
-export const MANAGED_BY_AGENT = "meridian-agent";
-export const MANAGED_BY_WORKSPACE_AGENT = "meridian-workspace-agent";
+export const MANAGED_BY_AGENT = PROCESS_AGENT;
+export const MANAGED_BY_WORKSPACE_AGENT = PROCESS_WORKSPACE_AGENT;
 
 /** Server-side apply field managers, one per process kind. */
-export const FIELD_MANAGER_AGENT = "meridian-agent";
-export const FIELD_MANAGER_WORKSPACE_AGENT = "meridian-workspace-agent";
+export const FIELD_MANAGER_AGENT = PROCESS_AGENT;
+export const FIELD_MANAGER_WORKSPACE_AGENT = PROCESS_WORKSPACE_AGENT;
 
 export const COMPONENT_WORKSPACE_AGENT = "workspace-agent";
 export const COMPONENT_JOBMANAGER = "jobmanager";

@@ -1,0 +1,104 @@
+// The agent → workspace agent contract: the environment the agent's Deployment gives each workspace
+// agent (agent/src/workspace/objects.ts renders it) and what each variable means (the workspace
+// agent's settings table, workspace-agent/src/config.ts, reads it). Names live only here;
+// test/contract/workspace-agent-env.test.ts renders the one side and loads it with the other.
+
+/** Port of /healthz, /readyz and /metrics in the workspace agent's pod. */
+export const WORKSPACE_AGENT_HEALTH_PORT = 8080;
+
+/** The Secret in each workspace namespace holding the workspace credential (keys token, expiresAt, workspaceId). */
+export const WORKSPACE_CREDENTIAL_SECRET = "meridian-workspace-credential";
+
+/** Where the agent mounts the control plane's CA bundle (ConfigMap `meridian-control-plane-ca`). */
+export const WORKSPACE_AGENT_CA_DIR = "/etc/meridian/ca";
+
+export interface EnvVar {
+  name: string;
+  /** What the variable means to the workspace agent (its --help and docs). */
+  meaning: string;
+  /** What a valid value looks like. */
+  expected: string;
+  /** Set from the pod through the downward API rather than by value. */
+  fieldPath?: string;
+}
+
+export const WORKSPACE_AGENT_ENV = {
+  controlPlaneUrl: {
+    name: "MERIDIAN_CONTROL_PLANE_URL",
+    meaning: "Base URL of the control plane (the agent's own).",
+    expected: "an http(s) URL such as https://cp.example.com (required)",
+  },
+  workspaceId: {
+    name: "MERIDIAN_WORKSPACE_ID",
+    meaning: "The workspace this agent runs.",
+    expected: "a workspace id: lowercase letters, digits and '-' (required)",
+  },
+  namespace: {
+    name: "MERIDIAN_NAMESPACE",
+    meaning: "The workspace namespace, where the Flink deployments live.",
+    expected: "a namespace name (required)",
+    fieldPath: "metadata.namespace",
+  },
+  podName: {
+    name: "MERIDIAN_POD_NAME",
+    meaning: "The pod's name: the status identity and the Events' reportingInstance.",
+    expected: "a non-empty name",
+    fieldPath: "metadata.name",
+  },
+  podIp: {
+    name: "POD_IP",
+    meaning: "The pod's IP, only for `$(POD_IP)` in MERIDIAN_HEALTH_ADDR.",
+    expected: "an IP address",
+    fieldPath: "status.podIP",
+  },
+  healthAddr: {
+    name: "MERIDIAN_HEALTH_ADDR",
+    meaning: "Address of /healthz, /readyz and /metrics (the agent sets `$(POD_IP):8080`).",
+    expected: "host:port such as 0.0.0.0:8080",
+  },
+  credentialSecret: {
+    name: "MERIDIAN_CREDENTIAL_SECRET",
+    meaning: "Secret holding the workspace credential, read and watched through the Kubernetes API.",
+    expected: "a Secret name in the workspace namespace",
+  },
+  logLevel: {
+    name: "MERIDIAN_LOG_LEVEL",
+    meaning: "Log level (the workspace spec's, else the agent's).",
+    expected: "trace, debug, info, warn, error, fatal or silent",
+  },
+  caFile: {
+    name: "MERIDIAN_CA_FILE",
+    meaning:
+      "PEM bundle trusted (besides the system roots) for the control plane; set when the agent has one.",
+    expected: "the path of a readable PEM file",
+  },
+  httpsProxy: {
+    name: "HTTPS_PROXY",
+    meaning: "Proxy for the control-plane connection (the agent's).",
+    expected: "a proxy URL such as http://proxy:3128",
+  },
+  noProxy: {
+    name: "NO_PROXY",
+    meaning: "Hosts that bypass the proxy (the agent's).",
+    expected: "comma-separated hosts, domains and CIDRs",
+  },
+  flinkAllowedRegistries: {
+    name: "MERIDIAN_FLINK_ALLOWED_REGISTRIES",
+    meaning:
+      "Registries (or registry/repository prefixes) Flink images may come from; empty accepts any (the local policy's allowedRegistries.flink).",
+    expected: "comma-separated registries such as docker.io,registry.example.com/flink",
+  },
+  orphanGracePeriodSeconds: {
+    name: "MERIDIAN_ORPHAN_GRACE_PERIOD_SECONDS",
+    meaning:
+      "A Flink deployment the control plane stopped listing is deleted after this long (the local policy's orphanGracePeriodSeconds).",
+    expected: "an integer number of seconds from 0 to 31536000",
+  },
+  savepointBaseDir: {
+    name: "MERIDIAN_SAVEPOINT_BASE_DIR",
+    meaning: "Savepoint directory for deployments whose spec sets none (`<base>/<deployment>`); the agent's.",
+    expected: "a Flink file system URI such as s3://bucket/savepoints or file:///flink-data/savepoints",
+  },
+} as const satisfies Record<string, EnvVar>;
+
+export type WorkspaceAgentEnvKey = keyof typeof WORKSPACE_AGENT_ENV;
