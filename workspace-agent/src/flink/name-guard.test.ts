@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { PassThrough } from "node:stream";
+import { after, before, test } from "node:test";
+import { FakeApiServer } from "@meridian/shared/kube/fake-apiserver";
+import { createLogger } from "@meridian/shared/log";
+import { deploymentSpec } from "@meridian/shared/protocol/index";
+import { NameGuard } from "./name-guard.ts";
+
+let api: FakeApiServer;
+before(async () => {
+  api = await new FakeApiServer().start();
+});
+after(() => api.stop());
+
+const NS = "/api/v1/namespaces/mw-a";
+const ours = { "app.kubernetes.io/managed-by": "meridian-workspace-agent", "meridian.dev/workspace": "a" };
+const spec = deploymentSpec.parse({
+  name: "orders",
+  generation: 1,
+  image: "flink:2.3.0",
+  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
+  parallelism: 2,
+  jobManager: { resources: { cpu: "1", memory: "1Gi" } },
+  taskManager: { resources: { cpu: "1", memory: "1Gi" }, taskSlots: 1 },
+  state: "RUNNING",
+});
+
+function logged() {
+  const lines: string[] = [];
+  const sink = new PassThrough();
+  sink.on("data", (c: Buffer) => lines.push(...c.toString().split("\n").filter(Boolean)));
+  return { lines, log: createLogger({ component: "test", destination: sink }) };
+}
+const flush = () => new Promise((r) => setImmediate(r));
+
+test("a new deployment is refused for each of its names taken by an object that is not ours, once logged", async () => {
+  const guard = new NameGuard({ client: await api.client(), namespace: "mw-a", workspaceId: "a" });
+  const { lines, log } = logged();
+  assert.equal(await guard.checkNew(spec, log), undefined, "nothing there");
+
+  api.put(`${NS}/configmaps`, { metadata: { name: "orders-flink-config", labels: { team: "x" } } });
+  api.put(`${NS}/services`, { metadata: { name: "orders-jobmanager", labels: ours } }); // ours: fine
+  api.put(`${NS}/pods`, {
+    metadata: { name: "orders-taskmanager-1", labels: { ...ours, "meridian.dev/workspace": "b" } },
+  });
+  api.put(`${NS}/pods`, { metadata: { name: "orders-taskmanager-2" } }); // beyond parallelism 2
+  const refusal = await guard.checkNew(spec, log);
+  assert.equal(refusal?.field, "name");
+  assert.match(
+    refusal?.message ?? "",
+    /^ConfigMap mw-a\/orders-flink-config already exists and is not Meridian's \(it has no label app\.kubernetes\.io\/managed-by/,
+  );
+  assert.match(
+    refusal?.message ?? "",
+    /Pod mw-a\/orders-taskmanager-1 already exists .*"b" \(another workspace\)/,
+  );
+  assert.doesNotMatch(refusal?.message ?? "", /orders-jobmanager|orders-taskmanager-2/);
+  await guard.checkNew(spec, log);
+  await flush();
+  assert.equal(lines.filter((l) => l.includes("not adopting it")).length, 1, "one Warning, not one per try");
+});
+
+test("a Service name taken by someone else is not re-created over theirs", async () => {
+  const guard = new NameGuard({ client: await api.client(), namespace: "mw-a", workspaceId: "a" });
+  const { log } = logged();
+  assert.equal(await guard.serviceTaken("web", log), false);
+  api.put(`${NS}/services`, { metadata: { name: "web-jobmanager" } });
+  assert.equal(await guard.serviceTaken("web", log), true);
+  api.put(`${NS}/services`, { metadata: { name: "web-jobmanager", labels: ours } });
+  assert.equal(await guard.serviceTaken("web", log), false);
+});
