@@ -31,6 +31,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { type Policy, policySchema } from "./policy.ts";
 import { DEFAULT_WORKSPACE_AGENT_IMAGE } from "./version.ts";
+import { workspaceAgentSecurityContextSetting } from "./workspace/security-context.ts";
 
 export { parseDurationMs } from "@meridian/shared/process/setting-schemas";
 export { ConfigError } from "@meridian/shared/process/settings";
@@ -137,6 +138,18 @@ export const AGENT_SETTINGS = settingsTable({
     expected: "comma-separated Secret names",
     schema: list,
     default: () => "",
+  },
+  workspaceAgentSecurityContext: {
+    flag: "workspace-agent-security-context",
+    env: "MERIDIAN_WORKSPACE_AGENT_SECURITY_CONTEXT",
+    valueName: "<json>",
+    description:
+      'securityContext of the workspace agent pods and containers, as JSON {"pod": {...}, "container": {...}} (the chart\'s workspaceAgent values); a part left out keeps its default.',
+    expected:
+      "a JSON object with a Kubernetes PodSecurityContext under pod and a SecurityContext under container",
+    schema: workspaceAgentSecurityContextSetting,
+    defaultDoc:
+      "non-root uid/gid 10001, read-only root file system, no privilege escalation, drop ALL, seccomp RuntimeDefault",
   },
   leaderElection: {
     flag: "leader-election",

@@ -18,6 +18,7 @@ import type { AgentConfig } from "./config.ts";
 import { type ClusterMemory, DesiredState } from "./inbound.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { type AgentInfo, buildAgentStatus } from "./report.ts";
+import { workspaceBuildContext } from "./workspace/build-context.ts";
 import { namespaceName, recordedGeneration } from "./workspace/objects.ts";
 import { ConditionBook, workspaceStatus } from "./workspace/status.ts";
 import { WorkspaceManager } from "./workspaces.ts";
@@ -85,19 +86,7 @@ export class WorkspaceController {
         recorder: deps.recorder,
         policy: config.policy,
         defaultImage: config.workspaceAgentImage,
-        build: {
-          namespacePrefix: config.policy.namespacePrefix,
-          pullPolicy: config.workspaceAgentPullPolicy,
-          pullSecrets: config.workspaceAgentPullSecrets,
-          controlPlaneUrl: config.controlPlaneUrl,
-          logLevel: config.logLevel,
-          caPem: config.caPem,
-          httpsProxy: config.httpsProxy,
-          noProxy: config.noProxy,
-          flinkAllowedRegistries: config.policy.allowedRegistries.flink,
-          orphanGracePeriodSeconds: config.policy.orphanGracePeriodSeconds,
-          savepointBaseDir: config.savepointBaseDir,
-        },
+        build: workspaceBuildContext(config),
         mintCredential: (id) => requestWorkspaceCredential(deps.endpoint, config.agentId, id),
         now,
       },

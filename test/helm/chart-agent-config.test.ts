@@ -4,88 +4,10 @@
 // registry check refuses exactly the workspace agent images agent/src/policy.ts refuses.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { loadConfig, SETTINGS } from "../../agent/src/config.ts";
+import { SETTINGS } from "../../agent/src/config.ts";
 import { checkImage } from "../../agent/src/policy.ts";
-import { CHART_DIR, helm, type Manifest, one, render, VALUE_SETS, valueArgs } from "./helm.ts";
-
-const POD_IP = "10.244.1.7";
-const POD_NAME = "meridian-agent-7d9c-x2x4z";
-const FIELD_REFS: Record<string, string> = {
-  "status.podIP": POD_IP,
-  "metadata.name": POD_NAME,
-  "metadata.namespace": "meridian-system",
-};
-/** What a Secret or ConfigMap the customer created holds, for value sets that name one. */
-const EXTERNAL_FILE = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-
-interface PodView {
-  flags: Record<string, string | undefined>;
-  env: Record<string, string>;
-  files: Map<string, string>;
-}
-
-/** The container's args, env and files as the kubelet would present them (external Secrets faked). */
-function podView(manifests: Manifest[]): PodView {
-  const pod = one(manifests, "Deployment").spec.template.spec;
-  const container = pod.containers[0];
-  const env: Record<string, string> = {};
-  for (const e of container.env as Array<{
-    name: string;
-    value?: string;
-    valueFrom?: { fieldRef?: { fieldPath: string } };
-  }>) {
-    const fromField = e.valueFrom?.fieldRef ? FIELD_REFS[e.valueFrom.fieldRef.fieldPath] : undefined;
-    assert.ok(e.value !== undefined || fromField !== undefined, `env ${e.name} has an unsupported source`);
-    env[e.name] = (e.value ?? fromField ?? "").replace(
-      /\$\((\w+)\)/g,
-      (_m, n: string) => env[n] ?? `$(${n})`,
-    );
-  }
-  const flags: Record<string, string | undefined> = {};
-  for (const arg of (container.args as string[]).slice(1)) {
-    const m = /^--([a-z-]+)=(.*)$/.exec(arg);
-    assert.ok(m, `argument ${arg} is not --flag=value`);
-    const setting = SETTINGS.find((s) => s.flag === m[1]);
-    assert.ok(setting, `the agent has no flag --${m[1]}`);
-    flags[setting.key] = m[2];
-  }
-  const files = new Map<string, string>();
-  for (const mount of container.volumeMounts as Array<{ name: string; mountPath: string }>) {
-    const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
-    const sources = volume.projected?.sources ?? [volume];
-    for (const src of sources) {
-      const ref = src.secret ?? src.configMap;
-      if (!ref) continue;
-      const name = ref.secretName ?? ref.name;
-      const rendered = manifests.find(
-        (m) => (m.kind === "Secret" || m.kind === "ConfigMap") && m.metadata.name === name,
-      );
-      for (const item of ref.items ?? Object.keys(rendered?.data ?? {}).map((k) => ({ key: k, path: k }))) {
-        const raw = rendered?.data?.[item.key];
-        const text =
-          raw === undefined
-            ? EXTERNAL_FILE
-            : rendered?.kind === "Secret"
-              ? Buffer.from(raw, "base64").toString()
-              : raw;
-        files.set(`${mount.mountPath}/${item.path}`, text);
-      }
-    }
-  }
-  return { flags, env, files };
-}
-
-function loadFromPod(view: PodView) {
-  return loadConfig({
-    flags: view.flags,
-    env: view.env,
-    readFile: (path) => {
-      const text = view.files.get(path);
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: "ENOENT" });
-      return text;
-    },
-  });
-}
+import { loadFromPod, POD_IP, POD_NAME, podView } from "./agent-pod.ts";
+import { CHART_DIR, helm, one, render, VALUE_SETS, valueArgs } from "./helm.ts";
 
 describe("the agent's loadConfig accepts what the chart gives it", () => {
   for (const set of VALUE_SETS) {

@@ -8,7 +8,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Cluster, getTestCluster } from "../cluster/index.ts";
-import { CHART_DIR, helm, NAMESPACE, renderText, VALUE_SETS, valueArgs } from "./helm.ts";
+import { workspaceAgentDeployment } from "./agent-pod.ts";
+import { CHART_DIR, helm, NAMESPACE, render, renderText, VALUE_SETS, valueArgs } from "./helm.ts";
 
 const CRD_PATH = join(import.meta.dirname, "fixtures", "servicemonitor-crd.yaml");
 const CRD_NAME = "servicemonitors.monitoring.coreos.com";
@@ -51,6 +52,13 @@ test("the dry run can fail: a misspelled field is refused", async () => {
     res.stderr,
     /unknown field "spec\.template\.spec\.containers\[0\]\.securityContext\.readOnlyRootFileSystem"/,
   );
+});
+
+test("the workspace agent Deployment the agent builds from the OpenShift values passes the dry run", async () => {
+  const deployment = workspaceAgentDeployment(await render(["openshift"]), NAMESPACE);
+  assert.equal(deployment.spec.template.spec.securityContext.runAsUser, undefined);
+  const res = await dryRunApply(JSON.stringify(deployment));
+  assert.equal(res.code, 0, res.stderr);
 });
 
 describe("kubectl apply --dry-run=server accepts every rendered object", () => {

@@ -17,6 +17,7 @@ export const VALUE_SETS = [
   "custom-ca-proxy",
   "strict-policy",
   "servicemonitor",
+  "openshift",
 ];
 
 export interface HelmResult {

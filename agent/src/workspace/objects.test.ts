@@ -10,11 +10,15 @@ import {
   buildNamespace,
   desiredObjects,
   NAMES,
-  recordedGeneration,
   type PolicyRule,
+  recordedGeneration,
   workspaceAgentRoleRules,
   workspaceIdOf,
 } from "./objects.ts";
+import {
+  DEFAULT_WORKSPACE_AGENT_SECURITY_CONTEXT,
+  workspaceAgentSecurityContextSetting,
+} from "./security-context.ts";
 
 const spec = workspaceSpec.parse({ id: "team-a", generation: 3, quota: { cpu: "4", memory: "8Gi" } });
 const ctx: BuildContext = {
@@ -30,6 +34,7 @@ const ctx: BuildContext = {
   flinkAllowedRegistries: ["docker.io/library/flink"],
   orphanGracePeriodSeconds: 3600,
   savepointBaseDir: undefined,
+  securityContext: DEFAULT_WORKSPACE_AGENT_SECURITY_CONTEXT,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: tests navigate built objects freely
@@ -98,6 +103,24 @@ test("the Deployment runs hardened with probes, resources and the contract's env
   });
   const names = c.env.map((e: Obj) => e.name);
   assert.ok(names.indexOf("POD_IP") < names.indexOf("MERIDIAN_HEALTH_ADDR"));
+});
+
+test("the Deployment carries the security contexts the setting gives (OpenShift: no fixed uid)", () => {
+  const openShift = {
+    pod: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+    container: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    },
+  };
+  const securityContext = workspaceAgentSecurityContextSetting.parse(JSON.stringify(openShift));
+  const pod = (buildDeployment(spec, "mw-team-a", { ...ctx, securityContext }) as Obj).spec.template.spec;
+  assert.deepEqual(pod.securityContext, openShift.pod);
+  assert.deepEqual(pod.containers[0].securityContext, openShift.container);
+  const objs = desiredObjects(spec, { ...ctx, securityContext });
+  const deployment = objs.find((o) => o.type.kind === "Deployment")?.object as Obj;
+  assert.equal(JSON.stringify(deployment).includes("10001"), false, "a hard-coded uid is left");
 });
 
 test("the Secret holds token, expiresAt and workspaceId; the namespace can carry the orphan mark", () => {

@@ -27,6 +27,7 @@ import {
   SERVICE_ACCOUNTS,
 } from "@meridian/shared/kube/resources";
 import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
+import type { WorkspaceAgentSecurityContext } from "./security-context.ts";
 
 export const NAMES = {
   serviceAccount: "meridian-workspace-agent",
@@ -74,6 +75,8 @@ export interface BuildContext {
   /** The local policy's grace period, which the workspace agent applies to orphaned Flink deployments too. */
   orphanGracePeriodSeconds: number;
   savepointBaseDir: string | undefined;
+  /** The pod's and the container's securityContext (the chart's workspaceAgent values, else the defaults). */
+  securityContext: WorkspaceAgentSecurityContext;
 }
 
 export interface DesiredObject {
@@ -240,12 +243,7 @@ export function buildDeployment(spec: WorkspaceSpec, ns: string, ctx: BuildConte
           automountServiceAccountToken: true,
           enableServiceLinks: false,
           imagePullSecrets: ctx.pullSecrets.map((name) => ({ name })),
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 10001,
-            runAsGroup: 10001,
-            seccompProfile: { type: "RuntimeDefault" },
-          },
+          securityContext: ctx.securityContext.pod,
           containers: [
             {
               name: NAMES.container,
@@ -257,15 +255,7 @@ export function buildDeployment(spec: WorkspaceSpec, ns: string, ctx: BuildConte
               readinessProbe: probe("/readyz", 5),
               livenessProbe: { ...probe("/healthz", 10), initialDelaySeconds: 5 },
               resources: spec.workspaceAgent.resources ?? DEFAULT_WORKSPACE_AGENT_RESOURCES,
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser: 10001,
-                runAsGroup: 10001,
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ["ALL"] },
-                seccompProfile: { type: "RuntimeDefault" },
-              },
+              securityContext: ctx.securityContext.container,
               volumeMounts: mounts,
             },
           ],

@@ -192,6 +192,33 @@ Docker Hub path ("meridian" is docker.io/library/meridian, "meridian/x" is docke
 {{- end }}
 
 {{/*
+The workspace agents' security contexts as the agent reads them (MERIDIAN_WORKSPACE_AGENT_SECURITY_CONTEXT):
+JSON {"pod": workspaceAgent.podSecurityContext, "container": workspaceAgent.securityContext}.
+*/}}
+{{- define "meridian-agent.workspaceAgentSecurityContext" -}}
+{{- dict "pod" .Values.workspaceAgent.podSecurityContext "container" .Values.workspaceAgent.securityContext | toJson }}
+{{- end }}
+
+{{/*
+Fails when a pod and container securityContext pair cannot run; the agent checks the workspace agents'
+pair with the same rules (agent/src/workspace/security-context.ts). A container's field wins over its pod's.
+Usage: include "meridian-agent.checkSecurityContexts" (list "podSecurityContext" $pod "securityContext" $container)
+*/}}
+{{- define "meridian-agent.checkSecurityContexts" -}}
+{{- $podName := index . 0 }}{{ $pod := index . 1 }}{{ $containerName := index . 2 }}{{ $container := index . 3 }}
+{{- $nonRoot := $pod.runAsNonRoot }}{{ $nonRootFrom := $podName }}
+{{- if hasKey $container "runAsNonRoot" }}{{ $nonRoot = $container.runAsNonRoot }}{{ $nonRootFrom = $containerName }}{{ end }}
+{{- $user := $pod.runAsUser }}{{ $userFrom := $podName }}
+{{- if hasKey $container "runAsUser" }}{{ $user = $container.runAsUser }}{{ $userFrom = $containerName }}{{ end }}
+{{- if and (kindIs "bool" $nonRoot) $nonRoot (not (kindIs "invalid" $user)) (eq (int64 $user) 0) }}
+{{- fail (printf "%s.runAsNonRoot is true but %s.runAsUser is 0 (root): the kubelet would refuse to start the container; set runAsUser to a non-zero uid, or to null to run as the image's user" $nonRootFrom $userFrom) }}
+{{- end }}
+{{- if and (eq (toString $container.privileged) "true") (eq (toString $container.allowPrivilegeEscalation) "false") }}
+{{- fail (printf "%s.privileged is true but %s.allowPrivilegeEscalation is false: the API server refuses that pair; drop privileged (Meridian needs no privileges)" $containerName $containerName) }}
+{{- end }}
+{{- end }}
+
+{{/*
 Fails the render, naming the values to change, when the value set contradicts itself or lacks what the
 agent cannot start without. The schema checks types and spelling; this checks combinations.
 */}}
@@ -242,6 +269,8 @@ agent cannot start without. The schema checks types and spelling; this checks co
 {{- if not (include "meridian-agent.imageAllowed" (list $wsRepo $v.policy.allowedRegistries.workspaceAgent)) }}
 {{- fail (printf "images.workspaceAgent.repository (%s) is not allowed by policy.allowedRegistries.workspaceAgent (%s): the agent would refuse to create any workspace; add its registry to the policy or change the image" $wsRepo (join ", " $v.policy.allowedRegistries.workspaceAgent)) }}
 {{- end }}
+{{- include "meridian-agent.checkSecurityContexts" (list "podSecurityContext" $v.podSecurityContext "securityContext" $v.securityContext) }}
+{{- include "meridian-agent.checkSecurityContexts" (list "workspaceAgent.podSecurityContext" $v.workspaceAgent.podSecurityContext "workspaceAgent.securityContext" $v.workspaceAgent.securityContext) }}
 {{- if and $v.networkPolicy.enabled (not $v.networkPolicy.apiServerCIDRs) }}
 {{- fail "networkPolicy.enabled needs networkPolicy.apiServerCIDRs (the addresses of `kubectl get endpoints kubernetes`), or the agent cannot reach the Kubernetes API" }}
 {{- end }}
