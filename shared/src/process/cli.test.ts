@@ -83,4 +83,5 @@ test("a bad setting exits 2 with every problem; a usage error exits 2; version e
   assert.equal(await exitCodeOf(["version"], version), 0);
   assert.deepEqual(version.out, ["meridian-x 1.2.3\n"]);
   assert.equal(await exitCodeOf(["--version"], version), 0);
+  assert.deepEqual(version.out, ["meridian-x 1.2.3\n", "meridian-x 1.2.3\n"]);
 });

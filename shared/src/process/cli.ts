@@ -65,7 +65,7 @@ export function buildProcessCli<C>(o: ProcessCliOptions<C>): Command {
     .command("version")
     .description(`print the version of ${o.name}`)
     .action(() => out(`${o.name} ${o.version}\n`));
-  program.version(o.version, "--version");
+  program.version(`${o.name} ${o.version}`, "--version");
   return program;
 }
 
