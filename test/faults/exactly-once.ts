@@ -25,9 +25,14 @@ export interface ExactlyOnceReport {
   duplicates: number;
   /** Lines whose sum is not the closed form (double count or loss in state), or that do not parse. */
   wrong: string[];
-  /** Numbers without a committed line (only counted when `complete` was asked for). */
+  /**
+   * Numbers without a committed line: below the highest committed number (the source emits in order
+   * and the sink commits in order, so committed output is a prefix), or below `count` when `complete`.
+   */
   missing: number;
-  /** True when the output so far is exact: no wrong line, no duplicate, and (if complete) no gap. */
+  /** The highest committed number, -1 when nothing is committed. */
+  max: number;
+  /** True when the output so far is exact: no wrong line, no duplicate, no gap. */
   ok: boolean;
   /** One line for the scoreboard. */
   summary: string;
@@ -40,7 +45,7 @@ export function expectedSum(i: number, keys: number): number {
   return (m + 1) * key + (keys * m * (m + 1)) / 2;
 }
 
-/** Checks output lines; `complete` also demands a line for every number (the job has finished). */
+/** Checks output lines; `complete` demands a line for every number (the job has finished). */
 export function checkLines(
   lines: Iterable<string>,
   p: ExactlyOnceParams,
@@ -75,7 +80,9 @@ export function checkLines(
     if (before !== undefined) duplicates++;
     seen.set(i, sum);
   }
-  const missing = complete ? p.count - seen.size : 0;
+  let max = -1;
+  for (const i of seen.keys()) if (i > max) max = i;
+  const missing = (complete ? p.count : max + 1) - seen.size;
   const ok = wrong.length === 0 && duplicates === 0 && missing === 0;
   const parts = [`${seen.size}/${p.count} numbers`];
   if (wrong.length > 0) parts.push(`${wrong.length} wrong sums (first: ${wrong[0]})`);
@@ -87,6 +94,7 @@ export function checkLines(
     duplicates,
     wrong,
     missing,
+    max,
     ok,
     summary: `${ok ? "exact" : "NOT exact"}: ${parts.join(", ")}`,
   };

@@ -1,0 +1,64 @@
+// Faults of the agent (two replicas, leader-elected, on their own node behind the fault proxy).
+import { workspaceBody } from "../../e2e/workload.ts";
+import { type Scenario, type ScenarioContext, sleep } from "../scenario.ts";
+import { AGENT_ID, NAMESPACE, WS } from "../workload.ts";
+
+let quotaCpu = 8;
+/** A workspace change (its CPU quota) that the leader must reconcile. */
+async function changeWorkspace(ctx: ScenarioContext): Promise<void> {
+  quotaCpu = quotaCpu === 8 ? 9 : 8;
+  const body = workspaceBody("fault campaign");
+  await ctx.sys.cp.admin.putWorkspace(AGENT_ID, WS, {
+    ...body,
+    quota: { ...body.quota, cpu: String(quotaCpu) },
+  });
+}
+
+/** The ResourceQuota carries the latest CPU quota: the change was applied, not lost with the leader. */
+async function quotaApplied(ctx: ScenarioContext): Promise<string | undefined> {
+  const res = await ctx.sys.cluster.request(
+    "GET",
+    `/api/v1/namespaces/mw-${WS}/resourcequotas/meridian-workspace-quota`,
+  );
+  const hard = (JSON.parse(res.body) as { spec?: { hard?: Record<string, string> } }).spec?.hard ?? {};
+  const cpu = hard["limits.cpu"] ?? hard["requests.cpu"] ?? hard.cpu;
+  return cpu === String(quotaCpu)
+    ? undefined
+    : `ResourceQuota cpu ${cpu}, expected ${quotaCpu}: the change was lost`;
+}
+
+export const agentScenarios: Scenario[] = [
+  {
+    name: "agent-leader-sigkill-mid-reconcile",
+    proves:
+      "a leader SIGKILLed while it reconciles a workspace change loses nothing: the other replica takes the Lease and applies the change, the killed one comes back as a follower",
+    bounded: true,
+    async run(ctx) {
+      const leader = await ctx.leader();
+      const done = await ctx.waitLogLine("agents", NAMESPACE, leader, /"msg":"reconciled workspace"/, 3000);
+      await changeWorkspace(ctx);
+      // The event reaches the leader within milliseconds and its reconcile takes tens: kill inside it.
+      await sleep(Math.floor(Math.random() * 30));
+      ctx.signalPod("agents", NAMESPACE, leader, "SIGKILL");
+      const finished = await done().then(
+        () => "after it had reconciled",
+        () => "before it logged the reconcile's end",
+      );
+      ctx.note(`killed the leader ${leader} ${finished}`);
+    },
+    outcome: quotaApplied,
+  },
+  {
+    name: "agents-both-sigkilled",
+    proves:
+      "with both replicas SIGKILLed at once (no agent at all for a while) the workspace and its Flink job keep running and a change made meanwhile is applied when an agent is back",
+    async run(ctx) {
+      const { agentPods, podName } = await import("../../e2e/observe.ts");
+      for (const p of await agentPods(ctx.sys.cluster))
+        ctx.signalPod("agents", NAMESPACE, podName(p), "SIGKILL");
+      await changeWorkspace(ctx);
+      await sleep(5000);
+    },
+    outcome: quotaApplied,
+  },
+];

@@ -1,0 +1,153 @@
+// The system the fault campaign breaks, every part real and every part breakable by real means:
+//  - the local cluster (etcd, kube-apiserver, controller-manager, scheduler) with restartable
+//    components (components.ts);
+//  - two simulated nodes, each its own node simulator so each can be lost on its own: `sim-agents-0`
+//    (tainted, runs only the two agent replicas) reaches the API server through a TCP fault proxy,
+//    `sim-node-0` runs the workspace agent and Flink (real JVMs) directly;
+//  - the reference control plane as its own process (SIGKILL-able), on a fixed port and database;
+//  - the agent installed with the chart, as a customer would.
+import { readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type Logger, silentLogger } from "@meridian/shared/log";
+import { flinkImageHandler } from "../cluster/flink/image-handler.ts";
+import { type Cluster, startCluster } from "../cluster/index.ts";
+import { defaultImageMap, type NodeSimulator, startNodeSimulator } from "../cluster/node-simulator/index.ts";
+import { freePort } from "../cluster/ports.ts";
+import { ClusterComponents } from "./components.ts";
+import { type ControlPlaneProcess, startControlPlaneProcess } from "./control-plane-process.ts";
+import { type FaultProxy, startFaultProxy } from "./proxy.ts";
+import { campaignFlinkHome, verifyJobJar } from "./verify-job.ts";
+
+export const AGENTS_NODE = "sim-agents-0";
+export const WORKERS_NODE = "sim-node-0";
+/** Taint and label that keep the agents, and only them, on AGENTS_NODE. */
+export const AGENTS_TAINT = { key: "meridian.dev/faults", value: "agents", effect: "NoSchedule" } as const;
+
+export interface CampaignSystem {
+  dir: string;
+  cluster: Cluster;
+  components: ClusterComponents;
+  /** Between the agents' node (both agent replicas) and the kube-apiserver. */
+  apiProxy: FaultProxy;
+  cp: ControlPlaneProcess;
+  /** Where the Flink pods' /flink-data lands (savepoints, the verification job's output). */
+  dataDir: string;
+  agentsNode(): NodeSimulator;
+  workersNode(): NodeSimulator;
+  /** Kills every process of a node's pods with SIGKILL and stops its simulator (the node is lost). */
+  loseNode(which: "agents" | "workers"): Promise<void>;
+  /** Starts the lost node's simulator again; the pods bound to it start again. */
+  restoreNode(which: "agents" | "workers"): Promise<void>;
+  /** Every directory holding pod logs, for the secret scan. */
+  logDirs(): string[];
+  stop(): Promise<void>;
+}
+
+/** Starts everything but the agent (see install.ts); stops what started on failure. */
+export async function startCampaignSystem(
+  dir: string,
+  logger: Logger = silentLogger(),
+): Promise<CampaignSystem> {
+  await mkdir(dir, { recursive: true });
+  const jar = await verifyJobJar();
+  const flinkHome = await campaignFlinkHome(jar);
+  const dataDir = join(dir, "flink-data");
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err) => logger.warn({ err }, "stop failed"));
+  };
+  try {
+    const cluster = await startCluster({ nodes: 0, logDir: join(dir, "cluster-logs"), logger });
+    stops.push(() => cluster.stop());
+    const components = new ClusterComponents(cluster);
+    stops.push(() => components.stop());
+    const apiserver = new URL(cluster.server);
+    const apiProxy = await startFaultProxy({
+      target: { host: apiserver.hostname, port: Number(apiserver.port) },
+    });
+    stops.push(() => apiProxy.close());
+    const proxiedKubeconfig = join(dir, "agents-node.kubeconfig");
+    const kc = JSON.parse(readFileSync(cluster.kubeconfigPath, "utf8"));
+    kc.clusters[0].cluster.server = `https://127.0.0.1:${apiProxy.port}`;
+    await writeFile(proxiedKubeconfig, JSON.stringify(kc), { mode: 0o600 });
+
+    const imageMap = defaultImageMap([flinkImageHandler({ dataDir, flinkHome })]);
+    const nodes = {
+      agents: { prefix: "sim-agents", kubeconfigPath: proxiedKubeconfig, block: 200, sim: undefined },
+      workers: { prefix: "sim-node", kubeconfigPath: cluster.kubeconfigPath, block: 100, sim: undefined },
+    } as Record<
+      "agents" | "workers",
+      { prefix: string; kubeconfigPath: string; block: number; sim: NodeSimulator | undefined }
+    >;
+    const startNode = async (which: "agents" | "workers") => {
+      const n = nodes[which];
+      // A fresh block of pod IPs per start: an address the lost node gave out is never reused.
+      process.env.MERIDIAN_POD_IP_BLOCK = String(n.block++);
+      try {
+        n.sim = await startNodeSimulator({
+          cluster,
+          kubeconfigPath: n.kubeconfigPath,
+          nodes: 1,
+          nodeNamePrefix: n.prefix,
+          imageMap,
+          dir: join(dir, `node-${which}`),
+          logger: logger.child({ module: `node-${which}` }),
+        });
+      } finally {
+        delete process.env.MERIDIAN_POD_IP_BLOCK;
+      }
+    };
+    await startNode("agents");
+    stops.push(async () => nodes.agents.sim?.stop());
+    const t = AGENTS_TAINT;
+    for (const args of [
+      ["taint", "node", AGENTS_NODE, `${t.key}=${t.value}:${t.effect}`, "--overwrite"],
+      ["label", "node", AGENTS_NODE, `${t.key}=${t.value}`, "--overwrite"],
+    ]) {
+      const r = await cluster.kubectl(args);
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed: ${r.stderr}`);
+    }
+    await startNode("workers");
+    stops.push(async () => nodes.workers.sim?.stop());
+
+    const cp = await startControlPlaneProcess({
+      port: await freePort(),
+      dbPath: join(dir, "control-plane.db"),
+      logPath: join(dir, "control-plane.log"),
+    });
+    stops.push(() => cp.stop());
+
+    const sim = (which: "agents" | "workers") => {
+      const s = nodes[which].sim;
+      if (!s) throw new Error(`the ${which} node is lost: restore it first`);
+      return s;
+    };
+    return {
+      dir,
+      cluster,
+      components,
+      apiProxy,
+      cp,
+      dataDir,
+      agentsNode: () => sim("agents"),
+      workersNode: () => sim("workers"),
+      loseNode: async (which) => {
+        const s = sim(which);
+        for (const pid of s.allProcesses()) {
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {}
+        }
+        nodes[which].sim = undefined;
+        await s.stop();
+      },
+      restoreNode: (which) => startNode(which),
+      logDirs: () => [join(dir, "node-agents"), join(dir, "node-workers")],
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
