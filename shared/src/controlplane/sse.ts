@@ -34,6 +34,7 @@ export interface SseParserOptions {
 const LF = 0x0a;
 const CR = 0x0d;
 const COLON = 0x3a;
+const BOM = [0xef, 0xbb, 0xbf];
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 export class SseParser {
@@ -45,8 +46,11 @@ export class SseParser {
   #lineDropped: "comment" | "too long" | undefined;
   /** The previous chunk ended in CR: a LF opening the next one belongs to the same line break. */
   #afterCr = false;
-  /** A byte-order mark is allowed at the start of the stream only. */
-  #firstLine = true;
+  /**
+   * Bytes of a leading byte-order mark matched so far; undefined once past the stream's start. It is
+   * stripped as bytes, before anything else, so that a comment behind it is still a comment.
+   */
+  #bomBytes: number | undefined = 0;
   #type: string | undefined;
   #id: string | undefined;
   #data: string[] = [];
@@ -59,6 +63,9 @@ export class SseParser {
   }
 
   feed(chunk: Uint8Array): void {
+    if (this.#bomBytes !== undefined) chunk = this.#skipBom(chunk);
+    // An empty read must not end a CR's wait for its LF.
+    if (chunk.length === 0) return;
     let start = this.#afterCr && chunk[0] === LF ? 1 : 0;
     this.#afterCr = false;
     for (let i = start; i < chunk.length; i++) {
@@ -75,6 +82,21 @@ export class SseParser {
     this.#append(chunk.subarray(start));
   }
 
+  /** `chunk` without the part of a leading byte-order mark it holds (WHATWG: UTF-8 decode strips one). */
+  #skipBom(chunk: Uint8Array): Uint8Array {
+    let matched = this.#bomBytes ?? 0;
+    let i = 0;
+    while (i < chunk.length && matched < BOM.length && chunk[i] === BOM[matched]) {
+      matched++;
+      i++;
+    }
+    if (matched === BOM.length || i < chunk.length) this.#bomBytes = undefined;
+    else this.#bomBytes = matched; // the whole chunk was a part of one: wait for the rest
+    if (matched === BOM.length || i === chunk.length) return chunk.subarray(i);
+    // Not a byte-order mark after all: the bytes taken for one are data.
+    return Buffer.concat([Uint8Array.from(BOM.slice(0, matched)), chunk.subarray(i)]);
+  }
+
   /** The data limit of the current event: its type's, or the largest while the type is unknown. */
   #eventLimit(): number {
     return this.#type === undefined ? this.#o.maxAnyEventBytes : this.#o.maxEventBytes(this.#type);
@@ -86,16 +108,16 @@ export class SseParser {
       this.#lineDropped = "comment"; // e.g. a keep-alive: nothing in it is ever needed
       return;
     }
-    // A skipped event keeps short lines only; otherwise a line may take the event's remaining
-    // budget (plus room for the field name).
-    const limit = this.#tooLarge
-      ? this.#o.maxSkippedLineBytes
-      : Math.max(0, this.#eventLimit() - this.#dataBytes) + 8;
-    if (this.#lineBytes + bytes.length > limit) {
+    // A line may be short (an `id:` or `event:` line) or take the event's remaining budget, plus room
+    // for the field name; past that the event is refused, and the line, like every long line of a
+    // skipped event, is dropped unread.
+    const length = this.#lineBytes + bytes.length;
+    const budget = Math.max(this.#o.maxSkippedLineBytes, this.#eventLimit() - this.#dataBytes) + 8;
+    if (!this.#tooLarge && length > budget) this.#refuse();
+    if (this.#tooLarge && length > this.#o.maxSkippedLineBytes) {
       this.#lineDropped = "too long";
       this.#line = [];
       this.#lineBytes = 0;
-      this.#refuse();
       return;
     }
     this.#line.push(bytes.slice());
@@ -108,9 +130,7 @@ export class SseParser {
     this.#line = [];
     this.#lineBytes = 0;
     this.#lineDropped = undefined;
-    let text = dropped ? undefined : decoder.decode(line);
-    if (this.#firstLine && text?.startsWith("\uFEFF")) text = text.slice(1);
-    this.#firstLine = false;
+    const text = dropped ? undefined : decoder.decode(line);
     // A dropped line is no field, and it is not the blank line that ends an event.
     if (text === undefined) return;
     if (text === "") this.#dispatch();
@@ -118,13 +138,12 @@ export class SseParser {
   }
 
   #field(line: string): void {
-    if (line.startsWith(":")) return; // a comment (after a byte-order mark)
     const colon = line.indexOf(":");
     const name = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? "" : line.slice(colon + 1);
     if (value.startsWith(" ")) value = value.slice(1);
     if (name === "event") {
-      this.#type = value;
+      this.#type = value === "" ? "message" : value; // WHATWG: an empty type is the default one
       if (this.#dataBytes > this.#eventLimit()) this.#refuse();
     } else if (name === "id") {
       if (!value.includes("\0")) this.#id = value;
@@ -143,7 +162,9 @@ export class SseParser {
 
   #dispatch(): void {
     const type = this.#type ?? "message";
-    const { tooLarge, data, id } = { tooLarge: this.#tooLarge, data: this.#data, id: this.#id };
+    const { data, id } = { data: this.#data, id: this.#id };
+    // An event without an `event:` line was held against the largest limit; now its type is known.
+    const tooLarge = this.#tooLarge || this.#dataBytes > this.#o.maxEventBytes(type);
     this.#type = undefined;
     this.#id = undefined;
     this.#data = [];
