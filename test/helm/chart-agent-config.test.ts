@@ -43,6 +43,7 @@ describe("the agent's loadConfig accepts what the chart gives it", () => {
         workspaceAgent: ["acr.corp.example/meridian/"],
         flink: ["acr.corp.example/flink/"],
       },
+      allowedJarURIs: ["abfss://jobs@corpstore.dfs.core.windows.net/flink"],
       quotaCeilings: { cpu: "8500m", memory: "32Gi" },
       orphanGracePeriodSeconds: 3600,
     });

@@ -178,6 +178,7 @@ export function agentConfig(
     caFile: undefined,
     proxy: {},
     flinkAllowedRegistries: ALLOWED_REGISTRIES,
+    flinkAllowedJarURIs: [],
     savepointBaseDir: undefined,
     kubeconfig: ws.kubeconfig,
     flinkPollIntervalMs: 1000,

@@ -215,3 +215,21 @@ test("an update of a running deployment to a jar outside the image changes nothi
     return condition(r, "SpecAligned")?.reason !== "SpecRefused" && r?.phase !== "Refused";
   });
 });
+
+test("a remote jar location the local policy lists is used; one it does not list stays refused", async () => {
+  await agent.stop();
+  agent = await startAgent(env, ws, { flinkAllowedJarURIs: ["s3://acme-jobs/releases"] });
+  const jar = (jarURI: string): DeploymentBody => ({ ...GOOD, job: { ...GOOD.job, jarURI } });
+  await env.cp.admin.putDeployment(ws.id, "from-s3", jar("s3://acme-jobs/releases/v1/job.jar"));
+  await env.cp.admin.putDeployment(ws.id, "beside", jar("s3://acme-jobs/releases-evil/job.jar"));
+  await waitFor("from-s3's pods", async () => (await live("from-s3")).length === 2);
+  const s = await waitFor("beside Refused", async () => {
+    const r = await reported(env, ws, "beside");
+    return r?.phase === "Refused" ? r : undefined;
+  });
+  assert.match(
+    condition(s, "SpecAligned")?.message ?? "",
+    /^job\.jarURI: jarURI on s3:\/\/acme-jobs is not under an allowed jar location \(allowedJarURIs: s3:\/\/acme-jobs\/releases\)/,
+  );
+  assert.equal((await podsOf(env, ws.namespace, "beside")).length, 0);
+});

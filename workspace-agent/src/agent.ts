@@ -165,6 +165,7 @@ export async function startWorkspaceAgent(
       workspaceId: config.workspaceId,
       savepointBaseDir: config.savepointBaseDir,
       allowedRegistries: config.flinkAllowedRegistries,
+      allowedJarURIs: config.flinkAllowedJarURIs,
       orphanGracePeriodMs: config.orphanGracePeriodSeconds * 1000,
       client,
       pods: caches.pods,

@@ -14,6 +14,7 @@ const env = {
   MERIDIAN_HEALTH_ADDR: "10.0.0.5:8080",
   MERIDIAN_CREDENTIAL_SECRET: "meridian-workspace-credential",
   MERIDIAN_FLINK_ALLOWED_REGISTRIES: "docker.io/library/flink, registry.example.com/flink",
+  MERIDIAN_FLINK_ALLOWED_JAR_URIS: "s3://acme-jobs/releases, gs://acme-jobs",
   MERIDIAN_SAVEPOINT_BASE_DIR: "s3://bucket/savepoints/",
   HTTPS_PROXY: "http://user:secret@proxy:3128",
   NO_PROXY: ".svc",
@@ -25,6 +26,13 @@ test("the agent Deployment's environment is read, normalised and defaulted", () 
   assert.equal(c.workspaceId, "team-a");
   assert.equal(c.healthAddr, "10.0.0.5:8080");
   assert.deepEqual(c.flinkAllowedRegistries, ["docker.io/library/flink", "registry.example.com/flink"]);
+  assert.deepEqual(c.flinkAllowedJarURIs, ["s3://acme-jobs/releases", "gs://acme-jobs"]);
+  assert.deepEqual(
+    loadConfig({ flags: {}, env: { ...env, MERIDIAN_FLINK_ALLOWED_JAR_URIS: undefined } })
+      .flinkAllowedJarURIs,
+    [],
+    "unset: only local:// jars inside the image",
+  );
   assert.equal(c.savepointBaseDir, "s3://bucket/savepoints");
   assert.equal(c.logLevel, "info");
   assert.equal(c.flinkPollIntervalMs, 2000);
@@ -76,6 +84,14 @@ test("bad and missing settings are all named with their source and what was expe
       );
       return true;
     },
+  );
+  assert.throws(
+    () =>
+      loadConfig({
+        flags: {},
+        env: { ...env, MERIDIAN_FLINK_ALLOWED_JAR_URIS: "s3://ok,http://169.254.169.254/latest" },
+      }),
+    /--flink-allowed-jar-uris \/ MERIDIAN_FLINK_ALLOWED_JAR_URIS \(from env: .*\): allowedJarURIs entry has scheme "http:"/,
   );
   assert.throws(
     () => loadConfig({ flags: {}, env: { ...env, MERIDIAN_SAVEPOINT_BASE_DIR: "/no/scheme" } }),

@@ -11,6 +11,7 @@ import {
   WORKSPACE_CREDENTIAL_SECRET,
 } from "@meridian/shared/contract/workspace-agent-env";
 import { type ProxySettings, proxySettingsFromEnv } from "@meridian/shared/controlplane/http";
+import { jarUriEntryProblem } from "@meridian/shared/policy/jar-uris";
 import {
   dnsLabel,
   fileSystemUri,
@@ -78,6 +79,15 @@ export const WORKSPACE_AGENT_SETTINGS = settingsTable({
     valueName: "<registries>",
     schema: list,
     defaultDoc: "any registry",
+  }),
+  flinkAllowedJarURIs: fromContract(ENV.flinkAllowedJarURIs, {
+    flag: "flink-allowed-jar-uris",
+    valueName: "<uris>",
+    schema: list.superRefine((entries, ctx) => {
+      for (const problem of entries.map(jarUriEntryProblem))
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+    defaultDoc: "none: only local:// paths inside the image",
   }),
   savepointBaseDir: fromContract(ENV.savepointBaseDir, {
     flag: "savepoint-base-dir",

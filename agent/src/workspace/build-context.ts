@@ -16,6 +16,7 @@ export function workspaceBuildContext(config: AgentConfig): Omit<BuildContext, "
     httpsProxy: config.httpsProxy,
     noProxy: config.noProxy,
     flinkAllowedRegistries: config.policy.allowedRegistries.flink,
+    flinkAllowedJarURIs: config.policy.allowedJarURIs,
     orphanGracePeriodSeconds: config.policy.orphanGracePeriodSeconds,
     savepointBaseDir: config.savepointBaseDir,
     securityContext: config.workspaceAgentSecurityContext,

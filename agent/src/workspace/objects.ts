@@ -72,6 +72,8 @@ export interface BuildContext {
   httpsProxy: string | undefined;
   noProxy: string | undefined;
   flinkAllowedRegistries: string[];
+  /** The local policy's allowedJarURIs: remote locations Flink job jars may come from. */
+  flinkAllowedJarURIs: string[];
   /** The local policy's grace period, which the workspace agent applies to orphaned Flink deployments too. */
   orphanGracePeriodSeconds: number;
   savepointBaseDir: string | undefined;
@@ -286,6 +288,7 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
     value(ENV.credentialSecret, NAMES.secret),
     value(ENV.logLevel, spec.workspaceAgent.logLevel ?? ctx.logLevel),
     value(ENV.flinkAllowedRegistries, ctx.flinkAllowedRegistries.join(",")),
+    value(ENV.flinkAllowedJarURIs, ctx.flinkAllowedJarURIs.join(",")),
     value(ENV.orphanGracePeriodSeconds, String(ctx.orphanGracePeriodSeconds)),
   ];
   if (ctx.caPem) env.push(value(ENV.caFile, `${CA_MOUNT_DIR}/ca.crt`));

@@ -88,6 +88,12 @@ export const WORKSPACE_AGENT_ENV = {
       "Registries (or registry/repository prefixes) Flink images may come from; empty accepts any (the local policy's allowedRegistries.flink).",
     expected: "comma-separated registries such as docker.io,registry.example.com/flink",
   },
+  flinkAllowedJarURIs: {
+    name: "MERIDIAN_FLINK_ALLOWED_JAR_URIS",
+    meaning:
+      "Remote locations Flink job jars may come from, besides local:// paths inside the image, which are always allowed (the local policy's allowedJarURIs).",
+    expected: "comma-separated s3, s3a, gs, abfss, wasbs or https URI prefixes such as s3://bucket/jobs",
+  },
   orphanGracePeriodSeconds: {
     name: "MERIDIAN_ORPHAN_GRACE_PERIOD_SECONDS",
     meaning:

@@ -48,8 +48,8 @@ export interface ControllerOptions {
   savepointBaseDir: string | undefined;
   /** The local policy's rules for specs (Flink image registries, job jar locations). */
   allowedRegistries: string[];
-  /** Remote job jar locations; unset = none (only `local://` paths inside the image). */
-  allowedJarURIs?: string[];
+  /** Remote job jar locations; empty = none (only `local://` paths inside the image). */
+  allowedJarURIs: string[];
   client: KubeClient;
   pods: WatchCache<PodObject>;
   configMaps: WatchCache<ConfigMapObject>;
@@ -274,10 +274,7 @@ export class DeploymentController {
     else if (entry.kind === "orphaned" && state && this.#orphanExpired(name, cm, log))
       desired = { deleted: true };
     else if (entry.kind === "spec") {
-      refused = refuseSpec(entry.spec, {
-        allowedRegistries: this.#o.allowedRegistries,
-        allowedJarURIs: this.#o.allowedJarURIs ?? [],
-      });
+      refused = refuseSpec(entry.spec, this.#o);
       if (!refused) desired = { deleted: false, spec: entry.spec, specHash: specHash(entry.spec) };
       else this.#refusedOnce(name, cm, refused, log);
     }
