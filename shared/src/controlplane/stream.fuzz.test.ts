@@ -71,11 +71,18 @@ const idPlan: fc.Arbitrary<IdPlan> = fc.oneof(
   },
 );
 
-const script = fc.array(
+interface Planned {
+  type: Type;
+  id: IdPlan;
+  data: "valid" | "not json" | "invalid" | "deep";
+  eol: string;
+}
+
+const script: fc.Arbitrary<Planned[]> = fc.array(
   fc.record({
     type: fc.constantFrom(...TYPES),
     id: idPlan,
-    data: fc.constantFrom("valid", "valid", "valid", "not json", "invalid", "deep" as const),
+    data: fc.constantFrom("valid", "valid", "valid", "not json", "invalid", "deep"),
     eol: fc.constantFrom("\n", "\r\n", "\r"),
   }),
   { maxLength: 25 },
@@ -90,15 +97,17 @@ interface Sent {
 }
 
 /** Renders the script: ids from a running counter, each event with its own line breaks. */
-function render(events: fc.RecordValue<{ type: Type; id: IdPlan; data: string; eol: string }>[]): Sent[] {
+function render(events: Planned[]): Sent[] {
   let counter = 10;
   return events.map((e) => {
     let id: string | undefined;
-    if (e.id.kind === "next") id = String((counter += e.id.gap));
-    else if (e.id.kind === "repeat") id = String(counter);
+    if (e.id.kind === "next") {
+      counter += e.id.gap;
+      id = String(counter);
+    } else if (e.id.kind === "repeat") id = String(counter);
     else if (e.id.kind === "back") id = String(Math.max(0, counter - e.id.by));
     else if (e.id.kind === "literal") id = e.id.id;
-    const data = payload(e.type, e.data as "valid");
+    const data = payload(e.type, e.data);
     const lines = [`event: ${e.type}`, `data: ${data}`];
     if (id !== undefined) lines.unshift(`id: ${id}`);
     const valid = e.data === "valid" && e.type !== "workspace.upsert" && e.type !== "message";
