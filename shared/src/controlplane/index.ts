@@ -17,6 +17,7 @@ export {
   errorFromResponse,
   type FailureKind,
   ProtocolError,
+  redirectError,
 } from "./errors.ts";
 export {
   createDispatcher,
@@ -27,6 +28,7 @@ export {
   protocolHeaders,
   proxySettingsFromEnv,
   type RequestJsonOptions,
+  readLimited,
   requestJson,
 } from "./http.ts";
 export {

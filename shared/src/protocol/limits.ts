@@ -9,7 +9,7 @@ const MiB = 1024 * KiB;
 export const MAX_EVENT_BYTES = 1 * MiB;
 /**
  * One `snapshot` event (the whole desired state of a stream). Larger than a delta so that thousands
- * of workspaces fit: 1,000 workspaces with every field at its limit take about 1.5 MB.
+ * of workspaces fit: 1,000 workspaces with every field at its limit take 1.35 MB, 5,000 take 6.75 MB.
  */
 export const MAX_SNAPSHOT_BYTES = 8 * MiB;
 /** The largest event of any type; what the parser may hold before it knows an event's type. */
