@@ -152,7 +152,12 @@ export async function startHarness(
           keepAliveMs: 1000,
         });
         h.cp = controlPlane;
-        const { token: fresh } = await controlPlane.admin.createAgent(agentId);
+        // A keep-alive socket to the control plane just stopped may still be pooled: one retry.
+        const register = () => controlPlane.admin.createAgent(agentId);
+        const { token: fresh } = await register().catch(async () => {
+          await sleep(100);
+          return register();
+        });
         tokens.add(fresh);
         await writeFile(tokenFile, `${fresh}\n`, { mode: 0o600 });
         return controlPlane;

@@ -105,7 +105,13 @@ test("an update changes only what changed and reports the new generation", async
   );
   await idle();
   const applies = writes.filter((w) => w.verb === "apply").map((w) => w.path);
-  assert.deepEqual(applies, ["/api/v1/namespaces/mw-alpha/resourcequotas/meridian-workspace-quota"]);
+  // The quota, and the generation recorded on the namespace (what a stale spec is compared with).
+  assert.deepEqual(applies.sort(), [
+    "/api/v1/namespaces/mw-alpha",
+    "/api/v1/namespaces/mw-alpha/resourcequotas/meridian-workspace-quota",
+  ]);
+  const ns = await get(nsPath("alpha"));
+  assert.equal(ns?.metadata?.annotations?.["meridian.dev/generation"], "2");
 });
 
 test("drift is repaired within seconds: a deleted Deployment, an edited Role, a removed label", async () => {
