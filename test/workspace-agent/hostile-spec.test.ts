@@ -233,3 +233,54 @@ test("a remote jar location the local policy lists is used; one it does not list
   );
   assert.equal((await podsOf(env, ws.namespace, "beside")).length, 0);
 });
+
+test("in a snapshot, each hostile flinkConfiguration is refused alone and named; the rest applies", async () => {
+  const good = await waitFor("good settled", async () => {
+    const r = await reported(env, ws, "good");
+    return r && condition(r, "SpecAligned")?.status === "True" ? r : undefined;
+  });
+  const goodPods = (await live("good")).map((p) => p.metadata.uid).sort();
+  const item = (name: string, generation: number, over: Partial<DeploymentBody> = {}) => ({
+    ...GOOD,
+    ...over,
+    name,
+    generation,
+  });
+  await env.cp.admin.fault({
+    type: "inject-event",
+    stream: "workspace",
+    target: ws.id,
+    event: "snapshot",
+    data: JSON.stringify({
+      workspaceId: ws.id,
+      deployments: [
+        item("good", good.observedGeneration),
+        item("snap-newline", 1, { flinkConfiguration: { "x\ny": "1" } }),
+        item("snap-owned", 1, { flinkConfiguration: { "parallelism.default": "64" } }),
+        item("fresh", 1),
+      ],
+    }),
+  });
+  await waitFor("fresh's pods", async () => (await live("fresh")).length === 2);
+  for (const [name, reason] of [
+    ["snap-newline", /deployments\.1\.flinkConfiguration: keys must be Flink option keys .*"x\\ny"/],
+    [
+      "snap-owned",
+      /deployments\.2\.flinkConfiguration: sets keys Meridian owns: parallelism\.default \(set parallelism\)/,
+    ],
+  ] as const) {
+    const s = await waitFor(`${name} reported refused`, async () => {
+      const r = await reported(env, ws, name);
+      return condition(r, "SpecRejected") ? r : undefined;
+    });
+    assert.equal(s.phase, "Refused", name);
+    assert.match(condition(s, "SpecRejected")?.message ?? "", reason, name);
+    assert.equal((await podsOf(env, ws.namespace, name)).length, 0, `no pod for ${name}`);
+    assert.equal(
+      await kubeGet(env, `/api/v1/namespaces/${ws.namespace}/configmaps/${name}-flink-config`),
+      undefined,
+      `no ConfigMap for ${name}`,
+    );
+  }
+  assert.deepEqual((await live("good")).map((p) => p.metadata.uid).sort(), goodPods, "good untouched");
+});
