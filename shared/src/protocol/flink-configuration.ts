@@ -80,9 +80,19 @@ export function flinkConfigurationProblems(config: Record<string, string>): stri
   return problems;
 }
 
-/** `flinkConfiguration` of a deployment spec: string values by Flink option key, within the limits. */
+/**
+ * `flinkConfiguration` of a deployment spec: string values by Flink option key, within the limits.
+ * A `__proto__` key (JSON.parse makes it an ordinary key) would be dropped without a word by the
+ * record schema, so it is refused first.
+ */
 export const flinkConfiguration = z
-  .record(z.string().max(MAX_CONFIG_KEY_LENGTH), z.string().max(MAX_CONFIG_VALUE_LENGTH))
+  .custom<Record<string, string>>(
+    (raw) => typeof raw !== "object" || raw === null || !Object.hasOwn(raw, "__proto__"),
+    {
+      message: 'has the key "__proto__", which is not a Flink option and cannot be kept; remove it',
+    },
+  )
+  .pipe(z.record(z.string().max(MAX_CONFIG_KEY_LENGTH), z.string().max(MAX_CONFIG_VALUE_LENGTH)))
   .check(maxEntries(MAX_CONFIG_ENTRIES))
   .superRefine((config, ctx) => {
     for (const message of flinkConfigurationProblems(config)) ctx.addIssue({ code: "custom", message });
