@@ -27,11 +27,14 @@ export function boundedString(max: number, opts: { printable?: boolean } = {}): 
   );
 }
 
-/** DNS-1123 labels of 1..max characters (a workspace id). */
+/** DNS-1123 labels of 1..max characters (a workspace id), as often as not of the longest length. */
 export const dnsLabel = (max: number) =>
   fc
-    .tuple(fc.stringMatching(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/), fc.constantFrom("a", "0", "z9"))
-    .map(([s, pad]) => (s.length > max ? s.slice(0, max).replace(/-+$/, "") || pad : s));
+    .tuple(fc.stringMatching(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/), fc.constantFrom("a", "0", "z9"), fc.boolean())
+    .map(([s, pad, longest]) => {
+      const label = longest ? `${s}${sized(`-${pad}`, max)}`.slice(0, max) : s.slice(0, max);
+      return label.replace(/-+$/, "") || pad;
+    });
 
 /** DNS-1035 labels of 1..max characters (a deployment name). */
 export const dns1035Label = (max: number) =>
