@@ -84,10 +84,11 @@ test("a control-plane restart, dropped and cut streams change nothing in the clu
     20_000,
   );
   await settle();
-  assert.deepEqual(
-    writes.filter((w) => !w.includes("/events")),
-    ["apply /api/v1/namespaces/mw-two/resourcequotas/meridian-workspace-quota"],
-  );
+  // The new quota, and the new generation recorded on the namespace.
+  assert.deepEqual(writes.filter((w) => !w.includes("/events")).sort(), [
+    "apply /api/v1/namespaces/mw-two",
+    "apply /api/v1/namespaces/mw-two/resourcequotas/meridian-workspace-quota",
+  ]);
 });
 
 test("an outage of the control plane deletes nothing and writes nothing", async () => {
