@@ -3,7 +3,6 @@
 // label keys and values, and the size limits that a valid-looking object can still break.
 import assert from "node:assert/strict";
 import { LABEL_MANAGED_BY, LABEL_PART_OF, PART_OF } from "./labels.ts";
-import type { KubeObject } from "./resources.ts";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -34,12 +33,25 @@ export function isQualifiedName(key: string): boolean {
 
 const bytes = (s: string) => Buffer.byteLength(s, "utf8");
 
+/** The part of an object these checks read (a KubeObject and client-node's V1 types alike). */
+export interface Metadata {
+  kind?: string | undefined;
+  metadata?:
+    | {
+        name?: string | undefined;
+        namespace?: string | undefined;
+        labels?: Record<string, string> | undefined;
+        annotations?: Record<string, string> | undefined;
+      }
+    | undefined;
+}
+
 /**
  * Asserts what the API server checks of every object's metadata: a name of the right kind, valid
  * label keys and values, valid annotation keys within the size limit, and the whole object within
  * what etcd stores. `nameIs` picks the name rule of the kind (e.g. isDns1035Label for a Service).
  */
-export function assertValidMetadata(obj: KubeObject, nameIs: (s: string) => boolean = isDnsSubdomain): void {
+export function assertValidMetadata(obj: Metadata, nameIs: (s: string) => boolean = isDnsSubdomain): void {
   const what = `${obj.kind ?? "object"} ${obj.metadata?.name}`;
   const name = obj.metadata?.name ?? "";
   assert.ok(nameIs(name), `${what}: the name is not valid for its kind`);
@@ -67,7 +79,7 @@ export function assertValidMetadata(obj: KubeObject, nameIs: (s: string) => bool
 
 /** Asserts the labels every Meridian object carries (docs/CONVENTIONS.md), plus `extra`. */
 export function assertMeridianLabels(
-  obj: KubeObject,
+  obj: Metadata,
   managedBy: string,
   extra: Record<string, string>,
 ): void {
@@ -79,7 +91,7 @@ export function assertMeridianLabels(
 }
 
 /** Asserts a ConfigMap's data (keys and values) within the API server's 1 MiB. */
-export function assertConfigMapSize(cm: KubeObject & { data?: Record<string, string> }): void {
+export function assertConfigMapSize(cm: Metadata & { data?: Record<string, string> | undefined }): void {
   let total = 0;
   for (const [k, v] of Object.entries(cm.data ?? {})) total += bytes(k) + bytes(v);
   assert.ok(

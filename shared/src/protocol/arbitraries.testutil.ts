@@ -30,7 +30,11 @@ export function boundedString(max: number, opts: { printable?: boolean } = {}): 
 /** DNS-1123 labels of 1..max characters (a workspace id), as often as not of the longest length. */
 export const dnsLabel = (max: number) =>
   fc
-    .tuple(fc.stringMatching(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/), fc.constantFrom("a", "0", "z9"), fc.boolean())
+    .tuple(
+      fc.stringMatching(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/),
+      fc.constantFrom("a", "0", "z9"),
+      fc.boolean(),
+    )
     .map(([s, pad, longest]) => {
       const label = longest ? `${s}${sized(`-${pad}`, max)}`.slice(0, max) : s.slice(0, max);
       return label.replace(/-+$/, "") || pad;
@@ -152,7 +156,7 @@ const flinkValue = fc.oneof(
 );
 
 const flinkConfiguration = fc.oneof(
-  { weight: 8, arbitrary: fc.dictionary(flinkKey, flinkValue, { maxKeys: 12 }) },
+  { weight: 30, arbitrary: fc.dictionary(flinkKey, flinkValue, { maxKeys: 12 }) },
   // At the limits: as many entries as allowed, each as long as allowed.
   {
     weight: 1,
@@ -168,7 +172,7 @@ const flinkConfiguration = fc.oneof(
 );
 
 const jobArgs = fc.oneof(
-  { weight: 8, arbitrary: fc.array(boundedString(40), { maxLength: 6 }) },
+  { weight: 30, arbitrary: fc.array(boundedString(40), { maxLength: 6 }) },
   {
     weight: 1,
     arbitrary: fc.constant(Array.from({ length: MAX_JOB_ARGS }, () => sized("--arg=1 ", MAX_JOB_ARG_LENGTH))),
