@@ -2,6 +2,7 @@
 // documentation allows, limits included, not only the comfortable middle) and mutations of them (one
 // field replaced, removed, added or pushed past its limit), so the schemas, the renderers and the API
 // server's dry run all see the same inputs.
+import { compareQuantities } from "@meridian/shared/kube/quantity";
 import fc from "fast-check";
 import { MERIDIAN_OWNED_FLINK_KEYS } from "./flink-configuration.ts";
 import {
@@ -81,7 +82,12 @@ export const workspaceSpecInput = fc.record(
           "ghcr.io/meridian-dev/meridian-workspace-agent:0.1.0",
           "registry.example.com:5000/team/agent@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         ),
-        resources: fc.record({ requests: resources, limits: resources }),
+        resources: fc.tuple(resources, resources).map(([a, b]) => {
+          const [cpuLow, cpuHigh] = compareQuantities(a.cpu, b.cpu) <= 0 ? [a.cpu, b.cpu] : [b.cpu, a.cpu];
+          const [memLow, memHigh] =
+            compareQuantities(a.memory, b.memory) <= 0 ? [a.memory, b.memory] : [b.memory, a.memory];
+          return { requests: { cpu: cpuLow, memory: memLow }, limits: { cpu: cpuHigh, memory: memHigh } };
+        }),
         logLevel: fc.constantFrom("debug", "info", "warn", "error"),
       },
       { requiredKeys: [] },

@@ -153,3 +153,19 @@ test("found: a __proto__ key in flinkConfiguration is refused with a reason, not
   assert.equal(r.success, false);
   assert.match(describeIssues(r.error!), /^flinkConfiguration: has the key "__proto__"/);
 });
+
+test("found: a workspace agent asking for more than its limits is refused (the API server refuses such a pod)", () => {
+  const r = workspaceSpec.safeParse({
+    id: "team-a",
+    generation: 1,
+    quota: { cpu: "4", memory: "8Gi" },
+    workspaceAgent: {
+      resources: { requests: { cpu: "2", memory: "1Gi" }, limits: { cpu: "500m", memory: "1Gi" } },
+    },
+  });
+  assert.equal(r.success, false);
+  assert.match(
+    describeIssues(r.error!),
+    /^workspaceAgent\.resources\.requests\.cpu: 2 is more than the limit 500m/,
+  );
+});

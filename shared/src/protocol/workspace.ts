@@ -1,4 +1,5 @@
 // The workspace: what the control plane wants the agent to create, and what the agent reports back.
+import { compareQuantities, isQuantity } from "@meridian/shared/kube/quantity";
 import { z } from "zod";
 import { condition, dnsLabel, generation, quantity, rejectedEvents, resources } from "./common.ts";
 import { MAX_DISPLAY_NAME_LENGTH, MAX_IMAGE_LENGTH } from "./limits.ts";
@@ -18,7 +19,24 @@ export const workspaceSpec = z.object({
     .object({
       /** Overrides the agent's configured workspace-agent image; must pass the local policy. */
       image: z.string().min(1).max(MAX_IMAGE_LENGTH).optional(),
-      resources: z.object({ requests: resources, limits: resources }).optional(),
+      /** Requests at most the limits, as the API server requires of a container. */
+      resources: z
+        .object({ requests: resources, limits: resources })
+        .superRefine(({ requests, limits }, ctx) => {
+          // zod runs this also when a quantity failed its own check: compare only what parses.
+          for (const r of ["cpu", "memory"] as const)
+            if (
+              isQuantity(requests[r]) &&
+              isQuantity(limits[r]) &&
+              compareQuantities(requests[r], limits[r]) > 0
+            )
+              ctx.addIssue({
+                code: "custom",
+                path: ["requests", r],
+                message: `${requests[r]} is more than the limit ${limits[r]}; a request must not exceed its limit`,
+              });
+        })
+        .optional(),
       logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
     })
     .default({}),

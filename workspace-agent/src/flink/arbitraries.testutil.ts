@@ -36,24 +36,54 @@ export const rendering: fc.Arbitrary<Rendering> = fc
     restoreFrom: fc.option(fc.constant("s3://bucket/savepoints/orders/savepoint-1a2b3c"), { nil: undefined }),
     uid: fc.uuid(),
   })
-  .map(({ spec, workspaceId, prefix, savepointBaseDir, restoreFrom, uid }) => {
-    const ctx: DeploymentContext = {
-      workspaceId,
-      namespace: `${prefix}${workspaceId}`,
-      spec,
-      savepointBaseDir,
-    };
-    const hash = specHash(spec);
-    const run: PodRun = { id: 1, specHash: hash, restoreFrom };
-    const state: LifecycleState = {
-      v: 1,
-      spec,
-      run: { id: 1, specHash: hash, restoreFrom, startedAt: "2026-04-15T10:00:00.000Z", everRunning: false },
-      nextRunId: 2,
-      target: spec.state,
-      observedRestartNonce: spec.restartNonce,
-      observedSavepointNonce: spec.savepointNonce,
-      savepoints: [],
-    };
-    return { ctx, owner: { name: names.configMap(spec.name), uid }, run, state: serializeState(state) };
+  .map(({ spec, workspaceId, prefix, savepointBaseDir, restoreFrom, uid }) =>
+    build(spec, { workspaceId, namespace: `${prefix}${workspaceId}`, savepointBaseDir, restoreFrom, uid }),
+  );
+
+interface Where {
+  workspaceId: string;
+  namespace: string;
+  savepointBaseDir: string | undefined;
+  restoreFrom: string | undefined;
+  uid: string;
+}
+
+/** `spec` rendered where `like` was (same workspace, namespace, owner uid and restore point). */
+export function renderingOf(spec: DeploymentSpec, like: Rendering): Rendering {
+  const { workspaceId, namespace, savepointBaseDir } = like.ctx;
+  return build(spec, {
+    workspaceId,
+    namespace,
+    savepointBaseDir,
+    restoreFrom: like.run.restoreFrom,
+    uid: like.owner.uid,
   });
+}
+
+function build(spec: DeploymentSpec, w: Where): Rendering {
+  const ctx: DeploymentContext = {
+    workspaceId: w.workspaceId,
+    namespace: w.namespace,
+    spec,
+    savepointBaseDir: w.savepointBaseDir,
+  };
+  const hash = specHash(spec);
+  const run: PodRun = { id: 1, specHash: hash, restoreFrom: w.restoreFrom };
+  const state: LifecycleState = {
+    v: 1,
+    spec,
+    run: {
+      id: 1,
+      specHash: hash,
+      restoreFrom: w.restoreFrom,
+      startedAt: "2026-04-15T10:00:00.000Z",
+      everRunning: false,
+    },
+    nextRunId: 2,
+    target: spec.state,
+    observedRestartNonce: spec.restartNonce,
+    observedSavepointNonce: spec.savepointNonce,
+    savepoints: [],
+  };
+  return { ctx, owner: { name: names.configMap(spec.name), uid: w.uid }, run, state: serializeState(state) };
+}
