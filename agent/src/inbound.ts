@@ -7,7 +7,9 @@
 // held — the newest accepted in this session, or the one recorded on the workspace's namespace,
 // which survives restarts — is refused and changes nothing. A snapshot item that was refused (invalid,
 // listed twice, or stale) keeps what the agent holds for it and is never taken for absent; a snapshot
-// with an item whose id cannot be read orphans nothing at all (docs/decisions.md).
+// with an item whose id cannot be read orphans nothing at all (shared/src/controller/desired.ts,
+// docs/decisions.md 23 and 24).
+import { Generations, planSnapshot, type Rejection } from "@meridian/shared/controller/desired";
 import type { AgentEvent, WorkspaceSpec } from "@meridian/shared/protocol/index";
 
 /** What the cluster remembers across restarts. */
@@ -16,12 +18,6 @@ export interface ClusterMemory {
   ids(): readonly string[];
   /** The generation last applied to a workspace's objects, if recorded. */
   generation(id: string): number | undefined;
-}
-
-/** Why the latest spec received for a workspace was not accepted (reported in its status). */
-export interface Rejection {
-  reason: "InvalidSpec" | "StaleGeneration";
-  message: string;
 }
 
 export interface InboundEffects {
@@ -49,7 +45,7 @@ export class DesiredState {
   readonly #specs = new Map<string, WorkspaceSpec>();
   readonly #deleting = new Set<string>();
   /** The newest generation accepted per workspace in this session (specs and deletes). */
-  readonly #generations = new Map<string, number>();
+  readonly #generations = new Generations("workspace", "the agent");
   #rejections = new Map<string, Rejection>();
   #snapshotSeen = false;
   #ambiguous = false;
@@ -99,7 +95,7 @@ export class DesiredState {
   /** The namespace is gone: the delete is complete, and the workspace forgotten. */
   finishDeleting(id: string): void {
     this.#deleting.delete(id);
-    this.#generations.delete(id);
+    this.#generations.forget(id);
     this.#rejections.delete(id);
   }
 
@@ -116,16 +112,19 @@ export class DesiredState {
         return this.#snapshot(event.data, cluster);
       case "workspace.upsert": {
         const spec = event.data.workspace;
-        const stale = this.#stale(spec.id, spec.generation, "spec", cluster);
+        const stale = this.#generations.check(spec.id, spec.generation, "spec", cluster.generation(spec.id));
         if (stale) return this.#refuse(spec.id, stale);
         this.#accept(spec);
         return { ...none(), reconcile: [spec.id], adopted: [spec.id], rejectionChanged: [spec.id] };
       }
       case "workspace.delete": {
         const { id, generation } = event.data;
-        const stale = generation === undefined ? undefined : this.#stale(id, generation, "delete", cluster);
+        const stale =
+          generation === undefined
+            ? undefined
+            : this.#generations.check(id, generation, "delete", cluster.generation(id));
         if (stale) return this.#refuse(id, stale);
-        if (generation !== undefined) this.#raise(id, generation);
+        if (generation !== undefined) this.#generations.raise(id, generation);
         this.#specs.delete(id);
         this.#deleting.add(id);
         this.#rejections.delete(id);
@@ -135,64 +134,38 @@ export class DesiredState {
   }
 
   #snapshot(data: Extract<AgentEvent, { type: "snapshot" }>["data"], cluster: ClusterMemory): InboundEffects {
-    const effects = none();
-    const rejections = new Map<string, Rejection>();
-    for (const item of data.refused)
-      if (item.key !== undefined) rejections.set(item.key, { reason: "InvalidSpec", message: item.error });
-    const accepted: WorkspaceSpec[] = [];
-    for (const spec of data.workspaces) {
-      const stale = this.#stale(spec.id, spec.generation, "spec", cluster);
-      if (stale) {
-        rejections.set(spec.id, stale);
-        effects.refusals.push(stale.message);
-      } else accepted.push(spec);
-    }
-    const ambiguous = data.refused.some((item) => item.key === undefined);
-    const previous = new Map(this.#specs);
-    const wasRejected = [...this.#rejections.keys()];
-    const before = new Set([...previous.keys(), ...cluster.ids()]);
+    const plan = planSnapshot({
+      items: data.workspaces,
+      refused: data.refused,
+      key: (w) => w.id,
+      stale: (w) => this.#generations.check(w.id, w.generation, "spec", cluster.generation(w.id)),
+      previous: this.#specs,
+    });
+    const before = new Set([...this.#specs.keys(), ...cluster.ids()]);
+    const rejectionChanged = [...new Set([...this.#rejections.keys(), ...plan.rejections.keys()])];
     this.#specs.clear();
-    for (const spec of accepted) this.#accept(spec);
-    // A refused item keeps the spec held for it; an ambiguous snapshot keeps every unlisted one.
-    for (const [id, spec] of previous)
-      if (!this.#specs.has(id) && (rejections.has(id) || ambiguous)) this.#specs.set(id, spec);
+    for (const [id, spec] of plan.specs) this.#specs.set(id, spec);
+    for (const spec of plan.accepted) this.#accept(spec);
+    this.#rejections = plan.rejections;
     this.#snapshotSeen = true;
-    this.#ambiguous = ambiguous;
-    const listed = new Set([...accepted.map((s) => s.id), ...rejections.keys()]);
-    effects.rejectionChanged = [...new Set([...wasRejected, ...rejections.keys()])];
-    this.#rejections = rejections;
-    effects.reconcile = accepted.map((s) => s.id);
-    effects.adopted = [...listed];
-    if (!ambiguous)
-      effects.orphanCandidates = [...before].filter((id) => !listed.has(id) && !this.#deleting.has(id));
-    return effects;
+    this.#ambiguous = plan.ambiguous;
+    const orphanCandidates = plan.ambiguous
+      ? []
+      : [...before].filter((id) => !plan.listed.has(id) && !this.#deleting.has(id));
+    return {
+      reconcile: plan.accepted.map((s) => s.id),
+      orphanCandidates,
+      adopted: [...plan.listed],
+      refusals: plan.refusals,
+      rejectionChanged,
+    };
   }
 
   #accept(spec: WorkspaceSpec): void {
     this.#specs.set(spec.id, spec);
     this.#deleting.delete(spec.id);
     this.#rejections.delete(spec.id);
-    this.#raise(spec.id, spec.generation);
-  }
-
-  #raise(id: string, generation: number): void {
-    if (generation > (this.#generations.get(id) ?? 0)) this.#generations.set(id, generation);
-  }
-
-  /** A rejection if `generation` is older than the one held for `id`; equal is a harmless re-apply. */
-  #stale(
-    id: string,
-    generation: number,
-    what: "spec" | "delete",
-    cluster: ClusterMemory,
-  ): Rejection | undefined {
-    const held = Math.max(this.#generations.get(id) ?? 0, cluster.generation(id) ?? 0);
-    if (generation >= held) return undefined;
-    const subject = what === "spec" ? `spec generation ${generation}` : `delete of generation ${generation}`;
-    return {
-      reason: "StaleGeneration",
-      message: `workspace ${id}: ${subject} is older than generation ${held}, which the agent already holds; ignored (generations only move forward)`,
-    };
+    this.#generations.raise(spec.id, spec.generation);
   }
 
   #refuse(id: string, rejection: Rejection): InboundEffects {

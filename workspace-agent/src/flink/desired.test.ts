@@ -2,18 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type DeploymentSpec, deploymentSpec, type RefusedItem } from "@meridian/shared/protocol/index";
 import { DesiredStore } from "./desired.ts";
+import { SPEC_INPUT } from "./spec.testutil.ts";
 
-const spec = (name: string, generation = 1) =>
-  deploymentSpec.parse({
-    name,
-    generation,
-    image: "flink:2.3.0",
-    job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
-    parallelism: 1,
-    jobManager: { resources: { cpu: "1", memory: "1Gi" } },
-    taskManager: { resources: { cpu: "1", memory: "1Gi" }, taskSlots: 1 },
-    state: "RUNNING",
-  });
+const spec = (name: string, generation = 1) => deploymentSpec.parse({ ...SPEC_INPUT, name, generation });
 const listing = (deployments: DeploymentSpec[], refused: RefusedItem[] = []) => ({ deployments, refused });
 const invalid = (index: number, key: string | undefined): RefusedItem => ({
   index,

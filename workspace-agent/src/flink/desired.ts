@@ -6,7 +6,9 @@
 // held — the newest accepted in this session, or the one in the deployment's persisted lifecycle
 // state, which survives restarts — is refused and changes nothing. A refused snapshot item (invalid,
 // listed twice, or stale) keeps what is held for it and is never taken for absent; a snapshot with
-// an item whose name cannot be read orphans nothing (docs/decisions.md).
+// an item whose name cannot be read orphans nothing (shared/src/controller/desired.ts, docs/decisions.md
+// 23 and 24).
+import { Generations, planSnapshot, type Rejection } from "@meridian/shared/controller/desired";
 import type { DeploymentSpec, RefusedItem } from "@meridian/shared/protocol/index";
 
 export type DesiredEntry =
@@ -19,12 +21,6 @@ export type DesiredEntry =
   /** No snapshot yet: nothing is known. */
   | { kind: "unknown" };
 
-/** Why the latest spec received for a deployment was not accepted (reported in its status). */
-export interface Rejection {
-  reason: "InvalidSpec" | "StaleGeneration";
-  message: string;
-}
-
 export interface DesiredStoreOptions {
   /** The generation the cluster holds for a deployment (its persisted lifecycle state), if any. */
   clusterGeneration?: (name: string) => number | undefined;
@@ -34,7 +30,7 @@ export class DesiredStore {
   readonly #specs = new Map<string, DeploymentSpec>();
   readonly #deleted = new Set<string>();
   /** The newest generation accepted per deployment in this session (specs and deletes). */
-  readonly #generations = new Map<string, number>();
+  readonly #generations = new Generations("deployment", "the workspace agent");
   #rejections = new Map<string, Rejection>();
   /** Listed by the latest snapshot with a refused spec and no spec held. */
   #held = new Set<string>();
@@ -88,33 +84,24 @@ export class DesiredStore {
    * Returns the refusals decided here (generations older than the one held), for rejectedEvents.
    */
   snapshot(data: { deployments: DeploymentSpec[]; refused: RefusedItem[] }): string[] {
-    const refusals: string[] = [];
-    const rejections = new Map<string, Rejection>();
-    for (const item of data.refused)
-      if (item.key !== undefined) rejections.set(item.key, { reason: "InvalidSpec", message: item.error });
-    const accepted: DeploymentSpec[] = [];
-    for (const spec of data.deployments) {
-      const stale = this.#stale(spec.name, spec.generation, "spec");
-      if (stale) {
-        rejections.set(spec.name, stale);
-        refusals.push(stale.message);
-      } else accepted.push(spec);
-    }
-    const ambiguous = data.refused.some((item) => item.key === undefined);
-    const previous = new Map(this.#specs);
-    const touched = new Set([...previous.keys(), ...this.#rejections.keys(), ...this.#held]);
+    const plan = planSnapshot({
+      items: data.deployments,
+      refused: data.refused,
+      key: (d) => d.name,
+      stale: (d) => this.#stale(d.name, d.generation, "spec"),
+      previous: this.#specs,
+    });
+    const touched = new Set([...this.#specs.keys(), ...this.#rejections.keys(), ...this.#held]);
     this.#specs.clear();
-    this.#held = new Set();
-    this.#rejections = rejections;
-    for (const spec of accepted) this.#accept(spec);
-    // A refused item keeps the spec held for it; an ambiguous snapshot keeps every unlisted one.
-    for (const [name, spec] of previous)
-      if (!this.#specs.has(name) && (rejections.has(name) || ambiguous)) this.#specs.set(name, spec);
-    for (const name of rejections.keys()) if (!this.#specs.has(name)) this.#held.add(name);
+    for (const [name, spec] of plan.specs) this.#specs.set(name, spec);
+    for (const spec of plan.accepted) this.#accept(spec);
+    this.#rejections = plan.rejections;
+    this.#held = new Set([...plan.rejections.keys()].filter((name) => !this.#specs.has(name)));
     this.#snapshotSeen = true;
-    this.#ambiguous = ambiguous;
-    for (const name of new Set([...touched, ...this.#specs.keys(), ...rejections.keys()])) this.#emit(name);
-    return refusals;
+    this.#ambiguous = plan.ambiguous;
+    for (const name of new Set([...touched, ...this.#specs.keys(), ...plan.rejections.keys()]))
+      this.#emit(name);
+    return plan.refusals;
   }
 
   /** Returns the refusal if `spec` is older than the generation held (nothing else changes then). */
@@ -130,7 +117,7 @@ export class DesiredStore {
   delete(name: string, generation?: number): string | undefined {
     const stale = generation === undefined ? undefined : this.#stale(name, generation, "delete");
     if (stale) return this.#refuse(name, stale);
-    if (generation !== undefined) this.#raise(name, generation);
+    if (generation !== undefined) this.#generations.raise(name, generation);
     this.#specs.delete(name);
     this.#held.delete(name);
     this.#rejections.delete(name);
@@ -142,7 +129,7 @@ export class DesiredStore {
   /** The deletion finished: forget it (a later upsert of the same name is a new deployment). */
   forget(name: string): void {
     this.#deleted.delete(name);
-    this.#generations.delete(name);
+    this.#generations.forget(name);
   }
 
   #accept(spec: DeploymentSpec): void {
@@ -150,22 +137,11 @@ export class DesiredStore {
     this.#deleted.delete(spec.name);
     this.#held.delete(spec.name);
     this.#rejections.delete(spec.name);
-    this.#raise(spec.name, spec.generation);
+    this.#generations.raise(spec.name, spec.generation);
   }
 
-  #raise(name: string, generation: number): void {
-    if (generation > (this.#generations.get(name) ?? 0)) this.#generations.set(name, generation);
-  }
-
-  /** A rejection if `generation` is older than the one held for `name`; equal is a harmless re-apply. */
-  #stale(name: string, generation: number, what: "spec" | "delete"): Rejection | undefined {
-    const held = Math.max(this.#generations.get(name) ?? 0, this.#clusterGeneration(name) ?? 0);
-    if (generation >= held) return undefined;
-    const subject = what === "spec" ? `spec generation ${generation}` : `delete of generation ${generation}`;
-    return {
-      reason: "StaleGeneration",
-      message: `deployment ${name}: ${subject} is older than generation ${held}, which the workspace agent already holds; ignored (generations only move forward)`,
-    };
+  #stale(name: string, generation: number, kind: "spec" | "delete"): Rejection | undefined {
+    return this.#generations.check(name, generation, kind, this.#clusterGeneration(name));
   }
 
   #refuse(name: string, rejection: Rejection): string {
