@@ -273,6 +273,7 @@ test("in a snapshot, each hostile flinkConfiguration is refused alone and named;
       const r = await reported(env, ws, name);
       return condition(r, "SpecRejected") ? r : undefined;
     });
+    assert.ok(s, name);
     assert.equal(s.phase, "Refused", name);
     assert.match(condition(s, "SpecRejected")?.message ?? "", reason, name);
     assert.equal((await podsOf(env, ws.namespace, name)).length, 0, `no pod for ${name}`);
