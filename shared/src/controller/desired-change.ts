@@ -1,0 +1,42 @@
+// The one inbound hand-off of both agents (issue 11, item 6). Inbound applies a validated stream
+// event to the process's desired store, which returns a DesiredChange: plain keys, nothing
+// scheduled yet. The process then (1) passes `refusals` to the stream (rejectedEvents), (2) marks
+// `rejectionChanged` keys' status dirty, and (3) enqueues `keysToReconcile(change)` in its one
+// Controller. Nothing here deletes: an orphan candidate is only a key to look at; the reconcile
+// applies the orphan rule (orphan.ts) to what the cluster holds for it.
+import type { Controller } from "./controller.ts";
+
+export interface DesiredChange {
+  /** Keys whose desired state changed (a spec or a delete was accepted): reconcile them. */
+  changed: string[];
+  /** Held before (desired, or present in the cluster) but not listed by this snapshot: may be orphans. */
+  orphanCandidates: string[];
+  /** Listed again or upserted (even with a refused spec): any orphan mark is to be removed. */
+  adopted: string[];
+  /** Keys whose rejection (condition SpecRejected) was set or cleared: their status changed. */
+  rejectionChanged: string[];
+  /** Refusals decided by the store (a generation older than the one held), for rejectedEvents. */
+  refusals: string[];
+}
+
+/** A change that changes nothing. */
+export function noChange(): DesiredChange {
+  return { changed: [], orphanCandidates: [], adopted: [], rejectionChanged: [], refusals: [] };
+}
+
+/** Every key a change asks the controller to look at, each once, in first-seen order. */
+export function keysToReconcile(change: DesiredChange): string[] {
+  return [
+    ...new Set([
+      ...change.changed,
+      ...change.orphanCandidates,
+      ...change.adopted,
+      ...change.rejectionChanged,
+    ]),
+  ];
+}
+
+/** Enqueues every key of `change` in `controller` (the process's one hand-off step). */
+export function enqueueChange(controller: Pick<Controller, "enqueue">, change: DesiredChange): void {
+  for (const key of keysToReconcile(change)) controller.enqueue(key);
+}
