@@ -3,7 +3,12 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { F } from "@meridian/shared/log";
-import { deploymentSpec, describeIssues, dnsLabel, workspaceSpec } from "@meridian/shared/protocol/index";
+import {
+  describeIssues,
+  dnsLabel,
+  streamedDeploymentSpec,
+  workspaceSpec,
+} from "@meridian/shared/protocol/index";
 import { z } from "zod";
 import { publishChanges, type ServerContext } from "./context.ts";
 import { fault } from "./faults.ts";
@@ -158,7 +163,13 @@ function listDeployments(ctx: ServerContext, _req: IncomingMessage, p: Params) {
 
 async function putDeployment(ctx: ServerContext, req: IncomingMessage, p: Params) {
   liveWorkspace(ctx, p.ws!);
-  const spec = parseSpec(deploymentSpec, "deployment spec", await readJsonObject(req), "name", p.name!);
+  const spec = parseSpec(
+    streamedDeploymentSpec,
+    "deployment spec",
+    await readJsonObject(req),
+    "name",
+    p.name!,
+  );
   const result = ctx.store.putDeployment(p.ws!, spec);
   publishChanges(ctx, [result.change]);
   if (result.change) {

@@ -9,6 +9,7 @@ import {
   MAX_CONFIG_ENTRIES,
   MAX_CONFIG_KEY_LENGTH,
   MAX_CONFIG_VALUE_LENGTH,
+  MAX_DEPLOYMENT_SPEC_BYTES,
   MAX_DISPLAY_NAME_LENGTH,
   MAX_JOB_ARG_LENGTH,
   MAX_JOB_ARGS,
@@ -161,16 +162,20 @@ const flinkValue = fc.oneof(
   { weight: 1, arbitrary: fc.constant(sized("v: 1 # ü\n", MAX_CONFIG_VALUE_LENGTH)) },
 );
 
+/** Bytes per entry when 256 entries take 90 % of a deployment spec's byte limit. */
+const SHARE = Math.floor((MAX_DEPLOYMENT_SPEC_BYTES * 0.9) / 256);
+
 const flinkConfiguration = fc.oneof(
   { weight: 30, arbitrary: fc.dictionary(flinkKey, flinkValue, { maxKeys: 12 }) },
-  // At the limits: as many entries as allowed, each as long as allowed.
+  // As many entries as allowed, together nearly all of the spec's byte limit (so the renderers'
+  // size properties follow that limit if it ever grows).
   {
-    weight: 1,
+    weight: 3,
     arbitrary: fc.constant(
       Object.fromEntries(
         Array.from({ length: MAX_CONFIG_ENTRIES }, (_, i) => [
-          `big.${i}.${sized("k", MAX_CONFIG_KEY_LENGTH - 10)}`.slice(0, MAX_CONFIG_KEY_LENGTH),
-          sized("x", MAX_CONFIG_VALUE_LENGTH),
+          `big.${i}.${sized("k", 40)}`,
+          sized("x", SHARE - 50),
         ]),
       ),
     ),
@@ -179,10 +184,12 @@ const flinkConfiguration = fc.oneof(
 
 const jobArgs = fc.oneof(
   { weight: 30, arbitrary: fc.array(boundedString(40), { maxLength: 6 }) },
+  // As many entries as allowed, together nearly all of the spec's byte limit, and one as long as allowed.
   {
-    weight: 1,
-    arbitrary: fc.constant(Array.from({ length: MAX_JOB_ARGS }, () => sized("--arg=1 ", MAX_JOB_ARG_LENGTH))),
+    weight: 3,
+    arbitrary: fc.constant(Array.from({ length: MAX_JOB_ARGS }, () => sized("--arg=1 ", SHARE - 6))),
   },
+  { weight: 1, arbitrary: fc.constant([sized("--arg=1 ", MAX_JOB_ARG_LENGTH)]) },
 );
 
 /** Flink deployment specs as the control plane sends them (before the schema's defaults). */
@@ -236,7 +243,9 @@ export const deploymentSpecInput = fc
   // A parallelism without replicas must not ask for more than 256 TaskManagers.
   .filter(
     (d) => d.taskManager.replicas !== undefined || Math.ceil(d.parallelism / d.taskManager.taskSlots) <= 256,
-  );
+  )
+  // Within the spec's byte limit (defaults add a few hundred bytes).
+  .filter((d) => new TextEncoder().encode(JSON.stringify(d)).length <= MAX_DEPLOYMENT_SPEC_BYTES - 1024);
 
 // ---- Mutations -----------------------------------------------------------------------------------
 

@@ -3,7 +3,9 @@ import { z } from "zod";
 import { condition, dns1035Label, generation, rejectedEvents, resources } from "./common.ts";
 import { flinkConfiguration } from "./flink-configuration.ts";
 import {
+  formatBytes,
   MAX_CLASS_NAME_LENGTH,
+  MAX_DEPLOYMENT_SPEC_BYTES,
   MAX_IMAGE_LENGTH,
   MAX_JOB_ARG_LENGTH,
   MAX_JOB_ARGS,
@@ -49,6 +51,19 @@ export const deploymentSpec = z.object({
   upgradeMode: upgradeMode.default("SAVEPOINT"),
 });
 export type DeploymentSpec = z.infer<typeof deploymentSpec>;
+
+/**
+ * A deployment spec as the workspace stream accepts it: `deploymentSpec`, and at most
+ * MAX_DEPLOYMENT_SPEC_BYTES as JSON (see limits.ts for why).
+ */
+export const streamedDeploymentSpec = deploymentSpec.superRefine((spec, ctx) => {
+  const bytes = new TextEncoder().encode(JSON.stringify(spec)).length;
+  if (bytes > MAX_DEPLOYMENT_SPEC_BYTES)
+    ctx.addIssue({
+      code: "custom",
+      message: `the spec takes ${bytes} bytes as JSON, more than the limit of ${formatBytes(MAX_DEPLOYMENT_SPEC_BYTES)} for one deployment; shorten job.args or flinkConfiguration`,
+    });
+});
 export type DeploymentSpecInput = z.input<typeof deploymentSpec>;
 
 /** Number of TaskManager pods a spec asks for. */

@@ -3,7 +3,7 @@
 // the others in `refused` with their reasons. A delete may name the generation it deletes.
 import { z } from "zod";
 import { generation } from "./common.ts";
-import { deploymentSpec } from "./deployment.ts";
+import { deploymentSpec, streamedDeploymentSpec } from "./deployment.ts";
 import { describeIssues, readItems } from "./items.ts";
 import { MAX_DEPLOYMENTS, MAX_NAME_LENGTH, MAX_WORKSPACES } from "./limits.ts";
 import { workspaceSpec } from "./workspace.ts";
@@ -33,13 +33,13 @@ export const workspaceEvents = {
       deployments: z.array(z.unknown()).max(MAX_DEPLOYMENTS),
     })
     .transform(({ workspaceId, deployments }) => {
-      const { items, refused } = readItems(deployments, "deployments", deploymentSpec, {
+      const { items, refused } = readItems(deployments, "deployments", streamedDeploymentSpec, {
         field: "name",
         schema: deploymentSpec.shape.name,
       });
       return { workspaceId, deployments: items, refused };
     }),
-  "deployment.upsert": z.object({ deployment: deploymentSpec }),
+  "deployment.upsert": z.object({ deployment: streamedDeploymentSpec }),
   /** `generation`: the one being deleted; a delete older than the generation held is refused. */
   "deployment.delete": z.object({
     name: z.string().min(1).max(MAX_NAME_LENGTH),

@@ -47,6 +47,13 @@ export const MAX_JOB_ARG_LENGTH = 4096;
 export const MAX_CONFIG_ENTRIES = 256;
 export const MAX_CONFIG_KEY_LENGTH = 256;
 export const MAX_CONFIG_VALUE_LENGTH = 8192;
+/**
+ * One Flink deployment spec as JSON (UTF-8 bytes, defaults included). The workspace agent keeps the
+ * whole spec in the lifecycle-state annotation of the deployment's ConfigMap, with up to 11 savepoint
+ * locations, and Kubernetes allows an object 256 KiB of annotations: beyond this the field limits above
+ * add up to specs whose ConfigMap the API server refuses.
+ */
+export const MAX_DEPLOYMENT_SPEC_BYTES = 128 * KiB;
 /** A bearer token in a credential answer. */
 export const MAX_TOKEN_LENGTH = 4096;
 /** The message of an error body. */

@@ -8,11 +8,13 @@ import fc from "fast-check";
 import type { z } from "zod";
 import { fuzzParams } from "../fuzz.testutil.ts";
 import { deploymentSpecInput, mutated, workspaceSpecInput } from "./arbitraries.testutil.ts";
-import { deploymentSpec } from "./deployment.ts";
+import { deploymentSpec, streamedDeploymentSpec } from "./deployment.ts";
 import { agentEvents, describeIssues, parseEvent, workspaceEvents } from "./events.ts";
+import { MAX_JOB_ARG_LENGTH } from "./limits.ts";
 import { workspaceSpec } from "./workspace.ts";
 
-const SPECS = { workspace: workspaceSpec, deployment: deploymentSpec } as const;
+/** What the streams accept of each kind. */
+const SPECS = { workspace: workspaceSpec, deployment: streamedDeploymentSpec } as const;
 const INPUTS = { workspace: workspaceSpecInput, deployment: deploymentSpecInput } as const;
 const kinds = fc.constantFrom("workspace" as const, "deployment" as const);
 
@@ -167,5 +169,29 @@ test("found: a workspace agent asking for more than its limits is refused (the A
   assert.match(
     describeIssues(r.error!),
     /^workspaceAgent\.resources\.requests\.cpu: 2 is more than the limit 500m/,
+  );
+});
+
+test("found: a deployment spec within every field limit but past the spec's byte limit is refused, naming it", () => {
+  const spec = {
+    name: "orders",
+    generation: 1,
+    image: "flink:2.3.0",
+    job: {
+      jarURI: "local:///opt/flink/usrlib/job.jar",
+      entryClass: "org.example.Job",
+      args: Array.from({ length: 64 }, () => "a".repeat(MAX_JOB_ARG_LENGTH)),
+    },
+    parallelism: 1,
+    jobManager: { resources: { cpu: "1", memory: "1Gi" } },
+    taskManager: { resources: { cpu: "1", memory: "1Gi" }, taskSlots: 1 },
+    state: "RUNNING",
+  };
+  assert.ok(deploymentSpec.safeParse(spec).success, "every field is within its own limit");
+  const r = parseEvent(workspaceEvents, "deployment.upsert", "1", JSON.stringify({ deployment: spec }));
+  assert.equal(r.ok, false);
+  assert.match(
+    !r.ok ? r.error : "",
+    /deployment: the spec takes \d+ bytes as JSON, more than the limit of 128 KiB/,
   );
 });

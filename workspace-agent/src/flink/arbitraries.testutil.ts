@@ -1,10 +1,10 @@
 // fast-check arbitraries for the Flink renderer's fuzz tests (objects.fuzz.test.ts and the API
 // server's dry run in test/fuzz): deployment specs the protocol accepts and the context they render in.
 import { deploymentSpecInput, dnsLabel, mutated } from "@meridian/shared/protocol/arbitraries.testutil";
-import { type DeploymentSpec, deploymentSpec } from "@meridian/shared/protocol/index";
+import { type DeploymentSpec, streamedDeploymentSpec } from "@meridian/shared/protocol/index";
 import fc from "fast-check";
-import { type LifecycleState, serializeState } from "./lifecycle-state.ts";
-import { type DeploymentContext, names, type PodRun, specHash } from "./objects.ts";
+import { type LifecycleState, MAX_SAVEPOINTS, serializeState } from "./lifecycle-state.ts";
+import { type DeploymentContext, names, type PodRun, savepointDir, specHash } from "./objects.ts";
 
 /** Specs the protocol accepts: generated valid ones, and mutations of them that still pass. */
 export const acceptedDeploymentSpec: fc.Arbitrary<DeploymentSpec> = fc
@@ -12,7 +12,7 @@ export const acceptedDeploymentSpec: fc.Arbitrary<DeploymentSpec> = fc
     deploymentSpecInput,
     mutated(deploymentSpecInput).map((m) => m.value),
   )
-  .map((input) => deploymentSpec.safeParse(input))
+  .map((input) => streamedDeploymentSpec.safeParse(input))
   .filter((r) => r.success)
   .map((r) => r.data as DeploymentSpec);
 
@@ -83,7 +83,13 @@ function build(spec: DeploymentSpec, w: Where): Rendering {
     target: spec.state,
     observedRestartNonce: spec.restartNonce,
     observedSavepointNonce: spec.savepointNonce,
-    savepoints: [],
+    // A full savepoint history: the annotation at its largest for this spec.
+    savepoints: Array.from({ length: MAX_SAVEPOINTS }, (_, i) => ({
+      location: `${savepointDir(ctx)}/savepoint-${i}-0123456789ab`,
+      time: "2026-04-15T10:00:00Z",
+      trigger: "nonce" as const,
+      nonce: i,
+    })),
   };
   return { ctx, owner: { name: names.configMap(spec.name), uid: w.uid }, run, state: serializeState(state) };
 }
