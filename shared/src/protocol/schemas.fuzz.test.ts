@@ -168,7 +168,7 @@ test("found: a workspace agent asking for more than its limits is refused (the A
   assert.equal(r.success, false);
   assert.match(
     describeIssues(r.error!),
-    /^workspaceAgent\.resources\.requests\.cpu: 2 is more than the limit 500m/,
+    /^workspaceAgent\.resources: requests\.cpu 2 is more than limits\.cpu 500m/,
   );
 });
 

@@ -32,8 +32,7 @@ export const workspaceSpec = z.object({
             )
               ctx.addIssue({
                 code: "custom",
-                path: ["requests", r],
-                message: `${requests[r]} is more than the limit ${limits[r]}; a request must not exceed its limit`,
+                message: `requests.${r} ${requests[r]} is more than limits.${r} ${limits[r]}; a request must not exceed its limit`,
               });
         })
         .optional(),

@@ -67,7 +67,8 @@ test("every accepted deployment renders, labelled, validly named, config.yaml re
 
       // config.yaml as Flink reads it: the spec's keys as given, defaults under them, Meridian's on top.
       const conf = parseYaml(cm.data?.["config.yaml"] ?? "") as Record<string, unknown>;
-      const own = spec.flinkConfiguration[SAVEPOINT_DIR] || spec.flinkConfiguration["state.savepoints.dir"];
+      // The new key if present (even empty), else the deprecated one, as Flink falls back; empty: Meridian's.
+      const own = spec.flinkConfiguration[SAVEPOINT_DIR] ?? spec.flinkConfiguration["state.savepoints.dir"];
       const expected: Record<string, unknown> = {
         ...DEFAULT_FLINK_CONFIG,
         "jobmanager.memory.process.size": conf["jobmanager.memory.process.size"],
