@@ -174,3 +174,54 @@ test("one key never runs twice at once; the signal aborts on stop()", async () =
   await c.stop();
   assert.equal(aborted, true);
 });
+
+test("a failed run's line carries the run's outcome, writes and duration as well", async () => {
+  const { c, lines } = setup(async () => {
+    throw new RetryableError("NotYet", "namespace still terminating");
+  });
+  c.enqueue("a");
+  await until(() => lines.some((l) => l.msg === "reconcile failed; retrying"));
+  const line = lines.find((l) => l.msg === "reconcile failed; retrying");
+  assert.equal(line?.outcome, "failed");
+  assert.equal(line?.writes, 0);
+  assert.equal(typeof line?.durationMs, "number");
+  assert.equal(line?.workspace, "a");
+  await c.stop();
+});
+
+test("stop({ drainMs }) lets a run in progress finish unaborted, cancels waiting ones and queues nothing new", async () => {
+  const seen: { key: string; aborted: boolean }[] = [];
+  const { c } = setup(
+    async (key, ctx) => {
+      await sleep(40);
+      seen.push({ key, aborted: ctx.signal.aborted });
+      return { outcome: "applied", writes: 1, requeueAfterMs: 0 };
+    },
+    { concurrency: 1 },
+  );
+  c.enqueue("a");
+  c.enqueue("b");
+  await sleep(5);
+  const stopped = c.stop({ drainMs: 1000 });
+  c.enqueue("c");
+  await stopped;
+  assert.deepEqual(seen, [{ key: "a", aborted: false }], "a finished, b never started, c never queued");
+  assert.equal(c.signal.aborted, true);
+  await sleep(30);
+  assert.equal(seen.length, 1, "the requeue asked for while draining set no timer");
+});
+
+test("stop({ drainMs }) aborts a run still going when the drain time is over", async () => {
+  let aborted = false;
+  const { c } = setup(async (_k, ctx) => {
+    await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
+    aborted = ctx.signal.aborted;
+    return { outcome: "applied", writes: 0 };
+  });
+  c.enqueue("a");
+  await sleep(5);
+  const started = Date.now();
+  await c.stop({ drainMs: 50 });
+  assert.equal(aborted, true);
+  assert.ok(Date.now() - started < 1000);
+});

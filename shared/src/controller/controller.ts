@@ -3,7 +3,8 @@
 // back-off with full jitter on failure, no retry of terminal errors, a reconcile id per run, and
 // one log line and one metrics observation per run. Reconcilers are plain functions (result.ts).
 import { randomBytes } from "node:crypto";
-import { type BackoffPolicy, backoffDelay } from "../kube/backoff.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type BackoffPolicy, backoffDelay } from "../backoff.ts";
 import { KeyedQueue } from "../kube/queue.ts";
 import { F, type Logger } from "../log.ts";
 import { failureReason, isTerminal, type Reconcile, type Result } from "./result.ts";
@@ -49,6 +50,8 @@ export class Controller {
   readonly #abort = new AbortController();
   readonly #quiet: ReadonlySet<string>;
   #started = false;
+  /** stop() was called: nothing new is queued or timed (runs in progress may still be draining). */
+  #closing = false;
 
   constructor(opts: ControllerOptions) {
     this.#o = opts;
@@ -80,13 +83,13 @@ export class Controller {
 
   /** Queues a run of `key` (coalesced with one already waiting). */
   enqueue(key: string): void {
-    if (this.stopped || !this.#started) return;
+    if (this.stopped || this.#closing || !this.#started) return;
     this.#queue.schedule(key, () => this.#run(key)).catch(() => {});
   }
 
   /** Runs `key` again after `ms`; an earlier request already pending wins. */
   enqueueAfter(key: string, ms: number): void {
-    if (this.stopped) return;
+    if (this.stopped || this.#closing) return;
     const delay = Math.min(Math.max(0, ms), MAX_TIMER_MS);
     const at = Date.now() + delay;
     const t = this.#timers.get(key);
@@ -113,12 +116,25 @@ export class Controller {
     await this.#queue.onIdle();
   }
 
-  /** Stops every timer, aborts runs in progress and waits for them to end. */
-  async stop(): Promise<void> {
-    this.#abort.abort();
+  /**
+   * Stops every timer, cancels runs not yet started, aborts runs in progress and waits for them to
+   * end. With `drainMs`, runs in progress first get up to that long to finish unaborted (a leader
+   * that gives up its Lease lets its last writes land before a standby starts writing).
+   */
+  async stop(opts: { drainMs?: number } = {}): Promise<void> {
+    this.#closing = true;
     for (const t of this.#timers.values()) clearTimeout(t.handle);
     this.#timers.clear();
     this.#queue.close();
+    if (opts.drainMs !== undefined && !this.stopped) {
+      const timer = new AbortController();
+      await Promise.race([
+        this.#queue.onIdle(),
+        sleep(opts.drainMs, undefined, { signal: timer.signal }).catch(() => {}),
+      ]);
+      timer.abort();
+    }
+    this.#abort.abort();
     await this.#queue.onIdle();
   }
 
@@ -129,6 +145,7 @@ export class Controller {
     const log = logger.child({ [keyField]: key, [F.reconcileId]: reconcileId });
     const failures = this.failures(key);
     const started = performance.now();
+    const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     let result: Result;
     let error: RunRecord["error"];
     try {
@@ -141,10 +158,12 @@ export class Controller {
       const reason = failureReason(err);
       error = { reason, message: (err as Error)?.message ?? String(err), terminal };
       result = { outcome: terminal ? "terminal" : "failed", writes: 0 };
+      // The run's own fields as well, so every run has one line with outcome, writes and duration.
+      const run = { [F.outcome]: result.outcome, [F.writes]: 0, [F.durationMs]: elapsed() };
       if (terminal) {
         this.#failures.delete(key);
         log.warn(
-          { err, [F.reason]: reason },
+          { err, [F.reason]: reason, ...run },
           "reconcile failed and cannot succeed without a change; not retrying",
         );
       } else {
@@ -153,12 +172,12 @@ export class Controller {
           MIN_RETRY_MS + backoffDelay(failures, this.#o.backoff ?? DEFAULT_BACKOFF, this.#o.random);
         this.enqueueAfter(key, delayMs);
         log.warn(
-          { err, [F.reason]: reason, [F.attempt]: failures + 1, [F.delayMs]: delayMs },
+          { err, [F.reason]: reason, [F.attempt]: failures + 1, [F.delayMs]: delayMs, ...run },
           "reconcile failed; retrying",
         );
       }
     }
-    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    const durationMs = elapsed();
     if (!error && !this.#quiet.has(result.outcome))
       log.info(
         { [F.outcome]: result.outcome, [F.writes]: result.writes, [F.durationMs]: durationMs },
