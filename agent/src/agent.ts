@@ -2,6 +2,7 @@
 // health server, leader election, and the controller the leader runs. `startAgent` is what main.ts
 // calls and what the integration tests and the benchmark call in-process.
 
+import { Backoff, sleep } from "@meridian/shared/backoff";
 import { FileTokenSource } from "@meridian/shared/controlplane/credentials";
 import type { Endpoint } from "@meridian/shared/controlplane/http";
 import { createDispatcher } from "@meridian/shared/controlplane/http";
@@ -147,14 +148,15 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   };
 }
 
-/** GET /version, retried with a pause until it answers or the agent stops. */
+/** GET /version, retried with the shared back-off until it answers or the agent stops. */
 async function fetchVersion(kube: KubeClient, signal: AbortSignal, logger: Logger): Promise<string> {
-  for (let attempt = 0; !signal.aborted; attempt++) {
+  const backoff = new Backoff();
+  while (!signal.aborted) {
     try {
       return await kube.serverVersion(signal);
     } catch (err) {
-      if (attempt === 0) logger.warn({ err }, "cannot read the Kubernetes version yet; retrying");
-      await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)).unref());
+      if (backoff.attempt === 0) logger.warn({ err }, "cannot read the Kubernetes version yet; retrying");
+      await sleep(backoff.next(), signal);
     }
   }
   return "unknown";

@@ -44,7 +44,7 @@ test("an expired workspace token: 401, refresh() mints a new credential, the str
       current = (await requestWorkspaceCredential(agent, "auth-a", "auth-w")).token;
     },
   };
-  const c = workspaceStream(h.endpoint(tokens), "auth-w", { backoff: { initialMs: 50, maxMs: 200 } });
+  const c = workspaceStream(h.endpoint(tokens), "auth-w", { backoff: { baseMs: 50, capMs: 200 } });
   const rec = new Recorder(c as never);
   t.after(() => c.stop());
   c.start();
@@ -71,7 +71,7 @@ test("a CredentialTokenSource renews before expiry, so no 401 happens at all", a
   const tokens = new CredentialTokenSource({
     fetch: () => requestWorkspaceCredential(agent, "auth-b", "auth-v"),
   });
-  const c = workspaceStream(h.endpoint(tokens), "auth-v", { backoff: { initialMs: 50, maxMs: 200 } });
+  const c = workspaceStream(h.endpoint(tokens), "auth-v", { backoff: { baseMs: 50, capMs: 200 } });
   const rec = new Recorder(c as never);
   t.after(() => c.stop());
   c.start();

@@ -80,7 +80,7 @@ test("failed POSTs are retried with backoff and only the latest is sent", async 
   const { token } = await h.cp.admin.createAgent("rep-fail");
   const r = agentStatusReporter(h.endpoint(token), "rep-fail", {
     debounceMs: 10,
-    backoff: { initialMs: 100, maxMs: 100, minMs: 100 },
+    backoff: { baseMs: 100, capMs: 100, floorMs: 100 },
   });
   const failed: string[] = [];
   r.on("failed", (e) => failed.push(e.kind));

@@ -40,7 +40,7 @@ async function newAgent(id: string, workspaces: string[] = []) {
 }
 
 function client(agentId: string, token: string, opts: Parameters<typeof agentStream>[2] = {}) {
-  const c = agentStream(h.endpoint(token), agentId, { backoff: { initialMs: 50, maxMs: 200 }, ...opts });
+  const c = agentStream(h.endpoint(token), agentId, { backoff: { baseMs: 50, capMs: 200 }, ...opts });
   const rec = new Recorder(c as never);
   const state = view(c);
   return { c, rec, state };

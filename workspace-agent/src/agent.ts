@@ -3,11 +3,11 @@
 // (inbound), the controller, the Flink monitor, the status reporter (outbound), Kubernetes Events,
 // and the health/metrics server. `startWorkspaceAgent` is what `run` calls and what tests call
 // in-process; `stop()` ends everything it started.
-import type { TokenSource } from "@meridian/shared/controlplane/credentials";
 import { createDispatcher, type Endpoint } from "@meridian/shared/controlplane/http";
 import { workspaceStatusReporter } from "@meridian/shared/controlplane/reporter";
 import { workspaceStream } from "@meridian/shared/controlplane/stream";
-import type { KubeClient } from "@meridian/shared/kube/client";
+import type { TokenSource } from "@meridian/shared/controlplane/token-source";
+import { createKubeClient, type KubeClient } from "@meridian/shared/kube/client";
 import { EventRecorder } from "@meridian/shared/kube/events";
 import {
   FIELD_MANAGER_WORKSPACE_AGENT,
@@ -15,7 +15,6 @@ import {
   MANAGED_BY_WORKSPACE_AGENT,
   managedBySelector,
 } from "@meridian/shared/kube/labels";
-import { createLightKubeClient } from "@meridian/shared/kube/light-kubeconfig";
 import { CONFIG_MAPS, PODS, SERVICES } from "@meridian/shared/kube/resources";
 import { dropManagedFields, WatchCache } from "@meridian/shared/kube/watch-cache";
 import { createLogger, F, type Logger } from "@meridian/shared/log";
@@ -79,7 +78,7 @@ export async function startWorkspaceAgent(
   };
   try {
     const metrics = new WorkspaceAgentMetrics({ processMetrics: overrides.processMetrics ?? true });
-    const client: KubeClient = await createLightKubeClient({
+    const client: KubeClient = await createKubeClient({
       ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
       concurrency: config.kubeConcurrency,
     });

@@ -2,12 +2,14 @@
 // (`meridian-workspace-credential`: token, expiresAt, workspaceId) through the Kubernetes API,
 // kept fresh by a watch on that one Secret by name (RBAC: get + watch, resourceNames), so a
 // refreshed credential is used without a restart. `refresh()` (after a 401) re-reads it at once.
-import type { TokenSource } from "@meridian/shared/controlplane/credentials";
-import { type BackoffPolicy, backoffDelay, sleep } from "@meridian/shared/kube/backoff";
+// The watch resumes after a clean end, re-reads at once after 410 Gone, and backs off (the shared
+// back-off) after any other failure, an ERROR event included.
+import { Backoff, type BackoffOptions, sleep } from "@meridian/shared/backoff";
+import type { TokenSource } from "@meridian/shared/controlplane/token-source";
 import type { KubeClient } from "@meridian/shared/kube/client";
-import { isGone, isNotFound } from "@meridian/shared/kube/errors";
+import { isGone, isNotFound, KubeApiError } from "@meridian/shared/kube/errors";
 import { resourcePath, SECRETS } from "@meridian/shared/kube/resources";
-import { watchEvents } from "@meridian/shared/kube/watch";
+import { randomWatchTimeoutSeconds, watchEvents } from "@meridian/shared/kube/watch";
 import { F, type Logger } from "@meridian/shared/log";
 
 export interface SecretCredential {
@@ -44,7 +46,8 @@ export interface SecretTokenSourceOptions {
   /** The workspace this agent serves; a Secret for another workspace is refused. */
   workspaceId: string;
   logger: Logger;
-  backoff?: BackoffPolicy;
+  /** Retry rhythm of the watch after a failure. Default 500 ms doubling to 30 s, full jitter. */
+  backoff?: BackoffOptions;
   /** Called after a new credential was read (not with the token: with its expiry). */
   onChange?: (c: { expiresAt: string | undefined; resourceVersion: string | undefined }) => void;
 }
@@ -135,34 +138,37 @@ export class SecretTokenSource implements TokenSource {
 
   async #watchLoop(): Promise<void> {
     const signal = this.#ctl.signal;
-    const policy = this.#o.backoff ?? { baseMs: 500, capMs: 30_000 };
-    let failures = 0;
+    const backoff = new Backoff(this.#o.backoff);
+    const path = resourcePath(SECRETS, this.#o.namespace);
     let rv: string | undefined = this.#current?.resourceVersion;
     while (!signal.aborted) {
       try {
         rv ??= await this.#read();
         const events = watchEvents<SecretObject>(this.#o.client, {
-          path: resourcePath(SECRETS, this.#o.namespace),
+          path,
           resourceVersion: rv ?? "0",
           fieldSelector: `metadata.name=${this.#o.name}`,
-          timeoutSeconds: 240 + Math.floor(Math.random() * 120),
+          timeoutSeconds: randomWatchTimeoutSeconds(),
           idleTimeoutMs: 420_000,
           signal,
         });
         for await (const ev of events) {
-          if (ev.type === "ERROR") {
-            if (ev.object.code === 410) rv = undefined;
-            break;
-          }
+          // An ERROR event ends the watch like a failed request: 410 re-reads, anything else backs off.
+          if (ev.type === "ERROR") throw new KubeApiError("WATCH", path, ev.object.code ?? 500, ev.object);
+          backoff.succeeded();
           rv = ev.object.metadata?.resourceVersion ?? rv;
           if (ev.type === "ADDED" || ev.type === "MODIFIED") this.#accept(ev.object as SecretObject);
         }
-        failures = 0;
+        backoff.succeeded();
       } catch (err) {
         if (signal.aborted) break;
         if (isGone(err) || isNotFound(err)) rv = undefined;
-        const delayMs = backoffDelay(failures++, policy);
-        this.#o.logger.warn({ err, [F.attempt]: failures, [F.delayMs]: delayMs }, "credential watch failed");
+        if (isGone(err)) continue;
+        const delayMs = backoff.next();
+        this.#o.logger.warn(
+          { err, [F.attempt]: backoff.attempt, [F.delayMs]: delayMs },
+          "credential watch failed; retrying",
+        );
         await sleep(delayMs, signal);
       }
     }

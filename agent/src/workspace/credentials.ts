@@ -3,8 +3,8 @@
 // the lifetime before expiry (the protocol's rule); the issue time lives in an annotation so the
 // plan is the same after an agent restart. Minting failures back off with full jitter.
 
+import { type BackoffPolicy, backoffDelay } from "@meridian/shared/backoff";
 import { refreshDueAt } from "@meridian/shared/controlplane/credentials";
-import { backoffDelay } from "@meridian/shared/kube/backoff";
 import type { KubeObject } from "@meridian/shared/kube/resources";
 import { ANNOTATION_CREDENTIAL_ISSUED_AT } from "./objects.ts";
 
@@ -58,7 +58,10 @@ export function planCredential(
   return { action: "keep", credential: c, refreshAtMs };
 }
 
-/** Delay before retrying a failed mint: full jitter from 1 s doubling to 60 s, at least 200 ms. */
+/** Failed mints: full jitter from 1 s doubling to 60 s, at least 200 ms. */
+export const CREDENTIAL_RETRY_BACKOFF: BackoffPolicy = { baseMs: 1000, capMs: 60_000, floorMs: 200 };
+
+/** Delay before retrying a failed mint (the `attempt`-th failure, 0-based). */
 export function credentialRetryDelay(attempt: number, random: () => number = Math.random): number {
-  return Math.max(200, backoffDelay(attempt, { baseMs: 1000, capMs: 60_000 }, random));
+  return backoffDelay(attempt, CREDENTIAL_RETRY_BACKOFF, random);
 }

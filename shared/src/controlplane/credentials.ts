@@ -9,16 +9,7 @@ import {
   workspaceCredential,
 } from "@meridian/shared/protocol/index";
 import { type Endpoint, requestJson } from "./http.ts";
-
-/**
- * A bearer token provider. `token()` is called before every dial and request, so it may be cheap
- * and cached; `refresh()` is called after a 401 and must make the next `token()` return the newest
- * credential there is (re-read a file, mint a new one).
- */
-export interface TokenSource {
-  token(): Promise<string>;
-  refresh?(): Promise<void>;
-}
+import type { TokenSource } from "./token-source.ts";
 
 /** A fixed token (tests, and the `--token` of a demo). */
 export class StaticTokenSource implements TokenSource {

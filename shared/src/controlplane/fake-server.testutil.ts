@@ -3,8 +3,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Agent } from "undici";
-import { StaticTokenSource, type TokenSource } from "./credentials.ts";
+import { StaticTokenSource } from "./credentials.ts";
 import type { Endpoint } from "./http.ts";
+import type { TokenSource } from "./token-source.ts";
 
 export interface Seen {
   method: string;

@@ -7,11 +7,11 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { z } from "zod";
-import type { TokenSource } from "./credentials.ts";
 import { refreshWorkspaceCredential } from "./credentials.ts";
 import { classify, ProtocolError } from "./errors.ts";
 import { jsonError, sleep, startFakeServer } from "./fake-server.testutil.ts";
 import { createDispatcher, proxySettingsFromEnv, readLimited, requestJson } from "./http.ts";
+import type { TokenSource } from "./token-source.ts";
 
 /** The error a promise rejects with; fails the test if it resolves. */
 const rejection = (p: Promise<unknown>): Promise<ProtocolError> =>

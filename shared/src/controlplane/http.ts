@@ -12,8 +12,8 @@ import {
 } from "@meridian/shared/protocol/index";
 import { type Dispatcher, EnvHttpProxyAgent, request } from "undici";
 import type { z } from "zod";
-import type { TokenSource } from "./credentials.ts";
 import { errorFromResponse, ProtocolError, redirectError } from "./errors.ts";
+import type { TokenSource } from "./token-source.ts";
 
 export interface ProxySettings {
   /** Proxy for `https://` control planes (HTTPS_PROXY). */

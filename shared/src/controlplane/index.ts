@@ -1,6 +1,5 @@
 // The control-plane client shared by the agent and the workspace agent:
 // inbound (stream.ts), outbound (reporter.ts), credentials, and the HTTP plumbing under them.
-export { Backoff, type BackoffOptions, longBackoffMs } from "./backoff.ts";
 export {
   CredentialTokenSource,
   FileTokenSource,
@@ -8,7 +7,6 @@ export {
   refreshWorkspaceCredential,
   requestWorkspaceCredential,
   StaticTokenSource,
-  type TokenSource,
 } from "./credentials.ts";
 export {
   type Classification,
@@ -38,14 +36,13 @@ export {
   type StatusReporterOptions,
   workspaceStatusReporter,
 } from "./reporter.ts";
-export {
-  agentStream,
-  type DeltaOf,
-  type EventMap,
-  type SnapshotOf,
-  StreamClient,
-  type StreamClientEvents,
-  type StreamClientOptions,
-  workspaceStream,
-} from "./stream.ts";
+export { agentStream, StreamClient, type StreamClientOptions, workspaceStream } from "./stream.ts";
+export type {
+  DeltaOf,
+  EventMap,
+  SnapshotOf,
+  StreamClientEvents,
+  StreamEventSource,
+} from "./stream-events.ts";
 export { logStreamEvents } from "./stream-log.ts";
+export type { TokenSource } from "./token-source.ts";

@@ -17,7 +17,7 @@ async function setup(
     path: "/v1/agents/a/status",
     debounceMs: opts.debounceMs ?? 30,
     heartbeatMs: opts.heartbeatMs ?? 60_000,
-    backoff: { initialMs: 50, maxMs: 50, minMs: 50 },
+    backoff: { baseMs: 50, capMs: 50, floorMs: 50 },
   });
   const sent: StatusReporterEvents["sent"][0][] = [];
   const failed: StatusReporterEvents["failed"][0][] = [];

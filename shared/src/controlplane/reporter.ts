@@ -3,7 +3,7 @@
 // the latest when nothing changed; a failure retries the latest (never a queue of old ones).
 import { EventEmitter } from "node:events";
 import { type AgentStatus, paths, type WorkspaceAgentStatus } from "@meridian/shared/protocol/index";
-import { Backoff, type BackoffOptions, longBackoffMs } from "./backoff.ts";
+import { Backoff, type BackoffOptions, longBackoffMs } from "../backoff.ts";
 import { classify, type FailureKind } from "./errors.ts";
 import { type Endpoint, requestJson } from "./http.ts";
 

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { agentEvents } from "@meridian/shared/protocol/index";
 import { sleep, sseEvent, sseHead, startFakeServer, until } from "./fake-server.testutil.ts";
-import { StreamClient, type StreamClientEvents } from "./stream.ts";
+import { StreamClient } from "./stream.ts";
+import type { StreamClientEvents } from "./stream-events.ts";
 
 type Ev = StreamClientEvents<typeof agentEvents>;
 const ws = (id: string) => ({ id, generation: 1, quota: { cpu: "1", memory: "1Gi" } });
@@ -15,7 +16,7 @@ async function setup(t: import("node:test").TestContext) {
     endpoint: srv.endpoint(),
     path: "/v1/agents/a/stream",
     events: agentEvents,
-    backoff: { initialMs: 20, maxMs: 100, minMs: 5 },
+    backoff: { baseMs: 20, capMs: 100, floorMs: 5 },
     fatalBackoffMs: 60_000,
   });
   const rejected: Ev["rejected"][0][] = [];

@@ -32,7 +32,7 @@ test("one warn line per rejected event, an error line per fatal, and never the t
     path: "/s",
     events: workspaceEvents,
     logger,
-    backoff: { initialMs: 10, maxMs: 20 },
+    backoff: { baseMs: 10, capMs: 20 },
   });
   t.after(async () => {
     await client.stop();

@@ -1,9 +1,9 @@
 // Log lines for a stream client, written by subscribing to its typed events (the client itself
 // never logs). One line per meaningful step; a rejected event is logged exactly once, at warn.
 import { F, type Logger } from "@meridian/shared/log";
-import type { EventMap, StreamClient } from "./stream.ts";
+import type { EventMap, StreamEventSource } from "./stream-events.ts";
 
-export function logStreamEvents<M extends EventMap>(client: StreamClient<M>, logger: Logger): void {
+export function logStreamEvents<M extends EventMap>(client: StreamEventSource<M>, logger: Logger): void {
   client.on("connected", ({ connectionId, resumeFrom }) =>
     logger.info(
       { [F.connectionId]: connectionId, [F.eventId]: resumeFrom },

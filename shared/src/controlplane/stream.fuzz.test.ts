@@ -185,7 +185,7 @@ test("any sequence of ids and payloads, cut anywhere, is handed on or refused ex
         endpoint,
         path: "/v1/workspaces/w1/stream",
         events: workspaceEvents,
-        backoff: { initialMs: 2, maxMs: 5, minMs: 1 },
+        backoff: { baseMs: 2, capMs: 5, floorMs: 1 },
       });
       const got: Outcome[] = [];
       const reasons: { type: string; error: string }[] = [];

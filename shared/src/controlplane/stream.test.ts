@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import type { ServerResponse } from "node:http";
 import { test } from "node:test";
 import { workspaceEvents } from "@meridian/shared/protocol/index";
-import type { TokenSource } from "./credentials.ts";
 import { jsonError, sleep, sseEvent, sseHead, startFakeServer, until } from "./fake-server.testutil.ts";
-import { StreamClient, type StreamClientEvents, type StreamClientOptions } from "./stream.ts";
+import { StreamClient, type StreamClientOptions } from "./stream.ts";
+import type { StreamClientEvents } from "./stream-events.ts";
+import type { TokenSource } from "./token-source.ts";
 
 type Ev = StreamClientEvents<typeof workspaceEvents>;
 const dep = (name: string, generation = 1) => ({
@@ -41,7 +42,7 @@ async function setup(
     endpoint: srv.endpoint(tokens),
     path: "/v1/workspaces/w1/stream",
     events: workspaceEvents,
-    backoff: { initialMs: 20, maxMs: 100, minMs: 5 },
+    backoff: { baseMs: 20, capMs: 100, floorMs: 5 },
     ...opts,
   });
   const log = record(client);
@@ -191,7 +192,7 @@ test("a 401 refreshes the credential and retries once quickly; a second 401 back
   };
   const { srv, client, log } = await setup(
     t,
-    { quickRetryMs: 10, backoff: { initialMs: 400, maxMs: 400, minMs: 400 } },
+    { quickRetryMs: 10, backoff: { baseMs: 400, capMs: 400, floorMs: 400 } },
     tokens,
   );
   srv.handle((_req, res) => jsonError(res, 401, "unauthorized", "expired"));

@@ -17,35 +17,12 @@ import {
   type RejectedEvents,
   workspaceEvents,
 } from "@meridian/shared/protocol/index";
-import type { z } from "zod";
-import { Backoff, type BackoffOptions, longBackoffMs } from "./backoff.ts";
+import { Backoff, type BackoffOptions, longBackoffMs } from "../backoff.ts";
 import { Connection } from "./connection.ts";
 import { classify, type FailureKind } from "./errors.ts";
 import { type Endpoint, endpointUrl } from "./http.ts";
+import type { DeltaOf, EventMap, SnapshotOf, StreamClientEvents } from "./stream-events.ts";
 import { logStreamEvents } from "./stream-log.ts";
-
-export type EventMap = Record<string, z.ZodType>;
-export type SnapshotOf<M extends EventMap> = Extract<EventOf<M>, { type: "snapshot" }>;
-export type DeltaOf<M extends EventMap> = Exclude<EventOf<M>, { type: "snapshot" }>;
-
-export interface StreamClientEvents<M extends EventMap> {
-  /** The server accepted the stream. `resumeFrom` is the Last-Event-ID we sent (undefined: fresh). */
-  connected: [{ connectionId: string; resumeFrom: string | undefined }];
-  /** Full desired state; everything not in it is no longer desired (principle 2). */
-  snapshot: [{ connectionId: string; event: SnapshotOf<M> }];
-  /** One validated delta. */
-  event: [{ connectionId: string; event: DeltaOf<M> }];
-  /**
-   * A message that failed validation (nothing was applied), one refused item of a snapshot (the rest
-   * of it was applied), or an event a subscriber refused through `refuse()`.
-   */
-  rejected: [{ connectionId: string; type: string; id: string | undefined; error: string }];
-  disconnected: [
-    { connectionId: string; cause: Error; kind: FailureKind; reason: string; retryInMs: number },
-  ];
-  /** 403 or protocol version mismatch: retried only every `fatalBackoffMs`; emitted each time. */
-  fatal: [{ connectionId: string; reason: string; retryInMs: number }];
-}
 
 export interface StreamClientOptions<M extends EventMap> {
   endpoint: Endpoint;

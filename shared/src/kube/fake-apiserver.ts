@@ -29,6 +29,8 @@ export class FakeApiServer {
   #watchers = new Set<{ collection: string; res: ServerResponse; selector: Record<string, string> }>();
   /** Make the next N watch requests answer 410 Gone (as an ERROR event). */
   goneOnNextWatches = 0;
+  /** Make the next N watch requests end at once with an ERROR event of this status (not 410). */
+  watchErrorOnNext: { count: number; status: number } = { count: 0, status: 500 };
   /** Make the next N requests of any kind answer this status. */
   failNext: { count: number; status: number } = { count: 0, status: 500 };
   /** While true, requests get no answer at all (a partitioned or wedged API server). */
@@ -178,6 +180,12 @@ export class FakeApiServer {
       res.end(
         `${JSON.stringify({ type: "ERROR", object: status(410, "Expired", "too old resource version") })}\n`,
       );
+      return;
+    }
+    if (this.watchErrorOnNext.count > 0) {
+      this.watchErrorOnNext.count--;
+      const code = this.watchErrorOnNext.status;
+      res.end(`${JSON.stringify({ type: "ERROR", object: status(code, "InternalError", "injected") })}\n`);
       return;
     }
     for (const e of this.#history)

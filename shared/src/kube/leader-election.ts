@@ -3,8 +3,8 @@
 // leaseDuration (measured on the candidate's own clock from when it last saw the record change);
 // the leader renews every retryPeriod and gives up when no renew succeeded for renewDeadline,
 // or at once when the Lease shows another holder. Losing aborts the signal handed to the leader.
+import { jittered, sleep } from "../backoff.ts";
 import { F, type Logger } from "../log.ts";
-import { sleep } from "./backoff.ts";
 import { type KubeClient, PRIORITY_LEASE } from "./client.ts";
 import { isAlreadyExists, isConflict, isNotFound } from "./errors.ts";
 import { type KubeObject, LEASES, type ObjectMeta, resourcePath } from "./resources.ts";
@@ -130,7 +130,7 @@ export class LeaderElector {
       // Wake at the holder's expiry if that comes before the next regular attempt, so a standby
       // takes over within leaseDuration of the holder's last renewal, not a retry period later.
       const untilExpiry = this.#holderExpiresAt - this.#now();
-      const wait = jitter(this.#o.retryPeriodMs);
+      const wait = jittered(this.#o.retryPeriodMs, 0, 0.2);
       await sleep(untilExpiry > 0 && untilExpiry < wait ? untilExpiry + 5 : wait, signal);
     }
     return false;
@@ -282,10 +282,6 @@ export class LeaderElector {
 /** RFC 3339 with microseconds, as metav1.MicroTime expects. */
 export function micro(ms: number): string {
   return new Date(ms).toISOString().replace(/Z$/, "000Z");
-}
-
-function jitter(ms: number): number {
-  return ms + Math.floor(Math.random() * ms * 0.2);
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -1,8 +1,8 @@
 // One in-memory cache per resource kind: list, then watch from the list's resourceVersion,
 // resume after a clean end, re-list after 410 Gone, back off on errors. Readers get objects
 // from memory; listeners hear every change (including deletions a re-list discovers).
+import { type BackoffPolicy, backoffDelay, sleep } from "../backoff.ts";
 import { F, type Logger } from "../log.ts";
-import { type BackoffPolicy, backoffDelay, sleep } from "./backoff.ts";
 import type { KubeClient } from "./client.ts";
 import { isGone, KubeApiError } from "./errors.ts";
 import {
@@ -13,7 +13,7 @@ import {
   type ResourceType,
   resourcePath,
 } from "./resources.ts";
-import { watchEvents } from "./watch.ts";
+import { randomWatchTimeoutSeconds, watchEvents } from "./watch.ts";
 
 export type CacheEventType = "added" | "modified" | "deleted";
 
@@ -179,7 +179,7 @@ export class WatchCache<T extends KubeObject = KubeObject> {
   }
 
   async #watch(signal: AbortSignal): Promise<void> {
-    const timeoutSeconds = this.#opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 120);
+    const timeoutSeconds = this.#opts.watchTimeoutSeconds ?? randomWatchTimeoutSeconds();
     const events = watchEvents<T>(this.#opts.client, {
       path: resourcePath(this.type, this.#opts.namespace),
       resourceVersion: this.#resourceVersion ?? "0",

@@ -22,6 +22,14 @@ export interface WatchRequest {
   signal: AbortSignal;
 }
 
+/**
+ * A server-side watch timeout drawn from 240–360 s, so the watches of many processes (and of one
+ * process's caches) do not all end and re-open in step.
+ */
+export function randomWatchTimeoutSeconds(random: () => number = Math.random): number {
+  return 240 + Math.floor(random() * 120);
+}
+
 /** Yields the events of one watch until the server ends it, the caller aborts, or it goes silent. */
 export async function* watchEvents<T extends KubeObject>(
   client: KubeClient,

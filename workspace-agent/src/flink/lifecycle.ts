@@ -2,6 +2,7 @@
 // -> (next state to persist, one action to carry out, events to record). The reconciler persists the
 // state BEFORE it acts, carries out the action, feeds the outcome to `applyOutcome` (also pure),
 // persists again, and loops until the action is idle or a wait. See docs/flink-deployments.md.
+import { type BackoffPolicy, backoffDelay } from "@meridian/shared/backoff";
 import type { DeploymentSpec, JobState } from "@meridian/shared/protocol/index";
 import {
   acceptGeneration,
@@ -86,9 +87,12 @@ export const TRANSIENT_BLOCK_AFTER_MS = 5 * 60_000;
 /** How long awaitCancel waits for Flink before the pods are removed anyway. */
 export const CANCEL_WAIT_MS = 30_000;
 
-/** Retry delay after the n-th failed savepoint: 10 s doubling, capped at 5 min. */
-export function blockedRetryMs(attempts: number): number {
-  return Math.min(300_000, 10_000 * 2 ** Math.max(0, attempts - 1));
+/** Retrying a failed savepoint: full jitter from 10 s doubling to 5 min, at least 5 s. */
+export const SAVEPOINT_RETRY_BACKOFF: BackoffPolicy = { baseMs: 10_000, capMs: 300_000, floorMs: 5_000 };
+
+/** Retry delay after the n-th (1-based) failed savepoint. */
+export function blockedRetryMs(attempts: number, random: () => number = Math.random): number {
+  return backoffDelay(attempts - 1, SAVEPOINT_RETRY_BACKOFF, random);
 }
 
 export function decide(input: DecideInput): Decision {

@@ -130,3 +130,13 @@ test("a deployment's failures are forgotten without touching a deployment whose 
   assert.equal(b.failures("orders-taskmanager-3"), 0);
   assert.equal(b.failures("orders-2-jobmanager"), 1);
 });
+
+test("pod recreation: the first is immediate, later ones wait a full-jitter delay above a floor, capped at a minute", () => {
+  const low = new PodBackoff(() => 0);
+  const high = new PodBackoff(() => 0.999999);
+  const lows = Array.from({ length: 10 }, () => low.failed("orders-jobmanager", 0));
+  const highs = Array.from({ length: 10 }, () => high.failed("orders-jobmanager", 0));
+  assert.deepEqual(lows, [0, 250, 250, 250, 250, 250, 250, 250, 250, 250], "never a tight loop");
+  assert.deepEqual(highs, [0, 999, 1999, 3999, 7999, 15_999, 31_999, 59_999, 59_999, 59_999]);
+  assert.equal(low.waitMs("orders-jobmanager", 100), 150);
+});

@@ -3,6 +3,7 @@
 // per-pod back-off; pods of an older run or beyond the TaskManager count are deleted; a pod that is
 // still terminating is waited for (its name is reused).
 import type { V1Pod } from "@kubernetes/client-node";
+import { type BackoffPolicy, backoffDelay } from "@meridian/shared/backoff";
 import { COMPONENT_JOBMANAGER, COMPONENT_TASKMANAGER, LABEL_COMPONENT } from "@meridian/shared/kube/labels";
 import {
   ANNOTATION_RUN,
@@ -23,14 +24,25 @@ export interface PodPlan {
   requeueMs: number | undefined;
 }
 
-/** Crash-loop protection per pod name: 0 s for the first recreate, then 1 s doubling to 60 s. */
+/** Recreating a pod that failed again: full jitter from 1 s doubling to 60 s, at least 250 ms. */
+export const POD_RECREATE_BACKOFF: BackoffPolicy = { baseMs: 1000, capMs: 60_000, floorMs: 250 };
+
+/**
+ * Crash-loop protection per pod name: the first recreate is immediate (one failure is not a loop),
+ * later ones wait `POD_RECREATE_BACKOFF`.
+ */
 export class PodBackoff {
   readonly #entries = new Map<string, { failures: number; notBefore: number }>();
+  readonly #random: () => number;
+
+  constructor(random: () => number = Math.random) {
+    this.#random = random;
+  }
 
   failed(name: string, now: number): number {
     const e = this.#entries.get(name) ?? { failures: 0, notBefore: 0 };
     e.failures += 1;
-    const delay = e.failures <= 1 ? 0 : Math.min(60_000, 1000 * 2 ** (e.failures - 2));
+    const delay = e.failures <= 1 ? 0 : backoffDelay(e.failures - 2, POD_RECREATE_BACKOFF, this.#random);
     e.notBefore = now + delay;
     this.#entries.set(name, e);
     return delay;
