@@ -5,14 +5,7 @@
 import type PQueue from "p-queue";
 import { Agent, type Dispatcher, fetch, ProxyAgent } from "undici";
 import { KubeApiError, statusFromBody } from "./errors.ts";
-import { type ClusterAuth, inClusterAuth, loadKubeconfigFile, type TlsOptions } from "./kubeconfig.ts";
-
-/** The two methods of @kubernetes/client-node's KubeConfig that `fromKubeConfig` uses. */
-export interface KubeConfigLike {
-  getCurrentCluster(): { server: string; proxyUrl?: string } | null;
-  applyToHTTPSOptions(opts: object): Promise<void>;
-}
-
+import { type ClusterAuth, inClusterAuth, loadKubeconfigFile } from "./kubeconfig.ts";
 import { createLimiter } from "./queue.ts";
 import type { KubeObject } from "./resources.ts";
 
@@ -80,35 +73,6 @@ export class KubeClient {
     this.#dispatcher = makeDispatcher(auth);
     this.#limiter = opts.limiter ?? createLimiter(opts.concurrency ?? 8);
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
-  }
-
-  /**
-   * A client from anything shaped like @kubernetes/client-node's KubeConfig (only getCurrentCluster
-   * and applyToHTTPSOptions are used; auth headers are asked for again every 30 s). Kept for
-   * callers that build one (e.g. light-kubeconfig.ts); `createKubeClient` needs no KubeConfig.
-   */
-  static async fromKubeConfig(kc: KubeConfigLike, opts: KubeClientOptions = {}): Promise<KubeClient> {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error("the kubeconfig has no current cluster; set current-context or pass one");
-    const first: Record<string, unknown> = {};
-    await kc.applyToHTTPSOptions(first);
-    const tls: TlsOptions = {};
-    for (const k of ["ca", "cert", "key", "servername"] as const)
-      if (first[k] !== undefined && first[k] !== null) tls[k] = String(first[k]);
-    if (first.rejectUnauthorized === false) tls.rejectUnauthorized = false;
-    let cached: { h: Record<string, string>; at: number } | undefined;
-    const headers = async () => {
-      if (cached && Date.now() - cached.at < 30_000) return cached.h;
-      const o: { headers?: Record<string, unknown> } = {};
-      await kc.applyToHTTPSOptions(o);
-      const h: Record<string, string> = {};
-      for (const [k, v] of Object.entries(o.headers ?? {})) h[k.toLowerCase()] = String(v);
-      cached = { h, at: Date.now() };
-      return h;
-    };
-    const auth: ClusterAuth = { server: cluster.server, tls, headers };
-    if (cluster.proxyUrl) auth.proxyUrl = cluster.proxyUrl;
-    return new KubeClient(auth, opts);
   }
 
   /** Subscribes to every finished request; returns the unsubscribe function. */

@@ -53,6 +53,24 @@ test("tokens, token files and basic auth become Authorization headers", async ()
   });
 });
 
+test("a rewritten kubeconfig is re-read: the new token is used, a token file is followed as it rotates", async () => {
+  const path = join(dir, "rewritten");
+  await writeFile(path, doc({ token: "one" }));
+  const a = loadKubeconfigFile(path, undefined, { rereadMs: 0 });
+  assert.deepEqual(await a.headers(), { authorization: "Bearer one" });
+  await writeFile(path, doc({ token: "two-longer" }));
+  assert.deepEqual(await a.headers(), { authorization: "Bearer two-longer" });
+  const cached = loadKubeconfigFile(path);
+  await writeFile(path, doc({ token: "three" }));
+  assert.deepEqual(await cached.headers(), { authorization: "Bearer two-longer" }, "not before rereadMs");
+  await writeFile(join(dir, "rot"), "t1\n");
+  await writeFile(join(dir, "c7"), doc({ tokenFile: "rot" }));
+  const f = loadKubeconfigFile(join(dir, "c7"), undefined, { rereadMs: 0 });
+  assert.deepEqual(await f.headers(), { authorization: "Bearer t1" });
+  await writeFile(join(dir, "rot"), "t2\n");
+  assert.deepEqual(await f.headers(), { authorization: "Bearer t2" });
+});
+
 test("an exec plugin's token is used and cached until it expires", async () => {
   const plugin = join(dir, "plugin.mjs");
   const counter = join(dir, "count");

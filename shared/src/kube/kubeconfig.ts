@@ -1,9 +1,11 @@
 // Where the API server is and how to authenticate: from a kubeconfig file or from the pod's
 // ServiceAccount. A small reader of our own (not @kubernetes/client-node's KubeConfig, whose import
 // alone costs ~70 MB of resident memory): certificate and token users, token files re-read as
-// they rotate, exec credential plugins (EKS `aws eks get-token`, AKS `kubelogin`), basic auth.
+// they rotate, a kubeconfig file rewritten with a new token (as the node simulator does for a pod),
+// exec credential plugins (EKS `aws eks get-token`, AKS `kubelogin`), basic auth. The one reader of
+// both agents (decision 10).
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { isIPv6 } from "node:net";
 import { dirname, isAbsolute, join } from "node:path";
 import { promisify } from "node:util";
@@ -29,7 +31,13 @@ export interface ClusterAuth {
 }
 
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
-const TOKEN_FILE_REREAD_MS = 60_000;
+/** How often a token file, or the kubeconfig file itself, is looked at again. */
+const REREAD_MS = 60_000;
+
+export interface KubeconfigOptions {
+  /** Look at a token file or a changed kubeconfig again after this long. Default 60 s. */
+  rereadMs?: number;
+}
 
 /** The pod's ServiceAccount: token (re-read every minute, as kubelet rotates it), CA, namespace. */
 export function inClusterAuth(
@@ -51,12 +59,40 @@ export function inClusterAuth(
     server: `https://${isIPv6(host) ? `[${host}]` : host}:${port}`,
     tls: { ca },
     namespace,
-    headers: bearerFromFile(join(dir, "token")),
+    headers: bearerFromFile(join(dir, "token"), REREAD_MS),
   };
 }
 
-/** The current (or named) context of a kubeconfig file. */
-export function loadKubeconfigFile(path: string, contextName?: string): ClusterAuth {
+/**
+ * The current (or named) context of a kubeconfig file. Its credentials follow the file: when it is
+ * rewritten (a new token), the next request after `rereadMs` uses the new one. The server and TLS
+ * settings are those of the first read (the connection pool is built from them).
+ */
+export function loadKubeconfigFile(
+  path: string,
+  contextName?: string,
+  opts: KubeconfigOptions = {},
+): ClusterAuth {
+  const rereadMs = opts.rereadMs ?? REREAD_MS;
+  const auth = readKubeconfig(path, contextName, rereadMs);
+  let headers = auth.headers;
+  let seen = fileStamp(path);
+  let checkedAt = Date.now();
+  auth.headers = async () => {
+    if (Date.now() - checkedAt >= rereadMs) {
+      checkedAt = Date.now();
+      const now = fileStamp(path);
+      if (now !== seen) {
+        headers = readKubeconfig(path, contextName, rereadMs).headers;
+        seen = now;
+      }
+    }
+    return headers();
+  };
+  return auth;
+}
+
+function readKubeconfig(path: string, contextName: string | undefined, rereadMs: number): ClusterAuth {
   let doc: KubeconfigDoc;
   try {
     doc = parse(readFileSync(path, "utf8")) as KubeconfigDoc;
@@ -88,7 +124,10 @@ export function loadKubeconfigFile(path: string, contextName?: string): ClusterA
     const h = { authorization: `Bearer ${user.token}` };
     headers = async () => h;
   } else if (user.tokenFile) {
-    headers = bearerFromFile(isAbsolute(user.tokenFile) ? user.tokenFile : join(base, user.tokenFile));
+    headers = bearerFromFile(
+      isAbsolute(user.tokenFile) ? user.tokenFile : join(base, user.tokenFile),
+      rereadMs,
+    );
   } else if (user.exec) {
     headers = execPlugin(user.exec);
   } else if (user.username !== undefined) {
@@ -109,10 +148,20 @@ export function loadKubeconfigFile(path: string, contextName?: string): ClusterA
   return auth;
 }
 
-function bearerFromFile(path: string): () => Promise<Record<string, string>> {
+/** Identity of a file's current content (a rewrite by rename changes the inode, an edit the mtime). */
+function fileStamp(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.ino}/${st.mtimeMs}/${st.size}`;
+  } catch {
+    return "";
+  }
+}
+
+function bearerFromFile(path: string, rereadMs: number): () => Promise<Record<string, string>> {
   let cached: { h: Record<string, string>; at: number } | undefined;
   return async () => {
-    if (cached && Date.now() - cached.at < TOKEN_FILE_REREAD_MS) return cached.h;
+    if (cached && Date.now() - cached.at < rereadMs) return cached.h;
     const token = readOrThrow(path, "the token file").trim();
     cached = { h: { authorization: `Bearer ${token}` }, at: Date.now() };
     return cached.h;
