@@ -22,13 +22,16 @@ export class OwnedCaches {
 
   constructor(client: KubeClient, prefix: string, logger?: Logger) {
     this.#prefix = prefix;
-    const add = (type: ResourceType, fieldSelector?: string) => {
+    // One cache per kind and fixed name (a kind may have two names, e.g. the workspace agent's and
+    // the Flink ServiceAccount): a field selector names one object name only.
+    const add = (type: ResourceType, name?: string) => {
+      const fieldSelector = name === undefined ? undefined : `metadata.name=${name}`;
       const cache = new WatchCache({ client, type, fieldSelector, logger, transform: slim });
       cache.on((e) => this.#onEvent(type, e));
-      this.#caches.set(type.kind, cache);
+      this.#caches.set(cacheKey(type, name), cache);
     };
     add(NAMESPACES);
-    for (const { type, name } of OWNED_NAMESPACED) add(type, `metadata.name=${name}`);
+    for (const { type, name } of OWNED_NAMESPACED) add(type, name);
   }
 
   start(): void {
@@ -73,7 +76,8 @@ export class OwnedCaches {
 
   /** Meridian's objects of one kind. */
   list(type: ResourceType): KubeObject[] {
-    return (this.#caches.get(type.kind)?.list() ?? []).filter((o) => this.#isOurs(type, o));
+    const all = [...this.#caches].filter(([k]) => k === type.kind || k.startsWith(`${type.kind}/`));
+    return all.flatMap(([, c]) => c.list()).filter((o) => this.#isOurs(type, o));
   }
 
   /** Remembers what a write returned, so the next read does not see the pre-write object. */
@@ -108,7 +112,8 @@ export class OwnedCaches {
 
   #any(type: ResourceType, namespace: string | undefined, name: string): KubeObject | undefined {
     const overlay = this.#overlay.get(overlayKey(type, namespace, name));
-    return overlay ?? this.#caches.get(type.kind)?.get(namespace, name);
+    const cache = this.#caches.get(cacheKey(type, type.namespaced ? name : undefined));
+    return overlay ?? cache?.get(namespace, name);
   }
 
   /** Labelled as Meridian's for the workspace whose namespace this is (or which this namespace is). */
@@ -128,6 +133,11 @@ export class OwnedCaches {
     if (!id) return;
     for (const l of this.#listeners) l(id, type.kind, e);
   }
+}
+
+/** Namespaces: one cache of the kind; namespaced kinds: one per fixed name. */
+function cacheKey(type: ResourceType, name: string | undefined): string {
+  return name === undefined ? type.kind : `${type.kind}/${name}`;
 }
 
 function overlayKey(type: ResourceType, namespace: string | undefined, name: string): string {

@@ -7,6 +7,7 @@ import { checkImage } from "@meridian/shared/policy/images";
 import { jarUriEntryProblem } from "@meridian/shared/policy/jar-uris";
 import type { WorkspaceSpec } from "@meridian/shared/protocol/index";
 import { z } from "zod";
+import { checkStoragePolicy, identityPolicySchema, storagePolicySchema } from "./storage-policy.ts";
 
 const registryList = z.array(z.string().trim().min(1, "must not be empty")).default([]);
 /** Remote locations Flink job jars may come from (local:// paths inside the image need no entry). */
@@ -45,6 +46,10 @@ export const policySchema = z
       .strict()
       .default({}),
     orphanGracePeriodSeconds: z.number().int().min(0).max(31_536_000).default(86_400),
+    /** Where workspaces may keep Flink state, and how Flink reaches an S3-compatible store. */
+    storage: storagePolicySchema,
+    /** The cloud identities workspaces may give their Flink pods. */
+    identity: identityPolicySchema,
   })
   .strict();
 
@@ -83,6 +88,7 @@ export function checkWorkspace(spec: WorkspaceSpec, image: string, policy: Polic
       message: `${what} ${image} (${imageCheck.repository}) is not from an allowed registry (allowedRegistries.workspaceAgent=${policy.allowedRegistries.workspaceAgent.join(",")})`,
     });
   }
+  out.push(...checkStoragePolicy(spec, policy));
   return out;
 }
 

@@ -12,7 +12,9 @@ import {
 } from "@meridian/shared/contract/workspace-agent-env";
 import { type ProxySettings, proxySettingsFromEnv } from "@meridian/shared/controlplane/http";
 import { jarUriEntryProblem } from "@meridian/shared/policy/jar-uris";
+import { storageUriProblem } from "@meridian/shared/policy/storage-uris";
 import {
+  bool,
   dnsLabel,
   fileSystemUri,
   hostPort,
@@ -93,6 +95,49 @@ export const WORKSPACE_AGENT_SETTINGS = settingsTable({
     flag: "savepoint-base-dir",
     valueName: "<uri>",
     schema: fileSystemUri,
+  }),
+  storageBaseURI: fromContract(ENV.storageBaseURI, {
+    flag: "storage-base-uri",
+    valueName: "<uri>",
+    schema: optionalText.superRefine((uri, ctx) => {
+      const problem = uri === undefined ? undefined : storageUriProblem(uri);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+    defaultDoc: "none: savepoints under --savepoint-base-dir",
+  }),
+  storageCredentialsSecret: fromContract(ENV.storageCredentialsSecret, {
+    flag: "storage-credentials-secret",
+    valueName: "<name>",
+    schema: optionalText,
+    defaultDoc: "none: credentials only from the pods' cloud identity",
+  }),
+  storageS3Endpoint: fromContract(ENV.storageS3Endpoint, {
+    flag: "storage-s3-endpoint",
+    valueName: "<url>",
+    schema: optionalText.pipe(httpUrl.optional()),
+    defaultDoc: "AWS S3",
+  }),
+  storageS3PathStyleAccess: fromContract(ENV.storageS3PathStyleAccess, {
+    flag: "storage-s3-path-style-access",
+    valueName: "<bool>",
+    schema: bool,
+    default: () => "false",
+  }),
+  flinkServiceAccount: fromContract(ENV.flinkServiceAccount, {
+    flag: "flink-service-account",
+    valueName: "<name>",
+    schema: optionalText.pipe(dnsLabel.optional()),
+    defaultDoc: "the namespace's default ServiceAccount",
+  }),
+  flinkAzureClientId: fromContract(ENV.flinkAzureClientId, {
+    flag: "flink-azure-client-id",
+    valueName: "<guid>",
+    schema: optionalText,
+  }),
+  flinkAzureTenantId: fromContract(ENV.flinkAzureTenantId, {
+    flag: "flink-azure-tenant-id",
+    valueName: "<guid>",
+    schema: optionalText,
   }),
   kubeconfig: {
     flag: "kubeconfig",

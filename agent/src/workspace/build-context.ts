@@ -20,5 +20,6 @@ export function workspaceBuildContext(config: AgentConfig): Omit<BuildContext, "
     orphanGracePeriodSeconds: config.policy.orphanGracePeriodSeconds,
     savepointBaseDir: config.savepointBaseDir,
     securityContext: config.workspaceAgentSecurityContext,
+    storageS3: config.policy.storage.s3,
   };
 }

@@ -48,6 +48,7 @@ test("every object is named and labelled per the contract, Namespace first", () 
     [
       "Namespace/mw-team-a",
       "ServiceAccount/meridian-workspace-agent",
+      "ServiceAccount/meridian-flink",
       "Role/meridian-workspace-agent",
       "RoleBinding/meridian-workspace-agent",
       "ResourceQuota/meridian-workspace-quota",
@@ -98,6 +99,7 @@ test("the Deployment runs hardened with probes, resources and the contract's env
     MERIDIAN_CREDENTIAL_SECRET: "meridian-workspace-credential",
     MERIDIAN_LOG_LEVEL: "info",
     MERIDIAN_FLINK_ALLOWED_REGISTRIES: "docker.io/library/flink",
+    MERIDIAN_FLINK_SERVICE_ACCOUNT: "meridian-flink",
     MERIDIAN_FLINK_ALLOWED_JAR_URIS: "s3://acme-jobs/releases,https://artifacts.acme.example/flink",
     MERIDIAN_ORPHAN_GRACE_PERIOD_SECONDS: "3600",
     MERIDIAN_CA_FILE: "/etc/meridian/ca/ca.crt",

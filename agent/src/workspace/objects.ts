@@ -1,11 +1,13 @@
 // Pure builders of everything the agent creates for one workspace (names and labels per the
-// contracts in docs/CONVENTIONS.md). No I/O: reconcile.ts compares these with the cache and applies.
+// contracts in docs/CONVENTIONS.md). No I/O: apply.ts compares these with the cache and applies.
 import {
   WORKSPACE_AGENT_ENV as ENV,
+  FLINK_SERVICE_ACCOUNT,
   WORKSPACE_AGENT_CA_DIR,
   WORKSPACE_AGENT_HEALTH_PORT,
   WORKSPACE_CREDENTIAL_SECRET,
 } from "@meridian/shared/contract/workspace-agent-env";
+import { ANNOTATION_ORPHANED_SINCE } from "@meridian/shared/controller/orphan";
 import {
   COMPONENT_WORKSPACE_AGENT,
   LABEL_COMPONENT,
@@ -28,9 +30,11 @@ import {
 } from "@meridian/shared/kube/resources";
 import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
 import type { WorkspaceAgentSecurityContext } from "./security-context.ts";
+import { buildFlinkServiceAccount, storageEnv } from "./storage-objects.ts";
 
 export const NAMES = {
   serviceAccount: "meridian-workspace-agent",
+  flinkServiceAccount: FLINK_SERVICE_ACCOUNT,
   role: "meridian-workspace-agent",
   roleBinding: "meridian-workspace-agent",
   secret: WORKSPACE_CREDENTIAL_SECRET,
@@ -41,11 +45,9 @@ export const NAMES = {
   caConfigMap: "meridian-control-plane-ca",
 } as const;
 
-/** When a workspace went missing from the snapshots (RFC 3339); survives agent restarts. */
-export const ANNOTATION_ORPHANED_SINCE = "meridian.dev/orphaned-since";
 /**
  * The generation of the workspace spec last applied, on its namespace: what a stale spec is compared
- * with after a restart (generations only move forward; see inbound.ts).
+ * with after a restart (generations only move forward; see desired.ts).
  */
 export const ANNOTATION_GENERATION = "meridian.dev/generation";
 /** When the credential in the Secret was issued, so its refresh time is known after a restart. */
@@ -79,6 +81,8 @@ export interface BuildContext {
   savepointBaseDir: string | undefined;
   /** The pod's and the container's securityContext (the chart's workspaceAgent values, else the defaults). */
   securityContext: WorkspaceAgentSecurityContext;
+  /** The local policy's storage.s3: how Flink reaches an S3-compatible store (unset: AWS S3). */
+  storageS3?: { endpoint?: string | undefined; pathStyleAccess: boolean } | undefined;
 }
 
 export interface DesiredObject {
@@ -295,6 +299,7 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
   if (ctx.httpsProxy) env.push(value(ENV.httpsProxy, ctx.httpsProxy));
   if (ctx.noProxy) env.push(value(ENV.noProxy, ctx.noProxy));
   if (ctx.savepointBaseDir) env.push(value(ENV.savepointBaseDir, ctx.savepointBaseDir));
+  for (const [v, text] of storageEnv(spec, ctx)) env.push(value(v, text));
   return env;
 }
 
@@ -310,6 +315,7 @@ export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredO
       object: buildNamespace(spec.id, ctx.namespacePrefix, { generation: spec.generation }),
     },
     { type: SERVICE_ACCOUNTS, object: buildServiceAccount(spec.id, ns) },
+    { type: SERVICE_ACCOUNTS, object: buildFlinkServiceAccount(spec, ns) },
     { type: ROLES, object: buildRole(spec.id, ns) },
     { type: ROLE_BINDINGS, object: buildRoleBinding(spec.id, ns) },
     { type: RESOURCE_QUOTAS, object: buildResourceQuota(spec, ns) },
@@ -323,6 +329,7 @@ export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredO
 /** Kinds with one fixed name per workspace namespace, and that name: what the caches watch. */
 export const OWNED_NAMESPACED: readonly { type: ResourceType; name: string }[] = [
   { type: SERVICE_ACCOUNTS, name: NAMES.serviceAccount },
+  { type: SERVICE_ACCOUNTS, name: NAMES.flinkServiceAccount },
   { type: ROLES, name: NAMES.role },
   { type: ROLE_BINDINGS, name: NAMES.roleBinding },
   { type: RESOURCE_QUOTAS, name: NAMES.quota },

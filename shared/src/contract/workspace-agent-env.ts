@@ -12,6 +12,12 @@ export const WORKSPACE_CREDENTIAL_SECRET = "meridian-workspace-credential";
 /** Where the agent mounts the control plane's CA bundle (ConfigMap `meridian-control-plane-ca`). */
 export const WORKSPACE_AGENT_CA_DIR = "/etc/meridian/ca";
 
+/**
+ * The ServiceAccount every workspace namespace has for its Flink pods (separate from the workspace
+ * agent's, no Kubernetes permissions, carrying the cloud identity annotations).
+ */
+export const FLINK_SERVICE_ACCOUNT = "meridian-flink";
+
 export interface EnvVar {
   name: string;
   /** What the variable means to the workspace agent (its --help and docs). */
@@ -104,6 +110,47 @@ export const WORKSPACE_AGENT_ENV = {
     name: "MERIDIAN_SAVEPOINT_BASE_DIR",
     meaning: "Savepoint directory for deployments whose spec sets none (`<base>/<deployment>`); the agent's.",
     expected: "a Flink file system URI such as s3://bucket/savepoints or file:///flink-data/savepoints",
+  },
+  storageBaseURI: {
+    name: "MERIDIAN_STORAGE_BASE_URI",
+    meaning:
+      "The workspace's storage.baseURI, checked against the local policy by the agent: checkpoints and savepoints of deployment <d> default to <base>/<d>/checkpoints and <base>/<d>/savepoints, and a deployment may only narrow them. Unset: MERIDIAN_SAVEPOINT_BASE_DIR.",
+    expected: "an s3, s3a, abfss, wasbs (or, where the policy allows it, file) URI such as s3://bucket/flink",
+  },
+  storageCredentialsSecret: {
+    name: "MERIDIAN_STORAGE_CREDENTIALS_SECRET",
+    meaning:
+      "The workspace's storage.credentialsSecret: a Secret in the workspace namespace whose AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN optional) reach the Flink pods as secretKeyRef environment variables.",
+    expected: "a Secret name",
+  },
+  storageS3Endpoint: {
+    name: "MERIDIAN_STORAGE_S3_ENDPOINT",
+    meaning:
+      "The local policy's storage.s3.endpoint: the S3-compatible server Flink's S3 file system talks to.",
+    expected: "an http(s) URL such as https://minio.storage.svc:9000",
+  },
+  storageS3PathStyleAccess: {
+    name: "MERIDIAN_STORAGE_S3_PATH_STYLE_ACCESS",
+    meaning:
+      "The local policy's storage.s3.pathStyleAccess: the bucket goes into the path, not the host name.",
+    expected: "true or false",
+  },
+  flinkServiceAccount: {
+    name: "MERIDIAN_FLINK_SERVICE_ACCOUNT",
+    meaning:
+      "The ServiceAccount Flink pods run as (the agent creates meridian-flink in every workspace namespace). Unset: the namespace's default ServiceAccount.",
+    expected: "a ServiceAccount name",
+  },
+  flinkAzureClientId: {
+    name: "MERIDIAN_FLINK_AZURE_CLIENT_ID",
+    meaning:
+      "The workspace's identity.azureClientId: Flink pods get the azure.workload.identity/use label and ABFS is configured for Workload Identity.",
+    expected: "a client id (GUID)",
+  },
+  flinkAzureTenantId: {
+    name: "MERIDIAN_FLINK_AZURE_TENANT_ID",
+    meaning: "The workspace's identity.azureTenantId (ABFS's OAuth tenant).",
+    expected: "a tenant id (GUID)",
   },
 } as const satisfies Record<string, EnvVar>;
 

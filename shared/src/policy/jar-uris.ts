@@ -62,33 +62,64 @@ const LOCAL_FORM =
 const URI_CHARS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
 
 /**
+ * The schemes a kind of location may have and how its refusals read: jar URIs (`local` plus
+ * REMOTE_JAR_SCHEMES) here, storage URIs in storage-uris.ts.
+ */
+export interface LocationRules {
+  /** Schemes accepted at all (lowercase). */
+  schemes: readonly string[];
+  /** Schemes naming a path on the machine: `<scheme>:///<absolute path>`, no host. */
+  pathSchemes: readonly string[];
+  /** Said after a refused scheme: what to use instead. */
+  schemeHint: string;
+  /** Said when there is no scheme at all. */
+  noSchemeHint: string;
+}
+
+const JAR_RULES: LocationRules = {
+  schemes: ["local", ...REMOTE_JAR_SCHEMES],
+  pathSchemes: ["local"],
+  schemeHint: `use local:// (a path inside the image) or, where the local policy allows it, one of ${REMOTE_JAR_SCHEMES.join(", ")}`,
+  noSchemeHint: "use a path inside the image such as local:///opt/flink/usrlib/job.jar",
+};
+
+/**
  * Splits and checks a jar URI (or a policy entry) against the rules that hold whatever the policy
  * says. `what` names it in reasons (`jarURI`, `allowedJarURIs entry`).
  */
 export function parseJarLocation(uri: string, what = "jarURI"): Parsed {
+  return parseLocation(uri, what, JAR_RULES);
+}
+
+/**
+ * Splits and checks a location URI under `rules`, with the checks that hold for every kind: ASCII
+ * only, no query, fragment, credentials, `.`/`..` segments or loopback/metadata hosts.
+ */
+export function parseLocation(uri: string, what: string, rules: LocationRules): Parsed {
   const fail = (reason: string): Parsed => ({ ok: false, reason: `${what} ${reason}` });
   if (!URI_CHARS.test(uri))
     return fail("must be a URI of ASCII characters without spaces, control characters or backslashes");
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/.exec(uri);
-  if (!m) return fail("has no scheme; use a path inside the image such as local:///opt/flink/usrlib/job.jar");
+  if (!m) return fail(`has no scheme; ${rules.noSchemeHint}`);
   const scheme = (m[1] ?? "").toLowerCase();
   const rest = m[2] ?? "";
-  if (scheme !== "local" && !(REMOTE_JAR_SCHEMES as readonly string[]).includes(scheme))
-    return fail(
-      `has scheme "${scheme}:", which is not allowed; use local:// (a path inside the image) or, where the local policy allows it, one of ${REMOTE_JAR_SCHEMES.join(", ")}`,
-    );
+  if (!rules.schemes.includes(scheme))
+    return fail(`has scheme "${scheme}:", which is not allowed; ${rules.schemeHint}`);
   if (/[?#]/.test(rest))
     return fail(
       "must not carry a query or a fragment (a presigned URL's signature is a credential: give the Flink pods read access instead)",
     );
+  const isPath = rules.pathSchemes.includes(scheme);
+  const pathForm = `${scheme}:// takes an absolute path and no host: ${scheme}:///<path>`;
+  const form = scheme === "local" ? LOCAL_FORM : pathForm;
   const parts = /^\/\/([^/]*)(\/.*)?$/.exec(rest);
-  if (!parts) return fail(scheme === "local" ? LOCAL_FORM : `must be ${scheme}://<location>/<path>`);
+  if (!parts) return fail(isPath ? form : `must be ${scheme}://<location>/<path>`);
   const authority = (parts[1] ?? "").toLowerCase();
   const path = parts[2] ?? "";
   const pathProblem = checkPath(path);
   if (pathProblem) return fail(pathProblem);
-  if (scheme === "local") {
-    if (authority !== "" || path === "") return fail(LOCAL_FORM);
+  if (isPath) {
+    if (authority !== "" || path === "") return fail(form);
     if (/^\/(proc|sys|dev)(\/|$)/.test(path))
       return fail("points into /proc, /sys or /dev, which are not part of the image");
     return { ok: true, location: { scheme, authority: "", host: "", path: trimSlash(path) } };
@@ -177,7 +208,7 @@ function neverAllowed(host: string): string | undefined {
 }
 
 /** True when `loc` lies at or under `entry` (same scheme and authority, path at a `/` boundary). */
-function under(loc: JarLocation, entry: JarLocation): boolean {
+export function under(loc: JarLocation, entry: JarLocation): boolean {
   if (loc.scheme !== entry.scheme || loc.authority !== entry.authority) return false;
   return entry.path === "" || loc.path === entry.path || loc.path.startsWith(`${entry.path}/`);
 }

@@ -7,3 +7,4 @@ export * from "./flink-configuration.ts";
 export * from "./limits.ts";
 export * from "./paths.ts";
 export * from "./workspace.ts";
+export * from "./workspace-storage.ts";

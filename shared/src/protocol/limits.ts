@@ -36,8 +36,12 @@ export const MAX_DISPLAY_NAME_LENGTH = 200;
 export const MAX_IMAGE_LENGTH = 512;
 /** A Kubernetes quantity such as `1536Mi`. */
 export const MAX_QUANTITY_LENGTH = 64;
-/** `job.jarURI`. */
+/** `job.jarURI`, `storage.baseURI`. */
 export const MAX_URI_LENGTH = 2048;
+/** An AWS IAM role ARN (`identity.awsRoleArn`): IAM's own limit. */
+export const MAX_ROLE_ARN_LENGTH = 2048;
+/** A Kubernetes object name that is a DNS subdomain (a Secret's, `storage.credentialsSecret`). */
+export const MAX_OBJECT_NAME_LENGTH = 253;
 /** `job.entryClass`, a fully qualified Java class name. */
 export const MAX_CLASS_NAME_LENGTH = 512;
 /** Entries of `job.args`, and the length of each. */

@@ -3,6 +3,7 @@ import { compareQuantities, isQuantity } from "@meridian/shared/kube/quantity";
 import { z } from "zod";
 import { condition, dnsLabel, generation, quantity, rejectedEvents, resources } from "./common.ts";
 import { MAX_DISPLAY_NAME_LENGTH, MAX_IMAGE_LENGTH } from "./limits.ts";
+import { workspaceIdentity, workspaceStorage } from "./workspace-storage.ts";
 
 export const workspaceSpec = z.object({
   /** Stable id; the namespace is `<prefix><id>`. At most 40 characters so every derived name fits 63. */
@@ -39,6 +40,10 @@ export const workspaceSpec = z.object({
       logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
     })
     .default({}),
+  /** The object storage of the workspace's Flink state (workspace-storage.ts); optional. */
+  storage: workspaceStorage.optional(),
+  /** The cloud identity of the workspace's Flink pods (workspace-storage.ts); optional. */
+  identity: workspaceIdentity.optional(),
 });
 export type WorkspaceSpec = z.infer<typeof workspaceSpec>;
 export type WorkspaceSpecInput = z.input<typeof workspaceSpec>;

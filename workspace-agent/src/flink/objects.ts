@@ -17,6 +17,15 @@ import { parseQuantity } from "@meridian/shared/kube/quantity";
 import { compareStrings } from "@meridian/shared/order";
 import type { DeploymentSpec } from "@meridian/shared/protocol/index";
 import { renderConfigYaml } from "./config-yaml.ts";
+import {
+  type FlinkStorage,
+  needsPluginsDir,
+  PLUGINS_DIR,
+  storageEnv,
+  storageFlinkConfig,
+  storagePodLabels,
+  storageSavepointDir,
+} from "./storage.ts";
 
 export const PORT_RPC = 6123;
 export const PORT_BLOB = 6124;
@@ -60,6 +69,8 @@ export interface DeploymentContext {
   spec: DeploymentSpec;
   /** Default savepoint directory root when neither spec nor config names one. */
   savepointBaseDir: string | undefined;
+  /** The workspace's storage and identity (storage.ts); undefined: none, as before. */
+  storage?: FlinkStorage | undefined;
 }
 
 export interface Owner {
@@ -96,10 +107,12 @@ function sortKeys(r: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(r).sort(([a], [b]) => compareStrings(a, b)));
 }
 
-/** Where savepoints go: the spec's own setting, else `<base>/<name>`, else a local default. */
+/**
+ * Where savepoints go: the spec's own setting, else the workspace storage's
+ * `<storage>/<name>/savepoints`, else `<savepointBaseDir>/<name>`, else a local default.
+ */
 export function savepointDir(ctx: DeploymentContext): string {
-  const c = ctx.spec.flinkConfiguration;
-  const own = c["execution.checkpointing.savepoint-dir"] ?? c["state.savepoints.dir"];
+  const own = storageSavepointDir(ctx.spec, ctx.storage);
   if (own) return own;
   const base = ctx.savepointBaseDir ?? "file:///flink-data/savepoints";
   return `${base}/${ctx.spec.name}`;
@@ -141,6 +154,7 @@ export function flinkConfig(ctx: DeploymentContext): Record<string, string> {
     "jobmanager.memory.process.size": flinkMemory(spec.jobManager.resources.memory),
     "taskmanager.memory.process.size": flinkMemory(spec.taskManager.resources.memory),
     ...spec.flinkConfiguration,
+    ...storageFlinkConfig(spec, ctx.storage),
     "execution.checkpointing.savepoint-dir": savepointDir(ctx),
     ...meridianFlinkConfig(ctx),
   };
@@ -281,12 +295,16 @@ function containerBase(
     name,
     image: ctx.spec.image,
     imagePullPolicy: "IfNotPresent",
-    env: [{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }],
+    env: [
+      { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+      ...storageEnv(ctx.spec, ctx.storage),
+    ],
     resources: { requests: resources, limits: resources },
     volumeMounts: [
       { name: "flink-config", mountPath: "/opt/flink/conf", readOnly: true },
       { name: "tmp", mountPath: "/tmp" },
       { name: "log", mountPath: "/opt/flink/log" },
+      ...(needsPluginsDir(ctx.spec, ctx.storage) ? [{ name: "plugins", mountPath: PLUGINS_DIR }] : []),
     ],
     securityContext: {
       runAsNonRoot: true,
@@ -313,12 +331,14 @@ function pod(
     metadata: {
       name,
       namespace: ctx.namespace,
-      labels: labels(ctx, component),
+      labels: { ...storagePodLabels(ctx.storage), ...labels(ctx, component) },
       annotations: { [ANNOTATION_RUN]: String(run.id), [ANNOTATION_SPEC_HASH]: run.specHash },
       ownerReferences: [ownerReference(owner)],
     },
     spec: {
       restartPolicy: "Never",
+      // The Flink ServiceAccount (no Kubernetes permissions): never the workspace agent's token.
+      ...(ctx.storage?.serviceAccount ? { serviceAccountName: ctx.storage.serviceAccount } : {}),
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       terminationGracePeriodSeconds: 30,
@@ -334,6 +354,7 @@ function pod(
         { name: "flink-config", configMap: { name: names.configMap(ctx.spec.name) } },
         { name: "tmp", emptyDir: {} },
         { name: "log", emptyDir: {} },
+        ...(needsPluginsDir(ctx.spec, ctx.storage) ? [{ name: "plugins", emptyDir: {} }] : []),
       ],
     },
   };

@@ -1,17 +1,21 @@
 // The local policy's rules for one Flink deployment spec, checked before anything is applied for it:
 // its image must come from an allowed registry (MERIDIAN_FLINK_ALLOWED_REGISTRIES) and its job jar
 // from an allowed location (MERIDIAN_FLINK_ALLOWED_JAR_URIS: local:// paths inside the image always,
-// remote locations only under a policy entry; shared/src/policy/jar-uris.ts). The first rule broken
-// is what is reported upward, with the field it concerns.
+// remote locations only under a policy entry; shared/src/policy/jar-uris.ts), and its state must stay
+// in the workspace's storage without credentials in its configuration (storage.ts). The first rule
+// broken is what is reported upward, with the field it concerns.
 import { checkJarUri } from "@meridian/shared/policy/jar-uris";
 import type { DeploymentSpec } from "@meridian/shared/protocol/index";
 import { checkImage } from "./image-policy.ts";
+import { type FlinkStorage, refuseStorage } from "./storage.ts";
 
 export interface SpecPolicy {
   /** Registries (or registry/repository prefixes) of Flink images; empty = any. */
   allowedRegistries: readonly string[];
   /** Remote jar locations (`s3://bucket/prefix`); empty = only `local://` paths inside the image. */
   allowedJarURIs: readonly string[];
+  /** The workspace's storage (MERIDIAN_STORAGE_*); undefined: none. */
+  storage?: FlinkStorage | undefined;
 }
 
 export interface SpecRefusal {
@@ -26,5 +30,5 @@ export function refuseSpec(spec: DeploymentSpec, policy: SpecPolicy): SpecRefusa
   if (!image.allowed) return { field: "image", message: image.reason };
   const jar = checkJarUri(spec.job.jarURI, policy.allowedJarURIs);
   if (!jar.allowed) return { field: "job.jarURI", message: jar.reason };
-  return undefined;
+  return refuseStorage(spec, policy.storage);
 }
