@@ -18,10 +18,10 @@ import {
 import { PROCESS_AGENT } from "@meridian/shared/process/identity";
 import { OwnedCaches } from "./caches.ts";
 import type { AgentConfig } from "./config.ts";
-import type { WorkspaceController } from "./controller.ts";
+import type { ControlPlaneConnection } from "./connection.ts";
 import { Leadership } from "./leader.ts";
 import { AgentMetrics } from "./metrics.ts";
-import type { AgentInfo } from "./report.ts";
+import type { AgentInfo } from "./outbound.ts";
 import { VERSION } from "./version.ts";
 
 export interface StartAgentOptions {
@@ -39,8 +39,8 @@ export interface AgentHandle {
   readonly kube: KubeClient;
   readonly caches: OwnedCaches;
   isLeader(): boolean;
-  /** The running controller while leading. */
-  controller(): WorkspaceController | undefined;
+  /** The leader's control-plane connection (stream, status, the workspaces' controller) while leading. */
+  controller(): ControlPlaneConnection | undefined;
   /** Why /readyz fails (empty when ready). */
   notReadyReasons(): string[];
   /**
@@ -83,7 +83,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     caches,
     logger,
     metrics,
-    controllerDeps: {
+    connection: {
       config,
       kube,
       caches,

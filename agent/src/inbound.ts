@@ -1,175 +1,52 @@
-// Stream events → desired state. Pure bookkeeping: what the control plane wants, which workspaces
-// it asked to delete, whether a snapshot has arrived. The controller decides what to reconcile from
-// the returned effects. Nothing here deletes: a workspace absent from a snapshot only becomes an
-// orphan candidate, and only an explicit workspace.delete marks one for deletion.
-//
-// Generations only move forward: a spec (or a delete naming a generation) older than the generation
-// held — the newest accepted in this session, or the one recorded on the workspace's namespace,
-// which survives restarts — is refused and changes nothing. A snapshot item that was refused (invalid,
-// listed twice, or stale) keeps what the agent holds for it and is never taken for absent; a snapshot
-// with an item whose id cannot be read orphans nothing at all (shared/src/controller/desired.ts,
-// docs/decisions.md 23 and 24).
-import { Generations, planSnapshot, type Rejection } from "@meridian/shared/controller/desired";
-import type { AgentEvent, WorkspaceSpec } from "@meridian/shared/protocol/index";
+// The inbound direction: the agent stream's validated events become desired state. Each event is
+// applied to the DesiredState (desired.ts), which returns a DesiredChange (the one hand-off shape
+// of both agents, shared/src/controller/desired-change.ts): the refusals it decided go back to the
+// stream (rejectedEvents), and the change goes to the process, which marks status and enqueues the
+// keys in its controller. Events the stream refused itself change nothing and are only counted.
+import type { DesiredChange } from "@meridian/shared/controller/desired-change";
+import type { StreamClient } from "@meridian/shared/controlplane/stream";
+import { NAMESPACES } from "@meridian/shared/kube/resources";
+import type { agentEvents } from "@meridian/shared/protocol/index";
+import type { OwnedCaches } from "./caches.ts";
+import type { ClusterMemory, DesiredState } from "./desired.ts";
+import type { AgentMetrics } from "./metrics.ts";
+import { namespaceName, recordedGeneration } from "./workspace/objects.ts";
 
-/** What the cluster remembers across restarts. */
-export interface ClusterMemory {
-  /** Workspace ids that have a namespace in the cluster. */
-  ids(): readonly string[];
-  /** The generation last applied to a workspace's objects, if recorded. */
-  generation(id: string): number | undefined;
+export interface InboundOptions {
+  stream: StreamClient<typeof agentEvents>;
+  desired: DesiredState;
+  cluster: ClusterMemory;
+  metrics: AgentMetrics;
+  /** Events arriving after this aborts (leadership lost) are not applied. */
+  signal: AbortSignal;
+  /** What an event changed, handed to the process. */
+  onChange(change: DesiredChange): void;
+  /** The stream refused an event (rejectedEvents changed). */
+  onRejected(): void;
 }
 
-export interface InboundEffects {
-  /** Workspaces to reconcile now. */
-  reconcile: string[];
-  /** Present before (desired or in the cluster) but missing from this snapshot. */
-  orphanCandidates: string[];
-  /** Listed again (or upserted), possibly with a refused spec: any orphan mark is cancelled. */
-  adopted: string[];
-  /** Refusals decided here (a generation older than the one held), for rejectedEvents. */
-  refusals: string[];
-  /** Workspaces whose rejection (see `rejection()`) was set or cleared. */
-  rejectionChanged: string[];
+export function connectInbound(o: InboundOptions): void {
+  const { stream, desired, metrics } = o;
+  const apply = (event: Parameters<DesiredState["apply"]>[0]) => {
+    if (o.signal.aborted) return;
+    metrics.streamEvents.inc({ type: event.type });
+    const change = desired.apply(event, o.cluster);
+    for (const reason of change.refusals) stream.refuse(event.type, event.id, reason);
+    o.onChange(change);
+  };
+  stream.on("snapshot", ({ event }) => apply(event));
+  stream.on("event", ({ event }) => apply(event));
+  stream.on("rejected", () => {
+    metrics.streamEvents.inc({ type: "rejected" });
+    o.onRejected();
+  });
 }
 
-const none = (): InboundEffects => ({
-  reconcile: [],
-  orphanCandidates: [],
-  adopted: [],
-  refusals: [],
-  rejectionChanged: [],
-});
-
-export class DesiredState {
-  readonly #specs = new Map<string, WorkspaceSpec>();
-  readonly #deleting = new Set<string>();
-  /** The newest generation accepted per workspace in this session (specs and deletes). */
-  readonly #generations = new Generations("workspace", "the agent");
-  #rejections = new Map<string, Rejection>();
-  #snapshotSeen = false;
-  #ambiguous = false;
-
-  /** False until the first snapshot of this session: until then nothing destructive happens. */
-  get snapshotSeen(): boolean {
-    return this.#snapshotSeen;
-  }
-
-  /**
-   * The latest snapshot had an item whose id could not be read: it might be any workspace, so no
-   * orphan is deleted until a snapshot can be read in full (or an explicit delete arrives).
-   */
-  get ambiguous(): boolean {
-    return this.#ambiguous;
-  }
-
-  get(id: string): WorkspaceSpec | undefined {
-    return this.#specs.get(id);
-  }
-
-  ids(): string[] {
-    return [...this.#specs.keys()];
-  }
-
-  get size(): number {
-    return this.#specs.size;
-  }
-
-  isDeleting(id: string): boolean {
-    return this.#deleting.has(id);
-  }
-
-  deletingIds(): string[] {
-    return [...this.#deleting];
-  }
-
-  /** Why the latest spec for `id` was refused, until a spec for it is accepted. */
-  rejection(id: string): Rejection | undefined {
-    return this.#rejections.get(id);
-  }
-
-  rejectedIds(): string[] {
-    return [...this.#rejections.keys()];
-  }
-
-  /** The namespace is gone: the delete is complete, and the workspace forgotten. */
-  finishDeleting(id: string): void {
-    this.#deleting.delete(id);
-    this.#generations.forget(id);
-    this.#rejections.delete(id);
-  }
-
-  /** Starts deleting a workspace the agent decided to delete itself (an orphan past its grace). */
-  markDeleting(id: string): void {
-    this.#specs.delete(id);
-    this.#deleting.add(id);
-  }
-
-  /** Applies one validated stream event against what the cluster remembers. */
-  apply(event: AgentEvent, cluster: ClusterMemory): InboundEffects {
-    switch (event.type) {
-      case "snapshot":
-        return this.#snapshot(event.data, cluster);
-      case "workspace.upsert": {
-        const spec = event.data.workspace;
-        const stale = this.#generations.check(spec.id, spec.generation, "spec", cluster.generation(spec.id));
-        if (stale) return this.#refuse(spec.id, stale);
-        this.#accept(spec);
-        return { ...none(), reconcile: [spec.id], adopted: [spec.id], rejectionChanged: [spec.id] };
-      }
-      case "workspace.delete": {
-        const { id, generation } = event.data;
-        const stale =
-          generation === undefined
-            ? undefined
-            : this.#generations.check(id, generation, "delete", cluster.generation(id));
-        if (stale) return this.#refuse(id, stale);
-        if (generation !== undefined) this.#generations.raise(id, generation);
-        this.#specs.delete(id);
-        this.#deleting.add(id);
-        this.#rejections.delete(id);
-        return { ...none(), reconcile: [id], rejectionChanged: [id] };
-      }
-    }
-  }
-
-  #snapshot(data: Extract<AgentEvent, { type: "snapshot" }>["data"], cluster: ClusterMemory): InboundEffects {
-    const plan = planSnapshot({
-      items: data.workspaces,
-      refused: data.refused,
-      key: (w) => w.id,
-      stale: (w) => this.#generations.check(w.id, w.generation, "spec", cluster.generation(w.id)),
-      previous: this.#specs,
-    });
-    const before = new Set([...this.#specs.keys(), ...cluster.ids()]);
-    const rejectionChanged = [...new Set([...this.#rejections.keys(), ...plan.rejections.keys()])];
-    this.#specs.clear();
-    for (const [id, spec] of plan.specs) this.#specs.set(id, spec);
-    for (const spec of plan.accepted) this.#accept(spec);
-    this.#rejections = plan.rejections;
-    this.#snapshotSeen = true;
-    this.#ambiguous = plan.ambiguous;
-    const orphanCandidates = plan.ambiguous
-      ? []
-      : [...before].filter((id) => !plan.listed.has(id) && !this.#deleting.has(id));
-    return {
-      reconcile: plan.accepted.map((s) => s.id),
-      orphanCandidates,
-      adopted: [...plan.listed],
-      refusals: plan.refusals,
-      rejectionChanged,
-    };
-  }
-
-  #accept(spec: WorkspaceSpec): void {
-    this.#specs.set(spec.id, spec);
-    this.#deleting.delete(spec.id);
-    this.#rejections.delete(spec.id);
-    this.#generations.raise(spec.id, spec.generation);
-  }
-
-  #refuse(id: string, rejection: Rejection): InboundEffects {
-    this.#rejections.set(id, rejection);
-    return { ...none(), refusals: [rejection.message], rejectionChanged: [id] };
-  }
+/** What the cluster remembers across restarts: namespaces, and the generation recorded on each. */
+export function clusterMemory(caches: OwnedCaches, namespacePrefix: string): ClusterMemory {
+  return {
+    ids: () => caches.workspaceIdsInCluster(),
+    generation: (id) =>
+      recordedGeneration(caches.get(NAMESPACES, undefined, namespaceName(namespacePrefix, id))),
+  };
 }

@@ -1,5 +1,6 @@
-// Leadership: with leader election on, the replica holding the Lease runs the controller, the others
-// stand by with warm caches. The controller lives exactly as long as the leadership signal: losing
+// Leadership: with leader election on, the replica holding the Lease runs the control-plane
+// connection and the workspaces' controller (connection.ts), the others stand by with warm caches.
+// The connection lives exactly as long as the leadership signal: losing
 // the Lease (renew deadline passed, or another holder seen) aborts it, and with it the stream, the
 // queues and every timer. Without leader election the replica leads until it stops.
 import type { KubeClient } from "@meridian/shared/kube/client";
@@ -7,8 +8,9 @@ import { LeaderElector } from "@meridian/shared/kube/leader-election";
 import { F, type Logger } from "@meridian/shared/log";
 import type { OwnedCaches } from "./caches.ts";
 import type { AgentConfig } from "./config.ts";
-import { type ControllerDeps, WorkspaceController } from "./controller.ts";
+import { ControlPlaneConnection } from "./connection.ts";
 import type { AgentMetrics } from "./metrics.ts";
+import type { ConnectionOptions } from "./options.ts";
 
 export interface LeadershipDeps {
   config: AgentConfig;
@@ -16,7 +18,7 @@ export interface LeadershipDeps {
   caches: OwnedCaches;
   logger: Logger;
   metrics: AgentMetrics;
-  controllerDeps: ControllerDeps;
+  connection: ConnectionOptions;
 }
 
 export class Leadership {
@@ -24,7 +26,7 @@ export class Leadership {
   readonly #ctl = new AbortController();
   readonly #elector: LeaderElector | undefined;
   #leading = false;
-  #controller: WorkspaceController | undefined;
+  #controller: ControlPlaneConnection | undefined;
   #running: Promise<void> | undefined;
 
   constructor(deps: LeadershipDeps) {
@@ -52,7 +54,7 @@ export class Leadership {
     return this.#elector ? this.#elector.leader : this.#d.config.identity;
   }
 
-  get controller(): WorkspaceController | undefined {
+  get controller(): ControlPlaneConnection | undefined {
     return this.#controller;
   }
 
@@ -107,7 +109,7 @@ export class Leadership {
     void (async () => {
       // Act only on a complete picture of the cluster.
       if (!(await caches.waitForSync(signal)) || signal.aborted) return;
-      const controller = new WorkspaceController(this.#d.controllerDeps, signal);
+      const controller = new ControlPlaneConnection(this.#d.connection, signal);
       this.#controller = controller;
       controller.start();
       logger.info({ [F.name]: this.#d.config.identity }, "leading: dialling the control plane");

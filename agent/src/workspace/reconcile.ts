@@ -1,225 +1,140 @@
-// One workspace's reconcile, in the shape of controller-runtime's examples: desired (builders),
-// observed (the caches), the difference (desired ⊆ observed), apply only what differs, record
-// Events. A resync that finds nothing different makes zero requests.
-import { applyObject, applyObjectDetailed } from "@meridian/shared/kube/apply";
-import type { KubeClient } from "@meridian/shared/kube/client";
-import { firstDifference } from "@meridian/shared/kube/compare";
-import type { EventRecorder } from "@meridian/shared/kube/events";
-import { FIELD_MANAGER_AGENT } from "@meridian/shared/kube/labels";
-import {
-  DEPLOYMENTS,
-  type KubeObject,
-  NAMESPACES,
-  type ResourceType,
-  ROLE_BINDINGS,
-  ROLES,
-  SECRETS,
-  SERVICE_ACCOUNTS,
-} from "@meridian/shared/kube/resources";
-import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
-import type { OwnedCaches } from "../caches.ts";
-import { checkWorkspace, type Policy, type Violation } from "../policy.ts";
-import { findConflicts, type OwnershipConflict } from "./conflicts.ts";
-import { planCredential } from "./credentials.ts";
-import {
-  ANNOTATION_ORPHANED_SINCE,
-  type BuildContext,
-  buildCredentialSecret,
-  type DesiredObject,
-  desiredObjects,
-  NAMES,
-  namespaceName,
-  resolveImage,
-} from "./objects.ts";
+// One workspace's reconcile in the shared shape (shared/src/controller/result.ts): what is desired
+// for the key decides the step — a delete (lifecycle.ts), a spec (apply.ts), or an orphan candidate
+// (the one orphan rule, lifecycle.ts) — and the step writes what it found into the workspace's
+// record, which status is built from. When to look again (the credential's refresh time or its
+// retry, an orphan's deadline) is the Result's requeueAfterMs; a failure throws, and the shared
+// Controller backs off (workspaces.ts records the error through its run observer).
+import type { Reconcile, ReconcileContext, Result } from "@meridian/shared/controller/result";
+import { F } from "@meridian/shared/log";
+import type { WorkspaceSpec } from "@meridian/shared/protocol/index";
+import type { DesiredState } from "../desired.ts";
+import type { AgentMetrics } from "../metrics.ts";
+import { type ApplyDeps, applyWorkspace, type CredentialResult } from "./apply.ts";
+import { credentialRetryDelay } from "./credentials.ts";
+import { deleteNamespace, type LifecycleDeps, markOrphan } from "./lifecycle.ts";
+import { noticeConflict, noticeRefusal } from "./notices.ts";
+import type { WorkspaceRecord, WorkspaceRecords } from "./record.ts";
 
-export interface ReconcileDeps {
-  kube: KubeClient;
-  caches: OwnedCaches;
-  recorder: EventRecorder;
-  policy: Policy;
-  /** The build context without the image (resolved per workspace). */
-  build: Omit<BuildContext, "image">;
-  defaultImage: string;
-  mintCredential(workspaceId: string, signal: AbortSignal): Promise<WorkspaceCredential>;
-  now(): number;
+export interface WorkspaceReconcileDeps {
+  apply: ApplyDeps;
+  lifecycle: LifecycleDeps;
+  desired: DesiredState;
+  records: WorkspaceRecords;
+  metrics: AgentMetrics;
 }
 
-export type CredentialResult = { ok: true; refreshAtMs: number } | { ok: false; error: string };
-
-export type ApplyResult =
-  | { outcome: "refused"; writes: 0; violations: Violation[] }
-  | { outcome: "conflict"; writes: 0; conflicts: OwnershipConflict[] }
-  | { outcome: "unchanged" | "applied"; writes: number; credential: CredentialResult };
+/** How often an orphan past its grace period looks again while the latest snapshot is ambiguous. */
+export const AMBIGUOUS_RECHECK_MS = 60_000;
 
 /**
- * The critical path of a new workspace (Namespace, ServiceAccount, Deployment) goes ahead of other
- * workspaces' remaining writes when the client's queue is full.
+ * Outcomes: `unchanged`, `applied`, `refused` (local policy), `conflict` (an object in the way is
+ * not Meridian's), `orphaned`, `deleting`, `deleted`, and `ignored` (nothing to do for the key).
  */
-const CRITICAL_PATH = new Set<ResourceType>([NAMESPACES, SERVICE_ACCOUNTS, DEPLOYMENTS]);
-
-/** A failure that retrying soon may fix (e.g. the namespace is still terminating). */
-export class RetryableError extends Error {
-  readonly reason: string;
-  constructor(reason: string, message: string) {
-    super(message);
-    this.reason = reason;
-  }
+export function workspaceReconciler(d: WorkspaceReconcileDeps): Reconcile {
+  return async (id, ctx) => {
+    if (d.desired.isDeleting(id)) return deleteStep(d, id, ctx);
+    const spec = d.desired.get(id);
+    if (spec) return applyStep(d, spec, ctx);
+    if (d.records.get(id)?.orphanCandidate) return orphanStep(d, id, ctx);
+    return { outcome: "ignored", writes: 0 };
+  };
 }
 
-export async function reconcileWorkspace(
-  deps: ReconcileDeps,
+async function applyStep(
+  d: WorkspaceReconcileDeps,
   spec: WorkspaceSpec,
-  lastAppliedGeneration: number | undefined,
-  signal: AbortSignal,
-): Promise<ApplyResult> {
-  const image = resolveImage(spec, deps.defaultImage);
-  const violations = checkWorkspace(spec, image, deps.policy);
-  if (violations.length > 0) return { outcome: "refused", writes: 0, violations };
-  const desired = desiredObjects(spec, { ...deps.build, image });
-  // Never adopt: an object of one of our names that is not Meridian's stops the whole workspace.
-  const conflicts = findConflicts(deps.caches, spec.id, deps.build.namespacePrefix, desired);
-  if (conflicts.length > 0) return { outcome: "conflict", writes: 0, conflicts };
-  const [namespace, ...rest] = desired;
-  const run: ReconcileRun = { writes: 0, events: [] };
-  const ensure = (d: DesiredObject) => ensureObject(deps, d, spec, lastAppliedGeneration, run, signal);
-  const byType = (t: ResourceType) => rest.find((o) => o.type === t);
-  try {
-    const ns = await ensure(namespace!);
-    if (ns.metadata?.deletionTimestamp)
-      throw new RetryableError(
-        "NamespaceTerminating",
-        `namespace ${ns.metadata.name} is being deleted; the workspace is re-created once it is gone`,
-      );
-    // The critical path first, alone, so the workspace agent starts as early as possible. Its pods
-    // need the ServiceAccount, which is applied alongside the Deployment: the Deployment and
-    // ReplicaSet controllers take far longer to get to a pod than one apply takes (if they ever
-    // win, the ReplicaSet controller retries within milliseconds). Then the rest in parallel
-    // (bounded by the client's global limit), a RoleBinding after its Role (the RBAC escalation
-    // check reads the Role). Events are recorded last.
-    const sa = byType(SERVICE_ACCOUNTS);
-    const deployment = byType(DEPLOYMENTS);
-    await Promise.all([sa && ensure(sa), deployment && ensure(deployment)]);
-    // Awaited with the rest below, never left dangling: if an apply fails first, Promise.all still
-    // observes the credential's own failure (an abort on lost leadership fails both).
-    const credential = ensureCredential(deps, spec, run, signal);
-    const role = byType(ROLES);
-    const binding = byType(ROLE_BINDINGS);
-    const others = rest.filter((o) => ![sa, deployment, role, binding].includes(o));
-    const [cred] = await Promise.all([
-      credential,
-      (async () => {
-        if (role) await ensure(role);
-        if (binding) await ensure(binding);
-      })(),
-      ...others.map(ensure),
-    ]);
-    return { outcome: run.writes > 0 ? "applied" : "unchanged", writes: run.writes, credential: cred };
-  } finally {
-    recordEvents(deps.recorder, run.events);
+  ctx: ReconcileContext,
+): Promise<Result> {
+  const r = d.records.ensure(spec.id);
+  r.orphanCandidate = false;
+  r.orphan = undefined;
+  const res = await applyWorkspace(d.apply, spec, r.appliedGeneration, ctx.signal);
+  r.observedGeneration = spec.generation;
+  r.error = undefined;
+  r.conflicts = res.outcome === "conflict" ? res.conflicts.map((c) => c.message) : undefined;
+  if (!r.conflicts) r.loggedConflict = undefined;
+  const notices = { ...d.apply, namespacePrefix: d.lifecycle.namespacePrefix };
+  if (res.outcome === "refused") {
+    r.violations = res.violations.map((v) => v.message);
+    noticeRefusal(notices, spec.id, spec.generation, r, ctx.logger);
+    return { outcome: res.outcome, writes: 0 };
   }
+  r.violations = undefined;
+  r.loggedViolation = undefined;
+  if (res.outcome === "conflict") {
+    r.aligned = false;
+    noticeConflict(notices, spec.id, r, ctx.logger);
+    return { outcome: res.outcome, writes: 0 };
+  }
+  r.appliedGeneration = spec.generation;
+  r.aligned = true;
+  const requeueAfterMs = afterCredential(d, r, res.credential, ctx);
+  return { outcome: res.outcome, writes: res.writes, requeueAfterMs };
 }
 
 /**
- * Records a reconcile's Events: one `Created` Event for everything a run created (on the workspace
- * agent's Deployment when it was among them), one Event per update or repair. A new workspace
- * thus costs one Event, not eight, which keeps the API server's write load down.
+ * When to look at the credential again: at its refresh time, or after the credential's own
+ * back-off when none could be minted. A failed mint is not a failed reconcile (every other object
+ * was applied; status says CredentialUnavailable), so it keeps its own attempt count and delays
+ * (credentialRetryDelay: 1 s doubling to 60 s) rather than the controller's.
  */
-function recordEvents(recorder: EventRecorder, events: ReconcileRun["events"]): void {
-  const created = events.filter((e) => e.reason === "Created");
-  if (created.length > 0) {
-    const anchor = created.find((e) => e.object.kind === "Deployment") ?? created[0]!;
-    const what = created.map((e) => `${e.object.kind} ${e.object.metadata?.name}`).join(", ");
-    void recorder.record(anchor.object, "Normal", "Created", `created ${what}`);
+function afterCredential(
+  d: WorkspaceReconcileDeps,
+  r: WorkspaceRecord,
+  c: CredentialResult,
+  ctx: ReconcileContext,
+): number {
+  if (c.ok) {
+    r.credentialError = undefined;
+    r.credentialFailures = 0;
+    return c.refreshAtMs - d.apply.now();
   }
-  for (const e of events)
-    if (e.reason !== "Created") void recorder.record(e.object, "Normal", e.reason, e.message);
+  r.credentialError = c.error;
+  d.metrics.reconcileErrors.inc({ reason: "CredentialUnavailable" });
+  const delayMs = credentialRetryDelay(r.credentialFailures++);
+  ctx.logger.warn({ [F.reason]: c.error, [F.delayMs]: delayMs }, "no workspace credential; retrying");
+  return delayMs;
 }
 
-/** What one reconcile wrote, and the Events it owes (recorded once the applies are done). */
-interface ReconcileRun {
-  writes: number;
-  events: { object: KubeObject; reason: string; message: string }[];
+async function deleteStep(d: WorkspaceReconcileDeps, id: string, ctx: ReconcileContext): Promise<Result> {
+  const step = await deleteNamespace(d.lifecycle, id, "the control plane deleted the workspace", ctx.signal);
+  if (step.state === "deleting") return { outcome: "deleting", writes: step.writes };
+  if (step.leftAlone)
+    ctx.logger.warn(
+      { [F.reason]: step.leftAlone },
+      "workspace deleted; its namespace is not Meridian's and was left alone",
+    );
+  d.desired.finishDeleting(id);
+  const r = d.records.ensure(id);
+  Object.assign(r, { orphanCandidate: false, orphan: undefined, aligned: false, error: undefined });
+  Object.assign(r, { conflicts: undefined, loggedConflict: undefined });
+  r.deletedReportsLeft = 2;
+  return { outcome: "deleted", writes: 0 };
 }
 
-async function ensureObject(
-  deps: ReconcileDeps,
-  d: DesiredObject,
-  spec: WorkspaceSpec,
-  lastAppliedGeneration: number | undefined,
-  run: ReconcileRun,
-  signal: AbortSignal,
-): Promise<KubeObject> {
-  const meta = d.object.metadata ?? {};
-  const observed = deps.caches.get(d.type, meta.namespace, meta.name ?? "");
-  let diff = observed ? firstDifference(d.object, observed) : "(absent)";
-  // Applying without the orphan mark is how the mark is removed (server-side apply drops fields
-  // this manager owned and no longer sets); the subset check alone would not notice it.
-  if (!diff && d.type === NAMESPACES && observed?.metadata?.annotations?.[ANNOTATION_ORPHANED_SINCE])
-    diff = `metadata.annotations.${ANNOTATION_ORPHANED_SINCE}`;
-  if (!diff && observed) return observed;
-  const { object: applied, created } = await applyObjectDetailed(deps.kube, d.type, d.object, {
-    fieldManager: FIELD_MANAGER_AGENT,
-    force: true,
-    signal,
-    priority: CRITICAL_PATH.has(d.type) ? 1 : 0,
-  });
-  run.writes++;
-  deps.caches.noteWritten(d.type, applied);
-  const what = `${d.type.kind} ${meta.name}`;
-  let reason = "Repaired";
-  let message = `repaired ${what}: ${diff} had drifted`;
-  if (created) [reason, message] = ["Created", `created ${what}`];
-  else if (!observed) message = `repaired ${what}: it existed but the agent's cache had not seen it yet`;
-  else if (lastAppliedGeneration !== undefined && lastAppliedGeneration !== spec.generation)
-    [reason, message] = ["Updated", `updated ${what} to generation ${spec.generation}`];
-  run.events.push({ object: applied, reason, message });
-  return applied;
-}
-
-/** Keeps the credential Secret filled and fresh; never throws for a control-plane failure. */
-async function ensureCredential(
-  deps: ReconcileDeps,
-  spec: WorkspaceSpec,
-  run: ReconcileRun,
-  signal: AbortSignal,
-): Promise<CredentialResult> {
-  const ns = namespaceName(deps.build.namespacePrefix, spec.id);
-  const observed = deps.caches.get(SECRETS, ns, NAMES.secret);
-  const plan = planCredential(observed, spec.id, deps.now());
-  let desired: KubeObject;
-  let refreshAtMs: number;
-  let minted = false;
-  if (plan.action === "keep") {
-    desired = buildCredentialSecret(spec.id, ns, plan.credential, plan.credential.issuedAt);
-    refreshAtMs = plan.refreshAtMs;
-    if (observed && !firstDifference(desired, observed)) return { ok: true, refreshAtMs };
-  } else {
-    const issuedAt = new Date(deps.now()).toISOString();
-    let credential: WorkspaceCredential;
-    try {
-      credential = await deps.mintCredential(spec.id, signal);
-    } catch (err) {
-      return {
-        ok: false,
-        error: `cannot obtain a workspace credential from the control plane: ${(err as Error).message}`,
-      };
-    }
-    desired = buildCredentialSecret(spec.id, ns, credential, issuedAt);
-    const next = planCredential(desired, spec.id, deps.now());
-    refreshAtMs = next.action === "keep" ? next.refreshAtMs : deps.now() + 60_000;
-    minted = true;
+async function orphanStep(d: WorkspaceReconcileDeps, id: string, ctx: ReconcileContext): Promise<Result> {
+  const step = await markOrphan(d.lifecycle, id, ctx.signal);
+  if (step.state === "gone") {
+    d.records.delete(id);
+    return { outcome: "orphaned", writes: 0 };
   }
-  const applied = await applyObject(deps.kube, SECRETS, desired, {
-    fieldManager: FIELD_MANAGER_AGENT,
-    force: true,
-    signal,
-  });
-  run.writes++;
-  deps.caches.noteWritten(SECRETS, applied);
-  const reason = !observed ? "Created" : minted ? "CredentialRefreshed" : "Repaired";
-  const message = minted
-    ? `stored a new workspace credential (refresh due ${new Date(refreshAtMs).toISOString()})`
-    : "repaired Secret meridian-workspace-credential: its labels had drifted";
-  run.events.push({ object: applied, reason, message });
-  return { ok: true, refreshAtMs };
+  const r = d.records.ensure(id);
+  const now = d.lifecycle.now();
+  if (step.state === "waiting") {
+    r.orphan = { since: step.since, deleteAtMs: step.deleteAtMs };
+    return { outcome: "orphaned", writes: step.writes, requeueAfterMs: step.deleteAtMs - now };
+  }
+  if (d.desired.ambiguous) {
+    // The latest snapshot has an item whose id cannot be read: it may be this workspace.
+    r.orphan = { since: step.since, deleteAtMs: now };
+    ctx.logger.warn(
+      { [F.delayMs]: AMBIGUOUS_RECHECK_MS },
+      "orphan grace period over, but the latest snapshot has an item that cannot be identified; not deleting until a snapshot can be read in full",
+    );
+    return { outcome: "orphaned", writes: step.writes, requeueAfterMs: AMBIGUOUS_RECHECK_MS };
+  }
+  ctx.logger.warn("orphan grace period over; deleting the workspace's namespace");
+  d.desired.markDeleting(id);
+  r.orphanCandidate = false;
+  return { outcome: "orphaned", writes: step.writes, requeueAfterMs: 0 };
 }

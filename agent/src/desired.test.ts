@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type AgentEvent, type RefusedItem, workspaceSpec } from "@meridian/shared/protocol/index";
-import { type ClusterMemory, DesiredState } from "./inbound.ts";
+import { type ClusterMemory, DesiredState } from "./desired.ts";
 
 const ws = (id: string, generation = 1) =>
   workspaceSpec.parse({ id, generation, quota: { cpu: "1", memory: "1Gi" } });
@@ -28,7 +28,7 @@ test("a snapshot replaces the desired set; what it no longer lists becomes an or
   assert.equal(s.snapshotSeen, false);
   const first = s.apply(snapshot("a", "b"), cluster(["c"]));
   assert.equal(s.snapshotSeen, true);
-  assert.deepEqual(first.reconcile, ["a", "b"]);
+  assert.deepEqual(first.changed, ["a", "b"]);
   assert.deepEqual(first.orphanCandidates, ["c"], "in the cluster but not listed");
   const second = s.apply(snapshot("b", "c"), cluster(["a", "b", "c"]));
   assert.deepEqual(second.orphanCandidates, ["a"]);
@@ -40,12 +40,12 @@ test("upsert and delete are explicit; a delete is remembered until the namespace
   const s = new DesiredState();
   s.apply(snapshot("a"), empty);
   const up = s.apply(upsert("b", 2), empty);
-  assert.deepEqual(up.reconcile, ["b"]);
+  assert.deepEqual(up.changed, ["b"]);
   assert.deepEqual(up.orphanCandidates, []);
   assert.deepEqual(up.adopted, ["b"]);
   assert.equal(s.get("b")?.generation, 2);
   const del = s.apply({ type: "workspace.delete", id: "3", data: { id: "a" } }, cluster(["a"]));
-  assert.deepEqual(del.reconcile, ["a"]);
+  assert.deepEqual(del.changed, ["a"]);
   assert.equal(s.get("a"), undefined);
   assert.ok(s.isDeleting("a"));
   // A snapshot taken after the delete does not list it, and does not make it an orphan.
@@ -62,16 +62,16 @@ test("a spec older than the generation held is refused and changes nothing; an e
   const s = new DesiredState();
   s.apply(snapshotOf([ws("a", 5)]), empty);
   const stale = s.apply(upsert("a", 4), empty);
-  assert.deepEqual([stale.reconcile, stale.adopted, stale.rejectionChanged], [[], [], ["a"]]);
+  assert.deepEqual([stale.changed, stale.adopted, stale.rejectionChanged], [[], [], ["a"]]);
   assert.match(stale.refusals[0] ?? "", /workspace a: spec generation 4 is older than generation 5/);
   assert.equal(s.get("a")?.generation, 5, "the held spec stays");
   assert.equal(s.rejection("a")?.reason, "StaleGeneration");
   const same = s.apply(upsert("a", 5), empty);
-  assert.deepEqual(same.reconcile, ["a"], "an equal generation is an idempotent re-apply");
+  assert.deepEqual(same.changed, ["a"], "an equal generation is an idempotent re-apply");
   assert.equal(s.rejection("a"), undefined, "an accepted spec clears the rejection");
   // A stale item of a snapshot keeps the held spec, is not an orphan, and the rest applies.
   const snap = s.apply(snapshotOf([ws("a", 3), ws("b", 1)]), cluster(["a"]));
-  assert.deepEqual(snap.reconcile, ["b"]);
+  assert.deepEqual(snap.changed, ["b"]);
   assert.deepEqual(snap.orphanCandidates, []);
   assert.deepEqual(snap.adopted.sort(), ["a", "b"]);
   assert.equal(s.get("a")?.generation, 5);
@@ -82,19 +82,19 @@ test("the generation recorded in the cluster survives a restart: a fresh state s
   const s = new DesiredState();
   const restarted = cluster(["a"], { a: 5 });
   const snap = s.apply(snapshotOf([ws("a", 4)]), restarted);
-  assert.deepEqual(snap.reconcile, []);
+  assert.deepEqual(snap.changed, []);
   assert.deepEqual(snap.orphanCandidates, [], "listed with a stale spec: not absent");
   assert.equal(s.get("a"), undefined, "nothing older is taken on");
   assert.deepEqual(s.rejectedIds(), ["a"]);
-  assert.equal(s.apply(upsert("a", 4), restarted).reconcile.length, 0);
-  assert.deepEqual(s.apply(upsert("a", 5), restarted).reconcile, ["a"]);
+  assert.equal(s.apply(upsert("a", 4), restarted).changed.length, 0);
+  assert.deepEqual(s.apply(upsert("a", 5), restarted).changed, ["a"]);
 });
 
 test("a delete naming a generation older than the one held is refused; one without a generation is not", () => {
   const s = new DesiredState();
   s.apply(snapshotOf([ws("a", 5), ws("b", 2)]), empty);
   const stale = s.apply({ type: "workspace.delete", id: "3", data: { id: "a", generation: 4 } }, empty);
-  assert.deepEqual(stale.reconcile, []);
+  assert.deepEqual(stale.changed, []);
   assert.match(stale.refusals[0] ?? "", /delete of generation 4 is older than generation 5/);
   assert.equal(s.isDeleting("a"), false);
   assert.ok(s.get("a"));
@@ -111,7 +111,7 @@ test("a refused snapshot item keeps its spec and is never an orphan; the others 
     { index: 1, key: "b", generation: 2, error: "workspaces.1.quota.cpu: must be a Kubernetes quantity" },
   ];
   const e = s.apply(snapshotOf([ws("a", 2), ws("c", 1)], refused), cluster(["a", "b"]));
-  assert.deepEqual(e.reconcile.sort(), ["a", "c"]);
+  assert.deepEqual(e.changed.sort(), ["a", "c"]);
   assert.deepEqual(e.orphanCandidates, []);
   assert.deepEqual(e.adopted.sort(), ["a", "b", "c"]);
   assert.equal(s.get("a")?.generation, 2);
@@ -136,7 +136,7 @@ test("an item whose id cannot be read makes the snapshot orphan nothing and keep
   const e = s.apply(snapshotOf([ws("a", 2)], [unreadable]), cluster(["a", "b", "c"]));
   assert.equal(s.ambiguous, true);
   assert.deepEqual(e.orphanCandidates, []);
-  assert.deepEqual(e.reconcile, ["a"]);
+  assert.deepEqual(e.changed, ["a"]);
   assert.equal(s.get("b")?.generation, 1, "b may be the unreadable item: its spec is kept");
   const clear = s.apply(snapshotOf([ws("a", 2)]), cluster(["a", "b", "c"]));
   assert.equal(s.ambiguous, false);

@@ -3,19 +3,15 @@
 // an explicit workspace.delete or an orphan past its grace period ever reaches deleteNamespace, and
 // both act only on a namespace labelled as Meridian's for that very workspace (caches.get returns
 // nothing else): anyone else's namespace of the same name is left exactly as it is.
+import { planOrphan } from "@meridian/shared/controller/orphan";
 import { applyObject, deleteObject } from "@meridian/shared/kube/apply";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import type { EventRecorder } from "@meridian/shared/kube/events";
 import { FIELD_MANAGER_AGENT, MANAGED_BY_AGENT } from "@meridian/shared/kube/labels";
 import { notOwnedReason } from "@meridian/shared/kube/ownership";
 import { type KubeObject, NAMESPACES } from "@meridian/shared/kube/resources";
-import type { OwnedCaches } from "./caches.ts";
-import {
-  ANNOTATION_ORPHANED_SINCE,
-  buildNamespace,
-  namespaceName,
-  recordedGeneration,
-} from "./workspace/objects.ts";
+import type { OwnedCaches } from "../caches.ts";
+import { buildNamespace, namespaceName, recordedGeneration } from "./objects.ts";
 
 export interface LifecycleDeps {
   kube: KubeClient;
@@ -29,25 +25,29 @@ export interface LifecycleDeps {
 export type OrphanStep =
   | { state: "gone" }
   | { state: "waiting"; since: string; deleteAtMs: number; writes: number }
-  | { state: "expired"; since: string };
+  | { state: "expired"; since: string; writes: number };
 
 /**
  * Marks the workspace's namespace orphaned (once: the mark carries the time it was first seen
- * missing) and says whether its grace period is over. Writes nothing when already marked.
+ * missing; the one orphan rule, shared/src/controller/orphan.ts) and says whether its grace period
+ * is over. Writes nothing when already marked.
  */
 export async function markOrphan(deps: LifecycleDeps, id: string, signal: AbortSignal): Promise<OrphanStep> {
   const name = namespaceName(deps.namespacePrefix, id);
   const ns = deps.caches.get<KubeObject>(NAMESPACES, undefined, name);
   if (!ns) return { state: "gone" };
-  let since = ns.metadata?.annotations?.[ANNOTATION_ORPHANED_SINCE];
+  const now = deps.now();
+  const plan = planOrphan(ns.metadata?.annotations, now, deps.orphanGracePeriodMs);
   let writes = 0;
-  if (!since || !Number.isFinite(Date.parse(since))) {
-    since = new Date(deps.now()).toISOString();
+  if (plan.state === "mark") {
     const applied = await applyObject(
       deps.kube,
       NAMESPACES,
       // The generation recorded on it stays: the mark must not forget what was applied.
-      buildNamespace(id, deps.namespacePrefix, { orphanedSince: since, generation: recordedGeneration(ns) }),
+      buildNamespace(id, deps.namespacePrefix, {
+        orphanedSince: plan.since,
+        generation: recordedGeneration(ns),
+      }),
       {
         fieldManager: FIELD_MANAGER_AGENT,
         force: true,
@@ -56,7 +56,7 @@ export async function markOrphan(deps: LifecycleDeps, id: string, signal: AbortS
     );
     deps.caches.noteWritten(NAMESPACES, applied);
     writes++;
-    const deleteAt = new Date(Date.parse(since) + deps.orphanGracePeriodMs).toISOString();
+    const deleteAt = new Date(plan.deleteAtMs).toISOString();
     void deps.recorder.record(
       applied,
       "Warning",
@@ -64,9 +64,8 @@ export async function markOrphan(deps: LifecycleDeps, id: string, signal: AbortS
       `workspace ${id} is missing from the control plane's snapshot; its namespace will be deleted at ${deleteAt} unless it reappears`,
     );
   }
-  const deleteAtMs = Date.parse(since) + deps.orphanGracePeriodMs;
-  if (deps.now() >= deleteAtMs) return { state: "expired", since };
-  return { state: "waiting", since, deleteAtMs, writes };
+  if (now >= plan.deleteAtMs) return { state: "expired", since: plan.since, writes };
+  return { state: "waiting", since: plan.since, deleteAtMs: plan.deleteAtMs, writes };
 }
 
 export type DeleteStep = { state: "gone"; leftAlone?: string } | { state: "deleting"; writes: number };

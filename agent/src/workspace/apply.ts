@@ -1,0 +1,218 @@
+// The apply step of one workspace's reconcile (reconcile.ts decides when it runs): desired
+// (builders), observed (the caches), the difference (desired ⊆ observed), apply only what differs,
+// record Events. A resync that finds nothing different makes zero requests.
+import { ANNOTATION_ORPHANED_SINCE, isMarkedOrphan } from "@meridian/shared/controller/orphan";
+import { RetryableError } from "@meridian/shared/controller/result";
+import { applyObject, applyObjectDetailed } from "@meridian/shared/kube/apply";
+import type { KubeClient } from "@meridian/shared/kube/client";
+import { firstDifference } from "@meridian/shared/kube/compare";
+import type { EventRecorder } from "@meridian/shared/kube/events";
+import { FIELD_MANAGER_AGENT } from "@meridian/shared/kube/labels";
+import {
+  DEPLOYMENTS,
+  type KubeObject,
+  NAMESPACES,
+  type ResourceType,
+  ROLE_BINDINGS,
+  ROLES,
+  SECRETS,
+  SERVICE_ACCOUNTS,
+} from "@meridian/shared/kube/resources";
+import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
+import type { OwnedCaches } from "../caches.ts";
+import { checkWorkspace, type Policy, type Violation } from "../policy.ts";
+import { findConflicts, type OwnershipConflict } from "./conflicts.ts";
+import { planCredential } from "./credentials.ts";
+import {
+  type BuildContext,
+  buildCredentialSecret,
+  type DesiredObject,
+  desiredObjects,
+  NAMES,
+  namespaceName,
+  resolveImage,
+} from "./objects.ts";
+
+export interface ApplyDeps {
+  kube: KubeClient;
+  caches: OwnedCaches;
+  recorder: EventRecorder;
+  policy: Policy;
+  /** The build context without the image (resolved per workspace). */
+  build: Omit<BuildContext, "image">;
+  defaultImage: string;
+  mintCredential(workspaceId: string, signal: AbortSignal): Promise<WorkspaceCredential>;
+  now(): number;
+}
+
+export type CredentialResult = { ok: true; refreshAtMs: number } | { ok: false; error: string };
+
+export type ApplyResult =
+  | { outcome: "refused"; writes: 0; violations: Violation[] }
+  | { outcome: "conflict"; writes: 0; conflicts: OwnershipConflict[] }
+  | { outcome: "unchanged" | "applied"; writes: number; credential: CredentialResult };
+
+/**
+ * The critical path of a new workspace (Namespace, ServiceAccount, Deployment) goes ahead of other
+ * workspaces' remaining writes when the client's queue is full.
+ */
+const CRITICAL_PATH = new Set<ResourceType>([NAMESPACES, SERVICE_ACCOUNTS, DEPLOYMENTS]);
+
+/** Applies what differs for `spec` (refused or in conflict: nothing). */
+export async function applyWorkspace(
+  deps: ApplyDeps,
+  spec: WorkspaceSpec,
+  lastAppliedGeneration: number | undefined,
+  signal: AbortSignal,
+): Promise<ApplyResult> {
+  const image = resolveImage(spec, deps.defaultImage);
+  const violations = checkWorkspace(spec, image, deps.policy);
+  if (violations.length > 0) return { outcome: "refused", writes: 0, violations };
+  const desired = desiredObjects(spec, { ...deps.build, image });
+  // Never adopt: an object of one of our names that is not Meridian's stops the whole workspace.
+  const conflicts = findConflicts(deps.caches, spec.id, deps.build.namespacePrefix, desired);
+  if (conflicts.length > 0) return { outcome: "conflict", writes: 0, conflicts };
+  const [namespace, ...rest] = desired;
+  const run: ReconcileRun = { writes: 0, events: [] };
+  const ensure = (d: DesiredObject) => ensureObject(deps, d, spec, lastAppliedGeneration, run, signal);
+  const byType = (t: ResourceType) => rest.find((o) => o.type === t);
+  try {
+    const ns = await ensure(namespace!);
+    if (ns.metadata?.deletionTimestamp)
+      throw new RetryableError(
+        "NamespaceTerminating",
+        `namespace ${ns.metadata.name} is being deleted; the workspace is re-created once it is gone`,
+      );
+    // The critical path first, alone, so the workspace agent starts as early as possible. Its pods
+    // need the ServiceAccount, which is applied alongside the Deployment: the Deployment and
+    // ReplicaSet controllers take far longer to get to a pod than one apply takes (if they ever
+    // win, the ReplicaSet controller retries within milliseconds). Then the rest in parallel
+    // (bounded by the client's global limit), a RoleBinding after its Role (the RBAC escalation
+    // check reads the Role). Events are recorded last.
+    const sa = byType(SERVICE_ACCOUNTS);
+    const deployment = byType(DEPLOYMENTS);
+    await Promise.all([sa && ensure(sa), deployment && ensure(deployment)]);
+    // Awaited with the rest below, never left dangling: if an apply fails first, Promise.all still
+    // observes the credential's own failure (an abort on lost leadership fails both).
+    const credential = ensureCredential(deps, spec, run, signal);
+    const role = byType(ROLES);
+    const binding = byType(ROLE_BINDINGS);
+    const others = rest.filter((o) => ![sa, deployment, role, binding].includes(o));
+    const [cred] = await Promise.all([
+      credential,
+      (async () => {
+        if (role) await ensure(role);
+        if (binding) await ensure(binding);
+      })(),
+      ...others.map(ensure),
+    ]);
+    return { outcome: run.writes > 0 ? "applied" : "unchanged", writes: run.writes, credential: cred };
+  } finally {
+    recordEvents(deps.recorder, run.events);
+  }
+}
+
+/**
+ * Records a reconcile's Events: one `Created` Event for everything a run created (on the workspace
+ * agent's Deployment when it was among them), one Event per update or repair. A new workspace
+ * thus costs one Event, not eight, which keeps the API server's write load down.
+ */
+function recordEvents(recorder: EventRecorder, events: ReconcileRun["events"]): void {
+  const created = events.filter((e) => e.reason === "Created");
+  if (created.length > 0) {
+    const anchor = created.find((e) => e.object.kind === "Deployment") ?? created[0]!;
+    const what = created.map((e) => `${e.object.kind} ${e.object.metadata?.name}`).join(", ");
+    void recorder.record(anchor.object, "Normal", "Created", `created ${what}`);
+  }
+  for (const e of events)
+    if (e.reason !== "Created") void recorder.record(e.object, "Normal", e.reason, e.message);
+}
+
+/** What one reconcile wrote, and the Events it owes (recorded once the applies are done). */
+interface ReconcileRun {
+  writes: number;
+  events: { object: KubeObject; reason: string; message: string }[];
+}
+
+async function ensureObject(
+  deps: ApplyDeps,
+  d: DesiredObject,
+  spec: WorkspaceSpec,
+  lastAppliedGeneration: number | undefined,
+  run: ReconcileRun,
+  signal: AbortSignal,
+): Promise<KubeObject> {
+  const meta = d.object.metadata ?? {};
+  const observed = deps.caches.get(d.type, meta.namespace, meta.name ?? "");
+  let diff = observed ? firstDifference(d.object, observed) : "(absent)";
+  // Applying without the orphan mark is how the mark is removed (server-side apply drops fields
+  // this manager owned and no longer sets); the subset check alone would not notice it.
+  if (!diff && d.type === NAMESPACES && isMarkedOrphan(observed?.metadata?.annotations))
+    diff = `metadata.annotations.${ANNOTATION_ORPHANED_SINCE}`;
+  if (!diff && observed) return observed;
+  const { object: applied, created } = await applyObjectDetailed(deps.kube, d.type, d.object, {
+    fieldManager: FIELD_MANAGER_AGENT,
+    force: true,
+    signal,
+    priority: CRITICAL_PATH.has(d.type) ? 1 : 0,
+  });
+  run.writes++;
+  deps.caches.noteWritten(d.type, applied);
+  const what = `${d.type.kind} ${meta.name}`;
+  let reason = "Repaired";
+  let message = `repaired ${what}: ${diff} had drifted`;
+  if (created) [reason, message] = ["Created", `created ${what}`];
+  else if (!observed) message = `repaired ${what}: it existed but the agent's cache had not seen it yet`;
+  else if (lastAppliedGeneration !== undefined && lastAppliedGeneration !== spec.generation)
+    [reason, message] = ["Updated", `updated ${what} to generation ${spec.generation}`];
+  run.events.push({ object: applied, reason, message });
+  return applied;
+}
+
+/** Keeps the credential Secret filled and fresh; never throws for a control-plane failure. */
+async function ensureCredential(
+  deps: ApplyDeps,
+  spec: WorkspaceSpec,
+  run: ReconcileRun,
+  signal: AbortSignal,
+): Promise<CredentialResult> {
+  const ns = namespaceName(deps.build.namespacePrefix, spec.id);
+  const observed = deps.caches.get(SECRETS, ns, NAMES.secret);
+  const plan = planCredential(observed, spec.id, deps.now());
+  let desired: KubeObject;
+  let refreshAtMs: number;
+  let minted = false;
+  if (plan.action === "keep") {
+    desired = buildCredentialSecret(spec.id, ns, plan.credential, plan.credential.issuedAt);
+    refreshAtMs = plan.refreshAtMs;
+    if (observed && !firstDifference(desired, observed)) return { ok: true, refreshAtMs };
+  } else {
+    const issuedAt = new Date(deps.now()).toISOString();
+    let credential: WorkspaceCredential;
+    try {
+      credential = await deps.mintCredential(spec.id, signal);
+    } catch (err) {
+      return {
+        ok: false,
+        error: `cannot obtain a workspace credential from the control plane: ${(err as Error).message}`,
+      };
+    }
+    desired = buildCredentialSecret(spec.id, ns, credential, issuedAt);
+    const next = planCredential(desired, spec.id, deps.now());
+    refreshAtMs = next.action === "keep" ? next.refreshAtMs : deps.now() + 60_000;
+    minted = true;
+  }
+  const applied = await applyObject(deps.kube, SECRETS, desired, {
+    fieldManager: FIELD_MANAGER_AGENT,
+    force: true,
+    signal,
+  });
+  run.writes++;
+  deps.caches.noteWritten(SECRETS, applied);
+  const reason = !observed ? "Created" : minted ? "CredentialRefreshed" : "Repaired";
+  const message = minted
+    ? `stored a new workspace credential (refresh due ${new Date(refreshAtMs).toISOString()})`
+    : "repaired Secret meridian-workspace-credential: its labels had drifted";
+  run.events.push({ object: applied, reason, message });
+  return { ok: true, refreshAtMs };
+}
