@@ -21,7 +21,7 @@ import type { AgentConfig } from "./config.ts";
 import type { ControlPlaneConnection } from "./connection.ts";
 import { Leadership } from "./leader.ts";
 import { AgentMetrics } from "./metrics.ts";
-import type { AgentInfo } from "./outbound.ts";
+import type { AgentInfo } from "./options.ts";
 import { VERSION } from "./version.ts";
 
 export interface StartAgentOptions {

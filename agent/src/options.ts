@@ -8,7 +8,16 @@ import type { Logger } from "@meridian/shared/log";
 import type { OwnedCaches } from "./caches.ts";
 import type { AgentConfig } from "./config.ts";
 import type { AgentMetrics } from "./metrics.ts";
-import type { AgentInfo } from "./outbound.ts";
+
+/** Who this agent is, for its status document (outbound.ts). */
+export interface AgentInfo {
+  id: string;
+  version: string;
+  identity: string;
+  leader: string;
+  kubernetesVersion: string;
+  startedAt: string;
+}
 
 export interface ConnectionOptions {
   config: AgentConfig;

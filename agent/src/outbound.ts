@@ -11,7 +11,7 @@ import type {
   WorkspacePhase,
   WorkspaceStatus,
 } from "@meridian/shared/protocol/index";
-import type { ConnectionOptions } from "./options.ts";
+import type { AgentInfo, ConnectionOptions } from "./options.ts";
 import { ConditionBook, workspaceStatus } from "./workspace/status.ts";
 import type { WorkspaceManager } from "./workspaces.ts";
 
@@ -21,15 +21,6 @@ import type { WorkspaceManager } from "./workspaces.ts";
  * rebuilds (and the garbage they leave behind).
  */
 const STATUS_COALESCE_MS = 250;
-
-export interface AgentInfo {
-  id: string;
-  version: string;
-  identity: string;
-  leader: string;
-  kubernetesVersion: string;
-  startedAt: string;
-}
 
 export interface StatusPublisherDeps {
   options: ConnectionOptions;

@@ -8,6 +8,7 @@ import { jarUriEntryProblem } from "@meridian/shared/policy/jar-uris";
 import type { WorkspaceSpec } from "@meridian/shared/protocol/index";
 import { z } from "zod";
 import { checkStoragePolicy, identityPolicySchema, storagePolicySchema } from "./storage-policy.ts";
+import type { Violation } from "./violation.ts";
 
 const registryList = z.array(z.string().trim().min(1, "must not be empty")).default([]);
 /** Remote locations Flink job jars may come from (local:// paths inside the image need no entry). */
@@ -57,11 +58,7 @@ export type Policy = z.infer<typeof policySchema>;
 
 export const DEFAULT_POLICY: Policy = policySchema.parse({});
 
-export interface Violation {
-  /** The policy rule, e.g. `quotaCeilings.cpu`. */
-  rule: string;
-  message: string;
-}
+export type { Violation };
 
 /**
  * Every rule `spec` breaks, given the image it would run. Empty when the workspace may be applied.

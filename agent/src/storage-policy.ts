@@ -7,7 +7,7 @@ import { WORKSPACE_CREDENTIAL_SECRET } from "@meridian/shared/contract/workspace
 import { checkStorageUri, storageEntryProblem } from "@meridian/shared/policy/storage-uris";
 import type { WorkspaceSpec } from "@meridian/shared/protocol/index";
 import { z } from "zod";
-import type { Policy, Violation } from "./policy.ts";
+import type { Violation } from "./violation.ts";
 
 const entries = <T extends z.ZodType<string>>(entry: T) => z.array(entry).default([]);
 
@@ -77,7 +77,10 @@ function roleAllowed(arn: string, allowed: readonly string[]): boolean {
 }
 
 /** Every storage and identity rule `spec` breaks. */
-export function checkStoragePolicy(spec: WorkspaceSpec, policy: Policy): Violation[] {
+export function checkStoragePolicy(
+  spec: WorkspaceSpec,
+  policy: { storage: StoragePolicy; identity: IdentityPolicy },
+): Violation[] {
   const out: Violation[] = [];
   const { storage, identity } = spec;
   if (storage) {

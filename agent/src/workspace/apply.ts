@@ -21,10 +21,10 @@ import {
 import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
 import type { OwnedCaches } from "../caches.ts";
 import { checkWorkspace, type Policy, type Violation } from "../policy.ts";
+import type { BuildContext } from "./build-context.ts";
 import { findConflicts, type OwnershipConflict } from "./conflicts.ts";
 import { planCredential } from "./credentials.ts";
 import {
-  type BuildContext,
   buildCredentialSecret,
   type DesiredObject,
   desiredObjects,

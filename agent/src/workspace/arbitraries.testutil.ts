@@ -4,7 +4,7 @@ import { mutated, workspaceSpecInput } from "@meridian/shared/protocol/arbitrari
 import { type WorkspaceSpec, workspaceSpec } from "@meridian/shared/protocol/index";
 import fc from "fast-check";
 import { policySchema } from "../policy.ts";
-import type { BuildContext } from "./objects.ts";
+import type { BuildContext } from "./build-context.ts";
 import { DEFAULT_WORKSPACE_AGENT_SECURITY_CONTEXT } from "./security-context.ts";
 
 /** Specs the protocol accepts: generated valid ones, and mutations of them that still pass. */

@@ -2,7 +2,31 @@
 // controller builds every workspace with it, and the chart's contract test feeds it what the chart
 // renders, so a value that stops on the way from values.yaml to the workspace agent Deployment fails.
 import type { AgentConfig } from "../config.ts";
-import type { BuildContext } from "./objects.ts";
+import type { WorkspaceAgentSecurityContext } from "./security-context.ts";
+
+/** What the builders need besides the spec: the agent's configuration and policy. */
+export interface BuildContext {
+  namespacePrefix: string;
+  /** The image to run (already resolved: spec override or configured default). */
+  image: string;
+  pullPolicy: "Always" | "IfNotPresent" | "Never";
+  pullSecrets: string[];
+  controlPlaneUrl: string;
+  logLevel: string;
+  caPem: string | undefined;
+  httpsProxy: string | undefined;
+  noProxy: string | undefined;
+  flinkAllowedRegistries: string[];
+  /** The local policy's allowedJarURIs: remote locations Flink job jars may come from. */
+  flinkAllowedJarURIs: string[];
+  /** The local policy's grace period, which the workspace agent applies to orphaned Flink deployments too. */
+  orphanGracePeriodSeconds: number;
+  savepointBaseDir: string | undefined;
+  /** The pod's and the container's securityContext (the chart's workspaceAgent values, else the defaults). */
+  securityContext: WorkspaceAgentSecurityContext;
+  /** The local policy's storage.s3: how Flink reaches an S3-compatible store (unset: AWS S3). */
+  storageS3?: { endpoint?: string | undefined; pathStyleAccess: boolean } | undefined;
+}
 
 /** Everything but the image, which each workspace resolves (its spec may override the default). */
 export function workspaceBuildContext(config: AgentConfig): Omit<BuildContext, "image"> {

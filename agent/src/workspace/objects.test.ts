@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { workspaceSpec } from "@meridian/shared/protocol/index";
 import { parse } from "yaml";
+import type { BuildContext } from "./build-context.ts";
 import {
-  type BuildContext,
   buildCredentialSecret,
   buildDeployment,
   buildNamespace,

@@ -8,13 +8,7 @@ import {
   WORKSPACE_CREDENTIAL_SECRET,
 } from "@meridian/shared/contract/workspace-agent-env";
 import { ANNOTATION_ORPHANED_SINCE } from "@meridian/shared/controller/orphan";
-import {
-  COMPONENT_WORKSPACE_AGENT,
-  LABEL_COMPONENT,
-  LABEL_WORKSPACE,
-  MANAGED_BY_AGENT,
-  meridianLabels,
-} from "@meridian/shared/kube/labels";
+import { COMPONENT_WORKSPACE_AGENT, LABEL_COMPONENT, LABEL_WORKSPACE } from "@meridian/shared/kube/labels";
 import {
   CONFIG_MAPS,
   DEPLOYMENTS,
@@ -29,7 +23,8 @@ import {
   SERVICE_ACCOUNTS,
 } from "@meridian/shared/kube/resources";
 import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
-import type { WorkspaceAgentSecurityContext } from "./security-context.ts";
+import type { BuildContext } from "./build-context.ts";
+import { workspaceLabels } from "./labels.ts";
 import { buildFlinkServiceAccount, storageEnv } from "./storage-objects.ts";
 
 export const NAMES = {
@@ -61,30 +56,6 @@ export const DEFAULT_WORKSPACE_AGENT_RESOURCES = {
   limits: { cpu: "500m", memory: "256Mi" },
 };
 
-/** What the builders need besides the spec: the agent's configuration and policy. */
-export interface BuildContext {
-  namespacePrefix: string;
-  /** The image to run (already resolved: spec override or configured default). */
-  image: string;
-  pullPolicy: "Always" | "IfNotPresent" | "Never";
-  pullSecrets: string[];
-  controlPlaneUrl: string;
-  logLevel: string;
-  caPem: string | undefined;
-  httpsProxy: string | undefined;
-  noProxy: string | undefined;
-  flinkAllowedRegistries: string[];
-  /** The local policy's allowedJarURIs: remote locations Flink job jars may come from. */
-  flinkAllowedJarURIs: string[];
-  /** The local policy's grace period, which the workspace agent applies to orphaned Flink deployments too. */
-  orphanGracePeriodSeconds: number;
-  savepointBaseDir: string | undefined;
-  /** The pod's and the container's securityContext (the chart's workspaceAgent values, else the defaults). */
-  securityContext: WorkspaceAgentSecurityContext;
-  /** The local policy's storage.s3: how Flink reaches an S3-compatible store (unset: AWS S3). */
-  storageS3?: { endpoint?: string | undefined; pathStyleAccess: boolean } | undefined;
-}
-
 export interface DesiredObject {
   type: ResourceType;
   object: KubeObject;
@@ -105,10 +76,6 @@ export function namespaceName(prefix: string, id: string): string {
 export function workspaceIdOf(prefix: string, namespace: string | undefined): string | undefined {
   if (!namespace?.startsWith(prefix) || namespace.length === prefix.length) return undefined;
   return namespace.slice(prefix.length);
-}
-
-export function workspaceLabels(id: string, component?: string): Record<string, string> {
-  return meridianLabels(MANAGED_BY_AGENT, { [LABEL_COMPONENT]: component, [LABEL_WORKSPACE]: id });
 }
 
 const meta = (name: string, namespace: string, id: string, component?: string) => ({

@@ -9,7 +9,8 @@ import {
 } from "@meridian/shared/contract/workspace-agent-env";
 import type { KubeObject } from "@meridian/shared/kube/resources";
 import type { WorkspaceSpec } from "@meridian/shared/protocol/index";
-import { type BuildContext, workspaceLabels } from "./objects.ts";
+import type { BuildContext } from "./build-context.ts";
+import { workspaceLabels } from "./labels.ts";
 
 /** IRSA (EKS): the role the pod identity webhook gives pods of this ServiceAccount. */
 export const ANNOTATION_AWS_ROLE_ARN = "eks.amazonaws.com/role-arn";
