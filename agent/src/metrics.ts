@@ -9,7 +9,7 @@ import type { WorkspacePhase } from "@meridian/shared/protocol/index";
 export class AgentMetrics extends ProcessMetrics {
   readonly reconcileDuration = this.histogram(
     "reconcile_duration_seconds",
-    "Duration of one workspace reconcile, by outcome (unchanged, applied, refused, failed, orphaned, deleting, deleted).",
+    "Duration of one workspace reconcile, by outcome (unchanged, applied, refused, conflict, failed, terminal, orphaned, deleting, deleted).",
     [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     ["outcome"],
   );
