@@ -7,13 +7,13 @@ import { PassThrough } from "node:stream";
 import { after, before, test } from "node:test";
 import { createLogger } from "@meridian/shared/log";
 import type { WorkspaceAgent } from "@meridian/workspace-agent/agent";
-import type { DeploymentBody } from "../control-plane/index.ts";
 import {
   condition,
   createWorkspace,
   type Env,
   podsOf,
   reported,
+  SIMULATED,
   startAgent,
   startEnv,
   type Workspace,
@@ -24,16 +24,6 @@ let env: Env;
 let ws: Workspace;
 let agent: WorkspaceAgent;
 const logLines: string[] = [];
-
-const simulated: DeploymentBody = {
-  image: "registry.meridian.test/flink-simulated:2.3.0",
-  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
-  parallelism: 1,
-  jobManager: { resources: { cpu: "100m", memory: "256Mi" } },
-  taskManager: { resources: { cpu: "100m", memory: "256Mi" }, taskSlots: 1 },
-  state: "RUNNING",
-  upgradeMode: "STATELESS",
-};
 
 before(async () => {
   env = await startEnv();
@@ -94,9 +84,9 @@ test("a deployment whose ConfigMap or Service name is someone else's is refused;
   const before = await inventory(["taken-", "svc-"]);
   assert.equal(Object.keys(before).length, 2);
 
-  await env.cp.admin.putDeployment(ws.id, "taken", simulated);
-  await env.cp.admin.putDeployment(ws.id, "svc", simulated);
-  await env.cp.admin.putDeployment(ws.id, "fine", simulated);
+  await env.cp.admin.putDeployment(ws.id, "taken", SIMULATED);
+  await env.cp.admin.putDeployment(ws.id, "svc", SIMULATED);
+  await env.cp.admin.putDeployment(ws.id, "fine", SIMULATED);
 
   const taken = await refused("taken");
   assert.equal(condition(taken, "SpecAligned")?.reason, "SpecRefused");

@@ -14,7 +14,6 @@ import { PODS, SERVICES } from "@meridian/shared/kube/resources";
 import { createLogger } from "@meridian/shared/log";
 import { PROTOCOL_HEADER, PROTOCOL_VERSION, paths } from "@meridian/shared/protocol/index";
 import type { WorkspaceAgent } from "@meridian/workspace-agent/agent";
-import type { DeploymentBody } from "../control-plane/index.ts";
 import { startControlPlane } from "../control-plane/index.ts";
 import {
   AGENT_ID,
@@ -25,39 +24,19 @@ import {
   mintCredential,
   podsOf,
   reported,
+  SIMULATED,
   startAgent,
   startEnv,
   type Workspace,
   waitFor,
   writeCredentialSecret,
+  writeRequests,
 } from "./harness.ts";
 
 let env: Env;
 let ws: Workspace;
 let agent: WorkspaceAgent;
 const logLines: string[] = [];
-
-const simulated: DeploymentBody = {
-  image: "registry.meridian.test/flink-simulated:2.3.0",
-  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
-  parallelism: 1,
-  jobManager: { resources: { cpu: "100m", memory: "256Mi" } },
-  taskManager: { resources: { cpu: "100m", memory: "256Mi" }, taskSlots: 1 },
-  state: "RUNNING",
-  upgradeMode: "STATELESS",
-};
-
-/** Write requests (apply, create, patch, delete, update) the agent sent, from its /metrics. */
-async function writes(a: WorkspaceAgent): Promise<number> {
-  const text = await (await fetch(`${a.healthUrl}/metrics`)).text();
-  return [
-    ...text.matchAll(
-      /^meridian_workspace_agent_kube_requests_total\{verb="(apply|create|patch|delete|update)",code="\d+"\} (\d+)/gm,
-    ),
-  ]
-    .map((m) => Number(m[2]))
-    .reduce((x, y) => x + y, 0);
-}
 
 /** A debug logger whose lines land in `logLines` (checked for the token, dumped on request). */
 function captureLogger() {
@@ -83,8 +62,8 @@ const live = async (name: string) =>
   (await podsOf(env, ws.namespace, name)).filter((p) => !p.metadata.deletionTimestamp);
 
 test("an image outside the allowed registries is refused naming `image`; other deployments go ahead", async () => {
-  await env.cp.admin.putDeployment(ws.id, "good", simulated);
-  await env.cp.admin.putDeployment(ws.id, "evil", { ...simulated, image: "evil.example.com/flink:2.3.0" });
+  await env.cp.admin.putDeployment(ws.id, "good", SIMULATED);
+  await env.cp.admin.putDeployment(ws.id, "evil", { ...SIMULATED, image: "evil.example.com/flink:2.3.0" });
   const evil = await waitFor("evil refused", async () => {
     const s = await reported(env, ws, "evil");
     return s?.phase === "Refused" ? s : undefined;
@@ -111,7 +90,7 @@ test("a malformed event is rejected, counted in status, and changes nothing", as
     target: ws.id,
     event: "deployment.upsert",
     data: JSON.stringify({
-      deployment: { ...simulated, name: "Bad_Name", generation: 1, parallelism: -1, state: "PAUSED" },
+      deployment: { ...SIMULATED, name: "Bad_Name", generation: 1, parallelism: -1, state: "PAUSED" },
     }),
   });
   const st = await waitFor("rejection reported", async () => {
@@ -143,17 +122,21 @@ test("a deleted TaskManager pod is recreated", async () => {
 test("TaskManager count 1 -> 2 -> 1 adds and removes pods without touching the JobManager", async () => {
   const jm = (await live("good")).find((p) => p.metadata.name === "good-jobmanager");
   await env.cp.admin.putDeployment(ws.id, "good", {
-    ...simulated,
-    taskManager: { ...simulated.taskManager, replicas: 2 },
+    ...SIMULATED,
+    taskManager: { ...SIMULATED.taskManager, replicas: 2 },
   });
   await waitFor("two TaskManagers", async () => (await live("good")).length === 3);
-  await env.cp.admin.putDeployment(ws.id, "good", simulated);
+  await env.cp.admin.putDeployment(ws.id, "good", SIMULATED);
   await waitFor("one TaskManager", async () => (await live("good")).length === 2);
   const jmAfter = (await live("good")).find((p) => p.metadata.name === "good-jobmanager");
   assert.equal(jmAfter?.metadata.uid, jm?.metadata.uid);
-  const s = await waitFor("status with one TaskManager desired", async () => {
+  // Generation 1's status also says one TaskManager: wait for generation 3's (the control plane may
+  // still hold an older one when the pods changed faster than the status reporter sends).
+  const s = await waitFor("status of generation 3 with one TaskManager desired", async () => {
     const r = await reported(env, ws, "good");
-    return r?.taskManagers.desired === 1 && r.taskManagers.pods.length === 1 ? r : undefined;
+    return r?.observedGeneration === 3 && r.taskManagers.desired === 1 && r.taskManagers.pods.length === 1
+      ? r
+      : undefined;
   });
   assert.equal(s.observedGeneration, 3);
 });
@@ -196,12 +179,12 @@ test("drift is repaired: an edited ConfigMap and a deleted Service come back", a
 test("a resync of settled deployments writes nothing", async () => {
   await new Promise((r) => setTimeout(r, 1500)); // let the drift repair's own events settle
   await agent.controller.idle();
-  const before = await writes(agent);
+  const before = await writeRequests(agent);
   agent.controller.enqueueAll();
   await agent.controller.idle();
   agent.controller.enqueueAll();
   await agent.controller.idle();
-  assert.equal(await writes(agent), before);
+  assert.equal(await writeRequests(agent), before);
 });
 
 test("the workspace credential cannot open another workspace's stream", async () => {
@@ -247,7 +230,7 @@ test("without the control plane, a restarted workspace agent keeps the pods runn
   await agent.stop();
   agent = await startAgent(env, ws, {}, { logger: captureLogger() });
   await agent.controller.idle();
-  assert.equal(await writes(agent), 0, "a restart over settled deployments writes nothing");
+  assert.equal(await writeRequests(agent), 0, "a restart over settled deployments writes nothing");
   const tm = (await live("good")).find((p) => p.metadata.name === "good-taskmanager-0");
   assert.ok(tm);
   await deleteObject(env.admin, PODS, ws.namespace, tm.metadata.name);
@@ -289,7 +272,7 @@ test("delete of a STATELESS deployment removes its pods, Service and ConfigMap",
 });
 
 test("a deployment deleted while its agent was away is an orphan, deleted after the grace period", async () => {
-  await env.cp.admin.putDeployment(ws.id, "orph", simulated);
+  await env.cp.admin.putDeployment(ws.id, "orph", SIMULATED);
   await waitFor("orph's pods", async () => (await live("orph")).length === 2);
   await agent.stop();
   await env.cp.admin.deleteDeployment(ws.id, "orph"); // nobody listens: the next snapshot just omits it
@@ -340,7 +323,7 @@ test("failed savepoints block a SAVEPOINT upgrade and a delete; force-delete is 
   const agentF = await startAgent(env, wsF, {}, { restUrl: () => fakeUrl });
   const st = (n: string) => reported(env, wsF, n);
   try {
-    const body = { ...simulated, upgradeMode: "SAVEPOINT" as const };
+    const body = { ...SIMULATED, upgradeMode: "SAVEPOINT" as const };
     await env.cp.admin.putDeployment(wsF.id, "stuck", body);
     await waitFor(
       "stuck RUNNING (as the fake JobManager says)",
@@ -420,7 +403,7 @@ test("a refreshed credential in the Secret is used without a restart", async () 
       { stream: "workspace", target: ws2.id, connectedAfter: droppedAt },
       10_000,
     );
-    await cp2.admin.putDeployment(ws2.id, "late", { ...simulated });
+    await cp2.admin.putDeployment(ws2.id, "late", { ...SIMULATED });
     await waitFor("the new deployment seen through the refreshed credential", async () => {
       const s = await cp2.admin.getDeploymentStatus(ws2.id, "late");
       return s !== null;

@@ -31,7 +31,7 @@ import { startCluster } from "../cluster/cluster.ts";
 import { flinkImageHandler } from "../cluster/flink/image-handler.ts";
 import type { Cluster } from "../cluster/handle.ts";
 import { defaultImageMap, type NodeSimulator, startNodeSimulator } from "../cluster/node-simulator/index.ts";
-import { type ControlPlane, startControlPlane } from "../control-plane/index.ts";
+import { type ControlPlane, type DeploymentBody, startControlPlane } from "../control-plane/index.ts";
 import { workspaceAgentRbac } from "./rbac.ts";
 
 export const FLINK_IMAGE = "flink:2.3.0";
@@ -39,6 +39,17 @@ export const FLINK_IMAGE = "flink:2.3.0";
 export const EXAMPLE_JOB = "org.apache.flink.streaming.examples.windowing.TopSpeedWindowing";
 export const ALLOWED_REGISTRIES = ["docker.io/library/flink", "registry.meridian.test"];
 export const AGENT_ID = "agent-1";
+
+/** A deployment whose pods "run" without a process: the node simulator does not map its image. */
+export const SIMULATED: DeploymentBody = {
+  image: "registry.meridian.test/flink-simulated:2.3.0",
+  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
+  parallelism: 1,
+  jobManager: { resources: { cpu: "100m", memory: "256Mi" } },
+  taskManager: { resources: { cpu: "100m", memory: "256Mi" }, taskSlots: 1 },
+  state: "RUNNING",
+  upgradeMode: "STATELESS",
+};
 
 export interface Env {
   cluster: Cluster;
@@ -242,6 +253,18 @@ function describe(v: unknown): string {
   } catch {
     return String(v);
   }
+}
+
+/** Write requests (apply, create, patch, delete, update) the agent sent, from its /metrics. */
+export async function writeRequests(agent: WorkspaceAgent): Promise<number> {
+  const text = await (await fetch(`${agent.healthUrl}/metrics`)).text();
+  return [
+    ...text.matchAll(
+      /^meridian_workspace_agent_kube_requests_total\{verb="(apply|create|patch|delete|update)",code="\d+"\} (\d+)/gm,
+    ),
+  ]
+    .map((m) => Number(m[2]))
+    .reduce((x, y) => x + y, 0);
 }
 
 /** The deployment's status as the control plane last received it. */

@@ -23,15 +23,11 @@ import { PROCESS_WORKSPACE_AGENT } from "@meridian/shared/process/identity";
 import type { WorkspaceAgentStatus } from "@meridian/shared/protocol/index";
 import { describeConfig, type WorkspaceAgentConfig } from "./config.ts";
 import { SecretTokenSource } from "./credential.ts";
+import { DeploymentController } from "./flink/deployment-controller.ts";
 import { DesiredStore } from "./flink/desired.ts";
 import { FlinkMonitor, type RestUrlBuilder } from "./flink/monitor.ts";
 import { names } from "./flink/objects.ts";
-import {
-  type ConfigMapObject,
-  DeploymentController,
-  type PodObject,
-  type ServiceObject,
-} from "./flink/reconcile.ts";
+import type { ConfigMapObject, PodObject, ServiceObject } from "./flink/reconcile-deps.ts";
 import { storedGeneration } from "./flink/stored-state.ts";
 import { connectInbound } from "./inbound.ts";
 import { WorkspaceAgentMetrics } from "./metrics.ts";
@@ -142,6 +138,7 @@ export async function startWorkspaceAgent(
     const desired = new DesiredStore({
       clusterGeneration: (name) =>
         storedGeneration(caches.configMaps.get(config.namespace, names.configMap(name))),
+      clusterNames: () => controller?.knownNames() ?? [],
     });
     const events = new EventRecorder({
       client,
@@ -201,11 +198,11 @@ export async function startWorkspaceAgent(
         const name = ev.object.metadata?.labels?.[LABEL_DEPLOYMENT];
         if (name) ctl.enqueue(name);
       });
-    desired.onChange((name) => ctl.enqueue(name));
     connectInbound({
       workspaceId: config.workspaceId,
       stream,
       desired,
+      controller: ctl,
       logger,
       metrics,
       onStatusChange: () => status.changed(),

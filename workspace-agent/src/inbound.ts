@@ -1,8 +1,11 @@
 // The inbound direction: the workspace stream's validated events become desired state. A snapshot
 // replaces what is desired (what it does not list becomes orphaned, never deleted); deltas upsert or
-// delete one deployment. Refused events change nothing and are counted for status: those the stream
-// refused (invalid, and invalid snapshot items), and those the desired store refuses (a generation
-// older than the one held), which are counted through stream.refuse().
+// delete one deployment. Each is handed off as both agents do (shared/src/controller/desired-change.ts):
+// the desired store returns a DesiredChange, its refusals go to the stream, its keys to the
+// controller. Refused events change nothing and are counted for status: those the stream refused
+// (invalid, and invalid snapshot items), and those the desired store refuses (a generation older
+// than the one held), which are counted through stream.refuse().
+import { type DesiredChange, enqueueChange } from "@meridian/shared/controller/desired-change";
 import type { StreamClient } from "@meridian/shared/controlplane/stream";
 import { F, type Logger } from "@meridian/shared/log";
 import type { workspaceEvents } from "@meridian/shared/protocol/index";
@@ -13,6 +16,8 @@ export interface InboundOptions {
   workspaceId: string;
   stream: StreamClient<typeof workspaceEvents>;
   desired: DesiredStore;
+  /** Reconciles the deployments a change names. */
+  controller: { enqueue(name: string): void };
   logger: Logger;
   metrics: WorkspaceAgentMetrics;
   /** Something reported upward changed (lastEventId, rejectedEvents). */
@@ -21,6 +26,10 @@ export interface InboundOptions {
 
 export function connectInbound(o: InboundOptions): void {
   const { stream, desired, logger, metrics } = o;
+  const handOff = (type: string, id: string | undefined, change: DesiredChange) => {
+    for (const refusal of change.refusals) stream.refuse(type, id, refusal);
+    enqueueChange(o.controller, change);
+  };
   stream.on("connected", () => metrics.streamConnected.set(1));
   stream.on("disconnected", () => metrics.streamConnected.set(0));
   stream.on("snapshot", ({ event }) => {
@@ -32,7 +41,7 @@ export function connectInbound(o: InboundOptions): void {
       return;
     }
     logger.info({ [F.eventId]: event.id, deployments: event.data.deployments.length }, "snapshot received");
-    for (const refusal of desired.snapshot(event.data)) stream.refuse(event.type, event.id, refusal);
+    handOff(event.type, event.id, desired.snapshot(event.data));
     o.onStatusChange();
   });
   stream.on("event", ({ event }) => {
@@ -40,13 +49,11 @@ export function connectInbound(o: InboundOptions): void {
     if (event.type === "deployment.upsert") {
       const d = event.data.deployment;
       log.info({ [F.deployment]: d.name, generation: d.generation }, "deployment upsert");
-      const refusal = desired.upsert(d);
-      if (refusal) stream.refuse(event.type, event.id, refusal);
+      handOff(event.type, event.id, desired.upsert(d));
     } else if (event.type === "deployment.delete") {
       const { name, generation } = event.data;
       log.info({ [F.deployment]: name, generation }, "deployment delete");
-      const refusal = desired.delete(name, generation);
-      if (refusal) stream.refuse(event.type, event.id, refusal);
+      handOff(event.type, event.id, desired.delete(name, generation));
     }
     o.onStatusChange();
   });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { keysToReconcile } from "@meridian/shared/controller/desired-change";
 import { type DeploymentSpec, deploymentSpec, type RefusedItem } from "@meridian/shared/protocol/index";
 import { DesiredStore } from "./desired.ts";
 import { SPEC_INPUT } from "./spec.testutil.ts";
@@ -14,15 +15,19 @@ const invalid = (index: number, key: string | undefined): RefusedItem => ({
 });
 
 test("before a snapshot nothing is known; a snapshot's omissions are orphans, never deletions", () => {
-  const d = new DesiredStore();
-  const changed: string[] = [];
-  d.onChange((n) => changed.push(n));
+  const d = new DesiredStore({ clusterNames: () => ["c"] });
   assert.deepEqual(d.get("a"), { kind: "unknown" });
-  d.snapshot(listing([spec("a"), spec("b")]));
+  const first = d.snapshot(listing([spec("a"), spec("b")]));
+  assert.deepEqual(first.changed, ["a", "b"]);
+  assert.deepEqual(first.adopted.sort(), ["a", "b"]);
+  assert.deepEqual(first.orphanCandidates, ["c"], "what only the cluster holds is a candidate too");
+  assert.deepEqual(keysToReconcile(first).sort(), ["a", "b", "c"]);
   assert.equal(d.get("a").kind, "spec");
-  d.snapshot(listing([spec("a")]));
+  const second = d.snapshot(listing([spec("a")]));
   assert.deepEqual(d.get("b"), { kind: "orphaned" });
-  assert.deepEqual(changed.sort(), ["a", "a", "b", "b"]);
+  assert.deepEqual(second.orphanCandidates.sort(), ["b", "c"]);
+  assert.deepEqual(second.changed, ["a"]);
+  assert.deepEqual(second.refusals, []);
 });
 
 test("an explicit delete is remembered until the deletion finished; an upsert revives the name", () => {
@@ -42,30 +47,34 @@ test("an explicit delete is remembered until the deletion finished; an upsert re
 test("a spec or a delete older than the generation held is refused and changes nothing", () => {
   const d = new DesiredStore();
   d.snapshot(listing([spec("a", 5)]));
-  const changed: string[] = [];
-  d.onChange((n) => changed.push(n));
-  assert.match(d.upsert(spec("a", 4)) ?? "", /deployment a: spec generation 4 is older than generation 5/);
+  const stale = d.upsert(spec("a", 4));
+  assert.match(stale.refusals.join(), /deployment a: spec generation 4 is older than generation 5/);
+  assert.deepEqual(stale.changed, [], "a refusal changes nothing desired");
+  assert.deepEqual(stale.rejectionChanged, ["a"], "but is published for status");
   const a = d.get("a");
   assert.equal(a.kind === "spec" && a.spec.generation, 5);
   assert.equal(d.rejection("a")?.reason, "StaleGeneration");
-  assert.match(d.delete("a", 3) ?? "", /delete of generation 3 is older than generation 5/);
+  assert.match(d.delete("a", 3).refusals.join(), /delete of generation 3 is older than generation 5/);
   assert.equal(d.get("a").kind, "spec");
-  assert.equal(d.upsert(spec("a", 5)), undefined, "an equal generation is an idempotent re-apply");
+  const again = d.upsert(spec("a", 5));
+  assert.deepEqual(again.refusals, [], "an equal generation is an idempotent re-apply");
+  assert.deepEqual(again.changed, ["a"]);
   assert.equal(d.rejection("a"), undefined);
-  assert.deepEqual(changed, ["a", "a", "a"], "each refusal is published for status");
-  assert.equal(d.delete("a"), undefined, "a delete without a generation is accepted");
+  const del = d.delete("a");
+  assert.deepEqual([del.refusals, del.changed], [[], ["a"]], "a delete without a generation is accepted");
   assert.equal(d.get("a").kind, "deleted");
 });
 
 test("the generation in the cluster survives a restart; a stale snapshot item keeps what runs", () => {
   const d = new DesiredStore({ clusterGeneration: (n) => (n === "a" ? 5 : undefined) });
-  const refusals = d.snapshot(listing([spec("a", 4), spec("b", 1)]));
+  const { refusals, adopted } = d.snapshot(listing([spec("a", 4), spec("b", 1)]));
   assert.equal(refusals.length, 1);
+  assert.deepEqual(adopted.sort(), ["a", "b"], "a refused item is listed: any orphan mark goes");
   assert.deepEqual(d.get("a"), { kind: "held" }, "listed, refused, nothing held in memory: not an orphan");
   assert.equal(d.get("b").kind, "spec");
   assert.ok(d.names().includes("a"));
-  assert.match(d.upsert(spec("a", 2)) ?? "", /older than generation 5/);
-  assert.equal(d.upsert(spec("a", 5)), undefined);
+  assert.match(d.upsert(spec("a", 2)).refusals.join(), /older than generation 5/);
+  assert.deepEqual(d.upsert(spec("a", 5)).refusals, []);
   assert.equal(d.get("a").kind, "spec");
 });
 
@@ -91,7 +100,8 @@ test("an invalid snapshot item keeps its last good spec and is never an orphan; 
 test("an item whose name cannot be read makes the snapshot orphan nothing and keep unlisted specs", () => {
   const d = new DesiredStore();
   d.snapshot(listing([spec("a"), spec("b")]));
-  d.snapshot(listing([spec("a")], [invalid(1, undefined)]));
+  const ambiguous = d.snapshot(listing([spec("a")], [invalid(1, undefined)]));
+  assert.deepEqual(ambiguous.orphanCandidates, [], "nothing may be taken for absent");
   assert.equal(d.ambiguous, true);
   assert.equal(d.get("b").kind, "spec", "b may be the unreadable item");
   d.snapshot(listing([spec("a")]));

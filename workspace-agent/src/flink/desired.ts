@@ -1,6 +1,8 @@
 // What the control plane wants, as last told: the desired spec per Flink deployment, the explicit
 // deletions, and whether a snapshot has arrived at all (before it, nothing is orphaned and no new
-// operation starts: the agent keeps what runs). Inbound writes it; the controller reads it.
+// operation starts: the agent keeps what runs). Inbound writes it; each write returns a
+// DesiredChange (shared/src/controller/desired-change.ts), the keys the process hands to its
+// controller, as the agent's desired state does. The controller reads it.
 //
 // Generations only move forward: a spec (or a delete naming a generation) older than the generation
 // held — the newest accepted in this session, or the one in the deployment's persisted lifecycle
@@ -9,6 +11,7 @@
 // an item whose name cannot be read orphans nothing (shared/src/controller/desired.ts, docs/decisions.md
 // 23 and 24).
 import { Generations, planSnapshot, type Rejection } from "@meridian/shared/controller/desired";
+import { type DesiredChange, noChange } from "@meridian/shared/controller/desired-change";
 import type { DeploymentSpec, RefusedItem } from "@meridian/shared/protocol/index";
 
 export type DesiredEntry =
@@ -24,6 +27,8 @@ export type DesiredEntry =
 export interface DesiredStoreOptions {
   /** The generation the cluster holds for a deployment (its persisted lifecycle state), if any. */
   clusterGeneration?: (name: string) => number | undefined;
+  /** The deployments the cluster holds objects of (orphan candidates when a snapshot omits them). */
+  clusterNames?: () => Iterable<string>;
 }
 
 export class DesiredStore {
@@ -34,13 +39,14 @@ export class DesiredStore {
   #rejections = new Map<string, Rejection>();
   /** Listed by the latest snapshot with a refused spec and no spec held. */
   #held = new Set<string>();
-  readonly #listeners = new Set<(name: string) => void>();
   readonly #clusterGeneration: (name: string) => number | undefined;
+  readonly #clusterNames: () => Iterable<string>;
   #snapshotSeen = false;
   #ambiguous = false;
 
   constructor(opts: DesiredStoreOptions = {}) {
     this.#clusterGeneration = opts.clusterGeneration ?? (() => undefined);
+    this.#clusterNames = opts.clusterNames ?? (() => []);
   }
 
   get snapshotSeen(): boolean {
@@ -53,12 +59,6 @@ export class DesiredStore {
    */
   get ambiguous(): boolean {
     return this.#ambiguous;
-  }
-
-  /** Calls `fn(name)` after every change to that deployment's desired state. */
-  onChange(fn: (name: string) => void): () => void {
-    this.#listeners.add(fn);
-    return () => this.#listeners.delete(fn);
   }
 
   get(name: string): DesiredEntry {
@@ -81,9 +81,9 @@ export class DesiredStore {
 
   /**
    * A full snapshot: what it lists is desired; what it does not list is orphaned, never deleted.
-   * Returns the refusals decided here (generations older than the one held), for rejectedEvents.
+   * The change's refusals are those decided here (generations older than the one held).
    */
-  snapshot(data: { deployments: DeploymentSpec[]; refused: RefusedItem[] }): string[] {
+  snapshot(data: { deployments: DeploymentSpec[]; refused: RefusedItem[] }): DesiredChange {
     const plan = planSnapshot({
       items: data.deployments,
       refused: data.refused,
@@ -91,7 +91,8 @@ export class DesiredStore {
       stale: (d) => this.#stale(d.name, d.generation, "spec"),
       previous: this.#specs,
     });
-    const touched = new Set([...this.#specs.keys(), ...this.#rejections.keys(), ...this.#held]);
+    const before = new Set([...this.#specs.keys(), ...this.#held, ...this.#clusterNames()]);
+    const rejectionChanged = [...new Set([...this.#rejections.keys(), ...plan.rejections.keys()])];
     this.#specs.clear();
     for (const [name, spec] of plan.specs) this.#specs.set(name, spec);
     for (const spec of plan.accepted) this.#accept(spec);
@@ -99,22 +100,30 @@ export class DesiredStore {
     this.#held = new Set([...plan.rejections.keys()].filter((name) => !this.#specs.has(name)));
     this.#snapshotSeen = true;
     this.#ambiguous = plan.ambiguous;
-    for (const name of new Set([...touched, ...this.#specs.keys(), ...plan.rejections.keys()]))
-      this.#emit(name);
-    return plan.refusals;
+    // Ambiguous: every unlisted spec is kept, and no other deployment may be taken for absent.
+    const orphanCandidates = plan.ambiguous
+      ? []
+      : [...before].filter((name) => !plan.listed.has(name) && !this.#deleted.has(name));
+    return {
+      changed: plan.accepted.map((s) => s.name),
+      orphanCandidates,
+      adopted: [...plan.listed],
+      rejectionChanged,
+      refusals: plan.refusals,
+    };
   }
 
-  /** Returns the refusal if `spec` is older than the generation held (nothing else changes then). */
-  upsert(spec: DeploymentSpec): string | undefined {
+  /** Refused (nothing else changes) if `spec` is older than the generation held. */
+  upsert(spec: DeploymentSpec): DesiredChange {
     const stale = this.#stale(spec.name, spec.generation, "spec");
     if (stale) return this.#refuse(spec.name, stale);
     this.#accept(spec);
-    this.#emit(spec.name);
-    return undefined;
+    const name = spec.name;
+    return { ...noChange(), changed: [name], adopted: [name], rejectionChanged: [name] };
   }
 
-  /** Returns the refusal if the delete names a generation older than the one held. */
-  delete(name: string, generation?: number): string | undefined {
+  /** Refused (nothing else changes) if the delete names a generation older than the one held. */
+  delete(name: string, generation?: number): DesiredChange {
     const stale = generation === undefined ? undefined : this.#stale(name, generation, "delete");
     if (stale) return this.#refuse(name, stale);
     if (generation !== undefined) this.#generations.raise(name, generation);
@@ -122,8 +131,7 @@ export class DesiredStore {
     this.#held.delete(name);
     this.#rejections.delete(name);
     this.#deleted.add(name);
-    this.#emit(name);
-    return undefined;
+    return { ...noChange(), changed: [name], rejectionChanged: [name] };
   }
 
   /** The deletion finished: forget it (a later upsert of the same name is a new deployment). */
@@ -144,13 +152,8 @@ export class DesiredStore {
     return this.#generations.check(name, generation, kind, this.#clusterGeneration(name));
   }
 
-  #refuse(name: string, rejection: Rejection): string {
+  #refuse(name: string, rejection: Rejection): DesiredChange {
     this.#rejections.set(name, rejection);
-    this.#emit(name);
-    return rejection.message;
-  }
-
-  #emit(name: string): void {
-    for (const l of this.#listeners) l(name);
+    return { ...noChange(), refusals: [rejection.message], rejectionChanged: [name] };
   }
 }

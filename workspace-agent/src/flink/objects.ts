@@ -4,6 +4,7 @@
 // Everything here is a function of its inputs: no I/O, no clock.
 import { createHash } from "node:crypto";
 import type { V1ConfigMap, V1Container, V1OwnerReference, V1Pod, V1Service } from "@kubernetes/client-node";
+import { ANNOTATION_ORPHANED_SINCE } from "@meridian/shared/controller/orphan";
 import {
   COMPONENT_JOBMANAGER,
   COMPONENT_TASKMANAGER,
@@ -185,8 +186,16 @@ export function podSelector(deployment: string, component?: string): Record<stri
   return s;
 }
 
-/** The ConfigMap; `state` is the serialized lifecycle state kept in its annotation. */
-export function buildConfigMap(ctx: DeploymentContext, state: string): V1ConfigMap {
+/**
+ * The ConfigMap; `state` is the serialized lifecycle state kept in its annotation, `orphanedSince`
+ * the orphan mark it carries while the deployment is orphaned (shared/src/controller/orphan.ts).
+ */
+export function buildConfigMap(ctx: DeploymentContext, state: string, orphanedSince?: string): V1ConfigMap {
+  const annotations: Record<string, string> = {
+    [ANNOTATION_SPEC_HASH]: specHash(ctx.spec),
+    [ANNOTATION_STATE]: state,
+  };
+  if (orphanedSince !== undefined) annotations[ANNOTATION_ORPHANED_SINCE] = orphanedSince;
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -194,7 +203,7 @@ export function buildConfigMap(ctx: DeploymentContext, state: string): V1ConfigM
       name: names.configMap(ctx.spec.name),
       namespace: ctx.namespace,
       labels: labels(ctx),
-      annotations: { [ANNOTATION_SPEC_HASH]: specHash(ctx.spec), [ANNOTATION_STATE]: state },
+      annotations,
     },
     data: {
       "config.yaml": renderConfigYaml(flinkConfig(ctx)),
