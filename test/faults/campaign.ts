@@ -29,6 +29,9 @@ export interface CampaignOptions {
   logger?: Logger;
   /** Longest wait for convergence after a fault; default 240 s. */
   convergenceTimeoutMs?: number;
+  /** Aborting stops the system at once (every pod process with it), then calls `onInterrupted`. */
+  signal?: AbortSignal;
+  onInterrupted?: () => void;
 }
 
 const SCENARIO_TIMEOUT_MS = 300_000;
@@ -165,6 +168,8 @@ export async function runCampaign(o: CampaignOptions): Promise<ScenarioResult[]>
   o.print(`# starting the system in ${o.dir}`);
   const sys = await startCampaignSystem(o.dir, logger);
   const results: ScenarioResult[] = [];
+  const onAbort = () => void sys.stop().finally(() => o.onInterrupted?.());
+  o.signal?.addEventListener("abort", onAbort, { once: true });
   try {
     const agentToken = await installAgent(sys);
     o.print(`# agent installed (${since()})`);
@@ -172,11 +177,13 @@ export async function runCampaign(o: CampaignOptions): Promise<ScenarioResult[]>
     o.print(`# workspace and verification job running (${since()})`);
     const tokens = new Tokens(agentToken);
     for (const s of o.scenarios) {
+      if (o.signal?.aborted) throw new Error("the campaign was interrupted");
       const r = await runScenario(sys, s, tokens, o.convergenceTimeoutMs ?? 240_000);
       results.push(r);
       o.print(scoreLine(r));
     }
   } finally {
+    o.signal?.removeEventListener("abort", onAbort);
     await sys.stop();
   }
   return results;

@@ -48,13 +48,18 @@ export class ClusterComponents {
     return pid;
   }
 
-  /** Sends `signal` and, for a fatal one, waits until the process is gone. */
+  /**
+   * Sends `signal` and, for a fatal one, waits until the process is gone: a SIGTERM is a graceful
+   * stop (the API server drains for several seconds), followed by SIGKILL after 60 s.
+   */
   async kill(name: ComponentName, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     const pid = this.pid(name);
     process.kill(pid, signal);
     if (signal === "SIGSTOP" || signal === "SIGCONT") return;
+    for (let i = 0; i < 1200 && isProcessAlive(pid); i++) await sleep(50);
+    if (isProcessAlive(pid)) process.kill(pid, "SIGKILL");
     for (let i = 0; i < 200 && isProcessAlive(pid); i++) await sleep(50);
-    if (isProcessAlive(pid)) throw new Error(`${name} (pid ${pid}) did not exit after ${signal}`);
+    if (isProcessAlive(pid)) throw new Error(`${name} (pid ${pid}) did not exit after ${signal} and SIGKILL`);
   }
 
   /** Starts `name` again as it was (plus `extraArgs`) and waits until it serves. */

@@ -49,8 +49,23 @@ const command = `npm run faults${values.bounded ? " -- --bounded" : only ? ` -- 
 console.log(`# ${command}: ${scenarios.length} scenarios`);
 const logger = values.verbose ? createLogger({ component: "faults", level: "info" }) : undefined;
 let code = 1;
+// Ctrl-C stops the system (every pod process, the cluster) before exiting; a second one exits at once.
+const interrupt = new AbortController();
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    console.error(`# ${sig}: stopping the system`);
+    interrupt.abort();
+  });
+}
 try {
-  const results = await runCampaign({ dir, scenarios, print: (l) => console.log(l), logger });
+  const results = await runCampaign({
+    dir,
+    scenarios,
+    print: (l) => console.log(l),
+    logger,
+    signal: interrupt.signal,
+  });
   const lines = summary(results, Date.now() - started);
   for (const l of lines) console.log(l);
   const out = join(cacheDir(), "faults");

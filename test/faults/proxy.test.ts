@@ -1,16 +1,21 @@
 // The fault proxy between a client and a real echo server on loopback: bytes pass unchanged, and each
 // fault does what it says while on and stops when switched off.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server, Socket } from "node:net";
 import { after, before, test } from "node:test";
 import { type FaultProxy, startFaultProxy } from "./proxy.ts";
+import { connectionsOf } from "./socket-owner.ts";
 
 let echo: Server;
 let proxy: FaultProxy;
+const echoSockets = new Set<Socket>();
 
 before(async () => {
   echo = createServer((s) => {
+    echoSockets.add(s);
+    s.on("close", () => echoSockets.delete(s));
     s.on("error", () => {});
     s.pipe(s);
   });
@@ -21,6 +26,7 @@ before(async () => {
 
 after(async () => {
   await proxy.close();
+  for (const s of echoSockets) s.destroy();
   echo.close();
 });
 
@@ -90,6 +96,20 @@ test("a black hole delivers nothing and answers no new connection, then delivers
   late.destroy();
 });
 
+test("a black hole for chosen connections leaves the others flowing", async () => {
+  const cut = await connect();
+  const free = await connect();
+  proxy.blackhole(true, (c) => c.clientPort === cut.localPort);
+  cut.write("cut");
+  free.write("free");
+  assert.equal(await read(free, 4, 2000), "free");
+  assert.equal(await read(cut, 3, 300), "", "the chosen connection is cut off");
+  proxy.blackhole(false);
+  assert.equal(await read(cut, 3, 2000), "cut");
+  cut.destroy();
+  free.destroy();
+});
+
 test("reset sends RST to every open connection", async () => {
   const a = await connect();
   const b = await connect();
@@ -112,4 +132,21 @@ test("refuse resets new connections until switched off", async () => {
   assert.equal(await read(ok, 1, 2000), "x");
   ok.destroy();
   assert.ok(proxy.stats().refused >= 1);
+});
+
+test("a connection is traced to the process that opened it", async () => {
+  const s = await connect();
+  const mine = connectionsOf([process.pid], proxy.port);
+  assert.equal(mine({ clientPort: s.localPort! }), true, "this process owns its connection");
+  const other = spawn("sleep", ["30"]);
+  try {
+    assert.equal(
+      connectionsOf([other.pid!], proxy.port)({ clientPort: s.localPort! }),
+      false,
+      "another does not",
+    );
+  } finally {
+    other.kill();
+  }
+  s.destroy();
 });

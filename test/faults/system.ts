@@ -54,8 +54,13 @@ export async function startCampaignSystem(
   const flinkHome = await campaignFlinkHome(jar);
   const dataDir = join(dir, "flink-data");
   const stops: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch((err) => logger.warn({ err }, "stop failed"));
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => {
+    stopping ??= (async () => {
+      for (const stop of [...stops].reverse())
+        await stop().catch((err) => logger.warn({ err }, "stop failed"));
+    })();
+    return stopping;
   };
   try {
     const cluster = await startCluster({ nodes: 0, logDir: join(dir, "cluster-logs"), logger });

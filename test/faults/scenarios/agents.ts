@@ -27,6 +27,18 @@ async function quotaApplied(ctx: ScenarioContext): Promise<string | undefined> {
     : `ResourceQuota cpu ${cpu}, expected ${quotaCpu}: the change was lost`;
 }
 
+/** Keeps a fault on for `ms` while the workspace changes, then lifts it. */
+async function during(ctx: ScenarioContext, ms: number, on: () => void, off: () => void): Promise<void> {
+  on();
+  try {
+    await sleep(2000);
+    await changeWorkspace(ctx);
+    await sleep(ms - 2000);
+  } finally {
+    off();
+  }
+}
+
 export const agentScenarios: Scenario[] = [
   {
     name: "agent-leader-sigkill-mid-reconcile",
@@ -58,6 +70,56 @@ export const agentScenarios: Scenario[] = [
         ctx.signalPod("agents", NAMESPACE, podName(p), "SIGKILL");
       await changeWorkspace(ctx);
       await sleep(5000);
+    },
+    outcome: quotaApplied,
+  },
+  {
+    name: "agents-apiserver-latency-1s",
+    proves:
+      "the API server 1 s away from the agents (both directions, 30 s, through the fault proxy): leadership may move but nothing is lost or done twice, and a change made meanwhile is applied",
+    async run(ctx) {
+      const p = ctx.sys.apiProxy;
+      await during(
+        ctx,
+        30_000,
+        () => p.setLatency(1000),
+        () => p.setLatency(0),
+      );
+    },
+    outcome: quotaApplied,
+  },
+  {
+    name: "agents-apiserver-blackhole-20s",
+    proves:
+      "the agents cut off from the API server for 20 s but not from the control plane: the leader gives up its Lease, no agent acts on stale state, the job runs on, and the change made meanwhile is applied once the path heals",
+    async run(ctx) {
+      const p = ctx.sys.apiProxy;
+      await during(
+        ctx,
+        20_000,
+        () => p.blackhole(true),
+        () => p.blackhole(false),
+      );
+    },
+    outcome: quotaApplied,
+  },
+  {
+    name: "agents-apiserver-reset-storm",
+    proves:
+      "every connection between the agents and the API server reset every 2 s for 20 s (watches, Lease renewals, applies): the agents re-dial and re-watch without deleting or recreating anything",
+    async run(ctx) {
+      const p = ctx.sys.apiProxy;
+      let resets = 0;
+      const timer = setInterval(() => {
+        resets += p.resetAll();
+      }, 2000);
+      await during(
+        ctx,
+        20_000,
+        () => {},
+        () => clearInterval(timer),
+      );
+      ctx.note(`${resets} connections reset`);
     },
     outcome: quotaApplied,
   },

@@ -4,10 +4,14 @@ import { agentScenarios } from "./agents.ts";
 import { clusterScenarios } from "./cluster.ts";
 import { controlPlaneScenarios } from "./control-plane.ts";
 import { flinkScenarios } from "./flink.ts";
+import { nodeScenarios } from "./nodes.ts";
+import { workspaceAgentScenarios } from "./workspace-agent.ts";
 
 export const SCENARIOS: Scenario[] = [
   ...agentScenarios,
   ...controlPlaneScenarios,
   ...flinkScenarios,
+  ...workspaceAgentScenarios,
   ...clusterScenarios,
+  ...nodeScenarios,
 ];
