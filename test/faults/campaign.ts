@@ -50,6 +50,9 @@ class Tokens {
   constructor(agentToken: string) {
     this.#values.set(agentToken, "agent token");
   }
+  add(name: string, value: string): void {
+    if (!this.#values.has(value)) this.#values.set(value, name);
+  }
   async harvest(sys: CampaignSystem): Promise<void> {
     const t = await workspaceToken(sys.cluster, WS_NS).catch(() => undefined);
     if (t && !this.#values.has(t)) this.#values.set(t, `workspace token #${this.#values.size}`);
@@ -92,7 +95,7 @@ async function runScenario(
   const started = Date.now();
   const notes: string[] = [];
   const killed = new Map<string, number>();
-  const ctx = scenarioContext(sys, notes, killed);
+  const ctx = scenarioContext(sys, notes, killed, (name, value) => tokens.add(name, value));
   let error: string | undefined;
   try {
     await withTimeout(s.prepare?.(ctx) ?? Promise.resolve(), SCENARIO_TIMEOUT_MS, `${s.name} prepare`);

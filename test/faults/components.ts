@@ -42,6 +42,13 @@ export class ClusterComponents {
     }
   }
 
+  /** etcd's client URL (its v3 JSON gateway answers there too). */
+  etcdClientUrl(): string {
+    const arg = this.#launch.get("etcd")?.args.find((a) => a.startsWith("--listen-client-urls="));
+    if (!arg) throw new Error("etcd was started without --listen-client-urls");
+    return arg.slice("--listen-client-urls=".length).split(",")[0]!;
+  }
+
   pid(name: ComponentName): number {
     const pid = this.#pid.get(name);
     if (pid === undefined) throw new Error(`no component ${name} in this cluster`);

@@ -20,6 +20,8 @@ export interface ScenarioContext {
   signalPod(node: NodeName, ns: string, pod: string, signal: NodeJS.Signals): number[];
   /** Records a restart of `pod` the scenario caused by other means (a lost node). */
   killed(pod: string): void;
+  /** A token the fault brought into being (a rotated agent token): searched for in every log too. */
+  knownToken(name: string, value: string): void;
   /** The agent pod holding the Lease. */
   leader(): Promise<string>;
   /** Waits for a log line matching `re` that the pod writes from now on; returns it. */
@@ -70,6 +72,7 @@ export function scenarioContext(
   sys: CampaignSystem,
   notes: string[],
   killed: Map<string, number>,
+  knownToken: (name: string, value: string) => void,
 ): ScenarioContext {
   const simOf = (node: NodeName) => (node === "agents" ? sys.agentsNode() : sys.workersNode());
   return {
@@ -83,6 +86,7 @@ export function scenarioContext(
       return pids;
     },
     killed: (pod) => killed.set(pod, (killed.get(pod) ?? 0) + 1),
+    knownToken,
     async leader() {
       return waitFor(
         "an agent pod holding the Lease",

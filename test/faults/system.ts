@@ -20,6 +20,8 @@ import { type FaultProxy, startFaultProxy } from "./proxy.ts";
 import { campaignFlinkHome, verifyJobJar } from "./verify-job.ts";
 
 export const AGENTS_NODE = "sim-agents-0";
+/** Short-lived workspace credentials, so a control plane down for longer than one fits in a scenario. */
+export const WORKSPACE_TOKEN_TTL_SECONDS = 120;
 export const WORKERS_NODE = "sim-node-0";
 /** Taint and label that keep the agents, and only them, on AGENTS_NODE. */
 export const AGENTS_TAINT = { key: "meridian.dev/faults", value: "agents", effect: "NoSchedule" } as const;
@@ -37,7 +39,10 @@ export interface CampaignSystem {
   workersNode(): NodeSimulator;
   /** Kills every process of a node's pods with SIGKILL and stops its simulator (the node is lost). */
   loseNode(which: "agents" | "workers"): Promise<void>;
-  /** Starts the lost node's simulator again; the pods bound to it start again. */
+  /**
+   * Replaces the lost node: its pods are force-deleted (as after a node loss: the machine and its
+   * containers are gone) and a new simulator registers the node again; controllers recreate the pods.
+   */
   restoreNode(which: "agents" | "workers"): Promise<void>;
   /** Every directory holding pod logs, for the secret scan. */
   logDirs(): string[];
@@ -120,6 +125,7 @@ export async function startCampaignSystem(
       port: await freePort(),
       dbPath: join(dir, "control-plane.db"),
       logPath: join(dir, "control-plane.log"),
+      workspaceTokenTtlSeconds: WORKSPACE_TOKEN_TTL_SECONDS,
     });
     stops.push(() => cp.stop());
 
@@ -147,7 +153,23 @@ export async function startCampaignSystem(
         nodes[which].sim = undefined;
         await s.stop();
       },
-      restoreNode: (which) => startNode(which),
+      restoreNode: async (which) => {
+        const node = which === "agents" ? AGENTS_NODE : WORKERS_NODE;
+        const list = await cluster.request("GET", `/api/v1/pods?fieldSelector=spec.nodeName%3D${node}`);
+        const pods = (
+          JSON.parse(list.body) as { items: Array<{ metadata: { namespace: string; name: string } }> }
+        ).items;
+        for (const p of pods) {
+          const path = `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}?gracePeriodSeconds=0`;
+          const res = await cluster.request("DELETE", path);
+          if (res.status !== 200 && res.status !== 404) {
+            throw new Error(
+              `force-deleting pod ${p.metadata.name} of the lost node: HTTP ${res.status} ${res.body}`,
+            );
+          }
+        }
+        await startNode(which);
+      },
       logDirs: () => [join(dir, "node-agents"), join(dir, "node-workers")],
       stop: stopAll,
     };

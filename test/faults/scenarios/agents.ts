@@ -1,6 +1,7 @@
 // Faults of the agent (two replicas, leader-elected, on their own node behind the fault proxy).
 import { workspaceBody } from "../../e2e/workload.ts";
 import { type Scenario, type ScenarioContext, sleep } from "../scenario.ts";
+import { connectionsOf } from "../socket-owner.ts";
 import { AGENT_ID, NAMESPACE, WS } from "../workload.ts";
 
 let quotaCpu = 8;
@@ -120,6 +121,24 @@ export const agentScenarios: Scenario[] = [
         () => clearInterval(timer),
       );
       ctx.note(`${resets} connections reset`);
+    },
+    outcome: quotaApplied,
+  },
+  {
+    name: "leader-cut-off-from-apiserver-only",
+    proves:
+      "the leader alone cut off from the API server (its connections black-holed, its control-plane stream untouched) for 25 s: it stops acting when its Lease runs out, the other replica takes over and applies the change made meanwhile, and the old leader does nothing stale when the path heals",
+    async run(ctx) {
+      const leader = await ctx.leader();
+      const pids = ctx.sys.agentsNode().podProcesses(NAMESPACE, leader);
+      const p = ctx.sys.apiProxy;
+      await during(
+        ctx,
+        25_000,
+        () => p.blackhole(true, connectionsOf(pids, p.port)),
+        () => p.blackhole(false),
+      );
+      ctx.note(`cut off ${leader}; leading after: ${await ctx.leader()}`);
     },
     outcome: quotaApplied,
   },

@@ -5,6 +5,7 @@ import { clusterScenarios } from "./cluster.ts";
 import { controlPlaneScenarios } from "./control-plane.ts";
 import { flinkScenarios } from "./flink.ts";
 import { nodeScenarios } from "./nodes.ts";
+import { resourceScenarios } from "./resources.ts";
 import { workspaceAgentScenarios } from "./workspace-agent.ts";
 
 export const SCENARIOS: Scenario[] = [
@@ -12,6 +13,7 @@ export const SCENARIOS: Scenario[] = [
   ...controlPlaneScenarios,
   ...flinkScenarios,
   ...workspaceAgentScenarios,
+  ...resourceScenarios,
   ...clusterScenarios,
   ...nodeScenarios,
 ];

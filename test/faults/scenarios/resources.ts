@@ -1,0 +1,114 @@
+// Faults of the resources a deployment needs: the workspace quota used up by someone else while a
+// pod has to be replaced, and savepoint storage gone while a savepoint is taken.
+import { existsSync } from "node:fs";
+import { rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { waitFor } from "../../e2e/kube.ts";
+import { type Scenario, type ScenarioContext, sleep } from "../scenario.ts";
+import { VERIFY, WS, WS_NS } from "../workload.ts";
+
+const HOG = "quota-hog";
+const TM = `${VERIFY}-taskmanager-0`;
+
+/** Bytes of a quantity the API server prints (e.g. 8Gi, 1792Mi, 123456). */
+function bytes(q: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(q);
+  if (!m) throw new Error(`cannot read quantity ${q}`);
+  return Number(m[1]) * { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, "": 1 }[m[2] ?? ""]!;
+}
+
+const status = (ctx: ScenarioContext) => ctx.sys.cp.admin.getDeploymentStatus(WS, VERIFY);
+
+let nonce = 1000;
+
+export const resourceScenarios: Scenario[] = [
+  {
+    name: "quota-exhausted-during-tm-replacement",
+    proves:
+      "the workspace quota used up by a customer's pod while a TaskManager has to be replaced: the refusal is retried with back-off and reported, nothing else is touched, and the job recovers once the quota has room",
+    replaces: new RegExp(`^Pod ${WS_NS}/${VERIFY}-`),
+    async run(ctx) {
+      const rq = JSON.parse(
+        (
+          await ctx.sys.cluster.request(
+            "GET",
+            `/api/v1/namespaces/${WS_NS}/resourcequotas/meridian-workspace-quota`,
+          )
+        ).body,
+      ) as { status: { hard: Record<string, string>; used: Record<string, string> } };
+      const free = bytes(rq.status.hard["limits.memory"]!) - bytes(rq.status.used["limits.memory"]!);
+      const hog = {
+        metadata: { name: HOG },
+        spec: {
+          containers: [
+            {
+              name: "hog",
+              image: "busybox",
+              command: ["sleep", "3600"],
+              resources: {
+                requests: { cpu: "10m", memory: String(free) },
+                limits: { cpu: "10m", memory: String(free) },
+              },
+            },
+          ],
+        },
+      };
+      const res = await ctx.sys.cluster.request("POST", `/api/v1/namespaces/${WS_NS}/pods`, hog);
+      if (res.status !== 201)
+        throw new Error(`creating the quota hog: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+      ctx.signalPod("workers", WS_NS, TM, "SIGKILL");
+      await sleep(25_000);
+      const s = await status(ctx);
+      ctx.note(
+        `while exhausted: phase ${s?.phase}, ${s?.conditions
+          .filter((c) => c.status !== "True" && c.type !== "DeletionBlocked")
+          .map((c) => `${c.type}=${c.reason}`)
+          .join(" ")}`,
+      );
+      await ctx.sys.cluster.request("DELETE", `/api/v1/namespaces/${WS_NS}/pods/${HOG}?gracePeriodSeconds=0`);
+    },
+  },
+  {
+    name: "savepoint-storage-unavailable",
+    proves:
+      "savepoint storage gone during a savepoint: the failure is reported with Flink's reason, the job keeps running without loss, and a savepoint taken once storage is back succeeds",
+    async run(ctx) {
+      const dir = join(ctx.sys.dataDir, "flink-data", "savepoints", VERIFY);
+      if (existsSync(dir)) await rename(dir, `${dir}.away`);
+      await writeFile(dir, "not a directory: savepoint storage is unavailable\n");
+      try {
+        nonce++;
+        await ctx.patchDeployment(VERIFY, (s) => ({ ...s, savepointNonce: nonce }));
+        const failed = await waitFor(
+          "the failed savepoint reported",
+          async () => {
+            const c = (await status(ctx))?.conditions.find((x) => x.type === "NonceAligned");
+            return c?.status === "False" && /Fail/.test(c.reason) ? c : undefined;
+          },
+          { timeoutMs: 90_000 },
+        ).catch((err: Error) => err);
+        ctx.note(
+          failed instanceof Error
+            ? failed.message
+            : `reported ${failed.reason}: ${failed.message.slice(0, 120)}`,
+        );
+      } finally {
+        await rm(dir, { force: true });
+        if (existsSync(`${dir}.away`)) await rename(`${dir}.away`, dir);
+      }
+    },
+    async outcome(ctx) {
+      nonce++;
+      await ctx.patchDeployment(VERIFY, (s) => ({ ...s, savepointNonce: nonce }));
+      const ok = await waitFor(
+        `savepoint nonce ${nonce} taken after storage is back`,
+        async () => {
+          const s = await status(ctx);
+          return s?.observedSavepointNonce === nonce && s.lastSavepoint?.nonce === nonce;
+        },
+        { timeoutMs: 120_000 },
+      ).catch((err: Error) => err);
+      return ok instanceof Error ? ok.message : undefined;
+    },
+  },
+];
