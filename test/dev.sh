@@ -3,7 +3,8 @@
 #   bash test/dev.sh demo   # the whole system on a local cluster and control plane
 #   bash test/dev.sh test   # type-check, lint and every test
 # Both first install what they need (idempotent, cached in .cache/): npm packages with
-# Node 24, the Kubernetes binaries built from the official Go modules, Apache Flink.
+# Node 24, the Kubernetes binaries built from the official Go modules, Apache Flink (with its S3
+# plugin) and S3Proxy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-}
@@ -32,6 +33,8 @@ if [ -f test/cluster/fetch-flink.sh ]; then
   step "Apache Flink runtime"
   bash test/cluster/fetch-flink.sh
 fi
+step "S3Proxy (the tests' S3-compatible server)"
+bash test/cluster/fetch-s3proxy.sh
 
 case "$what" in
   demo) step "demo"; exec npm run demo ;;

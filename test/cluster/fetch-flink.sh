@@ -5,7 +5,10 @@
 #   lib/      runtime jars (flink-runtime, flink-clients, flink-container, datagen and file connectors,
 #             RocksDB state backend, log4j 2): what the official image's lib/ holds that jobs use
 #   usrlib/   the job jar: flink-examples-streaming (TopSpeedWindowing runs forever with keyed window state)
-#   plugins/  empty (no file system plugins)
+#   opt/      Flink's S3 file-system plugin (flink-s3-fs-hadoop), where the official image keeps its
+#             built-in plugins: a pod's ENABLE_BUILT_IN_PLUGINS links it into plugins/ (the node
+#             simulator's Flink image does what the image's entrypoint does)
+#   plugins/  empty (plugins are enabled per pod)
 #   SHA1SUMS  sha1 of every jar; re-checked on each run
 # Maven Central has no flink-dist jar (it is assembled only for the binary tarball), so the runtime
 # is resolved module by module with Maven, which checks every download against the .sha1 Maven
@@ -45,8 +48,11 @@ pom=$(cat <<POM
 POM
 )
 
+opt_jars=("flink-s3-fs-hadoop")
+
 # Cached, unmodified, and fetched with the same dependency list: nothing to do.
 if [ -f "$out/.complete" ] && [ "$(cat "$out/pom.xml" 2>/dev/null)" = "$pom" ] &&
+  [ "$(cat "$out/opt.list" 2>/dev/null)" = "${opt_jars[*]}" ] &&
   (cd "$out" && sha1sum --quiet -c SHA1SUMS) >/dev/null 2>&1; then
   echo "fetch-flink: Flink $version cached in $out ($(( $(date +%s) - start ))s)"
   exit 0
@@ -55,7 +61,7 @@ fi
 echo "fetch-flink: fetching Flink $version with Maven (Maven Central or your settings.xml mirror) into $out"
 work="$out.tmp"
 rm -rf "$work"
-mkdir -p "$work/lib" "$work/usrlib" "$work/plugins" "$work/log"
+mkdir -p "$work/lib" "$work/usrlib" "$work/opt" "$work/plugins" "$work/log"
 printf '%s\n' "$pom" > "$work/pom.xml"
 
 mvn=(mvn --batch-mode --no-transfer-progress --strict-checksums -Dmaven.repo.local="$cache/m2" -f "$work/pom.xml")
@@ -81,9 +87,17 @@ STUB
   -DoutputDirectory="$work/usrlib" >>"$work/mvn.log" 2>&1 ||
   { tail -40 "$work/mvn.log" >&2; echo "fetch-flink: resolving the example job jar failed; full log in $work/mvn.log" >&2; exit 1; }
 
+# The built-in plugins: self-contained (shaded) jars, so without their dependencies.
+for jar in "${opt_jars[@]}"; do
+  "${mvn[@]}" "$dep_plugin:copy" -Dartifact="org.apache.flink:$jar:$version:jar" \
+    -DoutputDirectory="$work/opt" >>"$work/mvn.log" 2>&1 ||
+    { tail -40 "$work/mvn.log" >&2; echo "fetch-flink: resolving the plugin $jar failed; full log in $work/mvn.log" >&2; exit 1; }
+done
+printf '%s' "${opt_jars[*]}" > "$work/opt.list"
+
 # slf4j must bind to log4j 2 only; anything else on the classpath would swallow the log.
 rm -f "$work"/lib/slf4j-reload4j-*.jar "$work"/lib/slf4j-log4j12-*.jar "$work"/lib/logback-*.jar
-(cd "$work" && find lib usrlib -name '*.jar' -print0 | sort -z | xargs -0 sha1sum > SHA1SUMS)
+(cd "$work" && find lib usrlib opt -name '*.jar' -print0 | sort -z | xargs -0 sha1sum > SHA1SUMS)
 touch "$work/.complete"
 rm -rf "$out"
 mv "$work" "$out"

@@ -24,7 +24,8 @@ const files: Record<string, string> = {
   "/var/run/meridian/token": "agent-token\n",
   "/etc/meridian/ca/ca.crt": PEM,
   "/etc/meridian/policy/policy.yaml":
-    "allowedRegistries:\n  flink: [docker.io/library/flink, registry.example.com/flink]\norphanGracePeriodSeconds: 3600\n",
+    "allowedRegistries:\n  flink: [docker.io/library/flink, registry.example.com/flink]\norphanGracePeriodSeconds: 3600\n" +
+    "storage:\n  s3: {endpoint: 'https://minio.example.com:9000', pathStyleAccess: true}\n",
 };
 const readFile = (p: string) => {
   const f = files[p];
@@ -94,8 +95,18 @@ async function workspaceAgentConfig(container: V1Container, env: Record<string, 
   return loaded;
 }
 
+/** A workspace with storage and both identities: what sets the optional storage variables. */
+const STORED = {
+  storage: { baseURI: "s3://acme-state/flink/team-a", credentialsSecret: "s3-keys" },
+  identity: {
+    awsRoleArn: "arn:aws:iam::123456789012:role/flink",
+    azureClientId: "11111111-2222-3333-4444-555555555555",
+    azureTenantId: "aaaaaaaa-2222-3333-4444-555555555555",
+  },
+};
+
 test("everything the agent passes on arrives in the workspace agent's settings", async () => {
-  const { agent, ns, pod, container, env } = await workspaceAgentPod(everything);
+  const { agent, ns, pod, container, env } = await workspaceAgentPod(everything, STORED);
   const c = await workspaceAgentConfig(container, env);
   assert.equal(c.controlPlaneUrl, agent.controlPlaneUrl);
   assert.equal(c.workspaceId, "team-a");
@@ -107,6 +118,13 @@ test("everything the agent passes on arrives in the workspace agent's settings",
   assert.deepEqual(c.flinkAllowedRegistries, ["docker.io/library/flink", "registry.example.com/flink"]);
   assert.equal(c.orphanGracePeriodSeconds, 3600);
   assert.equal(c.savepointBaseDir, "s3://bucket/savepoints");
+  assert.equal(c.storageBaseURI, "s3://acme-state/flink/team-a");
+  assert.equal(c.storageCredentialsSecret, "s3-keys");
+  assert.equal(c.storageS3Endpoint, "https://minio.example.com:9000");
+  assert.equal(c.storageS3PathStyleAccess, true);
+  assert.equal(c.flinkServiceAccount, "meridian-flink");
+  assert.equal(c.flinkAzureClientId, "11111111-2222-3333-4444-555555555555");
+  assert.equal(c.flinkAzureTenantId, "aaaaaaaa-2222-3333-4444-555555555555");
   assert.deepEqual(c.proxy, { httpsProxy: "http://proxy.example.com:3128", noProxy: ".svc,10.0.0.0/8" });
   // The CA bundle: the file the variable names is the key the mounted ConfigMap holds.
   assert.ok(c.caFile, "no MERIDIAN_CA_FILE");
@@ -130,7 +148,7 @@ test("a workspace's own log level wins; with nothing optional configured the wor
 });
 
 test("every variable the agent sets is in the contract and read by the workspace agent", async () => {
-  const { container } = await workspaceAgentPod(everything);
+  const { container } = await workspaceAgentPod(everything, STORED);
   const set = (container.env ?? []).map((e) => e.name);
   const contract = Object.values(WORKSPACE_AGENT_ENV).map((v) => v.name);
   assert.deepEqual(

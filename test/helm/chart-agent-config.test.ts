@@ -46,6 +46,11 @@ describe("the agent's loadConfig accepts what the chart gives it", () => {
       allowedJarURIs: ["abfss://jobs@corpstore.dfs.core.windows.net/flink"],
       quotaCeilings: { cpu: "8500m", memory: "32Gi" },
       orphanGracePeriodSeconds: 3600,
+      storage: {
+        allowedURIs: ["abfss://state@corpstore.dfs.core.windows.net/flink"],
+        s3: { endpoint: "https://s3.corp.example:9000", pathStyleAccess: true },
+      },
+      identity: { allowedAWSRoleARNs: [], allowedAzureClientIds: ["11111111-2222-3333-4444-555555555555"] },
     });
     assert.equal(config.leaderElection, false);
     assert.equal(

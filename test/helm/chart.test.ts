@@ -116,10 +116,13 @@ describe("defaults (+ the required values)", async () => {
   test("render the local policy with the contract's field names", () => {
     const policy = parse(one(manifests, "ConfigMap").data["policy.yaml"]);
     assert.deepEqual(Object.keys(policy).sort(), [
+      "allowedJarURIs",
       "allowedRegistries",
+      "identity",
       "namespacePrefix",
       "orphanGracePeriodSeconds",
       "quotaCeilings",
+      "storage",
     ]);
     assert.equal(policy.namespacePrefix, "mw-");
   });

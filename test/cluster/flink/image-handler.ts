@@ -16,6 +16,7 @@ import {
   renderFlinkYaml,
 } from "./flink-config.ts";
 import { parseQuantityBytes } from "./flink-memory.ts";
+import { builtInPlugins, enableBuiltInPlugins } from "./plugins.ts";
 
 /** Images the handler runs by default: the official image under any registry, any tag. */
 export const FLINK_IMAGE_PATTERNS = ["flink", "flink:*", "*/flink", "*/flink:*"];
@@ -110,6 +111,21 @@ async function podFlinkHome(ctx: ContainerContext, shared: string): Promise<stri
   return home;
 }
 
+/**
+ * The pod's plugins directory when it has one of its own (a volume at /opt/flink/plugins, or built-in
+ * plugins to enable), with ENABLE_BUILT_IN_PLUGINS's jars of the shared opt/ linked in as the image's
+ * entrypoint does; undefined: the shared plugins/.
+ */
+async function podPluginsDir(ctx: ContainerContext, shared: string): Promise<string | undefined> {
+  const volume = ctx.volumeDirs[`${CONTAINER_FLINK_HOME}/plugins`];
+  const jars = builtInPlugins(ctx.env);
+  if (!volume && jars.length === 0) return undefined;
+  const dir = volume ?? join(ctx.podDir, `flink-plugins-${ctx.container.name}`);
+  await mkdir(dir, { recursive: true });
+  await enableBuiltInPlugins(jars, join(shared, "opt"), dir);
+  return dir;
+}
+
 /** `<simulator dir>/flink-data`: pod dirs are `<simulator dir>/pods/<pod>`. */
 export function defaultDataDir(ctx: ContainerContext): string {
   return resolve(ctx.podDir, "..", "..", "flink-data");
@@ -159,7 +175,10 @@ export async function launchFlink(
   if (role === "standalone-job" && !existsSync(join(cmd.env.FLINK_HOME!, "usrlib"))) {
     throw new Error(`standalone-job needs job jars in ${join(cmd.env.FLINK_HOME!, "usrlib")}`);
   }
-  return { command: cmd.command, args: cmd.args, env: { ...ctx.env, ...cmd.env }, cwd: ctx.podDir };
+  // Flink finds plugins through FLINK_PLUGINS_DIR: the pod's own, where its plugins were enabled.
+  const pluginsDir = await podPluginsDir(ctx, shared);
+  const env = { ...ctx.env, ...cmd.env, ...(pluginsDir ? { FLINK_PLUGINS_DIR: pluginsDir } : {}) };
+  return { command: cmd.command, args: cmd.args, env, cwd: ctx.podDir };
 }
 
 /** The image-map entry for Flink images (FLINK_IMAGE_PATTERNS plus opts.images). */
