@@ -24,6 +24,8 @@ before(async () => {
     allowedRegistries: { workspaceAgent: ["ghcr.io/meridian-dev"], flink: ["docker.io/library/flink"] },
     quotaCeilings: { cpu: "16", memory: "64Gi" },
     orphanGracePeriodSeconds: 3600,
+    storage: { allowedURIs: ["s3://acme-state/flink"] },
+    identity: { allowedAWSRoleARNs: ["arn:aws:iam::123456789012:role/meridian-*"] },
   });
   agent = await h.startAgent({ policyFile });
   agent.kube.onRequest((i) => {
@@ -331,4 +333,51 @@ test("workspace.delete deletes the namespace and reports Deleted only once it is
   );
   assert.equal(await get(nsPath("beta")), undefined);
   assert.ok(await get(nsPath("alpha")));
+});
+
+test("storage and identity: the Flink ServiceAccount carries the role; a location or role outside the policy is refused naming the field", async () => {
+  const role = "arn:aws:iam::123456789012:role/meridian-gamma";
+  await h.cp.admin.putWorkspace(h.agentId, "gamma", {
+    quota: QUOTA,
+    storage: { baseURI: "s3://acme-state/flink/gamma" },
+    identity: { awsRoleArn: role },
+  });
+  const sa = await waitFor("the Flink ServiceAccount", () =>
+    get("/api/v1/namespaces/mw-gamma/serviceaccounts/meridian-flink"),
+  );
+  assert.equal(sa?.metadata?.annotations?.["eks.amazonaws.com/role-arn"], role);
+  assert.equal(sa?.automountServiceAccountToken, false);
+  const deployment = await waitFor("gamma's Deployment", () => get(deploymentPath("gamma")));
+  const env = deployment?.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+  assert.equal(env.find((e) => e.name === "MERIDIAN_STORAGE_BASE_URI")?.value, "s3://acme-state/flink/gamma");
+  assert.equal(env.find((e) => e.name === "MERIDIAN_FLINK_SERVICE_ACCOUNT")?.value, "meridian-flink");
+  const bindings = await h.admin.request<{ items: Loose[] }>({
+    method: "GET",
+    path: "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-gamma/rolebindings",
+  });
+  assert.ok(
+    bindings.items.every((b) => !JSON.stringify(b.subjects).includes("meridian-flink")),
+    "no Kubernetes permission for the Flink ServiceAccount",
+  );
+
+  await h.cp.admin.putWorkspace(h.agentId, "leaky", {
+    quota: QUOTA,
+    storage: { baseURI: "s3://other-bucket/flink" },
+  });
+  await h.cp.admin.putWorkspace(h.agentId, "admin", {
+    quota: QUOTA,
+    identity: { awsRoleArn: "arn:aws:iam::123456789012:role/admin" },
+  });
+  for (const [id, field] of [
+    ["leaky", /^storage\.baseURI on s3:\/\/other-bucket\/flink is refused/],
+    ["admin", /^identity\.awsRoleArn arn:aws:iam::123456789012:role\/admin is not allowed/],
+  ] as const) {
+    const s = await waitFor(`${id} refused`, async () => {
+      const w = await workspaceStatus(id);
+      return w?.phase === "Refused" ? w : undefined;
+    });
+    assert.equal(cond(s, "PolicyViolation")?.status, "True", id);
+    assert.match(cond(s, "PolicyViolation")?.message ?? "", field);
+    assert.equal(await get(nsPath(id)), undefined, `nothing created for ${id}`);
+  }
 });

@@ -29,6 +29,7 @@ import { FlinkMonitor, type RestUrlBuilder } from "./flink/monitor.ts";
 import { names } from "./flink/objects.ts";
 import type { ConfigMapObject, PodObject, ServiceObject } from "./flink/reconcile-deps.ts";
 import { storedGeneration } from "./flink/stored-state.ts";
+import { flinkStorageOf } from "./flink/storage.ts";
 import { connectInbound } from "./inbound.ts";
 import { WorkspaceAgentMetrics } from "./metrics.ts";
 import { VERSION } from "./version.ts";
@@ -160,6 +161,7 @@ export async function startWorkspaceAgent(
       namespace: config.namespace,
       workspaceId: config.workspaceId,
       savepointBaseDir: config.savepointBaseDir,
+      storage: flinkStorageOf(config),
       allowedRegistries: config.flinkAllowedRegistries,
       allowedJarURIs: config.flinkAllowedJarURIs,
       orphanGracePeriodMs: config.orphanGracePeriodSeconds * 1000,
