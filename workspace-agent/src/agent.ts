@@ -1,51 +1,31 @@
-// Wires one workspace agent: Kubernetes client and watch caches (pods, ConfigMaps, Services of this
-// namespace that the workspace agent manages), the credential from its Secret, the workspace stream
-// (inbound), the controller, the Flink monitor, the status reporter (outbound), Kubernetes Events,
-// and the health/metrics server. `startWorkspaceAgent` is what `run` calls and what tests call
-// in-process; `stop()` ends everything it started.
-import { createDispatcher, type Endpoint } from "@meridian/shared/controlplane/http";
-import { workspaceStatusReporter } from "@meridian/shared/controlplane/reporter";
-import { workspaceStream } from "@meridian/shared/controlplane/stream";
+// Wires one workspace agent: Kubernetes client and watch caches (caches.ts), the credential from its
+// Secret, the control-plane connection (connection.ts: inbound stream, outbound status), the
+// controller of Flink deployments, the Flink monitor, Kubernetes Events, and the health/metrics
+// server. `startWorkspaceAgent` is what `run` calls and what tests call in-process; `stop()` ends
+// everything it started.
 import type { TokenSource } from "@meridian/shared/controlplane/token-source";
 import { createKubeClient, type KubeClient } from "@meridian/shared/kube/client";
 import { EventRecorder } from "@meridian/shared/kube/events";
-import {
-  FIELD_MANAGER_WORKSPACE_AGENT,
-  LABEL_DEPLOYMENT,
-  MANAGED_BY_WORKSPACE_AGENT,
-  managedBySelector,
-} from "@meridian/shared/kube/labels";
-import { CONFIG_MAPS, PODS, SERVICES } from "@meridian/shared/kube/resources";
-import { dropManagedFields, WatchCache } from "@meridian/shared/kube/watch-cache";
-import { createLogger, F, type Logger } from "@meridian/shared/log";
+import { FIELD_MANAGER_WORKSPACE_AGENT } from "@meridian/shared/kube/labels";
+import { createLogger, F } from "@meridian/shared/log";
 import { type HealthServer, startHealthServer } from "@meridian/shared/process/health";
 import { PROCESS_WORKSPACE_AGENT } from "@meridian/shared/process/identity";
 import type { WorkspaceAgentStatus } from "@meridian/shared/protocol/index";
+import { cachesNotReady, onDeploymentEvent, startCaches } from "./caches.ts";
 import { describeConfig, type WorkspaceAgentConfig } from "./config.ts";
+import { ControlPlaneConnection } from "./connection.ts";
 import { SecretTokenSource } from "./credential.ts";
 import { DeploymentController } from "./flink/deployment-controller.ts";
 import { DesiredStore } from "./flink/desired.ts";
-import { FlinkMonitor, type RestUrlBuilder } from "./flink/monitor.ts";
+import { FlinkMonitor } from "./flink/monitor.ts";
 import { names } from "./flink/objects.ts";
-import type { ConfigMapObject, PodObject, ServiceObject } from "./flink/reconcile-deps.ts";
-import { storedGeneration } from "./flink/stored-state.ts";
 import { flinkStorageOf } from "./flink/storage.ts";
-import { connectInbound } from "./inbound.ts";
+import { storedGeneration } from "./flink/stored-state.ts";
 import { WorkspaceAgentMetrics } from "./metrics.ts";
+import { DEFAULT_RESYNC_MS, type WorkspaceAgentOverrides } from "./options.ts";
 import { VERSION } from "./version.ts";
-import { WorkspaceStatus } from "./workspace-status.ts";
 
-export interface WorkspaceAgentOverrides {
-  logger?: Logger;
-  /** How to reach a JobManager's REST API; default `http://<service>.<namespace>.svc:8081`. */
-  restUrl?: RestUrlBuilder;
-  /** Instead of the credential Secret (tests of other parts). */
-  tokens?: TokenSource;
-  /** Node's process metrics (CPU, memory, GC); default true. Off when several agents share a process. */
-  processMetrics?: boolean;
-  /** Full resync of every deployment this often; default 60 s. */
-  resyncMs?: number;
-}
+export type { WorkspaceAgentOverrides } from "./options.ts";
 
 export interface WorkspaceAgent {
   config: WorkspaceAgentConfig;
@@ -101,53 +81,31 @@ export async function startWorkspaceAgent(
       await secretTokens.start();
       cleanups.push(() => secretTokens.stop());
     }
-    const dispatcher = createDispatcher({
-      ...(config.caFile ? { caFile: config.caFile } : {}),
-      proxy: config.proxy,
-    });
-    cleanups.push(() => dispatcher.close());
-    const endpoint: Endpoint = {
-      baseUrl: config.controlPlaneUrl,
-      dispatcher,
-      tokens: overrides.tokens ?? (secretTokens as TokenSource),
-    };
 
-    const stream = workspaceStream(endpoint, config.workspaceId, {
-      logger: logger.child({ [F.module]: "stream" }),
-    });
-    cleanups.push(() => stream.stop());
-    const reporter = workspaceStatusReporter(endpoint, config.workspaceId, {
-      heartbeatMs: config.statusIntervalMs,
-    });
-    reporter.on("sent", () => metrics.statusReports.inc({ outcome: "sent" }));
-    reporter.on("failed", ({ reason, retryInMs }) => {
-      metrics.statusReports.inc({ outcome: "failed" });
-      logger.warn({ [F.reason]: reason, [F.delayMs]: retryInMs }, "status report failed; will retry");
-    });
-    cleanups.push(() => reporter.stop({ flush: true }));
-    const status = new WorkspaceStatus({
-      workspaceId: config.workspaceId,
-      version: VERSION,
-      identity: config.podName,
-      startedAt: new Date(),
-      reporter,
-      stream,
-      onPhases: (p) => metrics.setPhases(p),
-    });
-
+    let controller: DeploymentController | undefined;
     // The generation each deployment's persisted state holds: a restart does not forget it.
     const desired = new DesiredStore({
       clusterGeneration: (name) =>
         storedGeneration(caches.configMaps.get(config.namespace, names.configMap(name))),
       clusterNames: () => controller?.knownNames() ?? [],
     });
+    const connection = new ControlPlaneConnection({
+      config,
+      tokens: overrides.tokens ?? (secretTokens as TokenSource),
+      desired,
+      controller: { enqueue: (name) => controller?.enqueue(name) },
+      metrics,
+      logger,
+      info: { version: VERSION, identity: config.podName, startedAt: new Date() },
+    });
+    cleanups.push(() => connection.stop());
+
     const events = new EventRecorder({
       client,
       component: FIELD_MANAGER_WORKSPACE_AGENT,
       instance: config.podName,
       logger,
     });
-    let controller: DeploymentController | undefined;
     const monitor = new FlinkMonitor({
       namespace: config.namespace,
       intervalMs: config.flinkPollIntervalMs,
@@ -157,7 +115,7 @@ export async function startWorkspaceAgent(
       onChange: (name) => controller?.enqueue(name),
       onRequest: (outcome) => metrics.flinkRequests.inc({ outcome }),
     });
-    controller = new DeploymentController({
+    const ctl = new DeploymentController({
       namespace: config.namespace,
       workspaceId: config.workspaceId,
       savepointBaseDir: config.savepointBaseDir,
@@ -174,53 +132,31 @@ export async function startWorkspaceAgent(
       logger,
       recordEvent: (cm, type, reason, message) => {
         if (!cm?.metadata?.name) return;
-        void events.record(
-          {
-            apiVersion: "v1",
-            kind: "ConfigMap",
-            metadata: { namespace: config.namespace, name: cm.metadata.name, uid: cm.metadata.uid },
-          },
-          type,
-          reason,
-          message,
-        );
+        const { name, uid } = cm.metadata;
+        const involved = {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { namespace: config.namespace, name, uid },
+        };
+        void events.record(involved, type, reason, message);
       },
-      onStatus: (name, s) => status.set(name, s),
+      onStatus: (name, s) => connection.status.set(name, s),
       onReconcile: (outcome, ms) => {
         metrics.reconciles.inc({ outcome });
         metrics.reconcileSeconds.observe(ms / 1000);
       },
       onLifecycleStep: (operation, step) => metrics.lifecycleSteps.inc({ operation, step }),
     });
-    const ctl = controller;
+    controller = ctl;
     cleanups.push(() => ctl.stop());
     cleanups.push(() => monitor.stop());
-    for (const cache of caches.all)
-      cache.on((ev) => {
-        const name = ev.object.metadata?.labels?.[LABEL_DEPLOYMENT];
-        if (name) ctl.enqueue(name);
-      });
-    connectInbound({
-      workspaceId: config.workspaceId,
-      stream,
-      desired,
-      controller: ctl,
-      logger,
-      metrics,
-      onStatusChange: () => status.changed(),
-    });
+    onDeploymentEvent(caches, (name) => ctl.enqueue(name));
 
     const health: HealthServer = await startHealthServer({
       addr: config.healthAddr,
       registry: metrics.registry,
       checks: [
-        {
-          name: "caches",
-          notReady: () => {
-            const unsynced = caches.all.filter((c) => !c.synced).map((c) => c.type.plural);
-            return unsynced.length ? `watch caches not synced: ${unsynced.join(", ")}` : undefined;
-          },
-        },
+        { name: "caches", notReady: () => cachesNotReady(caches) },
         {
           name: "credential",
           notReady: () =>
@@ -236,9 +172,9 @@ export async function startWorkspaceAgent(
     // cache would take a deployment for new and overwrite its persisted lifecycle state.
     await Promise.all(caches.all.map((c) => c.waitForSync()));
     ctl.start();
-    stream.start();
+    connection.start();
     monitor.start();
-    const resync = setInterval(() => ctl.enqueueAll(), overrides.resyncMs ?? 60_000);
+    const resync = setInterval(() => ctl.enqueueAll(), overrides.resyncMs ?? DEFAULT_RESYNC_MS);
     resync.unref();
     cleanups.push(() => clearInterval(resync));
     logger.info({ [F.url]: health.url }, "workspace agent started");
@@ -248,7 +184,7 @@ export async function startWorkspaceAgent(
       healthUrl: health.url,
       metrics,
       controller: ctl,
-      status: () => status.snapshot(),
+      status: () => connection.status.snapshot(),
       stop: async () => {
         logger.info("stopping workspace agent");
         await stop();
@@ -258,13 +194,4 @@ export async function startWorkspaceAgent(
     await stop();
     throw err;
   }
-}
-
-function startCaches(client: KubeClient, namespace: string, logger: Logger) {
-  const labelSelector = managedBySelector(MANAGED_BY_WORKSPACE_AGENT);
-  const opts = { client, namespace, labelSelector, logger, transform: dropManagedFields };
-  const pods = new WatchCache<PodObject>({ ...opts, type: PODS }).start();
-  const configMaps = new WatchCache<ConfigMapObject>({ ...opts, type: CONFIG_MAPS }).start();
-  const services = new WatchCache<ServiceObject>({ ...opts, type: SERVICES }).start();
-  return { pods, configMaps, services, all: [pods, configMaps, services] as WatchCache[] };
 }

@@ -1,9 +1,43 @@
 // The outbound direction: every deployment's status, plus what the stream knows (last event id,
-// refused events), as one level-based workspaceAgentStatus handed to the StatusReporter, which
-// coalesces bursts and re-sends the latest as a heartbeat.
-import type { StatusReporter } from "@meridian/shared/controlplane/reporter";
+// refused events), as one level-based workspaceAgentStatus handed to the status reporter
+// (POST /v1/workspaces/{id}/status), which coalesces bursts, keeps one request in flight and
+// re-sends the latest as a heartbeat every `statusIntervalMs`.
+import type { Endpoint } from "@meridian/shared/controlplane/http";
+import { type StatusReporter, workspaceStatusReporter } from "@meridian/shared/controlplane/reporter";
+import { F } from "@meridian/shared/log";
 import { compareStrings } from "@meridian/shared/order";
 import type { DeploymentStatus, RejectedEvents, WorkspaceAgentStatus } from "@meridian/shared/protocol/index";
+import type { ConnectionOptions } from "./options.ts";
+
+/** Where the stream stands (lastEventId, rejectedEvents). */
+type StreamPosition = { lastEventId: string | undefined; rejectedEvents: RejectedEvents };
+
+/** Starts the status reporter; `status` is where the controller and inbound report changes. */
+export function connectOutbound(
+  o: ConnectionOptions,
+  endpoint: Endpoint,
+  stream: StreamPosition,
+): { status: WorkspaceStatus; stop(): Promise<void> } {
+  const { config, metrics, logger } = o;
+  const reporter = workspaceStatusReporter(endpoint, config.workspaceId, {
+    heartbeatMs: config.statusIntervalMs,
+  });
+  reporter.on("sent", () => metrics.statusReports.inc({ outcome: "sent" }));
+  reporter.on("failed", ({ reason, retryInMs }) => {
+    metrics.statusReports.inc({ outcome: "failed" });
+    logger.warn({ [F.reason]: reason, [F.delayMs]: retryInMs }, "status report failed; will retry");
+  });
+  const status = new WorkspaceStatus({
+    workspaceId: config.workspaceId,
+    version: o.info.version,
+    identity: o.info.identity,
+    startedAt: o.info.startedAt,
+    reporter,
+    stream,
+    onPhases: (p) => metrics.setPhases(p),
+  });
+  return { status, stop: () => reporter.stop({ flush: true }) };
+}
 
 export interface WorkspaceStatusOptions {
   workspaceId: string;
@@ -11,7 +45,7 @@ export interface WorkspaceStatusOptions {
   identity: string;
   startedAt: Date;
   reporter: StatusReporter<WorkspaceAgentStatus>;
-  stream: { lastEventId: string | undefined; rejectedEvents: RejectedEvents };
+  stream: StreamPosition;
   onPhases?: (phases: string[]) => void;
 }
 
