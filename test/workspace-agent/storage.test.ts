@@ -179,6 +179,28 @@ test("checkpoints land in the bucket under <base>/<deployment>/checkpoints, over
   );
 });
 
+test("a deployment that points its state outside its part of the workspace storage is refused, naming the field", async () => {
+  await env.cp.admin.putDeployment(ws.id, "elsewhere", {
+    ...spec,
+    flinkConfiguration: { "execution.checkpointing.savepoint-dir": `s3://${BUCKET}/workspaces/other/x` },
+  });
+  const s = await waitFor(
+    "the refusal reported",
+    async () => {
+      const st = await reported(env, ws, "elsewhere");
+      return st?.phase === "Refused" ? st : undefined;
+    },
+    120_000,
+  );
+  const c = condition(s, "SpecAligned");
+  assert.equal(c?.reason, "SpecRefused");
+  assert.match(
+    c?.message ?? "",
+    /^flinkConfiguration\.execution\.checkpointing\.savepoint-dir: .*must lie at or under/,
+  );
+  assert.equal(await pod("elsewhere-jobmanager"), undefined, "nothing created for it");
+});
+
 test("a restart stops the job with a savepoint in the bucket and restores from it", async () => {
   const before = await status();
   await env.cp.admin.putDeployment(ws.id, NAME, { ...spec, restartNonce: 1 });
@@ -210,26 +232,4 @@ test("a restart stops the job with a savepoint in the bucket and restores from i
     1000,
   );
   assert.equal(restored, location, "the job's state came from the savepoint in the bucket");
-});
-
-test("a deployment that points its state outside its part of the workspace storage is refused, naming the field", async () => {
-  await env.cp.admin.putDeployment(ws.id, "elsewhere", {
-    ...spec,
-    flinkConfiguration: { "execution.checkpointing.savepoint-dir": `s3://${BUCKET}/workspaces/other/x` },
-  });
-  const s = await waitFor(
-    "the refusal reported",
-    async () => {
-      const st = await reported(env, ws, "elsewhere");
-      return st?.phase === "Refused" ? st : undefined;
-    },
-    30_000,
-  );
-  const c = condition(s, "SpecAligned");
-  assert.equal(c?.reason, "SpecRefused");
-  assert.match(
-    c?.message ?? "",
-    /^flinkConfiguration\.execution\.checkpointing\.savepoint-dir: .*must lie at or under/,
-  );
-  assert.equal(await pod("elsewhere-jobmanager"), undefined, "nothing created for it");
 });
