@@ -5,6 +5,7 @@
 // Controller. Nothing here deletes: an orphan candidate is only a key to look at; the reconcile
 // applies the orphan rule (orphan.ts) to what the cluster holds for it.
 import type { Controller } from "./controller.ts";
+import type { SnapshotPlan } from "./desired.ts";
 
 export interface DesiredChange {
   /** Keys whose desired state changed (a spec or a delete was accepted): reconcile them. */
@@ -39,4 +40,37 @@ export function keysToReconcile(change: DesiredChange): string[] {
 /** Enqueues every key of `change` in `controller` (the process's one hand-off step). */
 export function enqueueChange(controller: Pick<Controller, "enqueue">, change: DesiredChange): void {
   for (const key of keysToReconcile(change)) controller.enqueue(key);
+}
+
+/** What a store held before a snapshot, for `snapshotChange`. */
+export interface HeldBefore {
+  /** Keys held before: desired, or present in the cluster. */
+  keys: Iterable<string>;
+  /** Keys that had a rejection before. */
+  rejected: Iterable<string>;
+  /** True for a key being deleted explicitly: never an orphan candidate. */
+  deleting(key: string): boolean;
+}
+
+/**
+ * The hand-off of a snapshot (a `planSnapshot` plan), the same in both processes: the accepted keys
+ * changed; every key held before that the snapshot does not list and that is not being deleted is
+ * an orphan candidate (none when the snapshot is ambiguous: any of them may be the unreadable item);
+ * every listed key, accepted or refused, is adopted; a rejection set or cleared changes status.
+ */
+export function snapshotChange<S>(
+  plan: SnapshotPlan<S>,
+  key: (spec: S) => string,
+  before: HeldBefore,
+): DesiredChange {
+  const orphanCandidates = plan.ambiguous
+    ? []
+    : [...new Set(before.keys)].filter((k) => !plan.listed.has(k) && !before.deleting(k));
+  return {
+    changed: plan.accepted.map(key),
+    orphanCandidates,
+    adopted: [...plan.listed],
+    rejectionChanged: [...new Set([...before.rejected, ...plan.rejections.keys()])],
+    refusals: plan.refusals,
+  };
 }

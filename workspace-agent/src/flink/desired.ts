@@ -11,7 +11,7 @@
 // an item whose name cannot be read orphans nothing (shared/src/controller/desired.ts, docs/decisions.md
 // 23 and 24).
 import { Generations, planSnapshot, type Rejection } from "@meridian/shared/controller/desired";
-import { type DesiredChange, noChange } from "@meridian/shared/controller/desired-change";
+import { type DesiredChange, noChange, snapshotChange } from "@meridian/shared/controller/desired-change";
 import type { DeploymentSpec, RefusedItem } from "@meridian/shared/protocol/index";
 
 export type DesiredEntry =
@@ -91,8 +91,11 @@ export class DesiredStore {
       stale: (d) => this.#stale(d.name, d.generation, "spec"),
       previous: this.#specs,
     });
-    const before = new Set([...this.#specs.keys(), ...this.#held, ...this.#clusterNames()]);
-    const rejectionChanged = [...new Set([...this.#rejections.keys(), ...plan.rejections.keys()])];
+    const before = {
+      keys: [...this.#specs.keys(), ...this.#held, ...this.#clusterNames()],
+      rejected: [...this.#rejections.keys()],
+      deleting: (name: string) => this.#deleted.has(name),
+    };
     this.#specs.clear();
     for (const [name, spec] of plan.specs) this.#specs.set(name, spec);
     for (const spec of plan.accepted) this.#accept(spec);
@@ -100,17 +103,7 @@ export class DesiredStore {
     this.#held = new Set([...plan.rejections.keys()].filter((name) => !this.#specs.has(name)));
     this.#snapshotSeen = true;
     this.#ambiguous = plan.ambiguous;
-    // Ambiguous: every unlisted spec is kept, and no other deployment may be taken for absent.
-    const orphanCandidates = plan.ambiguous
-      ? []
-      : [...before].filter((name) => !plan.listed.has(name) && !this.#deleted.has(name));
-    return {
-      changed: plan.accepted.map((s) => s.name),
-      orphanCandidates,
-      adopted: [...plan.listed],
-      rejectionChanged,
-      refusals: plan.refusals,
-    };
+    return snapshotChange(plan, (d) => d.name, before);
   }
 
   /** Refused (nothing else changes) if `spec` is older than the generation held. */
