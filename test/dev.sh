@@ -13,9 +13,9 @@ t0=$(date +%s)
 step() { printf '\n== %s (+%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 
 missing=()
-for c in openssl go java mvn; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
+for c in openssl go java mvn gcc; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
 if [ "${#missing[@]}" -gt 0 ]; then
-  echo "missing tools: ${missing[*]} (Debian: apt-get install openssl golang openjdk-17-jre-headless maven)" >&2
+  echo "missing tools: ${missing[*]} (Debian: apt-get install openssl golang openjdk-17-jre-headless maven gcc)" >&2
   exit 1
 fi
 
@@ -29,6 +29,8 @@ node --version | grep -q '^v24\.' || { echo "expected Node 24 from node_modules/
 
 step "Kubernetes binaries"
 bash test/cluster/build-kube.sh
+step "Real node runtime (containerd v2, CoreDNS, pause; runc and CNI plugins come from Debian)"
+bash test/cluster/real-node/build.sh
 if [ -f test/cluster/fetch-flink.sh ]; then
   step "Apache Flink runtime"
   bash test/cluster/fetch-flink.sh

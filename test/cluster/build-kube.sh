@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local cluster's Kubernetes binaries (etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl) from the official Go
-# modules pinned in kube/go.mod, and caches them in
+# kube-controller-manager, kube-scheduler, kubectl, and for the real node
+# kubelet and kube-proxy) from the official Go modules pinned in kube/go.mod,
+# and caches them in
 #   $MERIDIAN_CACHE/kubernetes/<version>/   (default: <repo>/.cache)
 # Idempotent: if the cache for the pinned version is complete, does nothing.
 set -euo pipefail
@@ -10,7 +11,7 @@ repo=$(cd "$here/../.." && pwd)
 version=$(tr -d '[:space:]' < "$here/kube-version")
 cache=${MERIDIAN_CACHE:-$repo/.cache}
 out="$cache/kubernetes/$version"
-bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
+bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
 
 # The pin lives in two places that must agree: kube-version and kube/go.mod.
 if ! grep -q "k8s.io/kubernetes $version\$" "$here/kube/go.mod"; then
