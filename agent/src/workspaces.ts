@@ -133,6 +133,7 @@ export class WorkspaceManager {
       orphanDeleteAt: r?.orphan ? new Date(r.orphan.deleteAtMs).toISOString() : undefined,
       deleting: desired.isDeleting(id),
       deleted: r?.deletedReportsLeft !== undefined,
+      drain: r?.drain,
     };
   }
 

@@ -3,6 +3,7 @@
 // controller of Flink deployments, the Flink monitor, Kubernetes Events, and the health/metrics
 // server. `startWorkspaceAgent` is what `run` calls and what tests call in-process; `stop()` ends
 // everything it started.
+import { keysToReconcile } from "@meridian/shared/controller/desired-change";
 import type { TokenSource } from "@meridian/shared/controlplane/token-source";
 import { createKubeClient, type KubeClient } from "@meridian/shared/kube/client";
 import { EventRecorder } from "@meridian/shared/kube/events";
@@ -76,19 +77,32 @@ export async function startWorkspaceAgent(
           onChange: (c) => {
             if (c.expiresAt) metrics.credentialExpiry.set(Date.parse(c.expiresAt) / 1000);
           },
+          onWorkspaceDeleting: () => deleteWorkspace(),
         });
+    // The agent is deleting the workspace (its mark on the credential Secret, read before or after
+    // the controller exists): every deployment goes through its own delete path.
+    let workspaceDeleting = false;
+    let desiredRef: DesiredStore | undefined;
+    let controller: DeploymentController | undefined;
+    const deleteWorkspace = () => {
+      workspaceDeleting = true;
+      if (!controller || !desiredRef) return;
+      for (const name of keysToReconcile(desiredRef.deleteWorkspace(controller.knownNames())))
+        controller.enqueue(name);
+    };
     if (secretTokens) {
       await secretTokens.start();
       cleanups.push(() => secretTokens.stop());
     }
 
-    let controller: DeploymentController | undefined;
     // The generation each deployment's persisted state holds: a restart does not forget it.
     const desired = new DesiredStore({
       clusterGeneration: (name) =>
         storedGeneration(caches.configMaps.get(config.namespace, names.configMap(name))),
       clusterNames: () => controller?.knownNames() ?? [],
     });
+    desiredRef = desired;
+    if (workspaceDeleting) desired.deleteWorkspace([]);
     const connection = new ControlPlaneConnection({
       config,
       tokens: overrides.tokens ?? (secretTokens as TokenSource),

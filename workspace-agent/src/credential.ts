@@ -4,7 +4,9 @@
 // refreshed credential is used without a restart. `refresh()` (after a 401) re-reads it at once.
 // The watch resumes after a clean end, re-reads at once after 410 Gone, and backs off (the shared
 // back-off) after any other failure, an ERROR event included.
+
 import { Backoff, type BackoffOptions, sleep } from "@meridian/shared/backoff";
+import { ANNOTATION_WORKSPACE_DELETING } from "@meridian/shared/contract/workspace-deletion";
 import type { TokenSource } from "@meridian/shared/controlplane/token-source";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import { isGone, isNotFound, KubeApiError } from "@meridian/shared/kube/errors";
@@ -20,7 +22,7 @@ export interface SecretCredential {
 }
 
 interface SecretObject {
-  metadata?: { resourceVersion?: string; name?: string };
+  metadata?: { resourceVersion?: string; name?: string; annotations?: Record<string, string> };
   data?: Record<string, string>;
   [key: string]: unknown;
 }
@@ -50,12 +52,15 @@ export interface SecretTokenSourceOptions {
   backoff?: BackoffOptions;
   /** Called after a new credential was read (not with the token: with its expiry). */
   onChange?: (c: { expiresAt: string | undefined; resourceVersion: string | undefined }) => void;
+  /** The agent marked the Secret: the workspace is being deleted since `since` (called once). */
+  onWorkspaceDeleting?: (since: string) => void;
 }
 
 export class SecretTokenSource implements TokenSource {
   readonly #o: SecretTokenSourceOptions;
   readonly #ctl = new AbortController();
   #current: SecretCredential | undefined;
+  #deletingSince: string | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(opts: SecretTokenSourceOptions) {
@@ -119,6 +124,15 @@ export class SecretTokenSource implements TokenSource {
   }
 
   #accept(secret: SecretObject): void {
+    const deleting = secret.metadata?.annotations?.[ANNOTATION_WORKSPACE_DELETING];
+    if (deleting && this.#deletingSince === undefined) {
+      this.#deletingSince = deleting;
+      this.#o.logger.warn(
+        { since: deleting },
+        "the workspace is being deleted; deleting every Flink deployment",
+      );
+      this.#o.onWorkspaceDeleting?.(deleting);
+    }
     const c = credentialFromSecret(secret);
     if (!c) return;
     if (c.workspaceId && c.workspaceId !== this.#o.workspaceId) {

@@ -11,6 +11,7 @@ import type { DesiredState } from "../desired.ts";
 import type { AgentMetrics } from "../metrics.ts";
 import { type ApplyDeps, applyWorkspace, type CredentialResult } from "./apply.ts";
 import { credentialRetryDelay } from "./credentials.ts";
+import { drainWorkspace } from "./drain.ts";
 import { deleteNamespace, type LifecycleDeps, markOrphan } from "./lifecycle.ts";
 import { noticeConflict, noticeRefusal } from "./notices.ts";
 import type { WorkspaceRecord, WorkspaceRecords } from "./record.ts";
@@ -26,9 +27,13 @@ export interface WorkspaceReconcileDeps {
 /** How often an orphan past its grace period looks again while the latest snapshot is ambiguous. */
 export const AMBIGUOUS_RECHECK_MS = 60_000;
 
+/** How often a workspace whose Flink deployments are still draining looks at them again. */
+export const DRAIN_RECHECK_MS = 2_000;
+
 /**
  * Outcomes: `unchanged`, `applied`, `refused` (local policy), `conflict` (an object in the way is
- * not Meridian's), `orphaned`, `deleting`, `deleted`, and `ignored` (nothing to do for the key).
+ * not Meridian's), `orphaned`, `draining` (its Flink deployments are being deleted first), `deleting`,
+ * `deleted`, and `ignored` (nothing to do for the key).
  */
 export function workspaceReconciler(d: WorkspaceReconcileDeps): Reconcile {
   return async (id, ctx) => {
@@ -97,15 +102,27 @@ function afterCredential(
 }
 
 async function deleteStep(d: WorkspaceReconcileDeps, id: string, ctx: ReconcileContext): Promise<Result> {
-  const step = await deleteNamespace(d.lifecycle, id, "the control plane deleted the workspace", ctx.signal);
-  if (step.state === "deleting") return { outcome: "deleting", writes: step.writes };
+  const rec = d.records.ensure(id);
+  rec.drain ??= { pending: [], finalState: {}, forced: false };
+  const drain = await drainWorkspace(d.lifecycle, id, rec.drain, ctx.signal);
+  if (drain.state === "draining") {
+    const blocked = rec.drain.pending.filter((p) => p.blocked).map((p) => p.name);
+    if (blocked.length)
+      ctx.logger.warn({ [F.reason]: blocked.join(", ") }, "workspace deletion blocked by Flink deployments");
+    return { outcome: "draining", writes: drain.writes, requeueAfterMs: DRAIN_RECHECK_MS };
+  }
+  const why = rec.drain.forced
+    ? "the control plane deleted the workspace (forced: meridian.dev/force-delete=true on the namespace)"
+    : "the control plane deleted the workspace; its Flink deployments are gone";
+  const step = await deleteNamespace(d.lifecycle, id, why, ctx.signal);
+  if (step.state === "deleting") return { outcome: "deleting", writes: drain.writes + step.writes };
   if (step.leftAlone)
     ctx.logger.warn(
       { [F.reason]: step.leftAlone },
       "workspace deleted; its namespace is not Meridian's and was left alone",
     );
   d.desired.finishDeleting(id);
-  const r = d.records.ensure(id);
+  const r = rec;
   Object.assign(r, { orphanCandidate: false, orphan: undefined, aligned: false, error: undefined });
   Object.assign(r, { conflicts: undefined, loggedConflict: undefined });
   r.deletedReportsLeft = 2;

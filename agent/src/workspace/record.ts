@@ -1,3 +1,5 @@
+import type { DrainProgress } from "./drain.ts";
+
 // The one record the agent keeps per workspace while it leads: what the last reconcile found (the
 // generation acted on, alignment, refusals, conflicts, errors, the credential), the orphan state,
 // and how long a Deleted entry is still reported. reconcile.ts writes it; status is read from it
@@ -22,6 +24,8 @@ export interface WorkspaceRecord {
   orphanCandidate: boolean;
   /** The orphan mark read from (or written onto) its namespace, and when the grace period ends. */
   orphan?: { since: string; deleteAtMs: number };
+  /** Deleting: how its Flink deployments drain, and the final state each keeps (drain.ts). */
+  drain?: DrainProgress;
   /** Reported as Deleted; dropped after this many more successful status sends. */
   deletedReportsLeft?: number;
 }

@@ -1,8 +1,11 @@
 // A workspace's reported status: phase and the five conditions (Ready, SpecAligned, PolicyViolation,
 // OwnershipConflict, Orphaned), computed from what the agent knows. Pure, except that the book remembers when each
 // condition last changed so lastTransitionTime means what it says. A sixth, SpecRejected, is present
-// only while the latest spec received for the workspace stands refused (invalid or stale).
+// only while the latest spec received for the workspace stands refused (invalid or stale); a seventh,
+// DeletionBlocked (deletion-status.ts), only while the workspace is being deleted or just deleted.
 import type { Condition, WorkspacePhase, WorkspaceStatus } from "@meridian/shared/protocol/index";
+import { CONDITION_DELETION_BLOCKED, deletionCondition } from "./deletion-status.ts";
+import type { DrainProgress } from "./drain.ts";
 
 /** Everything the status of one workspace is computed from. */
 export interface WorkspaceView {
@@ -32,6 +35,8 @@ export interface WorkspaceView {
   orphanDeleteAt?: string;
   deleting: boolean;
   deleted: boolean;
+  /** Deleting: how its Flink deployments drain (DeletionBlocked). */
+  drain?: DrainProgress;
 }
 
 export function phaseOf(v: WorkspaceView): WorkspacePhase {
@@ -146,5 +151,8 @@ export function workspaceStatus(v: WorkspaceView, book: ConditionBook, now: stri
       ),
     );
   else book.forgetCondition(v.id, "SpecRejected");
+  const deletion = deletionCondition(v, c);
+  if (deletion) out.conditions.push(deletion);
+  else book.forgetCondition(v.id, CONDITION_DELETION_BLOCKED);
   return out;
 }

@@ -108,3 +108,15 @@ test("an item whose name cannot be read makes the snapshot orphan nothing and ke
   assert.equal(d.ambiguous, false);
   assert.deepEqual(d.get("b"), { kind: "orphaned" });
 });
+
+test("a workspace being deleted deletes every deployment: desired, orphaned and ones only the cluster holds", () => {
+  const d = new DesiredStore();
+  d.snapshot({ deployments: [spec("a", 1)], refused: [] });
+  const change = d.deleteWorkspace(["a", "old"]);
+  assert.deepEqual(change.changed.sort(), ["a", "old"]);
+  assert.equal(d.get("a").kind, "deleted");
+  assert.equal(d.get("old").kind, "deleted");
+  // A spec arriving afterwards does not make it run again.
+  d.upsert(spec("a", 2));
+  assert.equal(d.get("a").kind, "deleted");
+});

@@ -43,6 +43,8 @@ export class DesiredStore {
   readonly #clusterNames: () => Iterable<string>;
   #snapshotSeen = false;
   #ambiguous = false;
+  /** The whole workspace is being deleted (the agent's mark): every deployment is deleted. */
+  #workspaceDeleting = false;
 
   constructor(opts: DesiredStoreOptions = {}) {
     this.#clusterGeneration = opts.clusterGeneration ?? (() => undefined);
@@ -62,7 +64,7 @@ export class DesiredStore {
   }
 
   get(name: string): DesiredEntry {
-    if (this.#deleted.has(name)) return { kind: "deleted" };
+    if (this.#workspaceDeleting || this.#deleted.has(name)) return { kind: "deleted" };
     const spec = this.#specs.get(name);
     if (spec) return { kind: "spec", spec };
     if (this.#held.has(name)) return { kind: "held" };
@@ -125,6 +127,21 @@ export class DesiredStore {
     this.#rejections.delete(name);
     this.#deleted.add(name);
     return { ...noChange(), changed: [name], rejectionChanged: [name] };
+  }
+
+  /**
+   * The agent is deleting the workspace: from now on every deployment — desired, orphaned, held or
+   * never heard of — goes through its own delete path (stop-with-savepoint where its upgrade mode
+   * keeps state), and no spec makes one run again. `known`: the deployments with objects now.
+   */
+  deleteWorkspace(known: Iterable<string>): DesiredChange {
+    this.#workspaceDeleting = true;
+    const names = [...new Set([...this.#specs.keys(), ...known])];
+    return { ...noChange(), changed: names };
+  }
+
+  get workspaceDeleting(): boolean {
+    return this.#workspaceDeleting;
   }
 
   /** The deletion finished: forget it (a later upsert of the same name is a new deployment). */
