@@ -53,7 +53,11 @@ export async function waitConverged(
   let last = "nothing read yet";
   while (Date.now() - since < timeoutMs) {
     try {
-      const missing = await notConverged(sys, since);
+      // One look at most 10 s: a control plane that does not answer must not stall the wait.
+      const missing = await Promise.race([
+        notConverged(sys, since),
+        sleep(10_000).then(() => "the control plane's admin API did not answer within 10 s"),
+      ]);
       if (missing === undefined) return { ms: Date.now() - since };
       last = missing;
     } catch (err) {

@@ -56,6 +56,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
     if (interrupt.signal.aborted) process.exit(130);
     console.error(`# ${sig}: stopping the system`);
     interrupt.abort();
+    setTimeout(() => process.exit(130), 60_000).unref();
   });
 }
 try {
