@@ -11,6 +11,7 @@ import {
   MAX_JOB_ARGS,
   MAX_URI_LENGTH,
 } from "./limits.ts";
+import { podTemplate } from "./pod-template.ts";
 
 export const desiredJobState = z.enum(["RUNNING", "SUSPENDED", "CANCELLED"]);
 export type DesiredJobState = z.infer<typeof desiredJobState>;
@@ -36,9 +37,12 @@ export const deploymentSpec = z.object({
     allowNonRestoredState: z.boolean().default(false),
   }),
   parallelism: z.number().int().min(1).max(1024),
-  jobManager: z.object({ resources }),
+  /** Partial Pod merged into the JobManager and TaskManager pods (pod-template.ts, docs/flink-deployments.md). */
+  podTemplate: podTemplate.optional(),
+  jobManager: z.object({ resources, podTemplate: podTemplate.optional() }),
   taskManager: z.object({
     resources,
+    podTemplate: podTemplate.optional(),
     taskSlots: z.number().int().min(1).max(64),
     /** Defaults to ceil(parallelism / taskSlots). */
     replicas: z.number().int().min(1).max(256).optional(),
@@ -61,7 +65,7 @@ export const streamedDeploymentSpec = deploymentSpec.superRefine((spec, ctx) => 
   if (bytes > MAX_DEPLOYMENT_SPEC_BYTES)
     ctx.addIssue({
       code: "custom",
-      message: `the spec takes ${bytes} bytes as JSON, more than the limit of ${formatBytes(MAX_DEPLOYMENT_SPEC_BYTES)} for one deployment; shorten job.args or flinkConfiguration`,
+      message: `the spec takes ${bytes} bytes as JSON, more than the limit of ${formatBytes(MAX_DEPLOYMENT_SPEC_BYTES)} for one deployment; shorten job.args, flinkConfiguration or the pod templates`,
     });
 });
 export type DeploymentSpecInput = z.input<typeof deploymentSpec>;

@@ -51,6 +51,10 @@ export const MAX_JOB_ARG_LENGTH = 4096;
 export const MAX_CONFIG_ENTRIES = 256;
 export const MAX_CONFIG_KEY_LENGTH = 256;
 export const MAX_CONFIG_VALUE_LENGTH = 8192;
+/** Entries of each list and map of a pod template (env, volumes, mounts, containers, labels, ...). */
+export const MAX_POD_TEMPLATE_ENTRIES = 64;
+/** A string of a pod template: a value, a path, a key, an annotation. */
+export const MAX_POD_TEMPLATE_STRING_LENGTH = 4096;
 /**
  * One Flink deployment spec as JSON (UTF-8 bytes, defaults included). The workspace agent keeps the
  * whole spec in the lifecycle-state annotation of the deployment's ConfigMap, with up to 11 savepoint

@@ -19,6 +19,13 @@ import { compareStrings } from "@meridian/shared/order";
 import type { DeploymentSpec } from "@meridian/shared/protocol/index";
 import { renderConfigYaml } from "./config-yaml.ts";
 import {
+  applyPodTemplate,
+  canonicalJson,
+  effectivePodTemplate,
+  type FlinkComponent,
+} from "./pod-template.ts";
+import type { OwnedPodParts } from "./pod-template-policy.ts";
+import {
   type FlinkStorage,
   needsPluginsDir,
   PLUGINS_DIR,
@@ -72,6 +79,8 @@ export interface DeploymentContext {
   savepointBaseDir: string | undefined;
   /** The workspace's storage and identity (storage.ts); undefined: none, as before. */
   storage?: FlinkStorage | undefined;
+  /** Pull secrets every Flink pod names (the chart's, copied into the namespace by the agent). */
+  imagePullSecrets?: readonly string[] | undefined;
 }
 
 export interface Owner {
@@ -101,6 +110,10 @@ export function specHash(spec: DeploymentSpec): string {
     taskManager: { resources: spec.taskManager.resources, taskSlots: spec.taskManager.taskSlots },
     flinkConfiguration: sortKeys(spec.flinkConfiguration),
   };
+  const templates = [spec.podTemplate, spec.jobManager.podTemplate, spec.taskManager.podTemplate];
+  // Only when there is one: hashes of specs without templates stay as they were (no redeploy).
+  if (templates.some((t) => t !== undefined))
+    Object.assign(relevant, { podTemplates: JSON.parse(canonicalJson(templates)) });
   return createHash("sha256").update(JSON.stringify(relevant)).digest("hex").slice(0, 16);
 }
 
@@ -275,7 +288,7 @@ export function buildJobManagerPod(ctx: DeploymentContext, owner: Owner, run: Po
       failureThreshold: 6,
     },
   };
-  return pod(ctx, owner, run, names.jobManagerPod(ctx.spec.name), COMPONENT_JOBMANAGER, container);
+  return pod(ctx, owner, run, names.jobManagerPod(ctx.spec.name), "jobManager", container);
 }
 
 export function buildTaskManagerPod(ctx: DeploymentContext, owner: Owner, run: PodRun, index: number): V1Pod {
@@ -291,8 +304,16 @@ export function buildTaskManagerPod(ctx: DeploymentContext, owner: Owner, run: P
     },
   };
   const name = names.taskManagerPod(ctx.spec.name, index);
-  return pod(ctx, owner, run, name, COMPONENT_TASKMANAGER, container);
+  return pod(ctx, owner, run, name, "taskManager", container);
 }
+
+/** Meridian's volumes in every Flink pod (and `plugins` when storage needs it) and their mounts. */
+const OWN_VOLUMES = ["flink-config", "tmp", "log"] as const;
+const OWN_MOUNTS = [
+  { name: "flink-config", mountPath: "/opt/flink/conf", readOnly: true },
+  { name: "tmp", mountPath: "/tmp" },
+  { name: "log", mountPath: "/opt/flink/log" },
+];
 
 function containerBase(
   ctx: DeploymentContext,
@@ -310,9 +331,7 @@ function containerBase(
     ],
     resources: { requests: resources, limits: resources },
     volumeMounts: [
-      { name: "flink-config", mountPath: "/opt/flink/conf", readOnly: true },
-      { name: "tmp", mountPath: "/tmp" },
-      { name: "log", mountPath: "/opt/flink/log" },
+      ...OWN_MOUNTS,
       ...(needsPluginsDir(ctx.spec, ctx.storage) ? [{ name: "plugins", mountPath: PLUGINS_DIR }] : []),
     ],
     securityContext: {
@@ -327,6 +346,32 @@ function containerBase(
 }
 
 function pod(
+  ctx: DeploymentContext,
+  owner: Owner,
+  run: PodRun,
+  name: string,
+  flinkComponent: FlinkComponent,
+  container: V1Container,
+): V1Pod {
+  const component = flinkComponent === "jobManager" ? COMPONENT_JOBMANAGER : COMPONENT_TASKMANAGER;
+  const template = effectivePodTemplate(ctx.spec, flinkComponent);
+  return applyPodTemplate(
+    built(ctx, owner, run, name, component, container),
+    template,
+    ctx.imagePullSecrets ?? [],
+  );
+}
+
+/** What Meridian puts into every Flink pod of `ctx`: a pod template may not name it again. */
+export function ownedPodParts(spec: DeploymentSpec, storage: FlinkStorage | undefined): OwnedPodParts {
+  return {
+    volumes: [...OWN_VOLUMES, "plugins"],
+    mountPaths: [...OWN_MOUNTS.map((m) => m.mountPath), PLUGINS_DIR],
+    env: ["POD_IP", ...storageEnv(spec, storage).map((e) => e.name)],
+  };
+}
+
+function built(
   ctx: DeploymentContext,
   owner: Owner,
   run: PodRun,

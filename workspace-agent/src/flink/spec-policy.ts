@@ -2,11 +2,14 @@
 // its image must come from an allowed registry (MERIDIAN_FLINK_ALLOWED_REGISTRIES) and its job jar
 // from an allowed location (MERIDIAN_FLINK_ALLOWED_JAR_URIS: local:// paths inside the image always,
 // remote locations only under a policy entry; shared/src/policy/jar-uris.ts), and its state must stay
-// in the workspace's storage without credentials in its configuration (storage.ts). The first rule
+// in the workspace's storage without credentials in its configuration (storage.ts), and its pod
+// templates may add nothing Meridian owns nor what the policy forbids (pod-template-policy.ts). The first rule
 // broken is what is reported upward, with the field it concerns.
 import { checkJarUri } from "@meridian/shared/policy/jar-uris";
 import type { DeploymentSpec } from "@meridian/shared/protocol/index";
 import { checkImage } from "./image-policy.ts";
+import { ownedPodParts } from "./objects.ts";
+import { refusePodTemplates } from "./pod-template-policy.ts";
 import { type FlinkStorage, refuseStorage } from "./storage.ts";
 
 export interface SpecPolicy {
@@ -16,6 +19,8 @@ export interface SpecPolicy {
   allowedJarURIs: readonly string[];
   /** The workspace's storage (MERIDIAN_STORAGE_*); undefined: none. */
   storage?: FlinkStorage | undefined;
+  /** The policy's podTemplates rules; undefined: init containers and sidecars are allowed. */
+  podTemplates?: { allowInitContainers: boolean; allowSidecars: boolean } | undefined;
 }
 
 export interface SpecRefusal {
@@ -30,5 +35,14 @@ export function refuseSpec(spec: DeploymentSpec, policy: SpecPolicy): SpecRefusa
   if (!image.allowed) return { field: "image", message: image.reason };
   const jar = checkJarUri(spec.job.jarURI, policy.allowedJarURIs);
   if (!jar.allowed) return { field: "job.jarURI", message: jar.reason };
-  return refuseStorage(spec, policy.storage);
+  const templates = refusePodTemplates(
+    spec,
+    {
+      allowInitContainers: policy.podTemplates?.allowInitContainers ?? true,
+      allowSidecars: policy.podTemplates?.allowSidecars ?? true,
+      allowedRegistries: policy.allowedRegistries,
+    },
+    ownedPodParts(spec, policy.storage),
+  );
+  return templates ?? refuseStorage(spec, policy.storage);
 }
