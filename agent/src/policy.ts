@@ -47,6 +47,11 @@ export const policySchema = z
       .strict()
       .default({}),
     orphanGracePeriodSeconds: z.number().int().min(0).max(31_536_000).default(86_400),
+    /** What a Flink deployment's pod template may add; passed to every workspace agent. */
+    podTemplates: z
+      .object({ allowInitContainers: z.boolean().default(true), allowSidecars: z.boolean().default(true) })
+      .strict()
+      .default({ allowInitContainers: true, allowSidecars: true }),
     /** Where workspaces may keep Flink state, and how Flink reaches an S3-compatible store. */
     storage: storagePolicySchema,
     /** The cloud identities workspaces may give their Flink pods. */

@@ -25,7 +25,8 @@ const files: Record<string, string> = {
   "/etc/meridian/ca/ca.crt": PEM,
   "/etc/meridian/policy/policy.yaml":
     "allowedRegistries:\n  flink: [docker.io/library/flink, registry.example.com/flink]\norphanGracePeriodSeconds: 3600\n" +
-    "storage:\n  s3: {endpoint: 'https://minio.example.com:9000', pathStyleAccess: true}\n",
+    "storage:\n  s3: {endpoint: 'https://minio.example.com:9000', pathStyleAccess: true}\n" +
+    "podTemplates: {allowInitContainers: false}\n",
 };
 const readFile = (p: string) => {
   const f = files[p];
@@ -47,6 +48,7 @@ const everything = {
   httpsProxy: "http://proxy.example.com:3128",
   noProxy: ".svc,10.0.0.0/8",
   savepointBaseDir: "s3://bucket/savepoints/",
+  workspaceAgentPullSecrets: "regcred,mirror",
 };
 
 /** The workspace agent pod of one workspace, as the agent renders it and the kubelet runs it. */
@@ -125,6 +127,10 @@ test("everything the agent passes on arrives in the workspace agent's settings",
   assert.equal(c.flinkServiceAccount, "meridian-flink");
   assert.equal(c.flinkAzureClientId, "11111111-2222-3333-4444-555555555555");
   assert.equal(c.flinkAzureTenantId, "aaaaaaaa-2222-3333-4444-555555555555");
+  assert.deepEqual(c.flinkImagePullSecrets, ["regcred", "mirror"]);
+  assert.deepEqual(pod.spec?.imagePullSecrets, [{ name: "regcred" }, { name: "mirror" }]);
+  assert.equal(c.flinkPodTemplateAllowInitContainers, false);
+  assert.equal(c.flinkPodTemplateAllowSidecars, true);
   assert.deepEqual(c.proxy, { httpsProxy: "http://proxy.example.com:3128", noProxy: ".svc,10.0.0.0/8" });
   // The CA bundle: the file the variable names is the key the mounted ConfigMap holds.
   assert.ok(c.caFile, "no MERIDIAN_CA_FILE");

@@ -136,6 +136,11 @@ export async function startWorkspaceAgent(
       storage: flinkStorageOf(config),
       allowedRegistries: config.flinkAllowedRegistries,
       allowedJarURIs: config.flinkAllowedJarURIs,
+      imagePullSecrets: config.flinkImagePullSecrets,
+      podTemplates: {
+        allowInitContainers: config.flinkPodTemplateAllowInitContainers,
+        allowSidecars: config.flinkPodTemplateAllowSidecars,
+      },
       orphanGracePeriodMs: config.orphanGracePeriodSeconds * 1000,
       client,
       pods: caches.pods,

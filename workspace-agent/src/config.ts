@@ -134,6 +134,24 @@ export const WORKSPACE_AGENT_SETTINGS = settingsTable({
     valueName: "<guid>",
     schema: optionalText,
   }),
+  flinkImagePullSecrets: fromContract(ENV.flinkImagePullSecrets, {
+    flag: "flink-image-pull-secrets",
+    valueName: "<names>",
+    schema: list,
+    defaultDoc: "none",
+  }),
+  flinkPodTemplateAllowInitContainers: fromContract(ENV.flinkPodTemplateAllowInitContainers, {
+    flag: "flink-pod-template-allow-init-containers",
+    valueName: "<bool>",
+    schema: bool,
+    default: () => "true",
+  }),
+  flinkPodTemplateAllowSidecars: fromContract(ENV.flinkPodTemplateAllowSidecars, {
+    flag: "flink-pod-template-allow-sidecars",
+    valueName: "<bool>",
+    schema: bool,
+    default: () => "true",
+  }),
   flinkAzureTenantId: fromContract(ENV.flinkAzureTenantId, {
     flag: "flink-azure-tenant-id",
     valueName: "<guid>",

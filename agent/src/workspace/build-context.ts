@@ -22,6 +22,8 @@ export interface BuildContext {
   /** The local policy's grace period, which the workspace agent applies to orphaned Flink deployments too. */
   orphanGracePeriodSeconds: number;
   savepointBaseDir: string | undefined;
+  /** The local policy's podTemplates rules, for the workspace agent. */
+  podTemplates?: { allowInitContainers: boolean; allowSidecars: boolean } | undefined;
   /** The pod's and the container's securityContext (the chart's workspaceAgent values, else the defaults). */
   securityContext: WorkspaceAgentSecurityContext;
   /** The local policy's storage.s3: how Flink reaches an S3-compatible store (unset: AWS S3). */
@@ -43,6 +45,7 @@ export function workspaceBuildContext(config: AgentConfig): Omit<BuildContext, "
     flinkAllowedJarURIs: config.policy.allowedJarURIs,
     orphanGracePeriodSeconds: config.policy.orphanGracePeriodSeconds,
     savepointBaseDir: config.savepointBaseDir,
+    podTemplates: config.policy.podTemplates,
     securityContext: config.workspaceAgentSecurityContext,
     storageS3: config.policy.storage.s3,
   };

@@ -70,7 +70,13 @@ test("every object is named and labelled per the contract, Namespace first", () 
 });
 
 test("the Deployment runs hardened with probes, resources and the contract's environment", () => {
-  const d = buildDeployment(spec, "mw-team-a", { ...ctx, caPem: "PEM", httpsProxy: "http://p:3128" }) as Obj;
+  const d = buildDeployment(spec, "mw-team-a", {
+    ...ctx,
+    caPem: "PEM",
+    httpsProxy: "http://p:3128",
+    pullSecrets: ["regcred"],
+    podTemplates: { allowInitContainers: false, allowSidecars: true },
+  }) as Obj;
   const pod = d.spec.template.spec;
   const c = pod.containers[0];
   assert.equal(d.spec.replicas, 1);
@@ -102,9 +108,13 @@ test("the Deployment runs hardened with probes, resources and the contract's env
     MERIDIAN_FLINK_SERVICE_ACCOUNT: "meridian-flink",
     MERIDIAN_FLINK_ALLOWED_JAR_URIS: "s3://acme-jobs/releases,https://artifacts.acme.example/flink",
     MERIDIAN_ORPHAN_GRACE_PERIOD_SECONDS: "3600",
+    MERIDIAN_FLINK_POD_TEMPLATE_ALLOW_INIT_CONTAINERS: "false",
+    MERIDIAN_FLINK_POD_TEMPLATE_ALLOW_SIDECARS: "true",
+    MERIDIAN_FLINK_IMAGE_PULL_SECRETS: "regcred",
     MERIDIAN_CA_FILE: "/etc/meridian/ca/ca.crt",
     HTTPS_PROXY: "http://p:3128",
   });
+  assert.deepEqual(pod.imagePullSecrets, [{ name: "regcred" }]);
   const names = c.env.map((e: Obj) => e.name);
   assert.ok(names.indexOf("POD_IP") < names.indexOf("MERIDIAN_HEALTH_ADDR"));
 });

@@ -261,7 +261,10 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
     value(ENV.flinkAllowedRegistries, ctx.flinkAllowedRegistries.join(",")),
     value(ENV.flinkAllowedJarURIs, ctx.flinkAllowedJarURIs.join(",")),
     value(ENV.orphanGracePeriodSeconds, String(ctx.orphanGracePeriodSeconds)),
+    value(ENV.flinkPodTemplateAllowInitContainers, String(ctx.podTemplates?.allowInitContainers ?? true)),
+    value(ENV.flinkPodTemplateAllowSidecars, String(ctx.podTemplates?.allowSidecars ?? true)),
   ];
+  if (ctx.pullSecrets.length > 0) env.push(value(ENV.flinkImagePullSecrets, ctx.pullSecrets.join(",")));
   if (ctx.caPem) env.push(value(ENV.caFile, `${CA_MOUNT_DIR}/ca.crt`));
   if (ctx.httpsProxy) env.push(value(ENV.httpsProxy, ctx.httpsProxy));
   if (ctx.noProxy) env.push(value(ENV.noProxy, ctx.noProxy));

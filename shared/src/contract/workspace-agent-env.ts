@@ -147,6 +147,24 @@ export const WORKSPACE_AGENT_ENV = {
       "The workspace's identity.azureClientId: Flink pods get the azure.workload.identity/use label and ABFS is configured for Workload Identity.",
     expected: "a client id (GUID)",
   },
+  flinkImagePullSecrets: {
+    name: "MERIDIAN_FLINK_IMAGE_PULL_SECRETS",
+    meaning:
+      "Pull secrets every Flink pod names (the chart's imagePullSecrets, which the agent copies into the workspace namespace); a pod template may add its own.",
+    expected: "comma-separated Secret names",
+  },
+  flinkPodTemplateAllowInitContainers: {
+    name: "MERIDIAN_FLINK_POD_TEMPLATE_ALLOW_INIT_CONTAINERS",
+    meaning:
+      "Whether a Flink deployment's pod template may add init containers (the local policy's podTemplates.allowInitContainers).",
+    expected: "true or false",
+  },
+  flinkPodTemplateAllowSidecars: {
+    name: "MERIDIAN_FLINK_POD_TEMPLATE_ALLOW_SIDECARS",
+    meaning:
+      "Whether a Flink deployment's pod template may add sidecar containers (the local policy's podTemplates.allowSidecars).",
+    expected: "true or false",
+  },
   flinkAzureTenantId: {
     name: "MERIDIAN_FLINK_AZURE_TENANT_ID",
     meaning: "The workspace's identity.azureTenantId (ABFS's OAuth tenant).",

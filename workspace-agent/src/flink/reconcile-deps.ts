@@ -33,6 +33,10 @@ export interface DeploymentSettings {
   allowedRegistries: string[];
   /** Remote job jar locations; empty = none (only `local://` paths inside the image). */
   allowedJarURIs: string[];
+  /** Pull secrets every Flink pod names (MERIDIAN_FLINK_IMAGE_PULL_SECRETS). */
+  imagePullSecrets?: string[] | undefined;
+  /** The local policy's podTemplates rules (MERIDIAN_FLINK_POD_TEMPLATE_ALLOW_*); undefined: both allowed. */
+  podTemplates?: { allowInitContainers: boolean; allowSidecars: boolean } | undefined;
   /** An orphan (no longer in the control plane's snapshot, never deleted explicitly) is deleted after this. */
   orphanGracePeriodMs: number;
 }
@@ -99,6 +103,7 @@ export function contextOf(deps: DeploymentSettings, spec: DeploymentSpec): Deplo
     spec,
     savepointBaseDir: deps.savepointBaseDir,
     storage: deps.storage,
+    imagePullSecrets: deps.imagePullSecrets,
   };
 }
 
