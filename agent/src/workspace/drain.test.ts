@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import test from "node:test";
+import type { KubeObject } from "@meridian/shared/kube/resources";
 import { deletionCondition } from "./deletion-status.ts";
 import { type DrainProgress, readDeployments } from "./drain.ts";
 import { ConditionBook } from "./status.ts";
 
-const cm = (name: string, state?: unknown) => ({
+const cm = (name: string, state?: unknown): KubeObject => ({
   metadata: {
     name: `${name}-flink-config`,
     labels: { "meridian.dev/deployment": name },

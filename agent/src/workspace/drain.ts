@@ -25,6 +25,7 @@ import {
   resourcePath,
   SECRETS,
 } from "@meridian/shared/kube/resources";
+import { workspaceLabels } from "./labels.ts";
 import type { LifecycleDeps } from "./lifecycle.ts";
 import { NAMES, namespaceName } from "./objects.ts";
 
@@ -103,14 +104,17 @@ export async function drainWorkspace(
     return { state: "drained", writes: 0 };
   }
   let writes = 0;
+  // Marked even when the Secret is not there yet (a workspace deleted before its first credential):
+  // a workspace agent that reads it later must not start anything either.
   const secret = deps.caches.get<KubeObject>(SECRETS, ns, NAMES.secret);
-  if (secret && !secret.metadata?.annotations?.[ANNOTATION_WORKSPACE_DELETING]) {
+  if (!secret?.metadata?.annotations?.[ANNOTATION_WORKSPACE_DELETING]) {
     const mark = {
       apiVersion: "v1",
       kind: "Secret",
       metadata: {
         name: NAMES.secret,
         namespace: ns,
+        labels: workspaceLabels(id),
         annotations: { [ANNOTATION_WORKSPACE_DELETING]: new Date(deps.now()).toISOString() },
       },
     };
