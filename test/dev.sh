@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's two commands:
 #   bash test/dev.sh demo   # the whole system on a local cluster and control plane
-#   bash test/dev.sh test   # type-check, lint and every test
+#   bash test/dev.sh test   # type-check, lint and every test, then the real-node suite
 # Both first install what they need (idempotent, cached in .cache/): npm packages with
 # Node 24, the Kubernetes binaries built from the official Go modules, Apache Flink (with its S3
 # plugin) and S3Proxy.
@@ -40,6 +40,10 @@ bash test/cluster/fetch-s3proxy.sh
 
 case "$what" in
   demo) step "demo"; exec npm run demo ;;
-  test) step "npm test"; npm test; step "tests done" ;;
+  test)
+    step "npm test"; npm test
+    # The real node needs root and runs one at a time (docs/testing.md); MERIDIAN_REAL_NODE=0 leaves it out.
+    if [ "${MERIDIAN_REAL_NODE:-1}" != 0 ]; then step "real-node suite"; npm run test:real-node; fi
+    step "tests done" ;;
   setup) step "set up" ;;
 esac

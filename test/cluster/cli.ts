@@ -2,6 +2,8 @@
 // `up` re-executes this file as a detached `serve` process that owns the cluster (and the node
 // simulator, when it exists), writes .cache/cluster/state.json once ready and stays alive until
 // SIGTERM; `down` sends that SIGTERM and waits until every component process is gone.
+// `up --real-node` adds a real node (test/cluster/real-node); `down` then also sweeps whatever a
+// killed serve process left of it (containers, mounts, cgroups, nftables tables, the bridge).
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, rm } from "node:fs/promises";
@@ -13,6 +15,9 @@ import { loadNodeSimulator, startCluster } from "./cluster.ts";
 import { KubeHttp } from "./http.ts";
 import { cliStateDir } from "./paths.ts";
 import { isProcessAlive, tailFile, watchdogPid } from "./process.ts";
+import { realNodeBinaries, realNodePrograms } from "./real-node/layout.ts";
+import { checkRealNodeHost } from "./real-node/prepare.ts";
+import { sweepRealNode } from "./real-node/teardown.ts";
 import {
   type ClusterState,
   readState,
@@ -50,6 +55,10 @@ async function forgetState(): Promise<void> {
 /** Kills what a dead serve process left behind (its watchdog normally already has). */
 async function cleanStale(s: ClusterState): Promise<void> {
   for (const c of liveComponents(s)) if (c.name !== "watchdog.ts") process.kill(c.pid, "SIGKILL");
+  if (s.realNode) {
+    const done = await sweepRealNode(realNodePrograms(realNodeBinaries()));
+    if (done.length > 0) say(`real node leftovers swept: ${done.join("; ")}`);
+  }
   await rm(s.dir, { recursive: true, force: true, maxRetries: 3 });
   await forgetState();
 }
@@ -60,7 +69,7 @@ const positiveInt = (v: string) => {
   return n;
 };
 
-async function up(opts: { nodes: number; timeout: number }): Promise<number> {
+async function up(opts: { nodes?: number; timeout: number; realNode?: boolean }): Promise<number> {
   const existing = readState();
   if (existing && serveAlive(existing)) {
     say(`local cluster already running (pid ${existing.pid}, ${existing.server})`);
@@ -68,10 +77,21 @@ async function up(opts: { nodes: number; timeout: number }): Promise<number> {
     return 0;
   }
   if (existing) await cleanStale(existing);
+  const realNode = opts.realNode === true;
+  if (realNode) {
+    try {
+      await checkRealNodeHost();
+    } catch (err) {
+      complain(`cannot start a real node here: ${(err as Error).message}`);
+      return 1;
+    }
+  }
+  const nodes = opts.nodes ?? (realNode ? 0 : 1);
   await mkdir(cliStateDir(), { recursive: true });
   const log = openSync(serveLogPath(), "w");
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [self, "serve", `--nodes=${opts.nodes}`], {
+  const args = [self, "serve", `--nodes=${nodes}`, ...(realNode ? ["--real-node"] : [])];
+  const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ["ignore", log, log],
   });
@@ -106,7 +126,7 @@ async function up(opts: { nodes: number; timeout: number }): Promise<number> {
   }
 }
 
-async function serve(opts: { nodes: number }): Promise<void> {
+async function serve(opts: { nodes: number; realNode?: boolean }): Promise<void> {
   const logger = createLogger({ component: "cluster-serve" });
   let nodes = opts.nodes;
   if (nodes > 0 && !(await loadNodeSimulator())) {
@@ -120,7 +140,7 @@ async function serve(opts: { nodes: number }): Promise<void> {
   await rm(logDir, { recursive: true, force: true });
   let cluster: Awaited<ReturnType<typeof startCluster>>;
   try {
-    cluster = await startCluster({ nodes, logDir, logger });
+    cluster = await startCluster({ nodes, logDir, logger, realNode: opts.realNode === true });
   } catch (err) {
     logger.error({ err }, "local cluster failed to start");
     logger.flush();
@@ -152,6 +172,7 @@ async function serve(opts: { nodes: number }): Promise<void> {
     components: cluster.components.map((c) => ({ name: c.name, pid: c.pid })),
     watchdogPid: watchdogPid(),
     nodes,
+    realNode: opts.realNode === true,
     startedAt: new Date().toISOString(),
   });
   logger.info({ url: cluster.server }, "local cluster serving until SIGTERM");
@@ -177,7 +198,9 @@ async function status(): Promise<number> {
   } catch (err) {
     readyz = `unreachable (${(err as Error).message})`;
   }
-  say(`local cluster: running (pid ${s.pid}, since ${s.startedAt}, nodes ${s.nodes})`);
+  say(
+    `local cluster: running (pid ${s.pid}, since ${s.startedAt}, simulated nodes ${s.nodes}, real node ${s.realNode ? "yes" : "no"})`,
+  );
   say(`server: ${s.server}  readyz: ${readyz}`);
   say(`kubeconfig: ${s.kubeconfig}  logs: ${s.logDir}`);
   for (const c of s.components)
@@ -214,14 +237,19 @@ const program = new Command()
 program
   .command("up")
   .description("start the cluster in the background; prints the kubeconfig path")
-  .option("--nodes <n>", "simulated nodes (needs test/cluster/node-simulator)", positiveInt, 1)
-  .option("--timeout <seconds>", "give up after this long", positiveInt, 120)
+  .option("--nodes <n>", "simulated nodes (default 1, or 0 with --real-node)", positiveInt)
+  .option(
+    "--real-node",
+    "also start a real node: kubelet, containerd, runc, CNI, kube-proxy, CoreDNS (root; one per machine)",
+  )
+  .option("--timeout <seconds>", "give up after this long", positiveInt, 180)
   .action(async (o) => {
     process.exitCode = await up(o);
   });
 program
   .command("serve", { hidden: true })
   .option("--nodes <n>", "simulated nodes", positiveInt, 1)
+  .option("--real-node", "also start a real node")
   .action(serve);
 program
   .command("env")

@@ -24,7 +24,11 @@ import { writeKubeconfig } from "./kubeconfig.ts";
 import { cacheDir, kubeBinDir } from "./paths.ts";
 import { makePki } from "./pki.ts";
 import { freePorts } from "./ports.ts";
-import { ComponentProcess, guardDir, tailFile, unguardDir } from "./process.ts";
+import { ComponentProcess, guardDir, unguardDir } from "./process.ts";
+import { GATEWAY_IP, SERVICE_CIDR } from "./real-node/layout.ts";
+import { type RealNode, startRealNode } from "./real-node/node.ts";
+import { abandonRealNodeHost, type PreparedHost, prepareRealNodeHost } from "./real-node/prepare.ts";
+import { waitForComponents } from "./wait.ts";
 
 export type { Cluster, ComponentInfo, KubectlOptions, KubectlResult } from "./handle.ts";
 
@@ -38,6 +42,11 @@ export interface StartClusterOptions {
   serviceCidr?: string;
   /** Give up starting after this long; default 90 s. */
   startTimeoutMs?: number;
+  /**
+   * Also start a real node (test/cluster/real-node: kubelet, containerd, runc, CNI, kube-proxy,
+   * CoreDNS). Needs root; the API server then listens on the node's bridge address.
+   */
+  realNode?: boolean;
   /** Extra flags per component, appended after the harness's own. */
   extraArgs?: Partial<Record<ComponentName, string[]>>;
 }
@@ -66,32 +75,12 @@ export async function loadNodeSimulator(): Promise<StartNodeSimulator | undefine
   return mod.startNodeSimulator as StartNodeSimulator;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` every 50 ms; fails fast with the log tail if any watched component exits. */
-async function waitUntil(
+const waitUntil = (
   what: string,
   check: () => Promise<boolean>,
   watched: ComponentProcess[],
   deadline: number,
-): Promise<void> {
-  for (;;) {
-    const dead = watched.find((c) => !c.running);
-    if (dead) throw new Error(`local cluster failed to start: ${await dead.describeExit()}`);
-    try {
-      if (await check()) return;
-    } catch {
-      // not answering yet
-    }
-    if (Date.now() > deadline) {
-      const tails = await Promise.all(
-        watched.map(async (c) => `--- ${c.name} (${c.logPath}):\n${await tailFile(c.logPath, 15)}`),
-      );
-      throw new Error(`local cluster failed to start: timed out waiting for ${what}\n${tails.join("\n")}`);
-    }
-    await sleep(POLL_MS);
-  }
-}
+) => waitForComponents("local cluster", what, check, watched, deadline, POLL_MS);
 
 class LocalCluster extends ClusterHandle {
   readonly external = false;
@@ -100,6 +89,7 @@ class LocalCluster extends ClusterHandle {
   readonly #keepLogs: boolean;
   readonly #logger: Logger;
   simulator: { stop(): Promise<void> } | undefined;
+  realNode: RealNode | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(
@@ -116,7 +106,11 @@ class LocalCluster extends ClusterHandle {
   }
 
   get components(): readonly ComponentInfo[] {
-    return this.#procs.map((p) => ({ name: p.name, pid: p.pid, logPath: p.logPath }));
+    return [...this.#procs, ...(this.realNode?.components ?? [])].map((p) => ({
+      name: p.name,
+      pid: p.pid,
+      logPath: p.logPath,
+    }));
   }
 
   stop(): Promise<void> {
@@ -131,6 +125,16 @@ class LocalCluster extends ClusterHandle {
         await this.simulator.stop();
       } catch (err) {
         this.#logger.warn({ err }, "node simulator failed to stop cleanly");
+      }
+    }
+    if (this.realNode) {
+      try {
+        await this.realNode.stop();
+      } catch (err) {
+        this.#logger.error(
+          { err },
+          "real node failed to stop cleanly; `npm run cluster -- down` sweeps again",
+        );
       }
     }
     await stopInReverse(this.#procs);
@@ -164,6 +168,9 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       `startCluster({ nodes: ${nodes} }) needs ${nodeSimulatorPath.pathname}, which does not exist yet`,
     );
   }
+  const realNodeHost: PreparedHost | undefined = opts.realNode
+    ? await prepareRealNodeHost(logger)
+    : undefined;
   const dir = await mkdtemp(join(tmpdir(), "meridian-cluster-"));
   guardDir(dir);
   const keep = opts.logDir !== undefined || process.env.MERIDIAN_KEEP_CLUSTER_LOGS === "1";
@@ -187,9 +194,11 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       number,
       number,
     ];
-    const serviceCidr = opts.serviceCidr ?? "10.96.0.0/16";
+    const serviceCidr = realNodeHost ? SERVICE_CIDR : (opts.serviceCidr ?? "10.96.0.0/16");
+    const address = realNodeHost ? GATEWAY_IP : "127.0.0.1";
     const l: ComponentLayout = {
       dir,
+      address,
       pki: join(dir, "pki"),
       etcdDataDir: join(dir, "etcd"),
       etcdClientPort,
@@ -215,7 +224,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     launch("etcd", etcdArgs(l));
     const pki = await makePki(l);
     logger.debug({ durationMs: Math.round(performance.now() - started) }, "certificates made");
-    const server = `https://127.0.0.1:${apiserverPort}`;
+    const server = `https://${address}:${apiserverPort}`;
     const admin = { clientCertPem: pki.admin.certPem, clientKeyPem: pki.admin.keyPem };
     const kubeconfigPath = join(dir, "admin.kubeconfig");
     const caPem = pki.ca.cert.certPem;
@@ -294,6 +303,24 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       logDir,
       logger,
     );
+    if (realNodeHost) {
+      try {
+        cluster.realNode = await startRealNode({
+          cluster,
+          host: realNodeHost,
+          logDir,
+          logger: logger.child({ module: "real-node" }),
+        });
+      } catch (err) {
+        await cluster.stop();
+        throw new Error(
+          `local cluster started but the real node failed to start: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    }
     if (startSimulator) {
       try {
         cluster.simulator = await startSimulator({
@@ -317,6 +344,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     );
     return cluster;
   } catch (err) {
+    if (realNodeHost) await abandonRealNodeHost(realNodeHost, logger);
     await stopInReverse(procs);
     http?.close();
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });

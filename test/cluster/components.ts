@@ -6,6 +6,8 @@ import { join } from "node:path";
 /** Files and ports the components are started with. */
 export interface ComponentLayout {
   dir: string;
+  /** Where the API server listens and what it advertises: 127.0.0.1, or the real node's gateway. */
+  address: string;
   pki: string;
   etcdDataDir: string;
   etcdClientPort: number;
@@ -42,8 +44,8 @@ export function etcdArgs(l: ComponentLayout): string[] {
 export function apiserverArgs(l: ComponentLayout): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${l.etcdClientPort}`,
-    "--bind-address=127.0.0.1",
-    "--advertise-address=127.0.0.1",
+    `--bind-address=${l.address}`,
+    `--advertise-address=${l.address}`,
     `--secure-port=${l.apiserverPort}`,
     `--cert-dir=${l.pki}`,
     `--tls-cert-file=${pki(l, "apiserver.crt")}`,

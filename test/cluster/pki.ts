@@ -11,6 +11,7 @@ export async function makePki(l: ComponentLayout) {
     createSigningKeyPair(l.pki, "sa"),
   ]);
   const apiserverHosts = [
+    ...(l.address === "127.0.0.1" ? [] : [l.address]),
     "127.0.0.1",
     "localhost",
     "kubernetes",

@@ -18,6 +18,8 @@ export interface ClusterState {
   /** The serve process's watchdog (test/cluster/watchdog.ts), which exits right after it. */
   watchdogPid?: number;
   nodes: number;
+  /** A real node runs (test/cluster/real-node); `down` sweeps its leftovers. */
+  realNode?: boolean;
   startedAt: string;
 }
 
