@@ -1,7 +1,8 @@
 // What every agent integration test stands on: a real cluster, the reference control plane, the
-// agent's RBAC from the chart's files, and agents started in-process (startAgent) or as child
-// processes (the agent image's ENTRYPOINT and ENV from the Dockerfile, running the bundle
-// agent/dist/main.js), always with the agent's own ServiceAccount kubeconfig.
+// agent's RBAC from the chart's files and the chart's confinement policies (every test runs confined),
+// and agents started in-process (startAgent) or as child processes (the agent image's ENTRYPOINT and
+// ENV from the Dockerfile, running the bundle agent/dist/main.js), always with the agent's own
+// ServiceAccount kubeconfig.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,6 +18,7 @@ import type { Cluster } from "../cluster/index.ts";
 import { startCluster } from "../cluster/index.ts";
 import { type ControlPlane, startControlPlane } from "../control-plane/index.ts";
 import { builtImageRuntime } from "../images/runtime.ts";
+import { type Confinement, installConfinement, tryWrite, waitUntilEnforced } from "./confinement.ts";
 import { type AgentRbac, installAgentRbac } from "./rbac.ts";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -25,6 +27,8 @@ export interface Harness {
   cluster: Cluster;
   cp: ControlPlane;
   rbac: AgentRbac;
+  /** The chart's ValidatingAdmissionPolicies, installed for the agent's ServiceAccount and enforced. */
+  confinement: Confinement;
   /** Admin client, for the test's own reads and for imitating a human with kubectl. */
   admin: KubeClient;
   dir: string;
@@ -69,6 +73,7 @@ export async function startHarness(
       workspaceTokenTtlSeconds: opts.tokenTtlSeconds ?? 900,
     });
     const rbac = await installAgentRbac(cluster);
+    const confinement = await installConfinedAgent(cluster, rbac);
     const admin = await createKubeClient({ kubeconfig: cluster.kubeconfigPath });
     const agentId = opts.agentId ?? "cluster-1";
     const { token } = await cp.admin.createAgent(agentId);
@@ -84,6 +89,7 @@ export async function startHarness(
       cluster,
       cp,
       rbac,
+      confinement,
       admin,
       dir,
       agentId,
@@ -188,6 +194,24 @@ export async function startHarness(
     await cluster.stop();
     throw err;
   }
+}
+
+/** The chart's confinement policies for the agent's ServiceAccount, enforced before any agent starts. */
+async function installConfinedAgent(cluster: Cluster, rbac: AgentRbac): Promise<Confinement> {
+  const confinement = await installConfinement(cluster, {
+    namespace: rbac.namespace,
+    serviceAccount: rbac.serviceAccount,
+  });
+  const agent = await createKubeClient({ kubeconfig: rbac.kubeconfig });
+  try {
+    const probe = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "meridian-confinement-probe" } };
+    await waitUntilEnforced(confinement.agentPolicy, () =>
+      tryWrite(agent, "POST", "/api/v1/namespaces/default/configmaps", probe, { dryRun: true }),
+    );
+  } finally {
+    await agent.close();
+  }
+  return confinement;
 }
 
 function collect(into: string[]): NodeJS.WritableStream {

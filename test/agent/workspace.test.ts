@@ -272,7 +272,12 @@ test("the workspace agent's ServiceAccount can run pods at home and is refused n
     const pod = {
       apiVersion: "v1",
       kind: "Pod",
-      metadata: { name: "probe", namespace: "mw-alpha" },
+      // Labelled as the workspace agent's own: the confinement policy refuses it any other pod.
+      metadata: {
+        name: "probe",
+        namespace: "mw-alpha",
+        labels: { "app.kubernetes.io/managed-by": "meridian-workspace-agent" },
+      },
       spec: {
         containers: [
           {

@@ -19,7 +19,12 @@ import {
 } from "./helm.ts";
 import { HELM_MAJOR, helmBinary, helmVersion } from "./helm-binary.ts";
 
-const CLUSTER_SCOPED = new Set(["ClusterRole", "ClusterRoleBinding"]);
+const CLUSTER_SCOPED = new Set([
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "ValidatingAdmissionPolicy",
+  "ValidatingAdmissionPolicyBinding",
+]);
 const rulesFile = (name: string): unknown => parse(readFileSync(join(CHART_DIR, "files", name), "utf8"));
 
 test(`the extracted helm is ${HELM_MAJOR}.x`, async () => {
@@ -56,7 +61,7 @@ describe("defaults (+ the required values)", async () => {
   const pod = deploy.spec.template.spec;
   const container = pod.containers[0];
 
-  test("render one object per kind, no ServiceMonitor and no NetworkPolicy", () => {
+  test("render one object per kind (two confinement policies), no ServiceMonitor and no NetworkPolicy", () => {
     assert.deepEqual(manifests.map((m) => m.kind).sort(), [
       "ClusterRole",
       "ClusterRoleBinding",
@@ -68,6 +73,10 @@ describe("defaults (+ the required values)", async () => {
       "Secret",
       "Service",
       "ServiceAccount",
+      "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicyBinding",
+      "ValidatingAdmissionPolicyBinding",
     ]);
   });
 

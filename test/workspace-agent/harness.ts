@@ -2,7 +2,8 @@
 // simulator (Flink pods run as real JVMs through the Flink image handler), the reference control
 // plane, and per workspace what the agent would create (namespace, ServiceAccount, Role,
 // RoleBinding, credential Secret). The workspace agent runs in-process with a kubeconfig of its
-// ServiceAccount, so every request it makes is checked by RBAC exactly as in a cluster.
+// ServiceAccount, so every request it makes is checked by RBAC and by the chart's confinement
+// policy (test/agent/confinement.ts) exactly as in a cluster.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +28,7 @@ import {
 } from "@meridian/workspace-agent/agent";
 import type { WorkspaceAgentConfig } from "@meridian/workspace-agent/config";
 import { podIpRestUrl } from "@meridian/workspace-agent/flink/monitor";
+import { installConfinement, tryWrite, waitUntilEnforced } from "../agent/confinement.ts";
 import { startCluster } from "../cluster/cluster.ts";
 import { flinkImageHandler } from "../cluster/flink/image-handler.ts";
 import type { Cluster } from "../cluster/handle.ts";
@@ -58,6 +60,8 @@ export interface Env {
   sim: NodeSimulator;
   cp: ControlPlane;
   agentToken: string;
+  /** The chart's policy confining every workspace agent (what its refusals name). */
+  workspacePolicy: string;
   /** Where the Flink image handler maps container paths (savepoints land under it). */
   dataDir: string;
   dir: string;
@@ -88,6 +92,10 @@ export async function startEnv(): Promise<Env> {
     cp = await startControlPlane({ dbPath: join(dir, "cp.db"), keepAliveMs: 1000 });
     const agent = await cp.admin.createAgent(AGENT_ID);
     const admin = await createKubeClient({ kubeconfig: cluster.kubeconfigPath });
+    const { workspacePolicy } = await installConfinement(cluster, {
+      namespace: "meridian-system",
+      serviceAccount: "meridian-agent",
+    });
     const s = sim;
     const c = cp;
     return {
@@ -96,6 +104,7 @@ export async function startEnv(): Promise<Env> {
       sim,
       cp,
       agentToken: agent.token,
+      workspacePolicy,
       dataDir,
       dir,
       logger,
@@ -155,7 +164,21 @@ export async function createWorkspace(env: Env, id: string): Promise<Workspace> 
   const credential = await mintCredential(env, id);
   await writeCredentialSecret(env, namespace, credential);
   const kubeconfig = await env.cluster.serviceAccountKubeconfig(namespace, "meridian-workspace-agent");
+  await confined(env, namespace, kubeconfig);
   return { id, namespace, kubeconfig, credential };
+}
+
+/** Resolves once the confinement policy refuses this workspace agent an object that is not its own. */
+async function confined(env: Env, namespace: string, kubeconfig: string): Promise<void> {
+  const ws = await createKubeClient({ kubeconfig });
+  try {
+    const probe = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "meridian-confinement-probe" } };
+    await waitUntilEnforced(env.workspacePolicy, () =>
+      tryWrite(ws, "POST", `/api/v1/namespaces/${namespace}/configmaps`, probe, { dryRun: true }),
+    );
+  } finally {
+    await ws.close();
+  }
 }
 
 const TYPES: Record<string, ResourceType> = {

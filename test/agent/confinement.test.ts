@@ -1,0 +1,330 @@
+// The API server confines the agent and the workspace agents (the chart's ValidatingAdmissionPolicies,
+// installed by the harness for every agent test): with their own credentials, every write their RBAC
+// allows outside their workspaces is refused by the policy, named in the refusal, while the agent's
+// ordinary work goes through. The refusals are real writes, not dry runs; nothing they asked for exists after.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createKubeClient, type HttpMethod, type KubeClient } from "@meridian/shared/kube/client";
+import { APPLY, tryWrite, type WriteAnswer } from "./confinement.ts";
+import { type Harness, startHarness, waitFor } from "./harness.ts";
+
+let h: Harness;
+/** Clients with the agent's credential and with workspace alpha's workspace agent's. */
+let asAgent: KubeClient;
+let asAlpha: KubeClient;
+
+const MANAGED_BY = "app.kubernetes.io/managed-by";
+const ours = { [MANAGED_BY]: "meridian-agent", "app.kubernetes.io/part-of": "meridian" };
+const flink = { [MANAGED_BY]: "meridian-workspace-agent", "app.kubernetes.io/part-of": "meridian" };
+
+before(async () => {
+  h = await startHarness();
+  await h.startAgent();
+  for (const id of ["alpha", "beta"])
+    await h.cp.admin.putWorkspace(h.agentId, id, { quota: { cpu: "4", memory: "8Gi" } });
+  for (const id of ["alpha", "beta"])
+    await waitFor(`workspace ${id}`, () =>
+      h.admin.getOrUndefined(`/apis/apps/v1/namespaces/mw-${id}/deployments/meridian-workspace-agent`),
+    );
+  // Someone else's objects: a namespace with no label (one with the workspace prefix, even), and
+  // objects of the agent's own names in default and kube-system.
+  for (const name of ["customer-apps", "mw-not-meridians"])
+    await h.admin.request({ method: "POST", path: "/api/v1/namespaces", body: { metadata: { name } } });
+  for (const ns of ["default", "kube-system", "customer-apps", "mw-alpha"])
+    await h.admin.request({
+      method: "POST",
+      path: `/api/v1/namespaces/${ns}/configmaps`,
+      body: { metadata: { name: "someone-elses" }, data: { k: "v" } },
+    });
+  // And one of the agent's in alpha (as the control plane CA ConfigMap would be).
+  await h.admin.request({
+    method: "POST",
+    path: "/api/v1/namespaces/mw-alpha/configmaps",
+    body: { metadata: { name: "meridian-control-plane-ca", labels: ours }, data: { "ca.crt": "x" } },
+  });
+  asAgent = await createKubeClient({ kubeconfig: h.rbac.kubeconfig });
+  asAlpha = await createKubeClient({
+    kubeconfig: await h.cluster.serviceAccountKubeconfig("mw-alpha", "meridian-workspace-agent"),
+  });
+});
+after(async () => {
+  await asAgent?.close();
+  await asAlpha?.close();
+  await h?.stop();
+});
+
+function assertRefusedBy(policy: string, res: WriteAnswer, what: string): void {
+  assert.equal(res.status, 403, `${what}: expected a refusal, got ${res.status} ${res.message}`);
+  assert.match(
+    res.message,
+    new RegExp(`ValidatingAdmissionPolicy '${policy}' with binding '${policy}' denied`),
+    what,
+  );
+}
+
+/** Writes the agent's ClusterRole allows in any namespace: what the policy must refuse outside workspaces. */
+function agentWrites(ns: string): [string, HttpMethod, string, unknown, string?][] {
+  const meta = (name: string) => ({ name, namespace: ns, labels: ours });
+  const container = { name: "c", image: "ghcr.io/meridian-dev/meridian-workspace-agent:0.1.0" };
+  const podSpec = { containers: [container] };
+  return [
+    ["create a ConfigMap", "POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: meta("x") }],
+    ["create a pod", "POST", `/api/v1/namespaces/${ns}/pods`, { metadata: meta("x"), spec: podSpec }],
+    [
+      "apply the workspace agent Deployment",
+      "PATCH",
+      `/apis/apps/v1/namespaces/${ns}/deployments/meridian-workspace-agent`,
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: meta("meridian-workspace-agent"),
+        spec: {
+          selector: { matchLabels: { app: "x" } },
+          template: { metadata: { labels: { app: "x" } }, spec: podSpec },
+        },
+      },
+      APPLY,
+    ],
+    [
+      "apply the credential Secret",
+      "PATCH",
+      `/api/v1/namespaces/${ns}/secrets/meridian-workspace-credential`,
+      { apiVersion: "v1", kind: "Secret", metadata: meta("meridian-workspace-credential"), data: {} },
+      APPLY,
+    ],
+    [
+      "patch someone else's ConfigMap",
+      "PATCH",
+      `/api/v1/namespaces/${ns}/configmaps/someone-elses`,
+      { metadata: { labels: ours }, data: { k: "taken" } },
+      "application/merge-patch+json",
+    ],
+    [
+      "delete someone else's ConfigMap",
+      "DELETE",
+      `/api/v1/namespaces/${ns}/configmaps/someone-elses`,
+      undefined,
+    ],
+  ];
+}
+
+describe("the agent's credential", () => {
+  for (const ns of ["default", "kube-system", "customer-apps", "mw-not-meridians"])
+    test(`every write into ${ns} is refused by the confinement policy`, async () => {
+      for (const [what, method, path, body, contentType] of agentWrites(ns)) {
+        if (ns === "mw-not-meridians" && path.includes("someone-elses")) continue;
+        const res = await tryWrite(asAgent, method, path, body, { contentType });
+        assertRefusedBy(h.confinement.agentPolicy, res, `${what} in ${ns}`);
+      }
+      const cm = await h.admin.getOrUndefined<{ data?: Record<string, string> }>(
+        `/api/v1/namespaces/${ns}/configmaps/someone-elses`,
+      );
+      if (ns !== "mw-not-meridians") assert.equal(cm?.data?.k, "v", "the ConfigMap is untouched");
+    });
+
+  test("namespaces it did not create can be neither relabelled nor deleted; a new one must be its own", async () => {
+    for (const ns of ["default", "kube-system", "customer-apps", "mw-not-meridians"]) {
+      const relabel = await tryWrite(
+        asAgent,
+        "PATCH",
+        `/api/v1/namespaces/${ns}`,
+        { metadata: { labels: ours } },
+        {
+          contentType: "application/merge-patch+json",
+        },
+      );
+      assertRefusedBy(h.confinement.agentPolicy, relabel, `relabelling ${ns}`);
+      // default and kube-system cannot be deleted by anyone (NamespaceLifecycle answers before the policy).
+      if (ns === "default" || ns === "kube-system") continue;
+      const del = await tryWrite(asAgent, "DELETE", `/api/v1/namespaces/${ns}`);
+      assertRefusedBy(h.confinement.agentPolicy, del, `deleting ${ns}`);
+      const still = await h.admin.getOrUndefined<{ metadata: { deletionTimestamp?: string } }>(
+        `/api/v1/namespaces/${ns}`,
+      );
+      assert.equal(still?.metadata.deletionTimestamp, undefined, `${ns} is not being deleted`);
+    }
+    const unlabelled = await tryWrite(asAgent, "POST", "/api/v1/namespaces", {
+      metadata: { name: "mw-gamma" },
+    });
+    assertRefusedBy(h.confinement.agentPolicy, unlabelled, "creating a namespace without the label");
+    const unprefixed = await tryWrite(asAgent, "POST", "/api/v1/namespaces", {
+      metadata: { name: "evil", labels: ours },
+    });
+    assertRefusedBy(h.confinement.agentPolicy, unprefixed, "creating a namespace outside the prefix");
+    const unmark = await tryWrite(
+      asAgent,
+      "PATCH",
+      "/api/v1/namespaces/mw-alpha",
+      { metadata: { labels: { [MANAGED_BY]: "someone" } } },
+      { contentType: "application/merge-patch+json", dryRun: true },
+    );
+    assertRefusedBy(h.confinement.agentPolicy, unmark, "removing its own label from a workspace namespace");
+    const labels = (
+      await h.admin.getOrUndefined<{ metadata: { labels: Record<string, string> } }>(
+        "/api/v1/namespaces/customer-apps",
+      )
+    )?.metadata.labels;
+    assert.equal(labels?.[MANAGED_BY], undefined);
+  });
+
+  test("in its own namespace only its Lease; in default only Events about its workspace namespaces", async () => {
+    const home = h.rbac.namespace;
+    const lease = (name: string) => ({
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: { name },
+      spec: { holderIdentity: "x" },
+    });
+    const other = await tryWrite(
+      asAgent,
+      "POST",
+      `/apis/coordination.k8s.io/v1/namespaces/${home}/leases`,
+      lease("other"),
+    );
+    assertRefusedBy(h.confinement.agentPolicy, other, "another Lease at home");
+    for (const [what, method, path, body] of agentWrites(home).slice(0, 2)) {
+      const res = await tryWrite(asAgent, method, path, body);
+      assertRefusedBy(h.confinement.agentPolicy, res, `${what} at home`);
+    }
+    const event = (kind: string, name: string) => ({
+      metadata: { generateName: "x.", namespace: "default" },
+      involvedObject: { apiVersion: "v1", kind, name },
+      reason: "Test",
+      message: "test",
+      type: "Normal",
+    });
+    const aboutWorkspace = await tryWrite(
+      asAgent,
+      "POST",
+      "/api/v1/namespaces/default/events",
+      event("Namespace", "mw-alpha"),
+      {
+        dryRun: true,
+      },
+    );
+    assert.equal(aboutWorkspace.status, 201, aboutWorkspace.message);
+    for (const [kind, name] of [
+      ["Namespace", "kube-system"],
+      ["Node", "mw-alpha"],
+    ] as const) {
+      const res = await tryWrite(asAgent, "POST", "/api/v1/namespaces/default/events", event(kind, name));
+      assertRefusedBy(h.confinement.agentPolicy, res, `an Event about ${kind} ${name}`);
+    }
+  });
+
+  test("in a workspace namespace only objects labelled as its own, and no RoleBinding to anyone else", async () => {
+    const [, , , , patch] = agentWrites("mw-alpha");
+    const taken = await tryWrite(asAgent, patch![1], patch![2], patch![3], { contentType: patch![4] });
+    assertRefusedBy(h.confinement.agentPolicy, taken, "taking over someone else's ConfigMap in a workspace");
+    const unlabelled = await tryWrite(asAgent, "POST", "/api/v1/namespaces/mw-alpha/configmaps", {
+      metadata: { name: "unlabelled" },
+    });
+    assertRefusedBy(h.confinement.agentPolicy, unlabelled, "an unlabelled ConfigMap");
+    const binding = await tryWrite(
+      asAgent,
+      "PATCH",
+      "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-alpha/rolebindings/meridian-workspace-agent",
+      { subjects: [{ kind: "ServiceAccount", name: "default", namespace: "kube-system" }] },
+      { contentType: "application/merge-patch+json", dryRun: true },
+    );
+    assertRefusedBy(h.confinement.agentPolicy, binding, "binding the workspace Role to an outsider");
+    const own = await tryWrite(
+      asAgent,
+      "POST",
+      "/api/v1/namespaces/mw-alpha/configmaps",
+      { metadata: { name: "labelled", labels: ours } },
+      { dryRun: true },
+    );
+    assert.equal(own.status, 201, own.message);
+  });
+});
+
+describe("a workspace agent's credential", () => {
+  test("is refused in another workspace even where RBAC would allow it", async () => {
+    // A misgrant: alpha's workspace agent bound to its Role's twin in beta. RBAC now allows the write.
+    await h.admin.request({
+      method: "POST",
+      path: "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-beta/rolebindings",
+      body: {
+        metadata: { name: "misgrant" },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "meridian-workspace-agent" },
+        subjects: [{ kind: "ServiceAccount", name: "meridian-workspace-agent", namespace: "mw-alpha" }],
+      },
+    });
+    const pod = {
+      metadata: { name: "jm", labels: flink },
+      spec: { containers: [{ name: "c", image: "flink:2.1" }] },
+    };
+    await waitFor("the misgrant to take effect", async () => {
+      const res = await tryWrite(asAlpha, "POST", "/api/v1/namespaces/mw-beta/pods", pod, { dryRun: true });
+      return res.message.includes("ValidatingAdmissionPolicy") ? res : undefined;
+    });
+    const res = await tryWrite(asAlpha, "POST", "/api/v1/namespaces/mw-beta/pods", pod);
+    assertRefusedBy(h.confinement.workspacePolicy, res, "a Flink pod in another workspace");
+    assert.match(res.message, /writes only in its own namespace mw-alpha/);
+  });
+
+  test("at home writes only its own Flink objects: not the agent's, not unlabelled ones", async () => {
+    const ns = "/api/v1/namespaces/mw-alpha";
+    const cases: [string, HttpMethod, string, unknown, string?][] = [
+      [
+        "the agent's CA ConfigMap",
+        "PATCH",
+        `${ns}/configmaps/meridian-control-plane-ca`,
+        { data: { "ca.crt": "changed" } },
+        "application/merge-patch+json",
+      ],
+      [
+        "someone else's ConfigMap, relabelled",
+        "PATCH",
+        `${ns}/configmaps/someone-elses`,
+        { metadata: { labels: flink } },
+        "application/merge-patch+json",
+      ],
+      ["an unlabelled ConfigMap", "POST", `${ns}/configmaps`, { metadata: { name: "x" } }],
+      [
+        "a ConfigMap labelled as the agent's",
+        "POST",
+        `${ns}/configmaps`,
+        { metadata: { name: "x", labels: ours } },
+      ],
+      ["someone else's ConfigMap", "DELETE", `${ns}/configmaps/someone-elses`, undefined],
+      [
+        "an unlabelled Service",
+        "POST",
+        `${ns}/services`,
+        { metadata: { name: "x" }, spec: { ports: [{ port: 80 }] } },
+      ],
+    ];
+    for (const [what, method, path, body, contentType] of cases) {
+      const res = await tryWrite(asAlpha, method, path, body, { contentType });
+      assertRefusedBy(h.confinement.workspacePolicy, res, what);
+    }
+    const own = await tryWrite(
+      asAlpha,
+      "POST",
+      `${ns}/configmaps`,
+      { metadata: { name: "d-flink-config", labels: flink } },
+      { dryRun: true },
+    );
+    assert.equal(own.status, 201, own.message);
+  });
+});
+
+test("the normal flow goes through confined: the workspaces' objects exist and their status is aligned", async () => {
+  const status = await waitFor("status of both workspaces", async () => {
+    const s = await h.cp.admin.getAgentStatus(h.agentId);
+    const aligned = s?.workspaces.filter((w) =>
+      w.conditions.some((c) => c.type === "SpecAligned" && c.status === "True"),
+    );
+    return aligned?.length === 2 ? s : undefined;
+  });
+  assert.equal(status?.workspaces.length, 2);
+  await h.cp.admin.deleteWorkspace(h.agentId, "beta");
+  await waitFor("namespace mw-beta gone or going", async () => {
+    const ns = await h.admin.getOrUndefined<{ metadata: { deletionTimestamp?: string } }>(
+      "/api/v1/namespaces/mw-beta",
+    );
+    return !ns || ns.metadata.deletionTimestamp;
+  });
+});
