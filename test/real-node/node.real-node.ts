@@ -5,13 +5,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, test } from "node:test";
-import { type Cluster, startCluster } from "../cluster/index.ts";
+import type { Cluster } from "../cluster/index.ts";
 import { diffHost, type HostSnapshot, snapshotHost } from "../cluster/real-node/host.ts";
 import { NODE_NAME } from "../cluster/real-node/layout.ts";
 import { checkRealNodeHost } from "../cluster/real-node/prepare.ts";
-import { buildDockerfileImage } from "../images/dockerfile-image.ts";
 import { apply, kubectlOk, nodeEval, restricted, running, waitForPod } from "./kube.ts";
-import { realNodeOf } from "./real-node.ts";
+import { NODE_IMAGE, startRealNodeCluster } from "./real-node.ts";
 
 let cluster: Cluster;
 let before_: HostSnapshot;
@@ -21,9 +20,7 @@ const NS = "real-node-basics";
 before(async () => {
   programs = (await checkRealNodeHost()).programs;
   before_ = await snapshotHost(programs);
-  cluster = await startCluster({ realNode: true });
-  const agent = await buildDockerfileImage("agent");
-  await realNodeOf(cluster).importImage(agent);
+  cluster = await startRealNodeCluster();
   await kubectlOk(cluster, ["create", "namespace", NS]);
 });
 
@@ -54,7 +51,7 @@ test("a Node 24 container from the agent image runs non-root with a read-only ro
       containers: [
         {
           name: "node",
-          image: "ghcr.io/meridian-dev/meridian-agent:0.1.0",
+          image: NODE_IMAGE,
           imagePullPolicy: "Never",
           command: ["/nodejs/bin/node", "-e"],
           args: [

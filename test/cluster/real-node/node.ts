@@ -20,7 +20,9 @@ import {
   kubeletConfig,
   kubeProxyConfig,
 } from "./config.ts";
-import { importImage, pauseImage } from "./images.ts";
+import { corednsManifests, DNS_NAMESPACE } from "./dns.ts";
+import { COREDNS_IMAGE, corednsImage, importImage, pauseImage } from "./images.ts";
+import type { RealNodeBinaries } from "./layout.ts";
 import { CONTAINERD_SOCKET, GATEWAY_IP, LOCK_FILE, NODE_NAME, RUN_DIR, STATE_DIR } from "./layout.ts";
 import type { PreparedHost } from "./prepare.ts";
 import { sweepRealNode } from "./teardown.ts";
@@ -49,6 +51,25 @@ const nodeReady = async (cluster: Cluster) => {
   const node = JSON.parse(res.body) as { status?: { conditions?: { type: string; status: string }[] } };
   return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 };
+
+/** CoreDNS from its imported image, rolled out and ready (it reaches the API through kube-proxy). */
+async function startDns(cluster: Cluster, bins: RealNodeBinaries, deadline: number): Promise<void> {
+  await importImage(bins, await corednsImage(bins));
+  const input = corednsManifests(COREDNS_IMAGE)
+    .map((m) => JSON.stringify(m))
+    .join("\n");
+  const applied = await cluster.kubectl(["apply", "-f", "-"], { input });
+  if (applied.code !== 0) throw new Error(`applying CoreDNS failed: ${applied.stderr}`);
+  const seconds = Math.max(10, Math.round((deadline - Date.now()) / 1000));
+  const rollout = await cluster.kubectl(
+    ["-n", DNS_NAMESPACE, "rollout", "status", "deployment/coredns", `--timeout=${seconds}s`],
+    { timeoutMs: (seconds + 10) * 1000 },
+  );
+  if (rollout.code !== 0) {
+    const pods = await cluster.kubectl(["-n", DNS_NAMESPACE, "describe", "pods", "-l", "k8s-app=kube-dns"]);
+    throw new Error(`CoreDNS did not become ready: ${rollout.stderr}\n${pods.stdout}`);
+  }
+}
 
 export async function startRealNode(opts: {
   cluster: Cluster;
@@ -153,6 +174,7 @@ export async function startRealNode(opts: {
       procs,
       deadline,
     );
+    await startDns(cluster, bins, deadline);
     logger.info({ durationMs: Math.round(performance.now() - started), node: NODE_NAME }, "real node ready");
     return {
       name: NODE_NAME,
