@@ -11,6 +11,9 @@ import { PodBackoff } from "./pods.ts";
 import { deploymentReconciler, QUIET_OUTCOMES } from "./reconcile.ts";
 import { type DeploymentDeps, type DeploymentOptions, knownNames } from "./reconcile-deps.ts";
 
+/** How long a stop waits for reconciles in progress before aborting them (within the pod's 30 s grace). */
+const DRAIN_MS = 10_000;
+
 export interface DeploymentControllerOptions extends DeploymentOptions {
   /** How many deployments reconcile at once. Default 4. */
   concurrency?: number;
@@ -64,8 +67,9 @@ export class DeploymentController {
     this.#controller.enqueueAfter(name, ms);
   }
 
+  /** Reconciles in progress get up to DRAIN_MS to finish (a step half done is resumed after a restart anyway). */
   async stop(): Promise<void> {
-    await this.#controller.stop();
+    await this.#controller.stop({ drainMs: DRAIN_MS });
   }
 
   async idle(): Promise<void> {
