@@ -56,7 +56,10 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   const metrics = new AgentMetrics({ processMetrics: opts.processMetrics ?? true });
   const kube = await createKubeClient({ kubeconfig: config.kubeconfig, concurrency: config.kubeConcurrency });
   kube.onRequest(metrics.onKubeRequest);
-  const caches = new OwnedCaches(kube, config.policy.namespacePrefix, logger.child({ [F.module]: "cache" }));
+  const caches = new OwnedCaches(kube, config.policy.namespacePrefix, logger.child({ [F.module]: "cache" }), {
+    namespace: config.namespace,
+    names: config.workspaceAgentPullSecrets,
+  });
   const recorder = new EventRecorder({
     client: kube,
     component: PROCESS_AGENT,

@@ -3,14 +3,28 @@
 // those names). Not label-selected: an object of one of our names that is not Meridian's for its
 // workspace must be seen to be refused (never adopted); the caches keep only its identity and
 // labels, and get()/list() never return it. Reads see our own latest writes at once through a small
-// overlay that the watch retires when it catches up. Every change is mapped to a workspace id.
+// overlay that the watch retires when it catches up. Every change is mapped to a workspace id. Also
+// the sources of the image pull secrets (workspace/pull-secrets.ts): those Secrets in the agent's own
+// namespace, each watched by name and kept whole; a change of one concerns every workspace.
 import type { KubeClient } from "@meridian/shared/kube/client";
 import { LABEL_MANAGED_BY, MANAGED_BY_AGENT } from "@meridian/shared/kube/labels";
 import { identityOnly, isOwnedBy } from "@meridian/shared/kube/ownership";
-import { type KubeObject, NAMESPACES, objectKey, type ResourceType } from "@meridian/shared/kube/resources";
+import {
+  type KubeObject,
+  NAMESPACES,
+  objectKey,
+  type ResourceType,
+  SECRETS,
+} from "@meridian/shared/kube/resources";
 import { type CacheEvent, dropManagedFields, WatchCache } from "@meridian/shared/kube/watch-cache";
 import type { Logger } from "@meridian/shared/log";
 import { OWNED_NAMESPACED, workspaceIdOf } from "./workspace/objects.ts";
+
+/** The pull secrets to copy: their names, found in the agent's namespace. */
+export interface PullSecretSources {
+  namespace: string;
+  names: readonly string[];
+}
 
 export type ChangeListener = (workspaceId: string, kind: string, event: CacheEvent<KubeObject>) => void;
 
@@ -19,8 +33,9 @@ export class OwnedCaches {
   readonly #overlay = new Map<string, KubeObject>();
   readonly #listeners = new Set<ChangeListener>();
   readonly #prefix: string;
+  readonly #sources = new Map<string, WatchCache>();
 
-  constructor(client: KubeClient, prefix: string, logger?: Logger) {
+  constructor(client: KubeClient, prefix: string, logger?: Logger, pullSecrets?: PullSecretSources) {
     this.#prefix = prefix;
     // One cache per kind and fixed name (a kind may have two names, e.g. the workspace agent's and
     // the Flink ServiceAccount): a field selector names one object name only.
@@ -32,23 +47,45 @@ export class OwnedCaches {
     };
     add(NAMESPACES);
     for (const { type, name } of OWNED_NAMESPACED) add(type, name);
+    for (const name of pullSecrets?.names ?? []) {
+      if (this.#caches.has(cacheKey(SECRETS, name))) continue; // one of Meridian's own names
+      add(SECRETS, name);
+      const fieldSelector = `metadata.name=${name}`;
+      const namespace = pullSecrets?.namespace;
+      const source = new WatchCache({ client, type: SECRETS, namespace, fieldSelector, logger });
+      source.on((e) => {
+        for (const id of this.workspaceIdsInCluster())
+          for (const l of this.#listeners) l(id, SECRETS.kind, e);
+      });
+      this.#sources.set(name, source);
+    }
+  }
+
+  /** The source Secrets of the pull secrets that exist, whole (data included). */
+  pullSecretSources(): KubeObject[] {
+    return [...this.#sources.values()].flatMap((c) => c.list());
+  }
+
+  /** Every cache: the owned objects' and the pull secret sources'. */
+  #all(): WatchCache[] {
+    return [...this.#caches.values(), ...this.#sources.values()];
   }
 
   start(): void {
-    for (const c of this.#caches.values()) c.start();
+    for (const c of this.#all()) c.start();
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.#caches.values()].map((c) => c.stop()));
+    await Promise.all(this.#all().map((c) => c.stop()));
   }
 
   get synced(): boolean {
-    return [...this.#caches.values()].every((c) => c.synced);
+    return this.#all().every((c) => c.synced);
   }
 
   /** Resolves true when every cache has listed once; false if `signal` aborted first. */
   async waitForSync(signal?: AbortSignal): Promise<boolean> {
-    const results = await Promise.all([...this.#caches.values()].map((c) => c.waitForSync(signal)));
+    const results = await Promise.all(this.#all().map((c) => c.waitForSync(signal)));
     return results.every(Boolean);
   }
 

@@ -32,6 +32,7 @@ import {
   namespaceName,
   resolveImage,
 } from "./objects.ts";
+import { buildPullSecretCopy } from "./pull-secrets.ts";
 
 export interface ApplyDeps {
   kube: KubeClient;
@@ -98,6 +99,7 @@ export async function applyWorkspace(
     const role = byType(ROLES);
     const binding = byType(ROLE_BINDINGS);
     const others = rest.filter((o) => ![sa, deployment, role, binding].includes(o));
+    others.push(...pullSecretCopies(deps, spec.id));
     const [cred] = await Promise.all([
       credential,
       (async () => {
@@ -110,6 +112,19 @@ export async function applyWorkspace(
   } finally {
     recordEvents(deps.recorder, run.events);
   }
+}
+
+/**
+ * The copies of the pull secrets whose source exists (pull-secrets.ts). A Secret of that name in the
+ * namespace that is not Meridian's is left alone: it serves the pods as it is.
+ */
+function pullSecretCopies(deps: ApplyDeps, id: string): DesiredObject[] {
+  const ns = namespaceName(deps.build.namespacePrefix, id);
+  return deps.caches
+    .pullSecretSources()
+    .map((source) => buildPullSecretCopy(id, ns, source))
+    .filter((copy) => !deps.caches.foreign(SECRETS, ns, copy.metadata?.name ?? ""))
+    .map((object) => ({ type: SECRETS, object }));
 }
 
 /**
