@@ -15,6 +15,7 @@ import { type CampaignSystem, startCampaignSystem } from "./system.ts";
 import {
   CUSTOMER_OBJECTS,
   createWorkload,
+  freshVerifyJob,
   installAgent,
   VERIFY_PARAMS,
   verifyOutputDir,
@@ -181,7 +182,15 @@ export async function runCampaign(o: CampaignOptions): Promise<ScenarioResult[]>
     const tokens = new Tokens(agentToken);
     for (const s of o.scenarios) {
       if (o.signal?.aborted) throw new Error("the campaign was interrupted");
+      const before: string[] = [];
+      if (results.at(-1)?.invariants?.a.ok === false) {
+        await freshVerifyJob(sys).then(
+          () => before.push("verification job started afresh after the previous scenario"),
+          (err: Error) => before.push(`starting the verification job afresh failed: ${err.message}`),
+        );
+      }
       const r = await runScenario(sys, s, tokens, o.convergenceTimeoutMs ?? 240_000);
+      r.notes.unshift(...before);
       results.push(r);
       o.print(scoreLine(r));
     }

@@ -30,8 +30,57 @@ export const VERIFY_RUN: VerifyRun = {
 export const VERIFY_PARAMS: ExactlyOnceParams = { count: VERIFY_RUN.count, keys: VERIFY_RUN.keys };
 const SEC = 1000;
 
-/** Where the verification job's committed output lands on this machine. */
-export const verifyOutputDir = (sys: CampaignSystem) => localOutputDir(sys.dataDir, VERIFY_RUN.output);
+let verifyRun: VerifyRun = VERIFY_RUN;
+let freshStarts = 0;
+
+/** Where the current verification job's committed output lands on this machine. */
+export const verifyOutputDir = (sys: CampaignSystem) => localOutputDir(sys.dataDir, verifyRun.output);
+
+async function verifyRunning(sys: CampaignSystem): Promise<void> {
+  await waitFor(
+    "the verification job RUNNING",
+    async (observe) => {
+      const s = await sys.cp.admin.getDeploymentStatus(WS, VERIFY);
+      observe(s ? `phase ${s.phase}, job ${s.job.state}` : "no status yet");
+      return s?.job.state === "RUNNING";
+    },
+    { timeoutMs: 300 * SEC },
+  );
+}
+
+/**
+ * Deletes the verification job and starts it again without state, writing to a new directory: after a
+ * fault that sent it back to an old restore point it replays for as long as it had run, and the next
+ * scenario would be blamed for that replay. A delete that cannot take its savepoint is forced.
+ */
+export async function freshVerifyJob(sys: CampaignSystem): Promise<void> {
+  await sys.cp.admin.deleteDeployment(WS, VERIFY);
+  const cm = `/api/v1/namespaces/${WS_NS}/configmaps/${VERIFY}-flink-config`;
+  let forced = false;
+  const started = Date.now();
+  await waitFor(
+    "the verification job deleted",
+    async () => {
+      if ((await sys.cluster.request("GET", cm)).status === 404) return true;
+      if (!forced && Date.now() - started > 60 * SEC) {
+        forced = true;
+        await kubectlOk(sys.cluster, [
+          "annotate",
+          "-n",
+          WS_NS,
+          "configmap",
+          `${VERIFY}-flink-config`,
+          "meridian.dev/force-delete=true",
+        ]);
+      }
+      return false;
+    },
+    { timeoutMs: 240 * SEC },
+  );
+  verifyRun = { ...VERIFY_RUN, output: `${VERIFY_RUN.output}-${++freshStarts}` };
+  await sys.cp.admin.putDeployment(WS, VERIFY, verifyDeployment(verifyRun));
+  await verifyRunning(sys);
+}
 
 /** `helm install` as in docs/install.md, with the agents pinned to the agents' node. */
 export async function installAgent(sys: CampaignSystem): Promise<string> {
@@ -97,16 +146,8 @@ export async function createWorkload(sys: CampaignSystem): Promise<void> {
     CUSTOMER_CONFIGMAP,
     "--from-literal=k=v",
   ]);
-  await sys.cp.admin.putDeployment(WS, VERIFY, verifyDeployment(VERIFY_RUN));
-  await waitFor(
-    "the verification job RUNNING",
-    async (observe) => {
-      const s = await sys.cp.admin.getDeploymentStatus(WS, VERIFY);
-      observe(s ? `phase ${s.phase}, job ${s.job.state}` : "no status yet");
-      return s?.job.state === "RUNNING";
-    },
-    { timeoutMs: 300 * SEC },
-  );
+  await sys.cp.admin.putDeployment(WS, VERIFY, verifyDeployment(verifyRun));
+  await verifyRunning(sys);
 }
 
 /** The customer's objects, for the inventory (they carry no Meridian label). */
