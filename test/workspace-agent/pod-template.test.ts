@@ -2,7 +2,9 @@
 // puts an environment variable, a Secret reference and a Secret volume into its JobManager and
 // TaskManager pods as the API server stores them, and the node simulator resolves the Secret's value
 // into the container's environment the way the kubelet does; a template that overrides what Meridian
-// owns is refused with the field named and creates nothing. Simulated Flink (no JVM) for speed.
+// owns is refused with the field named and creates nothing. Simulated Flink (no JVM) for speed; the
+// processes are a sidecar's (busybox: the node simulator runs it as a shell on the host, with the
+// template's Secret-backed env and volume as the kubelet would give them).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { V1Pod } from "@kubernetes/client-node";
@@ -10,6 +12,7 @@ import type { WorkspaceAgent } from "@meridian/workspace-agent/agent";
 import { resolveContainerEnv } from "../cluster/node-simulator/env.ts";
 import type { DeploymentBody } from "../control-plane/index.ts";
 import {
+  ALLOWED_REGISTRIES,
   apply,
   condition,
   createWorkspace,
@@ -64,7 +67,9 @@ before(async () => {
     metadata: { name: "orders-db", namespace: ws.namespace },
     stringData: { password: "s3cr3t-from-secret" },
   } as never);
-  agent = await startAgent(env, ws);
+  agent = await startAgent(env, ws, {
+    flinkAllowedRegistries: [...ALLOWED_REGISTRIES, "docker.io/library/busybox"],
+  });
 });
 
 after(async () => {
@@ -132,6 +137,40 @@ test("a template's env, Secret reference and Secret volume reach the JobManager 
     return s && s.phase !== "Pending" ? s : undefined;
   });
   assert.notEqual(status.phase, "Refused");
+});
+
+test("a template's Secret env and Secret volume reach a process in the JobManager and TaskManager pods", async () => {
+  const script = 'echo "env=$DB_PASSWORD"; echo "file=$(cat /etc/orders-db/password)"; exec sleep 3600';
+  await env.cp.admin.putDeployment(ws.id, "probed", {
+    ...SIMULATED,
+    podTemplate: {
+      spec: {
+        containers: [
+          {
+            name: "probe",
+            image: "busybox",
+            command: ["sh", "-c", script],
+            env: [
+              { name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "orders-db", key: "password" } } },
+            ],
+            volumeMounts: [{ name: "db", mountPath: "/etc/orders-db", readOnly: true }],
+          },
+        ],
+        volumes: [{ name: "db", secret: { secretName: "orders-db" } }],
+      },
+    },
+  });
+  for (const pod of ["probed-jobmanager", "probed-taskmanager-0"]) {
+    const log = await waitFor(`${pod}'s probe output`, async () => {
+      const r = await env.cluster.request(
+        "GET",
+        `/api/v1/namespaces/${ws.namespace}/pods/${pod}/log?container=probe`,
+      );
+      return r.status === 200 && r.body.includes("file=") ? r.body : undefined;
+    });
+    assert.match(log, /^env=s3cr3t-from-secret$/m, pod);
+    assert.match(log, /^file=s3cr3t-from-secret$/m, pod);
+  }
 });
 
 test("a template overriding what Meridian owns is refused naming the field; nothing is created for it", async () => {
