@@ -42,6 +42,11 @@ function fromContract<S extends z.ZodType>(
   return { ...s, env: v.name, description: v.meaning, expected: v.expected };
 }
 
+/** A true/false setting the agent's Deployment sets. */
+function boolFromContract(v: (typeof ENV)[keyof typeof ENV], flag: string, fallback: "true" | "false") {
+  return fromContract(v, { flag, valueName: "<bool>", schema: bool, default: () => fallback });
+}
+
 export const WORKSPACE_AGENT_SETTINGS = settingsTable({
   controlPlaneUrl: fromContract(ENV.controlPlaneUrl, {
     flag: "control-plane-url",
@@ -117,12 +122,11 @@ export const WORKSPACE_AGENT_SETTINGS = settingsTable({
     schema: optionalText.pipe(httpUrl.optional()),
     defaultDoc: "AWS S3",
   }),
-  storageS3PathStyleAccess: fromContract(ENV.storageS3PathStyleAccess, {
-    flag: "storage-s3-path-style-access",
-    valueName: "<bool>",
-    schema: bool,
-    default: () => "false",
-  }),
+  storageS3PathStyleAccess: boolFromContract(
+    ENV.storageS3PathStyleAccess,
+    "storage-s3-path-style-access",
+    "false",
+  ),
   flinkServiceAccount: fromContract(ENV.flinkServiceAccount, {
     flag: "flink-service-account",
     valueName: "<name>",
@@ -140,18 +144,16 @@ export const WORKSPACE_AGENT_SETTINGS = settingsTable({
     schema: list,
     defaultDoc: "none",
   }),
-  flinkPodTemplateAllowInitContainers: fromContract(ENV.flinkPodTemplateAllowInitContainers, {
-    flag: "flink-pod-template-allow-init-containers",
-    valueName: "<bool>",
-    schema: bool,
-    default: () => "true",
-  }),
-  flinkPodTemplateAllowSidecars: fromContract(ENV.flinkPodTemplateAllowSidecars, {
-    flag: "flink-pod-template-allow-sidecars",
-    valueName: "<bool>",
-    schema: bool,
-    default: () => "true",
-  }),
+  flinkPodTemplateAllowInitContainers: boolFromContract(
+    ENV.flinkPodTemplateAllowInitContainers,
+    "flink-pod-template-allow-init-containers",
+    "true",
+  ),
+  flinkPodTemplateAllowSidecars: boolFromContract(
+    ENV.flinkPodTemplateAllowSidecars,
+    "flink-pod-template-allow-sidecars",
+    "true",
+  ),
   flinkAzureTenantId: fromContract(ENV.flinkAzureTenantId, {
     flag: "flink-azure-tenant-id",
     valueName: "<guid>",
