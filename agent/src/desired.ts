@@ -11,7 +11,7 @@
 // with an item whose id cannot be read orphans nothing at all (shared/src/controller/desired.ts,
 // docs/decisions.md 23 and 24).
 import { Generations, planSnapshot, type Rejection } from "@meridian/shared/controller/desired";
-import { type DesiredChange, noChange } from "@meridian/shared/controller/desired-change";
+import { type DesiredChange, noChange, snapshotChange } from "@meridian/shared/controller/desired-change";
 import type { AgentEvent, WorkspaceSpec } from "@meridian/shared/protocol/index";
 
 /** What the cluster remembers across restarts. */
@@ -122,24 +122,18 @@ export class DesiredState {
       stale: (w) => this.#generations.check(w.id, w.generation, "spec", cluster.generation(w.id)),
       previous: this.#specs,
     });
-    const before = new Set([...this.#specs.keys(), ...cluster.ids()]);
-    const rejectionChanged = [...new Set([...this.#rejections.keys(), ...plan.rejections.keys()])];
+    const before = {
+      keys: [...this.#specs.keys(), ...cluster.ids()],
+      rejected: [...this.#rejections.keys()],
+      deleting: (id: string) => this.#deleting.has(id),
+    };
     this.#specs.clear();
     for (const [id, spec] of plan.specs) this.#specs.set(id, spec);
     for (const spec of plan.accepted) this.#accept(spec);
     this.#rejections = plan.rejections;
     this.#snapshotSeen = true;
     this.#ambiguous = plan.ambiguous;
-    const orphanCandidates = plan.ambiguous
-      ? []
-      : [...before].filter((id) => !plan.listed.has(id) && !this.#deleting.has(id));
-    return {
-      changed: plan.accepted.map((s) => s.id),
-      orphanCandidates,
-      adopted: [...plan.listed],
-      refusals: plan.refusals,
-      rejectionChanged,
-    };
+    return snapshotChange(plan, (w) => w.id, before);
   }
 
   #accept(spec: WorkspaceSpec): void {
