@@ -2,6 +2,7 @@
 // overrides them (the chart's workspaceAgent.podSecurityContext / .securityContext, passed to the agent
 // as JSON). Only Linux fields Kubernetes defines are accepted, so a misspelled field is refused instead
 // of silently dropped; contradictions the kubelet would only report at container start are refused here.
+import { jsonText } from "@meridian/shared/process/setting-schemas";
 import { z } from "zod";
 
 const id = z.int().min(0).max(2_147_483_647);
@@ -107,25 +108,8 @@ export function securityContextContradictions(sc: WorkspaceAgentSecurityContext)
  * The setting's schema: the raw text (JSON `{"pod": {...}, "container": {...}}`) in, the pair out.
  * Unset means the defaults.
  */
-export const workspaceAgentSecurityContextSetting = z
-  .string()
-  .optional()
-  .transform((raw, ctx): WorkspaceAgentSecurityContext => {
-    if (raw === undefined || raw.trim() === "") return DEFAULT_WORKSPACE_AGENT_SECURITY_CONTEXT;
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch (err) {
-      ctx.addIssue({ code: "custom", message: `is not JSON (${(err as Error).message})` });
-      return z.NEVER;
-    }
-    const parsed = overrideSchema.safeParse(json);
-    const problems = parsed.success
-      ? securityContextContradictions(parsed.data)
-      : parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-    if (problems.length > 0 || !parsed.success) {
-      ctx.addIssue({ code: "custom", message: problems.join("; ") });
-      return z.NEVER;
-    }
-    return parsed.data;
-  });
+export const workspaceAgentSecurityContextSetting = jsonText(
+  overrideSchema,
+  DEFAULT_WORKSPACE_AGENT_SECURITY_CONTEXT,
+  securityContextContradictions,
+);

@@ -97,3 +97,37 @@ export const fileSystemUri = optionalText.pipe(
     .refine((v) => /^[a-z][a-z0-9+.-]*:\/\//.test(v), "must be a URI with a scheme such as s3://")
     .optional(),
 );
+
+/**
+ * A setting whose value is JSON text that `schema` checks (unset or blank: `fallback`). `problems`
+ * names what a value the schema accepted still gets wrong (contradictions between its fields). Text
+ * that is no JSON, or every problem with it, is one issue.
+ */
+export function jsonText<S extends z.ZodType>(
+  schema: S,
+  fallback: z.output<S>,
+  problems: (value: z.output<S>) => string[] = () => [],
+) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): z.output<S> => {
+      if (raw === undefined || raw.trim() === "") return fallback;
+      let json: unknown;
+      try {
+        json = JSON.parse(raw);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: `is not JSON (${(err as Error).message})` });
+        return z.NEVER;
+      }
+      const parsed = schema.safeParse(json);
+      const found = parsed.success
+        ? problems(parsed.data)
+        : parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+      if (found.length > 0 || !parsed.success) {
+        ctx.addIssue({ code: "custom", message: found.join("; ") });
+        return z.NEVER;
+      }
+      return parsed.data;
+    });
+}
