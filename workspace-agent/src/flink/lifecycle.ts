@@ -338,13 +338,16 @@ function setStep(op: Operation, step: OperationStep, input: DecideInput): void {
   op.probed = false;
 }
 
-function continueOperation(
+/** One step of a running operation: what to do now, updating `state`/`op` and recording `events`. */
+type OperationTurn = (
   state: LifecycleState,
   op: Operation,
   input: DecideInput,
   events: LifecycleEvent[],
   now: string,
-): Action {
+) => Action;
+
+const continueOperation: OperationTurn = (state, op, input, events, now) => {
   const { observed } = input;
   const job = observed.job;
   switch (op.step) {
@@ -412,16 +415,10 @@ function continueOperation(
     case "removeAll":
       return { type: "removeAll" };
   }
-}
+};
 
 /** No savepoint can be taken. Reuse the run's restore point if the job never ran, else block. */
-function savepointImpossible(
-  state: LifecycleState,
-  op: Operation,
-  input: DecideInput,
-  events: LifecycleEvent[],
-  now: string,
-): Action {
+const savepointImpossible: OperationTurn = (state, op, input, events, now) => {
   const job = input.observed.job;
   if (!op.stop) {
     op.blocked ??= {
@@ -457,7 +454,7 @@ function savepointImpossible(
     events.push({ reason: "OperationBlocked", message: op.blocked.message, warning: true });
   }
   return { type: "wait", reason: op.blocked.reason, ms: 30_000 };
-}
+};
 
 /** A savepoint operation is done: the nonce is observed; a SAVEPOINT-mode run now restores from it. */
 export function finishSavepoint(state: LifecycleState, op: Operation, events: LifecycleEvent[]): void {
