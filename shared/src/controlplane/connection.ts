@@ -173,10 +173,10 @@ export class Connection {
     const versionError = checkProtocolVersion(what, res.status, res.headers.get(PROTOCOL_HEADER));
     if (versionError) return refuse(versionError);
     if (res.status >= 300 && res.status < 400)
-      return refuse(redirectError(what, res.status, res.headers.get("location"), url));
+      return refuse(redirectError(what, res.status, res.headers.get("location"), url, this.#opts.token));
     if (res.status !== 200) {
       const { text } = await this.#track(readLimited(res.body).catch(() => ({ text: "" })));
-      throw errorFromResponse(what, res.status, text);
+      throw errorFromResponse(what, res.status, text, this.#opts.token);
     }
     const type = res.headers.get("content-type") ?? "";
     if (!/^text\/event-stream(;|$)/i.test(type.trim()))

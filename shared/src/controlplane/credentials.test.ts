@@ -107,3 +107,25 @@ test("requestWorkspaceCredential posts to the agent's path and validates the ans
   assert.equal(srv.seen[0]!.method, "POST");
   await assert.rejects(requestWorkspaceCredential(srv.endpoint(), "agent-1", "team-a"), /token: /);
 });
+
+test("a credential for another workspace, or with a token that is no header value, is refused", async (t) => {
+  const srv = await startFakeServer();
+  t.after(() => srv.close());
+  const good = { workspaceId: "team-a", token: "ws-token-0123456789", expiresAt: "2030-01-01T00:00:00Z" };
+  const answers = [
+    { ...good, workspaceId: "team-b" },
+    { ...good, token: "ws-token-0123456789\r\nx-evil: 1" },
+  ];
+  srv.handle((_req, res) => {
+    res.writeHead(200, { "content-type": "application/json", "meridian-protocol-version": "1" });
+    res.end(JSON.stringify(answers[srv.seen.length - 1]));
+  });
+  await assert.rejects(
+    requestWorkspaceCredential(srv.endpoint(), "agent-1", "team-a"),
+    /answered with a credential for workspace "team-b", not "team-a"; refused/,
+  );
+  await assert.rejects(
+    requestWorkspaceCredential(srv.endpoint(), "agent-1", "team-a"),
+    /token: must be visible ASCII/,
+  );
+});

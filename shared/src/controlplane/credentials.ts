@@ -8,6 +8,7 @@ import {
   type WorkspaceCredential,
   workspaceCredential,
 } from "@meridian/shared/protocol/index";
+import { ProtocolError } from "./errors.ts";
 import { type Endpoint, requestJson } from "./http.ts";
 import type { TokenSource } from "./token-source.ts";
 
@@ -136,14 +137,11 @@ export async function requestWorkspaceCredential(
   workspaceId: string,
   opts: { timeoutMs?: number } = {},
 ): Promise<WorkspaceCredential> {
-  const c = await requestJson(agentEndpoint, {
-    path: paths.workspaceCredential(agentId, workspaceId),
-    schema: workspaceCredential,
-    ...opts,
-  });
+  const path = paths.workspaceCredential(agentId, workspaceId);
+  const c = await requestJson(agentEndpoint, { path, schema: workspaceCredential, ...opts });
   if (!c)
     throw new Error(`the control plane answered the credential request for ${workspaceId} with no body`);
-  return c;
+  return forWorkspace(c, workspaceId, path);
 }
 
 /** A workspace renews its own credential (with its current, still valid workspace token). */
@@ -152,12 +150,20 @@ export async function refreshWorkspaceCredential(
   workspaceId: string,
   opts: { timeoutMs?: number } = {},
 ): Promise<WorkspaceCredential> {
-  const c = await requestJson(workspaceEndpoint, {
-    path: paths.workspaceCredentialRefresh(workspaceId),
-    schema: workspaceCredential,
-    ...opts,
-  });
+  const path = paths.workspaceCredentialRefresh(workspaceId);
+  const c = await requestJson(workspaceEndpoint, { path, schema: workspaceCredential, ...opts });
   if (!c)
     throw new Error(`the control plane answered the credential refresh for ${workspaceId} with no body`);
-  return c;
+  return forWorkspace(c, workspaceId, path);
+}
+
+/**
+ * `c` if it is for the workspace asked about. One for another workspace is refused: kept, it would
+ * put another workspace's token into this workspace's Secret.
+ */
+function forWorkspace(c: WorkspaceCredential, workspaceId: string, path: string): WorkspaceCredential {
+  if (c.workspaceId === workspaceId) return c;
+  throw new ProtocolError(
+    `POST ${path}: the control plane answered with a credential for workspace ${JSON.stringify(c.workspaceId.slice(0, 80))}, not ${JSON.stringify(workspaceId)}; refused`,
+  );
 }

@@ -70,3 +70,21 @@ test("a redirect backs off long and names where it pointed and the setting to ch
   for (const status of [300, 304, 308])
     assert.equal(classify(errorFromResponse("GET /s", status, "")).kind, "fatal-backoff-long");
 });
+
+test("a token the server repeats in an error body or a Location is cut out of the reason", () => {
+  const token = "mrd_agent_abc/DEF+ghi=";
+  const echoed = errorFromResponse("GET /s", 500, body("unavailable", `bad token Bearer ${token}`), token);
+  assert.equal(echoed.message, "GET /s: http 500 unavailable: bad token Bearer [REDACTED]");
+  assert.equal(echoed.serverMessage, "bad token Bearer [REDACTED]");
+  const excerpt = errorFromResponse("GET /s", 502, `<p>${token}</p>`, token);
+  assert.ok(!excerpt.message.includes(token), excerpt.message);
+  const moved = redirectError(
+    "GET /s",
+    307,
+    `http://evil.example/?t=${encodeURIComponent(token)}`,
+    "http://cp/s",
+    token,
+  );
+  assert.match(moved.message, /a redirect to "http:\/\/evil\.example\/\?t=\[REDACTED\]"/);
+  assert.ok(!moved.message.includes(encodeURIComponent(token)));
+});

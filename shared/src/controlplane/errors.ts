@@ -40,11 +40,27 @@ export class ProtocolError extends Error {
 }
 
 /**
+ * `text` without `token` (as sent, or percent-encoded as in a URL): what a server writes back
+ * becomes part of a reason, and a server that echoes the Authorization header must not put the
+ * token into a log line.
+ */
+export function withoutToken(text: string, token: string | undefined): string {
+  if (!token || token.length < 8) return text;
+  return text.split(token).join("[REDACTED]").split(encodeURIComponent(token)).join("[REDACTED]");
+}
+
+/**
  * Builds the ProtocolError for a non-2xx answer from its status and raw body text. A body that is
  * not the protocol's `{error:{code,message}}` (a proxy's HTML page, say) keeps the status and a
- * short excerpt.
+ * short excerpt. `token`, the one the request carried, is cut out of whatever the body repeats.
  */
-export function errorFromResponse(what: string, status: number, bodyText: string): ProtocolError {
+export function errorFromResponse(
+  what: string,
+  status: number,
+  bodyText: string,
+  token?: string,
+): ProtocolError {
+  bodyText = withoutToken(bodyText, token);
   let json: unknown;
   try {
     json = JSON.parse(bodyText);
@@ -70,15 +86,19 @@ export function errorFromResponse(what: string, status: number, bodyText: string
 /**
  * A 3xx answer. Redirects are never followed (design principle 9): a control plane that moved is a
  * configuration change, and following one would hand the cluster to whoever answers at the new
- * address. The message names where it pointed and which setting to change.
+ * address. The message names where it pointed (without `token`, should the Location carry the one
+ * the request did) and which setting to change.
  */
 export function redirectError(
   what: string,
   status: number,
   location: string | null | undefined,
   requestUrl: string,
+  token?: string,
 ): ProtocolError {
-  const to = location ? `to ${describeLocation(location, requestUrl)}` : "without a Location header";
+  const to = location
+    ? `to ${describeLocation(withoutToken(location, token), requestUrl)}`
+    : "without a Location header";
   return new ProtocolError(
     `${what}: the control plane answered http ${status}, a redirect ${to}; redirects are never followed. ` +
       "If the control plane has moved, set the agent's control-plane URL (--control-plane-url, " +

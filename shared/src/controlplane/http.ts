@@ -211,8 +211,9 @@ async function requestOnce<T>(endpoint: Endpoint, opts: RequestJsonOptions<T>): 
   if (versionError) throw versionError;
   const location = res.headers.location;
   if (res.statusCode >= 300 && res.statusCode < 400)
-    throw redirectError(what, res.statusCode, Array.isArray(location) ? location[0] : location, url);
-  if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(what, res.statusCode, body.text);
+    throw redirectError(what, res.statusCode, Array.isArray(location) ? location[0] : location, url, token);
+  if (res.statusCode < 200 || res.statusCode >= 300)
+    throw errorFromResponse(what, res.statusCode, body.text, token);
   if (body.truncated)
     throw new ProtocolError(
       `${what}: the answer is larger than the ${formatBytes(MAX_RESPONSE_BYTES)} limit of a control-plane answer; refused unread`,

@@ -2,6 +2,7 @@
 // bounded number of bytes: an event whose data grows past its limit is refused and the rest of it is
 // skipped as it arrives, keeping only its short `event:` and `id:` lines, so the stream goes on and
 // the refusal can name the event and move the last event id past it.
+import { showEventType } from "@meridian/shared/protocol/events";
 import { formatBytes } from "@meridian/shared/protocol/limits";
 
 export interface SseMessage {
@@ -176,7 +177,7 @@ export class SseParser {
       this.#o.onRefused({
         type,
         id,
-        reason: `event "${type.slice(0, 100)}" exceeds the ${limit} limit of ${what}; its data was skipped unread`,
+        reason: `event ${showEventType(type)} exceeds the ${limit} limit of ${what}; its data was skipped unread`,
       });
     } else if (data.length > 0) this.#o.onMessage({ type, id, data: data.join("\n") });
   }

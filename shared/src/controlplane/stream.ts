@@ -8,13 +8,14 @@ import { silentLogger } from "@meridian/shared/log";
 import {
   agentEvents,
   type EventOf,
-  jsonDepthError,
+  jsonTextError,
   MAX_EVENT_ID_LENGTH,
   type ParseResult,
   parseEvent,
   paths,
   type RefusedItem,
   type RejectedEvents,
+  showEventType,
   workspaceEvents,
 } from "@meridian/shared/protocol/index";
 import { Backoff, type BackoffOptions, longBackoffMs } from "../backoff.ts";
@@ -178,10 +179,11 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
       this.#reject(connectionId, type, id, idError);
       return;
     }
-    const depthError = jsonDepthError(data);
-    if (depthError) {
+    // Nesting past the limit, or a key given twice: refused before anything parses the text.
+    const textError = jsonTextError(data);
+    if (textError) {
       this.#lastEventId = id;
-      this.#reject(connectionId, type, id, `event "${type.slice(0, 100)}" is refused: ${depthError}`);
+      this.#reject(connectionId, type, id, `event ${showEventType(type)} is refused: ${textError}`);
       return;
     }
     const parsed: ParseResult<EventOf<M>> = parseEvent(this.#o.events, type, id, data);
@@ -205,11 +207,12 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
   }
 
   #checkId(type: string, id: string | undefined): string | undefined {
-    if (id === undefined) return `event "${type}" carries no new id`;
-    if (!/^\d{1,40}$/.test(id)) return `event "${type}" has id "${id.slice(0, 40)}", not a decimal number`;
+    if (id === undefined) return `event ${showEventType(type)} carries no new id`;
+    if (!/^\d{1,40}$/.test(id))
+      return `event ${showEventType(type)} has id ${JSON.stringify(id.slice(0, 40))}, not a decimal number`;
     const last = this.#lastEventId;
     if (type !== "snapshot" && last !== undefined && /^\d+$/.test(last) && !(BigInt(id) > BigInt(last)))
-      return `event "${type}" has id ${id}, not after the last event id ${last}`;
+      return `event ${showEventType(type)} has id ${id}, not after the last event id ${last}`;
     return undefined;
   }
 

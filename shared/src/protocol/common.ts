@@ -1,6 +1,11 @@
 // Building blocks shared by every message of protocol v1.
 import { z } from "zod";
-import { MAX_ERROR_MESSAGE_LENGTH, MAX_EVENT_ID_LENGTH, MAX_QUANTITY_LENGTH } from "./limits.ts";
+import {
+  MAX_ERROR_MESSAGE_LENGTH,
+  MAX_EVENT_ID_LENGTH,
+  MAX_IMAGE_LENGTH,
+  MAX_QUANTITY_LENGTH,
+} from "./limits.ts";
 
 /** Protocol version spoken by this build; sent in PROTOCOL_HEADER on every request and response. */
 export const PROTOCOL_VERSION = "1";
@@ -35,6 +40,28 @@ export const quantity = z
   .regex(
     /^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/,
     "must be a Kubernetes quantity such as 500m, 2, 1Gi",
+  );
+
+/**
+ * A container image reference as container runtimes parse it (the distribution/reference grammar):
+ * `[host[:port]/]path[:tag][@digest]`, lowercase path components. What a runtime cannot parse is
+ * refused here rather than judged by the registry policy as text: `ghcr.io/org/../evil/x` lies under
+ * `ghcr.io/org` as a string, a line break or a space would hide a second reference, and the API
+ * server refuses leading and trailing spaces only after the rest of a workspace was written.
+ */
+const HOST_PART = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const PATH_PART = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE_REFERENCE = new RegExp(
+  `^(?:${HOST_PART}(?:\\.${HOST_PART})*(?::[0-9]+)?/)?${PATH_PART}(?:/${PATH_PART})*` +
+    "(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$",
+);
+export const imageReference = z
+  .string()
+  .min(1)
+  .max(MAX_IMAGE_LENGTH)
+  .regex(
+    IMAGE_REFERENCE,
+    "must be an image reference such as registry.example.com/team/image:tag (lowercase path, no spaces, '..' or line breaks)",
   );
 
 export const generation = z.number().int().min(1);

@@ -8,7 +8,12 @@ import { MAX_NAME_LENGTH, MAX_TOKEN_LENGTH } from "./limits.ts";
  */
 export const workspaceCredential = z.object({
   workspaceId: z.string().max(MAX_NAME_LENGTH),
-  token: z.string().min(16).max(MAX_TOKEN_LENGTH),
+  /** Sent as `Authorization: Bearer <token>`: visible ASCII only, never a line break into a header. */
+  token: z
+    .string()
+    .min(16)
+    .max(MAX_TOKEN_LENGTH)
+    .regex(/^[\x21-\x7e]+$/, "must be visible ASCII characters only (it is sent in an HTTP header)"),
   expiresAt: z.iso.datetime(),
 });
 export type WorkspaceCredential = z.infer<typeof workspaceCredential>;

@@ -1,12 +1,11 @@
 // The Flink deployment: desired state of one Flink application, and its reported status.
 import { z } from "zod";
-import { condition, dns1035Label, generation, rejectedEvents, resources } from "./common.ts";
+import { condition, dns1035Label, generation, imageReference, rejectedEvents, resources } from "./common.ts";
 import { flinkConfiguration } from "./flink-configuration.ts";
 import {
   formatBytes,
   MAX_CLASS_NAME_LENGTH,
   MAX_DEPLOYMENT_SPEC_BYTES,
-  MAX_IMAGE_LENGTH,
   MAX_JOB_ARG_LENGTH,
   MAX_JOB_ARGS,
   MAX_URI_LENGTH,
@@ -25,7 +24,7 @@ export const deploymentSpec = z.object({
    */
   name: dns1035Label(40),
   generation,
-  image: z.string().min(1).max(MAX_IMAGE_LENGTH),
+  image: imageReference,
   job: z.object({
     /** Path of the job jar inside the image, e.g. `local:///opt/flink/usrlib/job.jar`. */
     jarURI: z.string().min(1).max(MAX_URI_LENGTH),

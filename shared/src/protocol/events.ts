@@ -57,6 +57,17 @@ export type WorkspaceEvent = EventOf<typeof workspaceEvents>;
 
 export type ParseResult<E> = { ok: true; event: E } | { ok: false; error: string };
 
+/** How long an event type may be in a reason; a hostile one can be megabytes long. */
+const TYPE_SHOWN = 100;
+
+/**
+ * An event type as reasons and logs show it: JSON-quoted (control characters escaped, so a type
+ * cannot forge terminal output) and cut to 100 characters with an ellipsis.
+ */
+export function showEventType(type: string): string {
+  return JSON.stringify(type.length > TYPE_SHOWN ? `${type.slice(0, TYPE_SHOWN)}…` : type);
+}
+
 /**
  * Validates one SSE message against a stream's event map. Never throws: a message that is not
  * JSON, of an unknown type, or not matching its schema yields `ok: false` with a readable reason
@@ -70,7 +81,7 @@ export function parseEvent<M extends EventMap>(
   data: string,
 ): ParseResult<EventOf<M>> {
   const schema = Object.hasOwn(map, type) ? map[type] : undefined;
-  if (!schema) return { ok: false, error: `unknown event type "${type}"` };
+  if (!schema) return { ok: false, error: `unknown event type ${showEventType(type)}` };
   let json: unknown;
   try {
     json = JSON.parse(data);

@@ -4,6 +4,7 @@ export * from "./credentials.ts";
 export * from "./deployment.ts";
 export * from "./events.ts";
 export * from "./flink-configuration.ts";
+export * from "./json-text.ts";
 export * from "./limits.ts";
 export * from "./paths.ts";
 export * from "./workspace.ts";

@@ -1,8 +1,16 @@
 // The workspace: what the control plane wants the agent to create, and what the agent reports back.
 import { compareQuantities, isQuantity } from "@meridian/shared/kube/quantity";
 import { z } from "zod";
-import { condition, dnsLabel, generation, quantity, rejectedEvents, resources } from "./common.ts";
-import { MAX_DISPLAY_NAME_LENGTH, MAX_IMAGE_LENGTH } from "./limits.ts";
+import {
+  condition,
+  dnsLabel,
+  generation,
+  imageReference,
+  quantity,
+  rejectedEvents,
+  resources,
+} from "./common.ts";
+import { MAX_DISPLAY_NAME_LENGTH } from "./limits.ts";
 import { workspaceIdentity, workspaceStorage } from "./workspace-storage.ts";
 
 export const workspaceSpec = z.object({
@@ -19,7 +27,7 @@ export const workspaceSpec = z.object({
   workspaceAgent: z
     .object({
       /** Overrides the agent's configured workspace-agent image; must pass the local policy. */
-      image: z.string().min(1).max(MAX_IMAGE_LENGTH).optional(),
+      image: imageReference.optional(),
       /** Requests at most the limits, as the API server requires of a container. */
       resources: z
         .object({ requests: resources, limits: resources })
