@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  type DeploymentSpec,
-  type DeploymentSpecInput,
-  deploymentSpec,
-} from "@meridian/shared/protocol/index";
+import type { DeploymentSpec, DeploymentSpecInput } from "@meridian/shared/protocol/index";
 import {
   type Action,
   type Decision,
@@ -16,19 +12,10 @@ import {
 import { applyOutcome } from "./lifecycle-outcome.ts";
 import { heldGeneration, type LifecycleState } from "./lifecycle-state.ts";
 import { specHash } from "./objects.ts";
+import { specOf } from "./spec.testutil.ts";
 
-const base: DeploymentSpecInput = {
-  name: "orders",
-  generation: 1,
-  image: "flink:2.3.0",
-  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
-  parallelism: 1,
-  jobManager: { resources: { cpu: "1", memory: "1Gi" } },
-  taskManager: { resources: { cpu: "1", memory: "1536Mi" }, taskSlots: 1 },
-  state: "RUNNING",
-};
 const spec = (over: Partial<DeploymentSpecInput> = {}): DeploymentSpec =>
-  deploymentSpec.parse({ ...base, ...over });
+  specOf({ taskManager: { resources: { cpu: "1", memory: "1536Mi" }, taskSlots: 1 }, ...over });
 const want = (s: DeploymentSpec): Desired => ({ deleted: false, spec: s, specHash: specHash(s) });
 
 /** A tiny harness: keeps the persisted state, the clock and the world Flink/Kubernetes show. */

@@ -3,8 +3,8 @@ import { PassThrough } from "node:stream";
 import { after, before, test } from "node:test";
 import { FakeApiServer } from "@meridian/shared/kube/fake-apiserver";
 import { createLogger } from "@meridian/shared/log";
-import { deploymentSpec } from "@meridian/shared/protocol/index";
 import { NameGuard } from "./name-guard.ts";
+import { specOf } from "./spec.testutil.ts";
 
 let api: FakeApiServer;
 before(async () => {
@@ -14,16 +14,7 @@ after(() => api.stop());
 
 const NS = "/api/v1/namespaces/mw-a";
 const ours = { "app.kubernetes.io/managed-by": "meridian-workspace-agent", "meridian.dev/workspace": "a" };
-const spec = deploymentSpec.parse({
-  name: "orders",
-  generation: 1,
-  image: "flink:2.3.0",
-  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
-  parallelism: 2,
-  jobManager: { resources: { cpu: "1", memory: "1Gi" } },
-  taskManager: { resources: { cpu: "1", memory: "1Gi" }, taskSlots: 1 },
-  state: "RUNNING",
-});
+const spec = specOf({ parallelism: 2 });
 
 function logged() {
   const lines: string[] = [];

@@ -1,24 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { V1Pod } from "@kubernetes/client-node";
-import { deploymentSpec } from "@meridian/shared/protocol/index";
 import type { DeploymentContext } from "./objects.ts";
 import { PodBackoff, planPods } from "./pods.ts";
+import { specOf } from "./spec.testutil.ts";
 
 const ctx: DeploymentContext = {
   workspaceId: "w",
   namespace: "mw-w",
   savepointBaseDir: undefined,
-  spec: deploymentSpec.parse({
-    name: "orders",
-    generation: 1,
-    image: "flink:2.3.0",
-    job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
-    parallelism: 2,
-    jobManager: { resources: { cpu: "1", memory: "1Gi" } },
-    taskManager: { resources: { cpu: "1", memory: "1Gi" }, taskSlots: 1 },
-    state: "RUNNING",
-  }),
+  spec: specOf({ parallelism: 2 }),
 };
 const owner = { name: "orders-flink-config", uid: "u" };
 const run = { id: 2, specHash: "h" };

@@ -1,5 +1,9 @@
 // A minimal valid Flink deployment spec for tests: override what a test is about.
-import type { DeploymentSpecInput } from "@meridian/shared/protocol/index";
+import {
+  type DeploymentSpec,
+  type DeploymentSpecInput,
+  deploymentSpec,
+} from "@meridian/shared/protocol/index";
 
 export const SPEC_INPUT: DeploymentSpecInput = {
   name: "orders",
@@ -11,3 +15,8 @@ export const SPEC_INPUT: DeploymentSpecInput = {
   taskManager: { resources: { cpu: "1", memory: "1Gi" }, taskSlots: 1 },
   state: "RUNNING",
 };
+
+/** SPEC_INPUT with `over` on top, parsed as the workspace agent receives it. */
+export function specOf(over: Partial<DeploymentSpecInput> = {}): DeploymentSpec {
+  return deploymentSpec.parse({ ...SPEC_INPUT, ...over });
+}
