@@ -8,21 +8,13 @@ import { after, before, test } from "node:test";
 import { workspaceEvents } from "@meridian/shared/protocol/index";
 import fc from "fast-check";
 import { fuzzParams } from "../fuzz.testutil.ts";
+import { deploymentSpecInput } from "../protocol/deployment-spec.testutil.ts";
 import { type FakeServer, sseHead, startFakeServer, until } from "./fake-server.testutil.ts";
 import type { Endpoint } from "./http.ts";
 import { chunksAt } from "./sse-reference.testutil.ts";
 import { StreamClient } from "./stream.ts";
 
-const dep = (name: string) => ({
-  name,
-  generation: 1,
-  image: "flink:2.3.0",
-  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
-  parallelism: 1,
-  jobManager: { resources: { cpu: "1", memory: "1Gi" } },
-  taskManager: { resources: { cpu: "1", memory: "1Gi" }, taskSlots: 1 },
-  state: "RUNNING",
-});
+const dep = (name: string) => deploymentSpecInput({ name });
 
 const TYPES = ["snapshot", "deployment.upsert", "deployment.delete", "workspace.upsert", "message"] as const;
 type Type = (typeof TYPES)[number];

@@ -2,22 +2,14 @@ import assert from "node:assert/strict";
 import type { ServerResponse } from "node:http";
 import { test } from "node:test";
 import { workspaceEvents } from "@meridian/shared/protocol/index";
+import { deploymentSpecInput } from "../protocol/deployment-spec.testutil.ts";
 import { jsonError, sleep, sseEvent, sseHead, startFakeServer, until } from "./fake-server.testutil.ts";
 import { StreamClient, type StreamClientOptions } from "./stream.ts";
 import type { StreamClientEvents } from "./stream-events.ts";
 import type { TokenSource } from "./token-source.ts";
 
 type Ev = StreamClientEvents<typeof workspaceEvents>;
-const dep = (name: string, generation = 1) => ({
-  name,
-  generation,
-  image: "flink:2.1",
-  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
-  parallelism: 1,
-  jobManager: { resources: { cpu: "1", memory: "1Gi" } },
-  taskManager: { resources: { cpu: "1", memory: "1Gi" }, taskSlots: 1 },
-  state: "RUNNING",
-});
+const dep = (name: string, generation = 1) => deploymentSpecInput({ name, generation, image: "flink:2.1" });
 const snapshot = (id: string, names: string[] = []) => ({
   id,
   event: "snapshot",

@@ -1,18 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { deploymentSpecInput } from "./deployment-spec.testutil.ts";
 import { agentEvents, parseEvent, workspaceEvents } from "./events.ts";
 
 const ws = { id: "team-a", generation: 1, quota: { cpu: "4", memory: "8Gi" } };
-const dep = {
-  name: "orders",
+const dep = deploymentSpecInput({
   generation: 2,
   image: "flink:2.1",
-  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
   parallelism: 2,
-  jobManager: { resources: { cpu: "1", memory: "1Gi" } },
   taskManager: { resources: { cpu: "1", memory: "1536Mi" }, taskSlots: 1 },
-  state: "RUNNING",
-};
+});
 
 test("a valid snapshot parses and gets defaults", () => {
   const r = parseEvent(agentEvents, "snapshot", "7", JSON.stringify({ workspaces: [ws] }));

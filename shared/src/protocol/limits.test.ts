@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { workspaceCredential } from "./credentials.ts";
+import { deploymentSpecInput } from "./deployment-spec.testutil.ts";
 import { agentEvents, parseEvent, workspaceEvents } from "./events.ts";
 import {
   formatBytes,
@@ -16,16 +17,7 @@ import {
   maxEventBytes,
 } from "./limits.ts";
 
-const dep = {
-  name: "orders",
-  generation: 1,
-  image: "flink:2.1",
-  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
-  parallelism: 1,
-  jobManager: { resources: { cpu: "1", memory: "1Gi" } },
-  taskManager: { resources: { cpu: "1", memory: "1Gi" }, taskSlots: 1 },
-  state: "RUNNING",
-};
+const dep = deploymentSpecInput({ image: "flink:2.1" });
 const upsert = (d: object) =>
   parseEvent(workspaceEvents, "deployment.upsert", "1", JSON.stringify({ deployment: { ...dep, ...d } }));
 const errorOf = (r: { ok: boolean; error?: string }) => (r.ok ? "" : (r.error ?? ""));
