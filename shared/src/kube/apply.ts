@@ -1,4 +1,5 @@
-// Server-side apply and delete: the only two ways Meridian writes the objects it owns.
+// Server-side apply and delete: the only two ways Meridian writes the objects it owns; and the read of
+// one object by type and name that decides whether either may touch it.
 import type { KubeClient } from "./client.ts";
 import { isNotFound } from "./errors.ts";
 import { type KubeObject, type ResourceType, resourcePath } from "./resources.ts";
@@ -54,6 +55,16 @@ export async function applyObjectDetailed<T extends KubeObject>(
     priority: opts.priority,
   });
   return { object: res.body, created: res.status === 201 };
+}
+
+/** The object of `type` named `name` (in `namespace`) as the API server has it; undefined when absent. */
+export async function getObject(
+  client: KubeClient,
+  type: ResourceType,
+  namespace: string | undefined,
+  name: string,
+): Promise<KubeObject | undefined> {
+  return client.getOrUndefined<KubeObject>(resourcePath(type, namespace, name));
 }
 
 export interface DeleteOptions {

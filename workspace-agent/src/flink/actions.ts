@@ -3,18 +3,11 @@
 // failed savepoint): those are outcomes. Kubernetes errors other than not-found do throw, so the
 // reconcile is retried with back-off.
 import type { V1Pod } from "@kubernetes/client-node";
-import { deleteObject } from "@meridian/shared/kube/apply";
+import { deleteObject, getObject } from "@meridian/shared/kube/apply";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import { MANAGED_BY_WORKSPACE_AGENT } from "@meridian/shared/kube/labels";
 import { isOwnedBy } from "@meridian/shared/kube/ownership";
-import {
-  CONFIG_MAPS,
-  type KubeObject,
-  PODS,
-  type ResourceType,
-  resourcePath,
-  SERVICES,
-} from "@meridian/shared/kube/resources";
+import { CONFIG_MAPS, PODS, type ResourceType, SERVICES } from "@meridian/shared/kube/resources";
 import type { Action, Outcome } from "./lifecycle.ts";
 import { names } from "./objects.ts";
 import { isTerminating } from "./pods.ts";
@@ -90,7 +83,7 @@ function simple(r: RestResult<unknown>): Outcome {
  * resourceVersion preconditions); anyone else's object of that name is left alone.
  */
 async function deleteIfOurs(ctx: ActionContext, type: ResourceType, name: string): Promise<void> {
-  const obj = await ctx.client.getOrUndefined<KubeObject>(resourcePath(type, ctx.namespace, name));
+  const obj = await getObject(ctx.client, type, ctx.namespace, name);
   if (!obj || !isOwnedBy(obj, MANAGED_BY_WORKSPACE_AGENT, ctx.workspaceId)) return;
   await deleteObject(ctx.client, type, ctx.namespace, name, {
     propagationPolicy: "Background",

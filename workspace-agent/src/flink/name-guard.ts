@@ -5,17 +5,11 @@
 // deployment: server-side apply would take it over, and the ConfigMap's garbage collection would
 // later delete it. The watch caches are label-selected, so this asks the API server, and only when
 // the cache has nothing of ours under that name (a new deployment, a deleted Service).
+import { getObject } from "@meridian/shared/kube/apply";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import { MANAGED_BY_WORKSPACE_AGENT } from "@meridian/shared/kube/labels";
 import { notOwnedReason } from "@meridian/shared/kube/ownership";
-import {
-  CONFIG_MAPS,
-  type KubeObject,
-  PODS,
-  type ResourceType,
-  resourcePath,
-  SERVICES,
-} from "@meridian/shared/kube/resources";
+import { CONFIG_MAPS, PODS, type ResourceType, SERVICES } from "@meridian/shared/kube/resources";
 import { F, type Logger } from "@meridian/shared/log";
 import { type DeploymentSpec, taskManagerReplicas } from "@meridian/shared/protocol/index";
 import { names } from "./objects.ts";
@@ -62,7 +56,7 @@ export class NameGuard {
 
   async #foreign(type: ResourceType, name: string, deployment: string): Promise<string | undefined> {
     const { client, namespace, workspaceId } = this.#o;
-    const obj = await client.getOrUndefined<KubeObject>(resourcePath(type, namespace, name));
+    const obj = await getObject(client, type, namespace, name);
     const why = obj && notOwnedReason(obj, MANAGED_BY_WORKSPACE_AGENT, workspaceId);
     if (!why) return undefined;
     return (
