@@ -2,27 +2,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { WORKSPACE_AGENT_ENV as ENV } from "@meridian/shared/contract/workspace-agent-env";
 import { workspaceSpec } from "@meridian/shared/protocol/index";
+import { buildContext } from "./build-context.testutil.ts";
 import { desiredObjects, workspaceAgentEnv } from "./objects.ts";
-import { DEFAULT_WORKSPACE_AGENT_SECURITY_CONTEXT } from "./security-context.ts";
 import { buildFlinkServiceAccount } from "./storage-objects.ts";
 
-const ctx = {
-  namespacePrefix: "mw-",
-  image: "ghcr.io/meridian-dev/meridian-workspace-agent:0.1.0",
-  pullPolicy: "IfNotPresent" as const,
-  pullSecrets: [],
-  controlPlaneUrl: "https://cp.example.com",
-  logLevel: "info",
-  caPem: undefined,
-  httpsProxy: undefined,
-  noProxy: undefined,
-  flinkAllowedRegistries: [],
-  flinkAllowedJarURIs: [],
-  orphanGracePeriodSeconds: 3600,
-  savepointBaseDir: undefined,
-  securityContext: DEFAULT_WORKSPACE_AGENT_SECURITY_CONTEXT,
-  storageS3: { endpoint: "http://127.0.0.1:9000", pathStyleAccess: true },
-};
+const ctx = buildContext({ storageS3: { endpoint: "http://127.0.0.1:9000", pathStyleAccess: true } });
 const ws = (extra: Record<string, unknown> = {}) =>
   workspaceSpec.parse({ id: "team-a", generation: 1, quota: { cpu: "1", memory: "1Gi" }, ...extra });
 const envOf = (spec: ReturnType<typeof ws>) =>
