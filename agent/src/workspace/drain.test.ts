@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
 import test from "node:test";
+import type { ReconcileContext } from "@meridian/shared/controller/result";
 import type { KubeObject } from "@meridian/shared/kube/resources";
+import { silentLogger } from "@meridian/shared/log";
+import { DesiredState } from "../desired.ts";
+import type { AgentMetrics } from "../metrics.ts";
+import type { ApplyDeps } from "./apply.ts";
 import { deletionCondition } from "./deletion-status.ts";
 import { type DrainProgress, readDeployments } from "./drain.ts";
+import type { LifecycleDeps } from "./lifecycle.ts";
+import { workspaceReconciler } from "./reconcile.ts";
+import { WorkspaceRecords } from "./record.ts";
 import { ConditionBook } from "./status.ts";
 
 const cm = (name: string, state?: unknown): KubeObject => ({
@@ -75,4 +83,50 @@ test("DeletionBlocked: blocked names the deployment, the reason and the force an
   assert.equal(drained?.status, "False");
   assert.equal(drained?.reason, "Drained");
   assert.match(drained?.message ?? "", /b: s3:\/\/x\/b\/sp-2/);
+});
+
+test("an agent restarted mid-drain resumes the deletion (the Secret's mark) instead of starting an orphan grace period", async () => {
+  const ns: KubeObject = { apiVersion: "v1", kind: "Namespace", metadata: { name: "mw-a" } };
+  const secret: KubeObject = {
+    metadata: {
+      name: "meridian-workspace-credential",
+      annotations: { "meridian.dev/workspace-deleting": "x" },
+    },
+  };
+  const caches = {
+    get: (type: { plural: string }, _ns: unknown, name: string) =>
+      type.plural === "namespaces" ? (name === "mw-a" ? ns : undefined) : secret,
+  };
+  const desired = new DesiredState();
+  const change = desired.apply(
+    { type: "snapshot", id: "1", data: { workspaces: [], refused: [] } },
+    { ids: () => ["a"], generation: () => undefined },
+  );
+  const records = new WorkspaceRecords();
+  for (const id of change.orphanCandidates) records.ensure(id).orphanCandidate = true;
+  const writes: string[] = [];
+  const lifecycle = {
+    kube: new Proxy({}, { get: (_o, verb) => () => writes.push(String(verb)) }),
+    caches,
+    recorder: { record: async () => {} },
+    namespacePrefix: "mw-",
+    orphanGracePeriodMs: 86_400_000,
+    now: () => Date.now(),
+  } as unknown as LifecycleDeps;
+  const reconcile = workspaceReconciler({
+    apply: {} as ApplyDeps,
+    lifecycle,
+    desired,
+    records,
+    metrics: {} as AgentMetrics,
+  });
+  const ctx: ReconcileContext = {
+    signal: new AbortController().signal,
+    reconcileId: "00000000",
+    logger: silentLogger(),
+    failures: 0,
+  };
+  assert.deepEqual(await reconcile("a", ctx), { outcome: "orphaned", writes: 0, requeueAfterMs: 0 });
+  assert.equal(desired.isDeleting("a"), true);
+  assert.deepEqual(writes, [], "no orphan mark written");
 });

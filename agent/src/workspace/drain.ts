@@ -86,6 +86,16 @@ export function readDeployments(configMaps: KubeObject[], progress: DrainProgres
 }
 
 /**
+ * The deletion of workspace `id` had begun (its credential Secret carries the mark): an agent that
+ * restarted mid-drain forgot the delete, and resumes it rather than starting an orphan grace period.
+ */
+export function deletionStarted(deps: LifecycleDeps, id: string): boolean {
+  const ns = namespaceName(deps.namespacePrefix, id);
+  const secret = deps.caches.get<KubeObject>(SECRETS, ns, NAMES.secret);
+  return secret?.metadata?.annotations?.[ANNOTATION_WORKSPACE_DELETING] !== undefined;
+}
+
+/**
  * One step of the drain of workspace `id`: marks the credential Secret (once), reads what is left.
  * "drained" when nothing is left, the namespace is gone or already terminating, or the namespace
  * carries the force annotation.

@@ -11,7 +11,7 @@ import type { DesiredState } from "../desired.ts";
 import type { AgentMetrics } from "../metrics.ts";
 import { type ApplyDeps, applyWorkspace, type CredentialResult } from "./apply.ts";
 import { credentialRetryDelay } from "./credentials.ts";
-import { drainWorkspace } from "./drain.ts";
+import { deletionStarted, drainWorkspace } from "./drain.ts";
 import { deleteNamespace, type LifecycleDeps, markOrphan } from "./lifecycle.ts";
 import { noticeConflict, noticeRefusal } from "./notices.ts";
 import type { WorkspaceRecord, WorkspaceRecords } from "./record.ts";
@@ -130,6 +130,14 @@ async function deleteStep(d: WorkspaceReconcileDeps, id: string, ctx: ReconcileC
 }
 
 async function orphanStep(d: WorkspaceReconcileDeps, id: string, ctx: ReconcileContext): Promise<Result> {
+  if (deletionStarted(d.lifecycle, id)) {
+    ctx.logger.warn(
+      "the workspace's deletion had begun before (its credential Secret is marked); resuming it",
+    );
+    d.desired.markDeleting(id);
+    d.records.ensure(id).orphanCandidate = false;
+    return { outcome: "orphaned", writes: 0, requeueAfterMs: 0 };
+  }
   const step = await markOrphan(d.lifecycle, id, ctx.signal);
   if (step.state === "gone") {
     d.records.delete(id);
