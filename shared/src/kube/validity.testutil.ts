@@ -78,11 +78,7 @@ export function assertValidMetadata(obj: Metadata, nameIs: (s: string) => boolea
 }
 
 /** Asserts the labels every Meridian object carries (docs/CONVENTIONS.md), plus `extra`. */
-export function assertMeridianLabels(
-  obj: Metadata,
-  managedBy: string,
-  extra: Record<string, string>,
-): void {
+export function assertMeridianLabels(obj: Metadata, managedBy: string, extra: Record<string, string>): void {
   const labels = obj.metadata?.labels ?? {};
   const what = `${obj.kind ?? "object"} ${obj.metadata?.name}`;
   assert.equal(labels[LABEL_PART_OF], PART_OF, `${what}: ${LABEL_PART_OF}`);
