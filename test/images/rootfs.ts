@@ -2,6 +2,7 @@
 // programs with the shared libraries they load (read with ldd), and the account files a
 // distroless base carries. Everything comes from this machine's Debian packages or the repository.
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chmod, copyFile, cp, mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -9,8 +10,14 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
-/** The shared libraries (absolute paths, the loader included) that `program` loads, per ldd. */
-export async function sharedLibraries(program: string): Promise<string[]> {
+/**
+ * The shared libraries (absolute paths, the loader included) that `program` loads, per ldd. A library
+ * ldd cannot find fails, unless `providedBy` says the program's own runtime has it (libjvm.so).
+ */
+export async function sharedLibraries(
+  program: string,
+  providedBy?: (name: string) => boolean,
+): Promise<string[]> {
   let stdout: string;
   try {
     ({ stdout } = await run("ldd", [program]));
@@ -24,7 +31,8 @@ export async function sharedLibraries(program: string): Promise<string[]> {
     const m = /=>\s*(\/\S+)|^\s*(\/\S+)\s+\(/.exec(line);
     const path = m?.[1] ?? m?.[2];
     if (path) libs.push(path);
-    if (/=>\s*not found/.test(line)) throw new Error(`${program}: ${line.trim()}`);
+    const missing = /^\s*(\S+)\s*=>\s*not found/.exec(line)?.[1];
+    if (missing && !providedBy?.(missing)) throw new Error(`${program}: ${line.trim()}`);
   }
   return libs;
 }
@@ -67,7 +75,17 @@ export class Rootfs {
     await mkdir(dirname(this.#at(dest)), { recursive: true });
     await copyFile(await realpath(hostPath), this.#at(dest));
     await chmod(this.#at(dest), 0o755);
-    for (const lib of await sharedLibraries(hostPath)) await this.copy(lib, lib);
+    await this.librariesOf(hostPath);
+  }
+
+  /** Copies the host libraries `file` loads that lie outside `own` (a runtime copied whole). */
+  async librariesOf(file: string, own?: string): Promise<void> {
+    const provided = own
+      ? (name: string) => existsSync(join(own, "lib", name)) || existsSync(join(own, "lib", "server", name))
+      : undefined;
+    for (const lib of await sharedLibraries(file, provided)) {
+      if (!own || !lib.startsWith(`${own}/`)) await this.copy(lib, lib);
+    }
   }
 
   /** /etc/passwd and /etc/group as distroless has them (root, nobody, nonroot 65532) plus `extra`. */

@@ -16,7 +16,7 @@ import { AGENT_SELECTOR, createTokenSecret, helmInstall, NAMESPACE } from "../e2
 import { WORKSPACE_AGENT_SELECTOR } from "../e2e/observe.ts";
 import { workspaceBody, workspaceNamespace } from "../e2e/workload.ts";
 import { buildDockerfileImage } from "../images/dockerfile-image.ts";
-import { kubectlOk, nodeEval } from "./kube.ts";
+import { kubectlOk, nodeEval, podList, readyPods } from "./kube.ts";
 import { realNodeOf, startRealNodeCluster } from "./real-node.ts";
 
 const AGENT_ID = "real-node";
@@ -27,37 +27,6 @@ const GRACE_SECONDS = 30;
 let cluster: Cluster;
 let cp: ControlPlane;
 let dir: string;
-
-interface PodList {
-  items: {
-    metadata: { name: string };
-    spec: { terminationGracePeriodSeconds?: number };
-    status: { phase?: string; containerStatuses?: { ready: boolean }[] };
-  }[];
-}
-
-async function readyPods(
-  ns: string,
-  selector: string,
-  count: number,
-  timeoutMs = 180_000,
-): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const list = JSON.parse(
-      await kubectlOk(cluster, ["-n", ns, "get", "pods", "-l", selector, "-o", "json"]),
-    ) as PodList;
-    const ready = list.items.filter(
-      (p) => p.status.phase === "Running" && p.status.containerStatuses?.every((c) => c.ready),
-    );
-    if (ready.length === count && list.items.length === count) return ready.map((p) => p.metadata.name);
-    if (Date.now() > deadline) {
-      const d = await cluster.kubectl(["-n", ns, "describe", "pods", "-l", selector]);
-      throw new Error(`timed out waiting for ${count} Ready pods ${selector} in ${ns}\n${d.stdout}`);
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "meridian-real-node-agents-"));
@@ -77,7 +46,7 @@ test("helm install: both agents run as containers under the chart's security con
   const { token } = await cp.admin.createAgent(AGENT_ID);
   await createTokenSecret(cluster, token);
   await helmInstall({ kubeconfig: cluster.kubeconfigPath, dir, controlPlaneUrl: cp.url, agentId: AGENT_ID });
-  const pods = await readyPods(NAMESPACE, AGENT_SELECTOR, 2);
+  const pods = await readyPods(cluster, NAMESPACE, AGENT_SELECTOR, 2);
   for (const pod of pods) {
     const who = JSON.parse(
       await nodeEval(
@@ -96,7 +65,7 @@ test("helm install: both agents run as containers under the chart's security con
 
 test("a workspace gets a Ready workspace agent container in its namespace; its logs are JSON", async () => {
   await cp.admin.putWorkspace(AGENT_ID, WS, workspaceBody("real node workspace"));
-  const [pod] = await readyPods(WS_NS, WORKSPACE_AGENT_SELECTOR, 1);
+  const [pod] = await readyPods(cluster, WS_NS, WORKSPACE_AGENT_SELECTOR, 1);
   assert.equal(await nodeEval(cluster, WS_NS, pod!, "console.log(process.getuid())"), "10001");
   const logs = await kubectlOk(cluster, ["-n", WS_NS, "logs", pod!]);
   assert.equal(
@@ -110,10 +79,7 @@ for (const [what, ns, selector] of [
   ["the workspace agent", WS_NS, WORKSPACE_AGENT_SELECTOR],
 ] as const) {
   test(`${what} exits on the kubelet's SIGTERM well within its grace period`, async () => {
-    const list = JSON.parse(
-      await kubectlOk(cluster, ["-n", ns, "get", "pods", "-l", selector, "-o", "json"]),
-    ) as PodList;
-    const pod = list.items[0]!;
+    const pod = (await podList(cluster, ns, selector)).items[0]!;
     assert.equal(pod.spec.terminationGracePeriodSeconds, GRACE_SECONDS);
     const started = Date.now();
     await kubectlOk(

@@ -78,3 +78,40 @@ export const restricted = {
     capabilities: { drop: ["ALL"] },
   },
 };
+
+export interface PodList {
+  items: {
+    metadata: { name: string };
+    spec: { terminationGracePeriodSeconds?: number };
+    status: { phase?: string; containerStatuses?: { ready: boolean }[] };
+  }[];
+}
+
+export async function podList(cluster: Cluster, ns: string, selector: string): Promise<PodList> {
+  return JSON.parse(
+    await kubectlOk(cluster, ["-n", ns, "get", "pods", "-l", selector, "-o", "json"]),
+  ) as PodList;
+}
+
+/** Waits until exactly `count` pods match `selector` and all are Running and ready; their names. */
+export async function readyPods(
+  cluster: Cluster,
+  ns: string,
+  selector: string,
+  count: number,
+  timeoutMs = 180_000,
+): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const list = await podList(cluster, ns, selector);
+    const ready = list.items.filter(
+      (p) => p.status.phase === "Running" && p.status.containerStatuses?.every((c) => c.ready),
+    );
+    if (ready.length === count && list.items.length === count) return ready.map((p) => p.metadata.name);
+    if (Date.now() > deadline) {
+      const d = await cluster.kubectl(["-n", ns, "describe", "pods", "-l", selector]);
+      throw new Error(`timed out waiting for ${count} Ready pods ${selector} in ${ns}\n${d.stdout}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}

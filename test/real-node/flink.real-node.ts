@@ -1,0 +1,129 @@
+// A real Flink job in containers on the real node, deployed by Meridian: the chart's agent and the
+// workspace agent it deploys run the example job from the Flink image (official layout, Java 17 from
+// Debian through jlink) as a JobManager and a TaskManager pod under Meridian's pod security settings
+// (uid 9999, read-only root, no capabilities), until the control plane sees the job RUNNING. Then a
+// JobManager whose Flink memory exceeds its container limit is OOMKilled by the kernel.
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import type { Cluster } from "../cluster/index.ts";
+import { GATEWAY_IP } from "../cluster/real-node/layout.ts";
+import { type ControlPlane, startControlPlane } from "../control-plane/index.ts";
+import { createTokenSecret, helmInstall } from "../e2e/chart.ts";
+import { exampleDeployment, workspaceBody, workspaceNamespace } from "../e2e/workload.ts";
+import { buildDockerfileImage } from "../images/dockerfile-image.ts";
+import { buildFlinkImage, FLINK_UID } from "../images/flink-image.ts";
+import { kubectlOk, podList, podStatus } from "./kube.ts";
+import { realNodeOf, startRealNodeCluster } from "./real-node.ts";
+
+const AGENT_ID = "real-node-flink";
+const WS = "rnflink";
+const WS_NS = workspaceNamespace(WS);
+
+let cluster: Cluster;
+let cp: ControlPlane;
+let dir: string;
+
+async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  let logs = "";
+  for (;;) {
+    for (const pod of ["example-jobmanager", "example-taskmanager-0", "oom-jobmanager"]) {
+      const l = await cluster.kubectl(["-n", WS_NS, "logs", pod, "--tail=30"]);
+      if (l.code === 0 && l.stdout.trim()) logs = `--- ${pod}:\n${l.stdout}`;
+    }
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) {
+      const pods = await cluster.kubectl(["-n", WS_NS, "get", "pods", "-o", "wide"]);
+      const events = await cluster.kubectl(["-n", WS_NS, "get", "events", "--sort-by=.lastTimestamp"]);
+      throw new Error(
+        `timed out waiting for ${what} ${last}\n${pods.stdout}\n${events.stdout.split("\n").slice(-25).join("\n")}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "meridian-real-node-flink-"));
+  cluster = await startRealNodeCluster();
+  const node = realNodeOf(cluster);
+  await node.importImage(await buildDockerfileImage("workspace-agent"));
+  await node.importImage(await buildFlinkImage());
+  cp = await startControlPlane({ dbPath: join(dir, "cp.db"), host: GATEWAY_IP, port: 0 });
+  const { token } = await cp.admin.createAgent(AGENT_ID);
+  await createTokenSecret(cluster, token);
+  await helmInstall({
+    kubeconfig: cluster.kubeconfigPath,
+    dir,
+    controlPlaneUrl: cp.url,
+    agentId: AGENT_ID,
+    replicas: 1,
+  });
+  await cp.admin.putWorkspace(AGENT_ID, WS, workspaceBody("real node flink"));
+});
+
+after(async () => {
+  await cp?.stop();
+  await cluster?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("Meridian runs the example job in Flink containers until the control plane sees it RUNNING", async () => {
+  await cp.admin.putDeployment(WS, "example", exampleDeployment());
+  const status = await eventually(
+    "job RUNNING",
+    async () => {
+      const s = await cp.admin.getDeploymentStatus(WS, "example");
+      return s?.job.state === "RUNNING" ? s : undefined;
+    },
+    420_000,
+  );
+  assert.equal(status.taskManagers.ready, 1);
+  const jm = (
+    await podList(cluster, WS_NS, "meridian.dev/deployment=example,app.kubernetes.io/component=jobmanager")
+  ).items[0]!;
+  const who = await kubectlOk(cluster, [
+    "-n",
+    WS_NS,
+    "exec",
+    jm.metadata.name,
+    "--",
+    "/bin/bash",
+    "-c",
+    'echo "$UID"; : > /opt/flink/x 2>/dev/null && echo writable || echo read-only',
+  ]);
+  assert.deepEqual(who.trim().split("\n"), [String(FLINK_UID), "read-only"]);
+});
+
+test("a JobManager whose Flink memory exceeds its container limit is OOMKilled", async () => {
+  const spec = exampleDeployment();
+  spec.jobManager.resources.memory = "300Mi";
+  spec.flinkConfiguration = { "jobmanager.memory.process.size": "2g" };
+  await cp.admin.putDeployment(WS, "oom", spec);
+  const name = await eventually(
+    "the JobManager pod",
+    async () =>
+      (await podList(cluster, WS_NS, "meridian.dev/deployment=oom,app.kubernetes.io/component=jobmanager"))
+        .items[0]?.metadata.name,
+    120_000,
+  );
+  const reason = await eventually(
+    "the JobManager container terminated",
+    async () => {
+      const s = await podStatus(cluster, WS_NS, name);
+      const c = s.containerStatuses?.[0];
+      return c?.state?.terminated?.reason ?? c?.lastState?.terminated?.reason;
+    },
+    240_000,
+  );
+  assert.equal(reason, "OOMKilled");
+});
