@@ -36,9 +36,17 @@ export interface Answer {
   delayMs?: number;
   body?: Step[];
   /** After the body: `end` (default, except for streams), `hold` (default for streams), `destroy` (reset). */
+  after?: "end" | "hold" | "destroy";
+  /** The same as `after` (an object literal with `then` reads like a promise to a linter). */
   then?: "end" | "hold" | "destroy";
   /** Keep-alive comments on a held answer; default 1000 ms for streams, none otherwise. 0: none. */
   keepAliveMs?: number;
+  /**
+   * The whole answer as bytes straight onto the socket — status line, headers and body framing
+   * included — for what Node's HTTP server would never write (bad chunk sizes, a status line that is
+   * not HTTP). `status`, `headers` and `body` are then ignored; `after` applies to the socket.
+   */
+  raw?: Step[];
 }
 
 export interface HostileRequest {
@@ -73,6 +81,8 @@ export interface HostileServer {
   requests: HostileRequest[];
   /** Parsed bodies of the status POSTs answered by the default route. */
   statuses: { path: string; body: unknown }[];
+  /** Every token the default credential route handed out (for "no secret in any log" checks). */
+  tokens: string[];
   /** Scripted answers for a route; later scripts win over earlier ones and over the defaults. */
   script(route: Route, answers: Script | Script[]): void;
   /** Forgets every script (the defaults answer again). */
@@ -94,7 +104,7 @@ export function event(e: { id?: string; event?: string; data: unknown }): string
 const isStream = (path: string) => /\/stream$/.test(path);
 
 /** What a well-behaved control plane would answer; scripts override it. */
-function defaultAnswer(req: HostileRequest, statuses: HostileServer["statuses"]): Answer {
+function defaultAnswer(req: HostileRequest, statuses: HostileServer["statuses"], tokens: string[]): Answer {
   if (req.method === "GET" && isStream(req.path)) return {};
   if (req.method === "POST" && req.path.endsWith("/status")) {
     try {
@@ -110,9 +120,9 @@ function defaultAnswer(req: HostileRequest, statuses: HostileServer["statuses"])
   if (m) {
     const workspaceId = decodeURIComponent(m[1] ?? m[2] ?? "");
     const expiresAt = new Date(Date.now() + 900_000).toISOString();
-    return {
-      body: [JSON.stringify({ workspaceId, token: `hostile_${randomBytes(16).toString("hex")}`, expiresAt })],
-    };
+    const token = `hostile_${randomBytes(16).toString("hex")}`;
+    tokens.push(token);
+    return { body: [JSON.stringify({ workspaceId, token, expiresAt })] };
   }
   return { status: 404, body: [JSON.stringify({ error: { code: "not_found", message: "no such route" } })] };
 }
@@ -120,6 +130,7 @@ function defaultAnswer(req: HostileRequest, statuses: HostileServer["statuses"])
 export async function startHostileServer(): Promise<HostileServer> {
   const requests: HostileRequest[] = [];
   const statuses: HostileServer["statuses"] = [];
+  const tokens: string[] = [];
   let scripts: { route: Route; answers: Script[]; served: number }[] = [];
   const open = new Set<OpenStream>();
   const waiters: ((s: OpenStream) => void)[] = [];
@@ -154,13 +165,16 @@ export async function startHostileServer(): Promise<HostileServer> {
       const next = s.answers[Math.min(s.served++, s.answers.length - 1)]!;
       return typeof next === "function" ? next(r) : next;
     }
-    return defaultAnswer(r, statuses);
+    return defaultAnswer(r, statuses, tokens);
   };
 
   async function answer(r: HostileRequest, res: ServerResponse): Promise<void> {
     const a = await pick(r);
     const stream = r.method === "GET" && isStream(r.path);
     if (a.delayMs) await sleep(a.delayMs);
+    // The client gave up during the delay: its socket's close has passed, so nothing may be held for it.
+    if (res.destroyed || res.socket?.destroyed !== false) return;
+    if (a.raw) return rawAnswer(res, a.raw, a.after ?? a.then ?? "end");
     const headers: Record<string, string> = {
       [PROTOCOL_HEADER]: PROTOCOL_VERSION,
       "content-type": stream && (a.status ?? 200) === 200 ? "text/event-stream" : "application/json",
@@ -173,17 +187,30 @@ export async function startHostileServer(): Promise<HostileServer> {
     res.flushHeaders();
     res.socket?.setNoDelay(true);
     await write(res, a.body ?? []);
-    const then = a.then ?? (stream && (a.status ?? 200) === 200 ? "hold" : "end");
+    const then = a.after ?? a.then ?? (stream && (a.status ?? 200) === 200 ? "hold" : "end");
     if (then === "end") res.end();
     else if (then === "destroy") res.destroy();
     else hold(r, res, a.keepAliveMs ?? (stream ? 1000 : 0));
   }
 
   function hold(req: HostileRequest, res: ServerResponse, keepAliveMs: number): void {
-    const timer = keepAliveMs > 0 ? setInterval(() => res.write(": keep-alive\n\n"), keepAliveMs) : undefined;
+    // A keep-alive ends with a blank line: never between the steps of one send, or it would end an
+    // event the test is still writing.
+    let sending = 0;
+    const keepAlive = () => {
+      if (sending === 0) res.write(": keep-alive\n\n");
+    };
+    const timer = keepAliveMs > 0 ? setInterval(keepAlive, keepAliveMs).unref() : undefined;
     const s: OpenStream = {
       req,
-      send: (...steps) => write(res, steps),
+      send: async (...steps) => {
+        sending++;
+        try {
+          await write(res, steps);
+        } finally {
+          sending--;
+        }
+      },
       end: () => res.end(),
       destroy: () => res.destroy(),
       get closed() {
@@ -205,6 +232,7 @@ export async function startHostileServer(): Promise<HostileServer> {
     port,
     requests,
     statuses,
+    tokens,
     script: (route, answers) => {
       scripts.push({ route, answers: Array.isArray(answers) ? answers : [answers], served: 0 });
     },
@@ -230,14 +258,41 @@ export async function startHostileServer(): Promise<HostileServer> {
   };
 }
 
+/** Bytes straight onto the socket, bypassing Node's HTTP framing; then end, reset or leave it open. */
+async function rawAnswer(
+  res: ServerResponse,
+  steps: Step[],
+  then: "end" | "hold" | "destroy",
+): Promise<void> {
+  const socket = res.socket;
+  if (!socket) return;
+  await write(socket, steps);
+  if (then === "end") socket.end();
+  else if (then === "destroy") socket.destroy();
+}
+
+/** A response or a bare socket. */
+interface Sink {
+  write(chunk: string | Uint8Array): boolean;
+  once(event: "drain" | "close", listener: () => void): unknown;
+  off(event: "drain" | "close", listener: () => void): unknown;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+}
+
 /** Writes steps in order, honouring back-pressure; stops quietly once the peer has gone. */
-async function write(res: ServerResponse, steps: Step[]): Promise<void> {
+async function write(res: Sink, steps: Step[]): Promise<void> {
   const put = async (chunk: string | Uint8Array) => {
     if (res.destroyed || res.writableEnded) return;
     if (!res.write(chunk))
       await new Promise<void>((resolve) => {
-        res.once("drain", resolve);
-        res.once("close", resolve);
+        const done = () => {
+          res.off("drain", done);
+          res.off("close", done);
+          resolve();
+        };
+        res.once("drain", done);
+        res.once("close", done);
       });
   };
   for (const step of steps) {
