@@ -69,8 +69,8 @@ export function liveOwner(): { pid: number; startedAt: string } | undefined {
 }
 
 /** Throws a named reason when a real node cannot run here; returns the node's programs. */
-export async function checkRealNodeHost(): Promise<PreparedHost> {
-  if (process.getuid?.() !== 0) {
+export async function checkRealNodeHost(uid = process.getuid?.()): Promise<PreparedHost> {
+  if (uid !== 0) {
     throw new Error(
       "a real node needs root (it mounts, creates cgroups, a bridge and nftables rules): run as root",
     );
