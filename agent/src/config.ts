@@ -31,6 +31,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { type Policy, policySchema } from "./policy.ts";
 import { DEFAULT_WORKSPACE_AGENT_IMAGE } from "./version.ts";
+import { workspaceEgressSetting } from "./workspace/egress.ts";
 import { workspaceAgentSecurityContextSetting } from "./workspace/security-context.ts";
 
 export { parseDurationMs } from "@meridian/shared/process/setting-schemas";
@@ -150,6 +151,17 @@ export const AGENT_SETTINGS = settingsTable({
     schema: workspaceAgentSecurityContextSetting,
     defaultDoc:
       "non-root uid/gid 10001, read-only root file system, no privilege escalation, drop ALL, seccomp RuntimeDefault",
+  },
+  workspaceEgress: {
+    flag: "workspace-egress",
+    env: "MERIDIAN_WORKSPACE_EGRESS",
+    valueName: "<json>",
+    description:
+      'Where workspace pods may connect outside their namespace besides the local policy\'s allowedEgress, as JSON {"dns": {"namespace", "podLabels"}, "apiServer": {"cidrs", "ports"}, "controlPlane": {"cidrs", "ports"}} (the chart\'s networkPolicy values); empty cidrs mean any address on those ports.',
+    expected: "a JSON object with dns, apiServer and controlPlane",
+    schema: workspaceEgressSetting,
+    defaultDoc:
+      "DNS pods k8s-app=kube-dns in kube-system; the API server on 443 and 6443 and the control plane (or proxy) on its URL's port, at any address",
   },
   leaderElection: {
     flag: "leader-election",

@@ -54,6 +54,7 @@ export class ControlPlaneConnection {
         ...common,
         namespacePrefix: config.policy.namespacePrefix,
         orphanGracePeriodMs: config.policy.orphanGracePeriodSeconds * 1000,
+        podSecurity: config.policy.podSecurity,
       },
     });
     this.#stream = agentStream(options.endpoint, config.agentId, { logger: options.logger });

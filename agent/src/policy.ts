@@ -7,6 +7,7 @@ import { checkImage } from "@meridian/shared/policy/images";
 import { jarUriEntryProblem } from "@meridian/shared/policy/jar-uris";
 import type { WorkspaceSpec } from "@meridian/shared/protocol/index";
 import { z } from "zod";
+import { allowedEgressSchema, podSecurityPolicySchema } from "./hardening-policy.ts";
 import { checkStoragePolicy, identityPolicySchema, storagePolicySchema } from "./storage-policy.ts";
 import type { Violation } from "./violation.ts";
 
@@ -56,6 +57,10 @@ export const policySchema = z
     storage: storagePolicySchema,
     /** The cloud identities workspaces may give their Flink pods. */
     identity: identityPolicySchema,
+    /** The Pod Security Standard workspace namespaces enforce (restricted unless a reason says why not). */
+    podSecurity: podSecurityPolicySchema,
+    /** Destinations outside the cluster Flink pods may reach; nothing else but their namespace and DNS. */
+    allowedEgress: allowedEgressSchema,
   })
   .strict();
 

@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { createKubeClient, type HttpMethod, type KubeClient } from "@meridian/shared/kube/client";
 import { APPLY, tryWrite, type WriteAnswer } from "./confinement.ts";
 import { type Harness, startHarness, waitFor } from "./harness.ts";
+import { restrictedPod } from "./restricted-pod.ts";
 
 let h: Harness;
 /** Clients with the agent's credential and with workspace alpha's workspace agent's. */
@@ -151,6 +152,31 @@ describe("the agent's credential", () => {
       metadata: { name: "evil", labels: ours },
     });
     assertRefusedBy(h.confinement.agentPolicy, unprefixed, "creating a namespace outside the prefix");
+    // Its own namespaces enforce the Pod Security level of the chart's policy: no privileged workspace.
+    const psa = (level: string) => ({
+      "pod-security.kubernetes.io/enforce": level,
+      "pod-security.kubernetes.io/enforce-version": "latest",
+    });
+    const privileged = await tryWrite(asAgent, "POST", "/api/v1/namespaces", {
+      metadata: { name: "mw-open", labels: { ...ours, ...psa("privileged") } },
+    });
+    assertRefusedBy(h.confinement.agentPolicy, privileged, "creating a privileged workspace namespace");
+    const relax = await tryWrite(
+      asAgent,
+      "PATCH",
+      "/api/v1/namespaces/mw-alpha",
+      { metadata: { labels: psa("privileged") } },
+      { contentType: "application/merge-patch+json", dryRun: true },
+    );
+    assertRefusedBy(h.confinement.agentPolicy, relax, "relaxing a workspace namespace's Pod Security level");
+    const own = await tryWrite(
+      asAgent,
+      "POST",
+      "/api/v1/namespaces",
+      { metadata: { name: "mw-gamma", labels: { ...ours, ...psa("restricted") } } },
+      { dryRun: true },
+    );
+    assert.equal(own.status, 201, own.message);
     const unmark = await tryWrite(
       asAgent,
       "PATCH",
@@ -251,10 +277,8 @@ describe("a workspace agent's credential", () => {
         subjects: [{ kind: "ServiceAccount", name: "meridian-workspace-agent", namespace: "mw-alpha" }],
       },
     });
-    const pod = {
-      metadata: { name: "jm", labels: flink },
-      spec: { containers: [{ name: "c", image: "flink:2.1" }] },
-    };
+    // Pod Security `restricted` holds in every workspace namespace: the pod satisfies it.
+    const pod = restrictedPod("jm", flink, { image: "flink:2.1" });
     await waitFor("the misgrant to take effect", async () => {
       const res = await tryWrite(asAlpha, "POST", "/api/v1/namespaces/mw-beta/pods", pod, { dryRun: true });
       return res.message.includes("ValidatingAdmissionPolicy") ? res : undefined;

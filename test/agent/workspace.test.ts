@@ -9,6 +9,7 @@ import type { KubeObject } from "@meridian/shared/kube/resources";
 import type { WorkspaceStatus } from "@meridian/shared/protocol/index";
 import type { AgentHandle } from "../../agent/src/agent.ts";
 import { type Harness, startHarness, waitFor } from "./harness.ts";
+import { restrictedPod } from "./restricted-pod.ts";
 
 let h: Harness;
 let agent: AgentHandle;
@@ -269,25 +270,16 @@ test("the workspace agent's ServiceAccount can run pods at home and is refused n
   const kubeconfig = await h.cluster.serviceAccountKubeconfig("mw-alpha", "meridian-workspace-agent");
   const ws = await createKubeClient({ kubeconfig });
   try {
-    const pod = {
-      apiVersion: "v1",
-      kind: "Pod",
-      // Labelled as the workspace agent's own: the confinement policy refuses it any other pod.
-      metadata: {
-        name: "probe",
-        namespace: "mw-alpha",
-        labels: { "app.kubernetes.io/managed-by": "meridian-workspace-agent" },
+    // Labelled as the workspace agent's own: the confinement policy refuses it any other pod; and
+    // `restricted`, which the workspace namespace enforces.
+    const pod = restrictedPod(
+      "probe",
+      { "app.kubernetes.io/managed-by": "meridian-workspace-agent" },
+      {
+        image: "busybox",
+        resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "10m", memory: "16Mi" } },
       },
-      spec: {
-        containers: [
-          {
-            name: "c",
-            image: "busybox",
-            resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "10m", memory: "16Mi" } },
-          },
-        ],
-      },
-    };
+    );
     await ws.request({ method: "POST", path: "/api/v1/namespaces/mw-alpha/pods", body: pod });
     await ws.request({
       method: "GET",

@@ -51,6 +51,13 @@ describe("the agent's loadConfig accepts what the chart gives it", () => {
         s3: { endpoint: "https://s3.corp.example:9000", pathStyleAccess: true },
       },
       identity: { allowedAWSRoleARNs: [], allowedAzureClientIds: ["11111111-2222-3333-4444-555555555555"] },
+      podTemplates: { allowInitContainers: true, allowSidecars: true },
+      podSecurity: {
+        enforce: "baseline",
+        version: "v1.35",
+        reason: "the corporate log shipper sidecar runs as root",
+      },
+      allowedEgress: [{ cidr: "10.40.0.0/16", except: ["10.40.9.0/24"], ports: [443, 9093] }],
     });
     assert.equal(config.leaderElection, false);
     assert.equal(
@@ -66,6 +73,18 @@ describe("the agent's loadConfig accepts what the chart gives it", () => {
     assert.equal(config.leaseDurationMs, 60_000);
     assert.equal(config.renewDeadlineMs, 10_000);
     assert.equal(config.retryPeriodMs, 2_000);
+  });
+
+  test("the networkPolicy values shape the workspaces' egress, whether or not the agent's own policy is on", async () => {
+    const egress = loadFromPod(podView(await render(["custom-ca-proxy"]))).workspaceEgress;
+    assert.deepEqual(egress.apiServer, { cidrs: ["10.0.0.1/32", "172.16.5.0/24"], ports: [443] });
+    assert.deepEqual(egress.controlPlane, { cidrs: ["10.20.30.40/32"], ports: [3128] });
+    const off = loadFromPod(podView(await render(["defaults"]))).workspaceEgress;
+    assert.deepEqual(off, {
+      dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } },
+      apiServer: { cidrs: [], ports: [443, 6443] },
+      controlPlane: { cidrs: [], ports: [443] },
+    });
   });
 
   test("quota ceilings set to null leave the agent without a ceiling", async () => {

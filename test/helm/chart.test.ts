@@ -125,15 +125,18 @@ describe("defaults (+ the required values)", async () => {
   test("render the local policy with the contract's field names", () => {
     const policy = parse(one(manifests, "ConfigMap").data["policy.yaml"]);
     assert.deepEqual(Object.keys(policy).sort(), [
+      "allowedEgress",
       "allowedJarURIs",
       "allowedRegistries",
       "identity",
       "namespacePrefix",
       "orphanGracePeriodSeconds",
+      "podSecurity",
       "quotaCeilings",
       "storage",
     ]);
     assert.equal(policy.namespacePrefix, "mw-");
+    assert.deepEqual(policy.podSecurity, { enforce: "restricted", version: "latest" });
   });
 
   test("keep the token only in the Secret", () => {
@@ -273,6 +276,16 @@ describe("the chart refuses, saying what to change", () => {
       name: "a NetworkPolicy without API server CIDRs",
       set: { "networkPolicy.enabled": "true" },
       message: /networkPolicy\.enabled needs networkPolicy\.apiServerCIDRs/,
+    },
+    {
+      name: "a relaxed Pod Security level without a reason",
+      set: { "policy.podSecurity.enforce": "baseline" },
+      message: /policy\.podSecurity\.enforce is baseline but policy\.podSecurity\.reason is empty: say why/,
+    },
+    {
+      name: "an egress destination that is not a CIDR",
+      set: { "policy.allowedEgress[0].cidr": "s3.amazonaws.com" },
+      message: /at '\/policy\/allowedEgress\/0\/cidr'/,
     },
     {
       name: "two CA sources",

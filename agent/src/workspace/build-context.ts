@@ -2,6 +2,8 @@
 // controller builds every workspace with it, and the chart's contract test feeds it what the chart
 // renders, so a value that stops on the way from values.yaml to the workspace agent Deployment fails.
 import type { AgentConfig } from "../config.ts";
+import type { EgressDestination, PodSecurityPolicy } from "../hardening-policy.ts";
+import type { WorkspaceEgressSetting } from "./egress.ts";
 import type { WorkspaceAgentSecurityContext } from "./security-context.ts";
 
 /** What the builders need besides the spec: the agent's configuration and policy. */
@@ -26,8 +28,19 @@ export interface BuildContext {
   podTemplates?: { allowInitContainers: boolean; allowSidecars: boolean } | undefined;
   /** The pod's and the container's securityContext (the chart's workspaceAgent values, else the defaults). */
   securityContext: WorkspaceAgentSecurityContext;
+  /**
+   * How the namespace is hardened (hardening.ts, network-policies.ts): the policy's podSecurity and
+   * allowedEgress and the configured egress. Unset: restricted, no destinations, the default egress.
+   */
+  hardening?: NamespaceHardening | undefined;
   /** The local policy's storage.s3: how Flink reaches an S3-compatible store (unset: AWS S3). */
   storageS3?: { endpoint?: string | undefined; pathStyleAccess: boolean } | undefined;
+}
+
+export interface NamespaceHardening {
+  podSecurity: PodSecurityPolicy;
+  egress: WorkspaceEgressSetting;
+  allowedEgress: EgressDestination[];
 }
 
 /** Everything but the image, which each workspace resolves (its spec may override the default). */
@@ -48,5 +61,10 @@ export function workspaceBuildContext(config: AgentConfig): Omit<BuildContext, "
     podTemplates: config.policy.podTemplates,
     securityContext: config.workspaceAgentSecurityContext,
     storageS3: config.policy.storage.s3,
+    hardening: {
+      podSecurity: config.policy.podSecurity,
+      egress: config.workspaceEgress,
+      allowedEgress: config.policy.allowedEgress,
+    },
   };
 }

@@ -11,6 +11,7 @@ import { FIELD_MANAGER_AGENT, MANAGED_BY_AGENT } from "@meridian/shared/kube/lab
 import { notOwnedReason } from "@meridian/shared/kube/ownership";
 import { type KubeObject, NAMESPACES } from "@meridian/shared/kube/resources";
 import type { OwnedCaches } from "../caches.ts";
+import type { PodSecurityPolicy } from "../hardening-policy.ts";
 import { buildNamespace, namespaceName, recordedGeneration } from "./objects.ts";
 
 export interface LifecycleDeps {
@@ -19,6 +20,8 @@ export interface LifecycleDeps {
   recorder: EventRecorder;
   namespacePrefix: string;
   orphanGracePeriodMs: number;
+  /** The policy's podSecurity: the orphan mark re-applies the Namespace with its labels. */
+  podSecurity: PodSecurityPolicy;
   now(): number;
 }
 
@@ -47,6 +50,7 @@ export async function markOrphan(deps: LifecycleDeps, id: string, signal: AbortS
       buildNamespace(id, deps.namespacePrefix, {
         orphanedSince: plan.since,
         generation: recordedGeneration(ns),
+        podSecurity: deps.podSecurity,
       }),
       {
         fieldManager: FIELD_MANAGER_AGENT,

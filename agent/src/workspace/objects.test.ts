@@ -4,6 +4,7 @@ import { test } from "node:test";
 import { workspaceSpec } from "@meridian/shared/protocol/index";
 import { parse } from "yaml";
 import type { BuildContext } from "./build-context.ts";
+import { DEFAULT_POD_SECURITY } from "./hardening.ts";
 import {
   buildCredentialSecret,
   buildDeployment,
@@ -52,7 +53,10 @@ test("every object is named and labelled per the contract, Namespace first", () 
       "Role/meridian-workspace-agent",
       "RoleBinding/meridian-workspace-agent",
       "ResourceQuota/meridian-workspace-quota",
+      "LimitRange/meridian-workspace-limits",
+      "NetworkPolicy/meridian-default-deny",
       "NetworkPolicy/meridian-deny-cross-namespace",
+      "NetworkPolicy/meridian-workspace-agent-egress",
       "Deployment/meridian-workspace-agent",
     ],
   );
@@ -148,7 +152,10 @@ test("the Secret holds token, expiresAt and workspaceId; the namespace can carry
   assert.equal(dec("token"), "t".repeat(20));
   assert.equal(dec("expiresAt"), "2030-01-01T00:00:00.000Z");
   assert.equal(dec("workspaceId"), "team-a");
-  const ns = buildNamespace("team-a", "mw-", { orphanedSince: "2030-01-01T00:00:00Z" }) as Obj;
+  const ns = buildNamespace("team-a", "mw-", {
+    orphanedSince: "2030-01-01T00:00:00Z",
+    podSecurity: DEFAULT_POD_SECURITY,
+  }) as Obj;
   assert.equal(ns.metadata.annotations["meridian.dev/orphaned-since"], "2030-01-01T00:00:00Z");
 });
 
@@ -187,7 +194,11 @@ test("the namespace records the generation applied, and the orphan mark keeps it
   const ns = desiredObjects(spec, ctx)[0]?.object as Obj;
   assert.equal(ns.metadata.annotations["meridian.dev/generation"], "3");
   assert.equal(recordedGeneration(ns), 3);
-  const marked = buildNamespace("team-a", "mw-", { orphanedSince: "2030-01-01T00:00:00Z", generation: 3 });
+  const marked = buildNamespace("team-a", "mw-", {
+    orphanedSince: "2030-01-01T00:00:00Z",
+    generation: 3,
+    podSecurity: DEFAULT_POD_SECURITY,
+  });
   assert.equal(recordedGeneration(marked), 3);
   for (const bad of ["", "0", "-1", "1e3", "abc", "99999999999999999"])
     assert.equal(

@@ -13,6 +13,7 @@ import {
   CONFIG_MAPS,
   DEPLOYMENTS,
   type KubeObject,
+  LIMIT_RANGES,
   NAMESPACES,
   NETWORK_POLICIES,
   RESOURCE_QUOTAS,
@@ -24,7 +25,17 @@ import {
 } from "@meridian/shared/kube/resources";
 import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
 import type { BuildContext } from "./build-context.ts";
+import { DEFAULT_EGRESS_SETTING, resolveEgress } from "./egress.ts";
+import {
+  DEFAULT_POD_SECURITY,
+  LIMIT_RANGE_NAME,
+  limitRangeSpec,
+  type PodSecurityPolicy,
+  podSecurityAnnotations,
+  podSecurityLabels,
+} from "./hardening.ts";
 import { workspaceLabels } from "./labels.ts";
+import { buildNetworkPolicies, NETWORK_POLICY_NAMES } from "./network-policies.ts";
 import { buildFlinkServiceAccount, storageEnv } from "./storage-objects.ts";
 
 export const NAMES = {
@@ -34,7 +45,8 @@ export const NAMES = {
   roleBinding: "meridian-workspace-agent",
   secret: WORKSPACE_CREDENTIAL_SECRET,
   quota: "meridian-workspace-quota",
-  networkPolicy: "meridian-deny-cross-namespace",
+  limitRange: LIMIT_RANGE_NAME,
+  networkPolicy: NETWORK_POLICY_NAMES.flink,
   deployment: "meridian-workspace-agent",
   container: "workspace-agent",
   caConfigMap: "meridian-control-plane-ca",
@@ -84,13 +96,19 @@ const meta = (name: string, namespace: string, id: string, component?: string) =
   labels: workspaceLabels(id, component),
 });
 
+/**
+ * The workspace's Namespace: Meridian's labels, the Pod Security admission labels of the local policy
+ * (hardening.ts) and what the agent records on it. Every writer of the Namespace passes `podSecurity`:
+ * an apply without it would take the labels off again.
+ */
 export function buildNamespace(
   id: string,
   prefix: string,
-  opts: { orphanedSince?: string; generation?: number | undefined } = {},
+  opts: { orphanedSince?: string; generation?: number | undefined; podSecurity: PodSecurityPolicy },
 ): KubeObject {
-  const metadata: KubeObject["metadata"] = { name: namespaceName(prefix, id), labels: workspaceLabels(id) };
-  const annotations: Record<string, string> = {};
+  const labels = { ...workspaceLabels(id), ...podSecurityLabels(opts.podSecurity) };
+  const metadata: KubeObject["metadata"] = { name: namespaceName(prefix, id), labels };
+  const annotations: Record<string, string> = { ...podSecurityAnnotations(opts.podSecurity) };
   if (opts.generation !== undefined) annotations[ANNOTATION_GENERATION] = String(opts.generation);
   if (opts.orphanedSince) annotations[ANNOTATION_ORPHANED_SINCE] = opts.orphanedSince;
   if (Object.keys(annotations).length > 0) metadata.annotations = annotations;
@@ -155,12 +173,9 @@ export function buildResourceQuota(spec: WorkspaceSpec, ns: string): KubeObject 
   };
 }
 
-/** Ingress only from pods of the same namespace; egress is not restricted (the control plane is outside). */
-export function buildNetworkPolicy(id: string, ns: string): KubeObject {
-  return {
-    metadata: meta(NAMES.networkPolicy, ns, id),
-    spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ podSelector: {} }] }] },
-  };
+/** Default requests and limits for a container that sets none (hardening.ts). */
+export function buildLimitRange(id: string, ns: string): KubeObject {
+  return { metadata: meta(NAMES.limitRange, ns, id), spec: limitRangeSpec() };
 }
 
 export function buildCaConfigMap(id: string, ns: string, pem: string): KubeObject {
@@ -282,18 +297,28 @@ export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredO
   const out: DesiredObject[] = [
     {
       type: NAMESPACES,
-      object: buildNamespace(spec.id, ctx.namespacePrefix, { generation: spec.generation }),
+      object: buildNamespace(spec.id, ctx.namespacePrefix, {
+        generation: spec.generation,
+        podSecurity: ctx.hardening?.podSecurity ?? DEFAULT_POD_SECURITY,
+      }),
     },
     { type: SERVICE_ACCOUNTS, object: buildServiceAccount(spec.id, ns) },
     { type: SERVICE_ACCOUNTS, object: buildFlinkServiceAccount(spec, ns) },
     { type: ROLES, object: buildRole(spec.id, ns) },
     { type: ROLE_BINDINGS, object: buildRoleBinding(spec.id, ns) },
     { type: RESOURCE_QUOTAS, object: buildResourceQuota(spec, ns) },
-    { type: NETWORK_POLICIES, object: buildNetworkPolicy(spec.id, ns) },
+    { type: LIMIT_RANGES, object: buildLimitRange(spec.id, ns) },
+    ...networkPolicies(spec.id, ns, ctx).map((object) => ({ type: NETWORK_POLICIES, object })),
   ];
   if (ctx.caPem) out.push({ type: CONFIG_MAPS, object: buildCaConfigMap(spec.id, ns, ctx.caPem) });
   out.push({ type: DEPLOYMENTS, object: buildDeployment(spec, ns, ctx) });
   return out;
+}
+
+/** The namespace's NetworkPolicies (network-policies.ts) from the configured egress and the policy's. */
+function networkPolicies(id: string, ns: string, ctx: BuildContext): KubeObject[] {
+  const egress = resolveEgress(ctx.hardening?.egress ?? DEFAULT_EGRESS_SETTING, ctx);
+  return buildNetworkPolicies(id, ns, egress, ctx.hardening?.allowedEgress ?? []);
 }
 
 /** Kinds with one fixed name per workspace namespace, and that name: what the caches watch. */
@@ -303,7 +328,8 @@ export const OWNED_NAMESPACED: readonly { type: ResourceType; name: string }[] =
   { type: ROLES, name: NAMES.role },
   { type: ROLE_BINDINGS, name: NAMES.roleBinding },
   { type: RESOURCE_QUOTAS, name: NAMES.quota },
-  { type: NETWORK_POLICIES, name: NAMES.networkPolicy },
+  { type: LIMIT_RANGES, name: NAMES.limitRange },
+  ...Object.values(NETWORK_POLICY_NAMES).map((name) => ({ type: NETWORK_POLICIES, name })),
   { type: CONFIG_MAPS, name: NAMES.caConfigMap },
   { type: DEPLOYMENTS, name: NAMES.deployment },
   { type: SECRETS, name: NAMES.secret },

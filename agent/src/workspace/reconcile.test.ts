@@ -13,6 +13,7 @@ import type { OwnedCaches } from "../caches.ts";
 import { DesiredState } from "../desired.ts";
 import type { AgentMetrics } from "../metrics.ts";
 import type { ApplyDeps } from "./apply.ts";
+import { DEFAULT_POD_SECURITY } from "./hardening.ts";
 import { AMBIGUOUS_RECHECK_MS, workspaceReconciler } from "./reconcile.ts";
 import { WorkspaceRecords } from "./record.ts";
 
@@ -44,6 +45,7 @@ function setup(markedAgoMs: number, refused: RefusedItem[] = []) {
     recorder: { record: async () => {} } as unknown as EventRecorder,
     namespacePrefix: "mw-",
     orphanGracePeriodMs: GRACE_MS,
+    podSecurity: DEFAULT_POD_SECURITY,
     now: () => NOW,
   };
   const reconcile = workspaceReconciler({

@@ -200,6 +200,16 @@ JSON {"pod": workspaceAgent.podSecurityContext, "container": workspaceAgent.secu
 {{- end }}
 
 {{/*
+Where workspace pods may connect outside their namespace, as the agent reads it (MERIDIAN_WORKSPACE_EGRESS):
+the networkPolicy values' DNS, API server and control plane, whether or not the agent's own
+NetworkPolicy is enabled (the workspaces' NetworkPolicies are always there).
+*/}}
+{{- define "meridian-agent.workspaceEgress" -}}
+{{- $np := .Values.networkPolicy }}
+{{- dict "dns" $np.dns "apiServer" (dict "cidrs" $np.apiServerCIDRs "ports" $np.apiServerPorts) "controlPlane" (dict "cidrs" $np.controlPlaneCIDRs "ports" $np.controlPlanePorts) | toJson }}
+{{- end }}
+
+{{/*
 Fails when a pod and container securityContext pair cannot run; the agent checks the workspace agents'
 pair with the same rules (agent/src/workspace/security-context.ts). A container's field wins over its pod's.
 Usage: include "meridian-agent.checkSecurityContexts" (list "podSecurityContext" $pod "securityContext" $container)
@@ -271,6 +281,11 @@ agent cannot start without. The schema checks types and spelling; this checks co
 {{- end }}
 {{- include "meridian-agent.checkSecurityContexts" (list "podSecurityContext" $v.podSecurityContext "securityContext" $v.securityContext) }}
 {{- include "meridian-agent.checkSecurityContexts" (list "workspaceAgent.podSecurityContext" $v.workspaceAgent.podSecurityContext "workspaceAgent.securityContext" $v.workspaceAgent.securityContext) }}
+{{- with $v.policy.podSecurity }}
+{{- if and (ne .enforce "restricted") (not (trim (.reason | default ""))) }}
+{{- fail (printf "policy.podSecurity.enforce is %s but policy.podSecurity.reason is empty: say why workspaces may not run restricted (the reason is kept on every workspace namespace), or set enforce back to restricted" .enforce) }}
+{{- end }}
+{{- end }}
 {{- if and $v.networkPolicy.enabled (not $v.networkPolicy.apiServerCIDRs) }}
 {{- fail "networkPolicy.enabled needs networkPolicy.apiServerCIDRs (the addresses of `kubectl get endpoints kubernetes`), or the agent cannot reach the Kubernetes API" }}
 {{- end }}

@@ -25,6 +25,7 @@ export const SERVICES = rt("v1", "Service", "services");
 export const PODS = rt("v1", "Pod", "pods");
 export const EVENTS = rt("v1", "Event", "events");
 export const RESOURCE_QUOTAS = rt("v1", "ResourceQuota", "resourcequotas");
+export const LIMIT_RANGES = rt("v1", "LimitRange", "limitranges");
 export const ROLES = rt("rbac.authorization.k8s.io/v1", "Role", "roles");
 export const ROLE_BINDINGS = rt("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings");
 export const CLUSTER_ROLES = rt("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", false);
