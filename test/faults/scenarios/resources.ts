@@ -40,9 +40,16 @@ export const resourceScenarios: Scenario[] = [
       const hog = {
         metadata: { name: HOG },
         spec: {
+          // The workspace namespace enforces the restricted Pod Security Standard.
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
           containers: [
             {
               name: "hog",
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
               image: "busybox",
               command: ["sleep", "3600"],
               resources: {
