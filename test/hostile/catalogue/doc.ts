@@ -45,7 +45,7 @@ function expected(e: StreamExpectation): string {
 function row(i: HostileInput): string {
   if (i.class !== "http") return `| \`${i.name}\` | ${cell(i.what)} | ${expected(i.expect)} |`;
   const e = i.expect;
-  const requests = `${e.min === e.max ? e.min : `${e.min}–${e.max}`} requests in ${e.windowMs / 1000} s`;
+  const requests = `${e.min === e.max ? e.min : `${e.min}–${e.max}`} request${e.max === 1 ? "" : "s"} in ${e.windowMs / 1000} s`;
   return `| \`${i.name}\` (${i.route}) | ${cell(i.what)} | ${e.log ? `${code(e.log.reason)}; ` : ""}${requests} |`;
 }
 

@@ -15,17 +15,17 @@ const STATUS_FAILED = /^status report failed; retrying$/;
 const NO_CREDENTIAL = /^no workspace credential; retrying$/;
 const MiB = 1024 * 1024;
 
-/** A retried failure: at least two requests in 3 s, and far fewer than a loop would make. */
+/** A retried failure: at least two requests in 2 s, and far fewer than a loop would make. */
 const retried = (msg: RegExp, reason: RegExp): HttpExpectation => ({
   log: { msg, reason },
-  windowMs: 3000,
+  windowMs: 2000,
   min: 2,
   max: 12,
 });
 /** A failure that cannot succeed unchanged: one request, then the long backoff. */
 const fatal = (reason: RegExp): HttpExpectation => ({
   log: { msg: FATAL, reason },
-  windowMs: 3000,
+  windowMs: 2000,
   min: 1,
   max: 1,
 });
@@ -157,7 +157,7 @@ export const http: HttpInput[] = [
       {
         status: 503,
         headers: { "content-type": "text/html" },
-        body: ["<html>", { repeat: "<p>busy</p>", times: 400_000 }],
+        body: ["<html>", { repeat: "<p>busy</p>".repeat(1000), times: 400 }],
       },
     ],
     expect: retried(DISCONNECTED, /http 503 without a protocol error body \(<html><p>busy<\/p>/),
@@ -216,7 +216,7 @@ export const http: HttpInput[] = [
         msg: /^event rejected/,
         reason: /^event "message" exceeds the 1 MiB limit of one event; its data was skipped unread$/,
       },
-      windowMs: 3000,
+      windowMs: 2000,
       min: 1,
       max: 1,
     },
@@ -349,7 +349,7 @@ export const http: HttpInput[] = [
     answers: () => [{ status: 413, body: ["too large"] }],
     expect: {
       log: { msg: STATUS_FAILED, reason: /http 413 without a protocol error body \(too large\)/ },
-      windowMs: 3000,
+      windowMs: 2000,
       min: 1,
       max: 1,
     },
@@ -360,7 +360,7 @@ export const http: HttpInput[] = [
     answers: () => [{ status: 204, headers: { "meridian-protocol-version": "0" } }],
     expect: {
       log: { msg: STATUS_FAILED, reason: /speaks protocol version 0/ },
-      windowMs: 3000,
+      windowMs: 2000,
       min: 1,
       max: 1,
     },
