@@ -34,10 +34,10 @@ export function connectInbound(o: InboundOptions): void {
   stream.on("disconnected", () => metrics.streamConnected.set(0));
   stream.on("snapshot", ({ event }) => {
     if (event.data.workspaceId !== o.workspaceId) {
-      logger.error(
-        { [F.eventId]: event.id, [F.workspace]: o.workspaceId },
-        `snapshot is for workspace ${event.data.workspaceId}, not ${o.workspaceId}; ignored`,
-      );
+      const reason = `snapshot is for workspace ${JSON.stringify(event.data.workspaceId.slice(0, 100))}, not ${o.workspaceId}; ignored`;
+      // Refused through the stream: logged once (the "rejected" handler below) and counted in
+      // rejectedEvents, so the control plane sees the refusal too.
+      stream.refuse(event.type, event.id, reason);
       return;
     }
     logger.info({ [F.eventId]: event.id, deployments: event.data.deployments.length }, "snapshot received");

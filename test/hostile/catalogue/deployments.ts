@@ -283,6 +283,12 @@ export const deployments: StreamInput[] = [
     expect: { kind: "refused", reason: /^event "snapshot" is invalid: workspaceId: / },
   }),
   entry({
+    name: "snapshot-other-workspace",
+    what: "a snapshot addressed to another workspace, listing none of this one's deployments",
+    bytes: (c) => rawEvent(c, "snapshot", JSON.stringify({ workspaceId: "someone-else", deployments: [] })),
+    expect: { kind: "refused", reason: /^snapshot is for workspace "someone-else", not / },
+  }),
+  entry({
     name: "agent-event-on-workspace-stream",
     what: "a workspace.upsert (an agent-stream event) on the workspace stream",
     bytes: (c) => rawEvent(c, "workspace.upsert", '{"workspace":{"id":"w","generation":1}}'),
