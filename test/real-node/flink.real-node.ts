@@ -42,7 +42,15 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, tim
       last = (err as Error).message;
     }
     if (Date.now() > deadline) {
-      const pods = await cluster.kubectl(["-n", WS_NS, "get", "pods", "-o", "wide"]);
+      const pods = await cluster.kubectl(["get", "pods", "-A", "-o", "wide"]);
+      const agent = await cluster.kubectl([
+        "-n",
+        "meridian-system",
+        "logs",
+        "deploy/meridian-agent",
+        "--tail=15",
+      ]);
+      logs += `\n--- agent:\n${agent.stdout}${agent.stderr}${pods.stderr}`;
       const events = await cluster.kubectl(["-n", WS_NS, "get", "events", "--sort-by=.lastTimestamp"]);
       throw new Error(
         `timed out waiting for ${what} ${last}\n${logs}\n${pods.stdout}\n${events.stdout.split("\n").slice(-25).join("\n")}`,
@@ -104,13 +112,15 @@ test("Meridian runs the example job in Flink containers until the control plane 
   assert.deepEqual(who.trim().split("\n"), [String(FLINK_UID), "read-only"]);
 });
 
-test("a JobManager whose Flink memory exceeds its container limit is OOMKilled, and the workspace agent says so", async () => {
+test("a JobManager OOMKilled at its container limit is reported upward as OOMKilled and recovers once fixed", async () => {
   const spec = exampleDeployment();
-  spec.jobManager.resources.memory = "300Mi";
+  // Small CPU requests: the node's two cores also hold the first deployment and the agents.
+  spec.jobManager.resources = { cpu: "200m", memory: "300Mi" };
+  spec.taskManager.resources = { cpu: "200m", memory: "1Gi" };
   spec.flinkConfiguration = { "jobmanager.memory.process.size": "2g" };
   await cp.admin.putDeployment(WS, "oom", spec);
   // The kernel kills the JVM at the cgroup limit; the kubelet records OOMKilled; the workspace agent,
-  // which replaces the failed pod at once, reports the reason in its PodDeleted event.
+  // which replaces the failed pod at once, names the reason in its PodDeleted event ...
   const message = await eventually(
     "the workspace agent's event for the OOMKilled JobManager",
     async () => {
@@ -123,4 +133,24 @@ test("a JobManager whose Flink memory exceeds its container limit is OOMKilled, 
     300_000,
   );
   assert.match(message, /^oom-jobmanager: Failed: container exited 137 \(OOMKilled\); recreating/);
+  // ... and reports it to the control plane as the Healthy condition's reason, not a generic failure.
+  const healthy = await eventually(
+    "Healthy=False with reason OOMKilled in the status the control plane holds",
+    async () =>
+      (await cp.admin.getDeploymentStatus(WS, "oom"))?.conditions.find(
+        (c) => c.type === "Healthy" && c.status === "False" && c.reason === "OOMKilled",
+      ),
+    120_000,
+  );
+  assert.match(healthy.message, /oom-jobmanager was OOMKilled at its container memory limit 300Mi/);
+  // Only the spec can cure it: with the Flink memory within the limit, the STATELESS deployment
+  // starts its job afresh.
+  spec.flinkConfiguration = {};
+  spec.jobManager.resources = { cpu: "200m", memory: "768Mi" };
+  await cp.admin.putDeployment(WS, "oom", spec);
+  await eventually(
+    "the fixed deployment's job RUNNING",
+    async () => ((await cp.admin.getDeploymentStatus(WS, "oom"))?.job.state === "RUNNING" ? true : undefined),
+    420_000,
+  );
 });

@@ -131,3 +131,26 @@ test("pod recreation: the first is immediate, later ones wait a full-jitter dela
   assert.deepEqual(highs, [0, 999, 1999, 3999, 7999, 15_999, 31_999, 59_999, 59_999, 59_999]);
   assert.equal(low.waitMs("orders-jobmanager", 100), 150);
 });
+
+test("a failed pod's termination reason is remembered for its deployment until it runs healthy", () => {
+  const backoff = new PodBackoff();
+  const oom = pod("orders-jobmanager", { phase: "Failed" });
+  oom.spec = { containers: [{ name: "jobmanager", resources: { limits: { memory: "300Mi" } } }] };
+  oom.status!.containerStatuses = [
+    {
+      name: "jobmanager",
+      image: "flink",
+      imageID: "",
+      ready: false,
+      restartCount: 0,
+      state: { terminated: { exitCode: 137, reason: "OOMKilled" } },
+    },
+  ];
+  planPods({ ctx, owner, run, replicas: 0, observed: [oom], backoff, now: 0 });
+  assert.deepEqual(backoff.failuresOf("orders"), [
+    { pod: "orders-jobmanager", failure: { reason: "OOMKilled", exitCode: 137, memoryLimit: "300Mi" } },
+  ]);
+  assert.deepEqual(backoff.failuresOf("orders-2"), [], "another deployment's pods are not its own");
+  backoff.healthy("orders-jobmanager");
+  assert.deepEqual(backoff.failuresOf("orders"), []);
+});

@@ -27,21 +27,25 @@ export interface PodPlan {
 /** Recreating a pod that failed again: full jitter from 1 s doubling to 60 s, at least 250 ms. */
 export const POD_RECREATE_BACKOFF: BackoffPolicy = { baseMs: 1000, capMs: 60_000, floorMs: 250 };
 
+const podsOfDeployment = (deployment: string) =>
+  new RegExp(`^${deployment.replace(/[-]/g, "\\-")}-(jobmanager|taskmanager-\\d+)$`);
+
 /**
  * Crash-loop protection per pod name: the first recreate is immediate (one failure is not a loop),
  * later ones wait `POD_RECREATE_BACKOFF`.
  */
 export class PodBackoff {
-  readonly #entries = new Map<string, { failures: number; notBefore: number }>();
+  readonly #entries = new Map<string, { failures: number; notBefore: number; last?: PodFailure }>();
   readonly #random: () => number;
 
   constructor(random: () => number = Math.random) {
     this.#random = random;
   }
 
-  failed(name: string, now: number): number {
+  failed(name: string, now: number, failure?: PodFailure): number {
     const e = this.#entries.get(name) ?? { failures: 0, notBefore: 0 };
     e.failures += 1;
+    if (failure) e.last = failure;
     const delay = e.failures <= 1 ? 0 : backoffDelay(e.failures - 2, POD_RECREATE_BACKOFF, this.#random);
     e.notBefore = now + delay;
     this.#entries.set(name, e);
@@ -63,14 +67,41 @@ export class PodBackoff {
     this.#entries.delete(name);
   }
 
+  /** The last failures of one deployment's pods that have not run healthy since. */
+  failuresOf(deployment: string): { pod: string; failure: PodFailure }[] {
+    const re = podsOfDeployment(deployment);
+    return [...this.#entries]
+      .filter(([k, e]) => re.test(k) && e.last !== undefined)
+      .map(([pod, e]) => ({ pod, failure: e.last! }));
+  }
+
   /** Forgets the failures of one deployment's pods (`<name>-jobmanager`, `<name>-taskmanager-<n>`). */
   forgetDeployment(deployment: string): void {
-    const re = new RegExp(`^${deployment.replace(/[-]/g, "\\-")}-(jobmanager|taskmanager-\\d+)$`);
+    const re = podsOfDeployment(deployment);
     for (const k of this.#entries.keys()) if (re.test(k)) this.#entries.delete(k);
   }
 }
 
 export const HEALTHY_AFTER_MS = 60_000;
+
+/** Why a Flink pod's container ended, as the kubelet recorded it (`OOMKilled`, `Error`, ...). */
+export interface PodFailure {
+  reason: string | undefined;
+  exitCode: number | undefined;
+  /** The container's memory limit, for a message that says what was exceeded. */
+  memoryLimit: string | undefined;
+}
+
+export function podFailure(pod: V1Pod): PodFailure {
+  const c = pod.status?.containerStatuses?.[0];
+  const term = c?.state?.terminated ?? c?.lastState?.terminated;
+  const limit = pod.spec?.containers?.[0]?.resources?.limits?.memory;
+  return {
+    reason: term?.reason ?? pod.status?.reason,
+    exitCode: term?.exitCode,
+    memoryLimit: limit === undefined ? undefined : String(limit),
+  };
+}
 
 export function isTerminating(obj: { metadata?: { deletionTimestamp?: unknown } }): boolean {
   return Boolean(obj.metadata?.deletionTimestamp);
@@ -121,7 +152,7 @@ export function planPods(i: PlanInput): PodPlan {
     else if (pod.metadata?.annotations?.[ANNOTATION_RUN] !== String(i.run.id))
       del(`from an older run (now run ${i.run.id})`);
     else if (isFinished(pod)) {
-      const delay = i.backoff.failed(name, i.now);
+      const delay = i.backoff.failed(name, i.now, podFailure(pod));
       del(
         `${pod.status?.phase}: ${terminationReason(pod)}; recreating${delay ? ` in ${delay / 1000} s` : ""}`,
       );

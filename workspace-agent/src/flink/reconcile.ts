@@ -152,6 +152,7 @@ function publish(
     jobManager: jm,
     taskManagers: pods.filter((p) => p !== jm),
     flink: jm ? deps.monitor.latest(name) : undefined,
+    podFailures: deps.podBackoff.failuresOf(name),
     previous: record.status?.conditions,
     now: new Date(),
   });

@@ -212,3 +212,16 @@ test("a refused spec is reported as SpecRejected only while it stands; Refused w
     false,
   );
 });
+
+test("a pod OOMKilled at its memory limit makes Healthy False with reason OOMKilled until it runs healthy again", () => {
+  const oom = { reason: "OOMKilled", exitCode: 137, memoryLimit: "300Mi" };
+  const s = buildStatus(input({ podFailures: [{ pod: "orders-jobmanager", failure: oom }] }));
+  const healthy = cond(s, "Healthy");
+  assert.equal(healthy?.status, "False");
+  assert.equal(healthy?.reason, "OOMKilled");
+  assert.match(healthy?.message ?? "", /orders-jobmanager was OOMKilled at its container memory limit 300Mi/);
+  const other = buildStatus(
+    input({ podFailures: [{ pod: "orders-jobmanager", failure: { ...oom, reason: "Error" } }] }),
+  );
+  assert.notEqual(cond(other, "Healthy")?.reason, "OOMKilled");
+});

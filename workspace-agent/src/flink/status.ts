@@ -13,6 +13,7 @@ import {
 } from "@meridian/shared/protocol/index";
 import type { LifecycleState } from "./lifecycle-state.ts";
 import type { FlinkObservation } from "./observe.ts";
+import type { PodFailure } from "./pods.ts";
 
 export interface StatusInput {
   name: string;
@@ -30,6 +31,8 @@ export interface StatusInput {
   jobManager: V1Pod | undefined;
   taskManagers: V1Pod[];
   flink: FlinkObservation | undefined;
+  /** The last failure of each of the deployment's pods that has not run healthy since (pods.ts). */
+  podFailures?: { pod: string; failure: PodFailure }[];
   previous: Condition[] | undefined;
   now: Date;
 }
@@ -188,6 +191,20 @@ function specAligned(i: StatusInput): Cond {
 
 function healthy(i: StatusInput, s: DeploymentStatus): Cond {
   const T = "Healthy";
+  // The kernel killed a container at its memory limit: say so, it is fixed in the spec, not by waiting.
+  const oom = (i.podFailures ?? []).filter((f) => f.failure.reason === "OOMKilled");
+  if (oom.length)
+    return bad(
+      T,
+      "OOMKilled",
+      oom
+        .map(
+          (f) =>
+            `${f.pod} was OOMKilled at its container memory limit ${f.failure.memoryLimit ?? "(none)"}: ` +
+            "Flink's memory settings exceed it (raise resources.memory or lower the Flink memory options)",
+        )
+        .join("; "),
+    );
   const failedPods = [s.jobManager, ...s.taskManagers.pods]
     .filter((p) => p?.phase === "Failed")
     .map((p) => p?.name);
