@@ -10,7 +10,15 @@ import { applyObject } from "@meridian/shared/kube/apply";
 import { MANAGED_BY_AGENT, managedBySelector } from "@meridian/shared/kube/labels";
 import { DEPLOYMENTS, NAMESPACES } from "@meridian/shared/kube/resources";
 import { WatchCache } from "@meridian/shared/kube/watch-cache";
-import { type ChildAgent, type Harness, startHarness, waitFor } from "../agent/harness.ts";
+import { startHarness, waitFor } from "../agent/harness.ts";
+import {
+  BENCH_AGENT_FLAGS,
+  scrape,
+  waitForConverged,
+  waitForLeader,
+  workspaceWrites,
+} from "./lib/agent-process.ts";
+import { percentile, report } from "./lib/stats.ts";
 
 const QUOTA = { cpu: "1", memory: "1Gi" };
 
@@ -21,7 +29,7 @@ export async function run(args: string[]): Promise<void> {
   const h = await startHarness({ agentId: "bench" });
   let failed = false;
   try {
-    const flags = { resyncPeriodMs: "300000", kubeConcurrency: "10", workspaceConcurrency: "16" };
+    const flags = BENCH_AGENT_FLAGS;
     const first = h.spawnAgent({ identity: "bench-1", ...flags });
     await waitForLeader(h, first);
 
@@ -151,65 +159,4 @@ function floorDeployment(ns: string) {
       template: { metadata: { labels }, spec: { containers: [{ name: "c", image: "busybox" }] } },
     },
   };
-}
-
-function report(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
-async function waitForLeader(h: Harness, agent: ChildAgent): Promise<void> {
-  await waitFor(
-    "the agent's stream",
-    async () => (await h.cp.admin.streams()).streams.some((s) => s.stream === "agent"),
-    60_000,
-  );
-  await waitFor(
-    "the agent's /readyz",
-    async () => (await fetch(`http://${agent.healthAddr}/readyz`).catch(() => undefined))?.status === 200,
-    30_000,
-  );
-}
-
-/** Every workspace reported SpecAligned=True by `identity`. */
-async function waitForConverged(
-  h: Harness,
-  identity: string,
-  count: number,
-  timeoutMs: number,
-): Promise<void> {
-  await waitFor(
-    `${count} workspaces aligned by ${identity}`,
-    async () => {
-      const s = await h.cp.admin.getAgentStatus(h.agentId);
-      if (s?.agent.identity !== identity || s.workspaces.length !== count) return false;
-      return s.workspaces.every((w) =>
-        w.conditions.some((c) => c.type === "SpecAligned" && c.status === "True"),
-      );
-    },
-    timeoutMs,
-  );
-}
-
-async function metricsText(agent: ChildAgent): Promise<string> {
-  return (await fetch(`http://${agent.healthAddr}/metrics`)).text();
-}
-
-async function scrape(agent: ChildAgent, name: string): Promise<number> {
-  const line = (await metricsText(agent)).split("\n").find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(" ")[1]) : 0;
-}
-
-/** Write requests to anything but the leader-election Lease. */
-async function workspaceWrites(agent: ChildAgent): Promise<number> {
-  let n = 0;
-  for (const line of (await metricsText(agent)).split("\n")) {
-    const m = /^meridian_agent_kube_write_requests_total\{resource="([^"]+)"\} (\d+)/.exec(line);
-    if (m && m[1] !== "leases") n += Number(m[2]);
-  }
-  return n;
 }

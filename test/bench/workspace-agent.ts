@@ -9,9 +9,7 @@
 //   (b) the workspace agent's resident memory with those N deployments (goal ≤ 100 MB)
 //   (c) one real Flink deployment (TopSpeedWindowing): PUT → job RUNNING reported upward (report only)
 // Exits non-zero when a goal is missed. Figures go to docs/performance.md, section "Workspace agent".
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import {
   COMPONENT_JOBMANAGER,
   LABEL_COMPONENT,
@@ -21,79 +19,32 @@ import {
 } from "@meridian/shared/kube/labels";
 import { PODS } from "@meridian/shared/kube/resources";
 import { WatchCache } from "@meridian/shared/kube/watch-cache";
-import { cacheDir } from "../cluster/paths.ts";
-import type { DeploymentBody } from "../control-plane/index.ts";
-import { builtImageRuntime } from "../images/runtime.ts";
 import {
-  ALLOWED_REGISTRIES,
   createWorkspace,
   type Env,
   EXAMPLE_JOB,
   FLINK_IMAGE,
+  SIMULATED as simulated,
   startEnv,
   waitFor,
 } from "../workspace-agent/harness.ts";
-
-const PRELOAD = join(cacheDir(), "build", "hosts-preload.mjs");
-
-const simulated: DeploymentBody = {
-  image: "registry.meridian.test/flink-simulated:2.3.0",
-  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
-  parallelism: 1,
-  jobManager: { resources: { cpu: "100m", memory: "256Mi" } },
-  taskManager: { resources: { cpu: "100m", memory: "256Mi" }, taskSlots: 1 },
-  state: "RUNNING",
-  upgradeMode: "STATELESS",
-};
+import { percentile, rssMb } from "./lib/stats.ts";
+import { spawnWorkspaceAgent, type WorkspaceAgentProcess } from "./lib/workspace-agent-process.ts";
 
 export async function run(args: string[]): Promise<void> {
   const total = Number(args.find((a) => /^\d+$/.test(a)) ?? 20);
   const withFlink = !args.includes("--no-flink");
   const env = await startEnv();
-  let child: ChildProcess | undefined;
+  let child: WorkspaceAgentProcess | undefined;
   let failed = false;
   try {
     const ws = await createWorkspace(env, "bench");
-    const healthPort = await freePort();
-    const image = await builtImageRuntime("workspace-agent");
-    // For experiments: BENCH_NODE_ARGS="--flag --flag2" replaces the ENTRYPOINT's node flags and
-    // BENCH_ENV="K=V;K2=V2" overrides the image's ENV.
-    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? image.nodeArgs;
-    const runtimeEnv: Record<string, string> = {
-      ...image.env,
-      ...Object.fromEntries(
-        (process.env.BENCH_ENV ?? "")
-          .split(";")
-          .filter(Boolean)
-          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
-      ),
-    };
-    const envText = Object.entries(runtimeEnv).map(([k, v]) => `${k}=${v}`);
-    report(`    runtime: node ${nodeArgs.join(" ")} with ${envText.join(" ")}`);
-    child = spawn(process.execPath, [...nodeArgs, image.script, "run"], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        KUBECONFIG: ws.kubeconfig,
-        MERIDIAN_CONTROL_PLANE_URL: env.cp.url,
-        MERIDIAN_WORKSPACE_ID: ws.id,
-        MERIDIAN_NAMESPACE: ws.namespace,
-        MERIDIAN_POD_NAME: "bench-wsa",
-        MERIDIAN_HEALTH_ADDR: `127.0.0.1:${healthPort}`,
-        MERIDIAN_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
-        MERIDIAN_FLINK_ALLOWED_REGISTRIES: ALLOWED_REGISTRIES.join(","),
-        MERIDIAN_FLINK_POLL_INTERVAL_MS: "1000",
-        MERIDIAN_STATUS_INTERVAL_MS: "5000",
-        ...runtimeEnv,
-        NODE_OPTIONS: [`--import=${PRELOAD}`, runtimeEnv.NODE_OPTIONS].filter(Boolean).join(" "),
-        MERIDIAN_HOSTS_FILE: env.sim.hostsFile,
-        MERIDIAN_POD_NAMESPACE: ws.namespace,
-      },
-      stdio: ["ignore", "inherit", "inherit"],
-    });
-    const pid = child.pid ?? 0;
+    child = await spawnWorkspaceAgent(env, ws);
+    const { pid, healthPort } = child;
+    report(`    runtime: ${child.runtime}`);
     await env.cp.admin.waitForStreams({ stream: "workspace", target: ws.id }, 30_000);
     await new Promise((r) => setTimeout(r, 3000));
-    report(`    resident memory idle, no deployments: ${rss(pid).toFixed(0)} MB`);
+    report(`    resident memory idle, no deployments: ${rssMb(pid).toFixed(0)} MB`);
 
     // (a) one deployment at a time: PUT → JobManager and TaskManager pods exist.
     const seen = new Map<string, Set<string>>();
@@ -131,18 +82,17 @@ export async function run(args: string[]): Promise<void> {
 
     // (b) resident memory with `total` deployments, after a moment to settle.
     await new Promise((r) => setTimeout(r, 5000));
-    const rssMb = rss(pid);
-    report(`(b) resident memory with ${total} deployments: ${rssMb.toFixed(0)} MB (goal ≤ 100 MB)`);
+    const resident = rssMb(pid);
+    report(`(b) resident memory with ${total} deployments: ${resident.toFixed(0)} MB (goal ≤ 100 MB)`);
     report(`    where it goes: ${memoryFigures(pid)}; ${await heapFigures(healthPort)}`);
-    failed ||= rssMb > 100;
+    failed ||= resident > 100;
 
     // (c) a real Flink job: PUT → RUNNING in the status the control plane received.
     for (let i = 0; i < total; i++) await env.cp.admin.deleteDeployment(ws.id, `lat-${i}`);
     if (withFlink) await realFlink(env, ws.id, pods);
     await pods.stop();
   } finally {
-    child?.kill("SIGTERM");
-    await new Promise((r) => (child && child.exitCode === null ? child.once("exit", r) : r(undefined)));
+    await child?.stop();
     await env.stop();
   }
   if (failed) {
@@ -161,32 +111,12 @@ async function heapFigures(port: number): Promise<string> {
   return `heap used ${mb("nodejs_heap_size_used_bytes")} of ${mb("nodejs_heap_size_total_bytes")}, external ${mb("nodejs_external_memory_bytes")}`;
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 /** Resident memory split into file-backed pages (mostly the node binary) and anonymous memory. */
 function memoryFigures(pid: number): string {
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(rollup)?.[1] ?? 0);
   const mb = (n: number) => `${(n / 1024).toFixed(0)} MB`;
   return `file-backed ${mb(kb("Rss") - kb("Anonymous"))}, anonymous ${mb(kb("Anonymous"))}`;
-}
-
-function rss(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 }
 
 function report(line: string): void {

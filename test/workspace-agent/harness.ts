@@ -75,7 +75,8 @@ export function testLogger(): Logger {
   return level ? createLogger({ component: "test", level: level as "info" }) : silentLogger();
 }
 
-export async function startEnv(): Promise<Env> {
+/** `nodes`: simulated nodes (default 1; each holds 110 pods, 16 CPUs, 32 GiB). */
+export async function startEnv(opts: { nodes?: number } = {}): Promise<Env> {
   const dir = await mkdtemp(join(tmpdir(), "meridian-wsa-"));
   const dataDir = join(dir, "flink-data");
   const logger = testLogger();
@@ -85,7 +86,7 @@ export async function startEnv(): Promise<Env> {
   try {
     sim = await startNodeSimulator({
       cluster,
-      nodes: 1,
+      nodes: opts.nodes ?? 1,
       imageMap: defaultImageMap([flinkImageHandler({ dataDir })]),
       logger,
     });
