@@ -50,6 +50,7 @@ test("a workspace with storage puts checkpoints and savepoints under <base>/<dep
   assert.equal(c["s3.endpoint"], "http://127.0.0.1:9000");
   assert.equal(c["s3.path.style.access"], "true");
   assert.equal(c["fs.s3a.aws.credentials.provider"], "com.amazonaws.auth.DefaultAWSCredentialsProviderChain");
+  assert.equal(c["fs.s3a.directory.marker.retention"], "keep", "no bulk delete after every write");
   for (const v of Object.values(c))
     assert.doesNotMatch(String(v), /s3-keys|AWS_SECRET/, "no credential in config.yaml");
 });

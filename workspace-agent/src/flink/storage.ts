@@ -116,6 +116,11 @@ export function storageFlinkConfig(
   if (systems.has("s3")) {
     // SDK v1 (flink-s3-fs-hadoop 2.x bundles hadoop-aws 3.3): env keys, IRSA, Pod Identity, instance role.
     out["fs.s3a.aws.credentials.provider"] = "com.amazonaws.auth.DefaultAWSCredentialsProviderChain";
+    // Keep directory markers (Hadoop 3.4's default): with 3.3's "delete", every write (a savepoint's
+    // mkdirs in the JobMaster, each checkpoint file) waits on a bulk DeleteObjects of the parent
+    // markers, which S3-compatible stores (S3Proxy) answer slowly or not at all; the savepoint then
+    // stalls past the heartbeat timeout and the stop-with-savepoint never completes.
+    out["fs.s3a.directory.marker.retention"] = "keep";
     if (storage?.s3Endpoint) {
       out["s3.endpoint"] = storage.s3Endpoint;
       out["s3.path.style.access"] = String(storage.s3PathStyleAccess ?? false);
