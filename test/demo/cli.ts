@@ -11,6 +11,8 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { clusterFromKubeconfig } from "../cluster/index.ts";
 import { tailFile } from "../cluster/process.ts";
+import { realNodeBinaries, realNodePrograms } from "../cluster/real-node/layout.ts";
+import { sweepRealNode } from "../cluster/real-node/teardown.ts";
 import { missingInfrastructure, NotBuiltError } from "../e2e/prerequisites.ts";
 import { helmBinary } from "../helm/helm-binary.ts";
 import { nextSteps } from "./next-steps.ts";
@@ -35,14 +37,19 @@ const serveAlive = (s: DemoState) => isOurs(s.pid, "demo/cli.ts");
 const hostsFile = () => join(systemDir(), "node-simulator", "hosts");
 const serveLogTail = async () => `last lines of ${serveLogPath()}:\n${await tailFile(serveLogPath(), 25)}`;
 
-const PARTS: Array<[Part, string]> = [
+const parts = (realNode: boolean): Array<[Part, string]> => [
   ["cluster", "local Kubernetes cluster (etcd, kube-apiserver, controller-manager, scheduler v1.35.4)"],
-  ["node simulator", "node simulator (pods run as local processes, Flink images as local JVMs)"],
+  realNode
+    ? [
+        "real node",
+        "real node (kubelet, containerd, runc, CNI, kube-proxy, CoreDNS; images built and imported)",
+      ]
+    : ["node simulator", "node simulator (pods run as local processes, Flink images as local JVMs)"],
   ["control plane", "reference control plane (SQLite in .cache/demo/)"],
 ];
 
 /** Starts serve unless it runs, then one step per part as serve reports it ready. */
-async function startServe(p: Progress): Promise<DemoState> {
+async function startServe(p: Progress, realNode: boolean): Promise<DemoState> {
   let state = readState();
   if (state && !serveAlive(state)) {
     await cleanUp(state);
@@ -53,14 +60,15 @@ async function startServe(p: Progress): Promise<DemoState> {
     await mkdir(demoDir(), { recursive: true });
     await rm(statePath(), { force: true });
     const log = openSync(serveLogPath(), "w");
-    const child = spawn(process.execPath, [SELF, "serve"], { detached: true, stdio: ["ignore", log, log] });
+    const args = [SELF, "serve", ...(realNode ? ["--real-node"] : [])];
+    const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log] });
     closeSync(log);
     child.once("exit", (code) => {
       exited = code;
     });
     child.unref();
   }
-  for (const [part, title] of PARTS) {
+  for (const [part, title] of parts(state?.realNode ?? realNode)) {
     await p.step(
       title,
       async (note) => {
@@ -87,7 +95,7 @@ async function startServe(p: Progress): Promise<DemoState> {
   }
 }
 
-async function up(): Promise<number> {
+async function up(realNode: boolean): Promise<number> {
   const started = Date.now();
   const p = new Progress();
   p.line(`meridian demo: the whole system on this machine (state and logs in ${demoDir()})`);
@@ -96,7 +104,7 @@ async function up(): Promise<number> {
       const missing = missingInfrastructure();
       if (missing.length > 0) throw new NotBuiltError(missing);
     });
-    const state = await startServe(p);
+    const state = await startServe(p, realNode);
     const cluster = await clusterFromKubeconfig(state.kubeconfig!);
     try {
       const result = await runDemoSteps(p, cluster, state.controlPlaneUrl!);
@@ -126,6 +134,10 @@ async function cleanUp(s: DemoState | undefined): Promise<string[]> {
   if (s?.watchdogPid && isOurs(s.watchdogPid, "watchdog.ts"))
     left.push({ pid: s.watchdogPid, cmd: "watchdog" });
   for (const proc of left) kill(proc.pid);
+  if (s?.realNode) {
+    const swept = await sweepRealNode(realNodePrograms(realNodeBinaries()));
+    if (swept.length > 0) process.stdout.write(`real node leftovers swept: ${swept.join("; ")}\n`);
+  }
   if (s?.clusterDir) await rm(s.clusterDir, { recursive: true, force: true, maxRetries: 3 });
   await rm(statePath(), { force: true });
   await rm(kubeconfigPath(), { force: true });
@@ -190,8 +202,12 @@ const program = new Command()
 program
   .command("up")
   .description("start cluster, control plane, agents, a workspace and a Flink job; print what to try next")
-  .action(async () => {
-    process.exitCode = await up();
+  .option(
+    "--real-node",
+    "run the pods on a real node (kubelet, containerd, runc; root) instead of the simulator",
+  )
+  .action(async (o: { realNode?: boolean }) => {
+    process.exitCode = await up(o.realNode === true);
   });
 program
   .command("down")
@@ -206,5 +222,8 @@ program
   .action(async () => {
     process.exitCode = await status();
   });
-program.command("serve", { hidden: true }).action(async () => (await import("./serve.ts")).serve());
+program
+  .command("serve", { hidden: true })
+  .option("--real-node")
+  .action(async (o: { realNode?: boolean }) => (await import("./serve.ts")).serve(o));
 await program.parseAsync();

@@ -33,12 +33,17 @@ export function nextSteps(state: DemoState, result: DemoResult, seconds: number,
     ...(result.jobManagerIP
       ? [
           "",
-          "Flink's own REST API (the JobManager pod's address is a loopback IP on this machine):",
+          state.realNode
+            ? "Flink's own REST API (the JobManager pod's address is on the real node's bridge on this machine):"
+            : "Flink's own REST API (the JobManager pod's address is a loopback IP on this machine):",
           `  curl -s http://${result.jobManagerIP}:8081/jobs/overview`,
         ]
       : []),
     "",
-    `Logs of the demo itself: ${rel(serveLogPath())}, ${rel(controlPlaneLogPath())}; pod logs under ${rel(join(demoDir(), "system"))}`,
+    `Logs of the demo itself: ${rel(serveLogPath())}, ${rel(controlPlaneLogPath())}; ` +
+      (state.realNode
+        ? `the real node's (kubelet, containerd, kube-proxy) under ${rel(join(demoDir(), "cluster-logs"))}`
+        : `pod logs under ${rel(join(demoDir(), "system"))}`),
     `Helm 4: ${rel(helmPath)} (same KUBECONFIG) — upgrade or uninstall the release as docs/install.md shows`,
     "Stop everything: npm run demo:down",
   ];

@@ -6,7 +6,8 @@ import { createWriteStream } from "node:fs";
 import { copyFile, rm } from "node:fs/promises";
 import { createLogger } from "@meridian/shared/log";
 import { watchdogPid } from "../cluster/process.ts";
-import { type System, startSystem } from "../e2e/system.ts";
+import { type RealNodeSystem, startRealNodeSystem } from "../e2e/real-node-system.ts";
+import { startSystem } from "../e2e/system.ts";
 import {
   clusterLogDir,
   controlPlaneDbPath,
@@ -21,9 +22,14 @@ import {
 /** The control plane's port in the demo, so the printed URLs are the same every time (if it is free). */
 export const DEMO_CONTROL_PLANE_PORT = 8480;
 
-export async function serve(): Promise<void> {
+export async function serve(opts: { realNode?: boolean } = {}): Promise<void> {
   const logger = createLogger({ component: "demo-serve" });
-  const state: DemoState = { pid: process.pid, ready: [], startedAt: new Date().toISOString() };
+  const state: DemoState = {
+    pid: process.pid,
+    ready: [],
+    startedAt: new Date().toISOString(),
+    ...(opts.realNode ? { realNode: true } : {}),
+  };
   let writing = Promise.resolve();
   /** Writes are chained: two renames of the same temporary file must not race. */
   const save = () => {
@@ -37,7 +43,7 @@ export async function serve(): Promise<void> {
   await rm(controlPlaneDbPath(), { force: true });
   await rm(systemDir(), { recursive: true, force: true });
   await rm(clusterLogDir(), { recursive: true, force: true });
-  let sys: System | undefined;
+  let sys: RealNodeSystem | undefined;
   let stopping = false;
   const stop = async (reason: string) => {
     if (stopping) return;
@@ -55,7 +61,7 @@ export async function serve(): Promise<void> {
   };
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => void stop(sig));
   try {
-    sys = await startSystem({
+    sys = await (opts.realNode ? startRealNodeSystem : startSystem)({
       dir: systemDir(),
       dbPath: controlPlaneDbPath(),
       controlPlanePort: DEMO_CONTROL_PLANE_PORT,

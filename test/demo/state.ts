@@ -5,7 +5,7 @@ import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cacheDir } from "../cluster/paths.ts";
 
-export type Part = "cluster" | "node simulator" | "control plane";
+export type Part = "cluster" | "node simulator" | "real node" | "control plane";
 
 export interface DemoState {
   /** The serve process that owns cluster, node simulator and control plane. */
@@ -20,6 +20,8 @@ export interface DemoState {
   clusterDir?: string;
   components?: { name: string; pid: number }[];
   watchdogPid?: number;
+  /** The demo runs on a real node (`--real-node`); `down` sweeps what a killed serve left of it. */
+  realNode?: boolean;
   /** Set by `serve` when it failed to start; `up` prints it. */
   error?: string;
   startedAt: string;

@@ -30,7 +30,7 @@ export interface SystemOptions {
   /** Logger of the control plane (its JSON lines); default silent. */
   controlPlaneLogger?: Logger;
   /** Called as each part becomes ready, for progress displays. */
-  onReady?: (part: "cluster" | "node simulator" | "control plane") => void;
+  onReady?: (part: "cluster" | "node simulator" | "real node" | "control plane") => void;
 }
 
 export interface System {
