@@ -10,6 +10,7 @@ import { buildDockerfileImage } from "../images/dockerfile-image.ts";
 import { buildFlinkImage } from "../images/flink-image.ts";
 import { realNodeOf } from "../real-node/real-node.ts";
 import { missingInfrastructure, NotBuiltError } from "./prerequisites.ts";
+import { stops } from "./stops.ts";
 import type { System, SystemOptions } from "./system.ts";
 
 export type RealNodeSystem = Pick<System, "cluster" | "cp" | "stop">;
@@ -19,16 +20,8 @@ export async function startRealNodeSystem(opts: SystemOptions): Promise<RealNode
   if (missing.length > 0) throw new NotBuiltError(missing);
   const logger = opts.logger ?? silentLogger();
   const cluster = await startCluster({ nodes: 0, realNode: true, logger, logDir: opts.clusterLogDir });
-  const stops: Array<() => Promise<void>> = [() => cluster.stop()];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) {
-      try {
-        await stop();
-      } catch (err) {
-        logger.warn({ err }, "stopping part of the system failed");
-      }
-    }
-  };
+  const started = stops(logger);
+  started.push(() => cluster.stop());
   try {
     opts.onReady?.("cluster");
     const node = realNodeOf(cluster);
@@ -53,19 +46,15 @@ export async function startRealNodeSystem(opts: SystemOptions): Promise<RealNode
         logger: opts.controlPlaneLogger,
       });
     });
-    stops.push(() => cp.stop());
+    started.push(() => cp.stop());
     opts.onReady?.("control plane");
-    let stopping: Promise<void> | undefined;
     return {
       cluster,
       cp,
-      stop: () => {
-        stopping ??= stopAll();
-        return stopping;
-      },
+      stop: started.stopAll,
     };
   } catch (err) {
-    await stopAll();
+    await started.stopAll();
     throw err;
   }
 }

@@ -10,6 +10,7 @@ import { type Cluster, startCluster } from "../cluster/index.ts";
 import { defaultImageMap, type NodeSimulator, startNodeSimulator } from "../cluster/node-simulator/index.ts";
 import { type ControlPlane, startControlPlane } from "../control-plane/index.ts";
 import { missingInfrastructure, NotBuiltError } from "./prerequisites.ts";
+import { stops } from "./stops.ts";
 
 export { missingAgents, missingInfrastructure, NotBuiltError } from "./prerequisites.ts";
 
@@ -47,19 +48,10 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   if (missing.length > 0) throw new NotBuiltError(missing);
   const logger = opts.logger ?? silentLogger();
   await mkdir(opts.dir, { recursive: true });
-  const stops: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) {
-      try {
-        await stop();
-      } catch (err) {
-        logger.warn({ err }, "stopping part of the system failed");
-      }
-    }
-  };
+  const started = stops(logger);
   try {
     const cluster = await startCluster({ nodes: 0, logger, logDir: opts.clusterLogDir });
-    stops.push(() => cluster.stop());
+    started.push(() => cluster.stop());
     opts.onReady?.("cluster");
     const flink = flinkImageHandler({ dataDir: join(opts.dir, "flink-data") });
     const sim = await startNodeSimulator({
@@ -69,7 +61,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       dir: join(opts.dir, "node-simulator"),
       logger: logger.child({ module: "node-simulator" }),
     });
-    stops.push(() => sim.stop());
+    started.push(() => sim.stop());
     opts.onReady?.("node simulator");
     const cpOpts = { dbPath: opts.dbPath, host: "127.0.0.1", logger: opts.controlPlaneLogger };
     const cp = await startControlPlane({ ...cpOpts, port: opts.controlPlanePort ?? 0 }).catch(
@@ -79,20 +71,16 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
         return startControlPlane({ ...cpOpts, port: 0 });
       },
     );
-    stops.push(() => cp.stop());
+    started.push(() => cp.stop());
     opts.onReady?.("control plane");
-    let stopping: Promise<void> | undefined;
     return {
       cluster,
       sim,
       cp,
-      stop: () => {
-        stopping ??= stopAll();
-        return stopping;
-      },
+      stop: started.stopAll,
     };
   } catch (err) {
-    await stopAll();
+    await started.stopAll();
     throw err;
   }
 }
