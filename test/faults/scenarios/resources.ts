@@ -17,6 +17,27 @@ function bytes(q: string): number {
   return Number(m[1]) * { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, "": 1 }[m[2] ?? ""]!;
 }
 
+/** A customer's pod (not Meridian's) that takes `memory` bytes of the workspace quota. */
+function hogPod(memory: number) {
+  const resources = { cpu: "10m", memory: String(memory) };
+  return {
+    metadata: { name: HOG },
+    spec: {
+      // The workspace namespace enforces the restricted Pod Security Standard.
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } },
+      containers: [
+        {
+          name: "hog",
+          image: "busybox",
+          command: ["sleep", "3600"],
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+          resources: { requests: resources, limits: resources },
+        },
+      ],
+    },
+  };
+}
+
 const status = (ctx: ScenarioContext) => ctx.sys.cp.admin.getDeploymentStatus(WS, VERIFY);
 
 let nonce = 1000;
@@ -28,49 +49,43 @@ export const resourceScenarios: Scenario[] = [
       "the workspace quota used up by a customer's pod while a TaskManager has to be replaced: the refusal is retried with back-off and reported, nothing else is touched, and the job recovers once the quota has room",
     replaces: new RegExp(`^Pod ${WS_NS}/${VERIFY}-`),
     async run(ctx) {
-      const rq = JSON.parse(
-        (
-          await ctx.sys.cluster.request(
-            "GET",
-            `/api/v1/namespaces/${WS_NS}/resourcequotas/meridian-workspace-quota`,
-          )
-        ).body,
-      ) as { status: { hard: Record<string, string>; used: Record<string, string> } };
-      const free = bytes(rq.status.hard["limits.memory"]!) - bytes(rq.status.used["limits.memory"]!);
-      const hog = {
-        metadata: { name: HOG },
-        spec: {
-          // The workspace namespace enforces the restricted Pod Security Standard.
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 1000,
-            seccompProfile: { type: "RuntimeDefault" },
+      // The workspace agent is frozen while the TaskManager dies, so the customer's pod takes the quota
+      // the dead TaskManager released before the replacement is asked for.
+      const wsa = await ctx.workspaceAgentPod();
+      ctx.signalPod("workers", WS_NS, wsa, "SIGSTOP");
+      try {
+        ctx.signalPod("workers", WS_NS, TM, "SIGKILL");
+        await waitFor(
+          "the killed TaskManager's quota released",
+          async () => {
+            const p = JSON.parse(
+              (await ctx.sys.cluster.request("GET", `/api/v1/namespaces/${WS_NS}/pods/${TM}`)).body,
+            );
+            return p.status?.phase === "Failed" || p.status?.phase === "Succeeded";
           },
-          containers: [
-            {
-              name: "hog",
-              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-              image: "busybox",
-              command: ["sleep", "3600"],
-              resources: {
-                requests: { cpu: "10m", memory: String(free) },
-                limits: { cpu: "10m", memory: String(free) },
-              },
-            },
-          ],
-        },
-      };
-      const res = await ctx.sys.cluster.request("POST", `/api/v1/namespaces/${WS_NS}/pods`, hog);
-      if (res.status !== 201)
-        throw new Error(`creating the quota hog: HTTP ${res.status} ${res.body.slice(0, 300)}`);
-      ctx.signalPod("workers", WS_NS, TM, "SIGKILL");
+          { timeoutMs: 60_000 },
+        );
+        await sleep(2000);
+        const rq = JSON.parse(
+          (
+            await ctx.sys.cluster.request(
+              "GET",
+              `/api/v1/namespaces/${WS_NS}/resourcequotas/meridian-workspace-quota`,
+            )
+          ).body,
+        ) as { status: { hard: Record<string, string>; used: Record<string, string> } };
+        const free = bytes(rq.status.hard["limits.memory"]!) - bytes(rq.status.used["limits.memory"]!);
+        const res = await ctx.sys.cluster.request("POST", `/api/v1/namespaces/${WS_NS}/pods`, hogPod(free));
+        if (res.status !== 201)
+          throw new Error(`creating the quota hog: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+      } finally {
+        ctx.signalPod("workers", WS_NS, wsa, "SIGCONT");
+      }
       await sleep(25_000);
       const s = await status(ctx);
+      const notTrue = s?.conditions.filter((c) => c.status !== "True" && c.type !== "DeletionBlocked");
       ctx.note(
-        `while exhausted: phase ${s?.phase}, ${s?.conditions
-          .filter((c) => c.status !== "True" && c.type !== "DeletionBlocked")
-          .map((c) => `${c.type}=${c.reason}`)
-          .join(" ")}`,
+        `while exhausted: phase ${s?.phase}, ${notTrue?.map((c) => `${c.type}=${c.reason}`).join(" ")}`,
       );
       await ctx.sys.cluster.request("DELETE", `/api/v1/namespaces/${WS_NS}/pods/${HOG}?gracePeriodSeconds=0`);
     },
