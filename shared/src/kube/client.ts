@@ -7,6 +7,7 @@ import { Agent, type Dispatcher, fetch, ProxyAgent } from "undici";
 import { KubeApiError, statusFromBody } from "./errors.ts";
 import { type ClusterAuth, inClusterAuth, loadKubeconfigFile } from "./kubeconfig.ts";
 import { createLimiter } from "./queue.ts";
+import { requestSignal } from "./request-signal.ts";
 import type { KubeObject } from "./resources.ts";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -150,8 +151,7 @@ export class KubeClient {
 
   async #send<T>(req: KubeRequest): Promise<{ status: number; body: T }> {
     const url = this.#url(req.path, req.query);
-    const timeout = AbortSignal.timeout(req.timeoutMs ?? this.#timeoutMs);
-    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    const { signal, dispose } = requestSignal(req.signal, req.timeoutMs ?? this.#timeoutMs);
     const headers: Record<string, string> = { ...(await this.#authHeaders()), accept: "application/json" };
     let body: string | undefined;
     if (req.body !== undefined) {
@@ -178,6 +178,7 @@ export class KubeClient {
         cause: err,
       });
     } finally {
+      dispose();
       this.#emit({
         verb: verbOf(req),
         method: req.method,

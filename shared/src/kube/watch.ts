@@ -3,6 +3,7 @@
 // notices a silent connection.
 import type { KubeClient } from "./client.ts";
 import type { KubeStatus } from "./errors.ts";
+import { requestSignal } from "./request-signal.ts";
 import type { KubeObject } from "./resources.ts";
 
 export type WatchEvent<T extends KubeObject = KubeObject> =
@@ -35,9 +36,9 @@ export async function* watchEvents<T extends KubeObject>(
   client: KubeClient,
   req: WatchRequest,
 ): AsyncGenerator<WatchEvent<T>> {
-  // Our own controller for the idle watchdog, joined with the caller's (which may already be aborted).
-  const ctl = new AbortController();
-  const signal = AbortSignal.any([req.signal, ctl.signal]);
+  // Our own signal for the idle watchdog, following the caller's (which may already be aborted).
+  const ctl = requestSignal(req.signal);
+  const { signal } = ctl;
   let idle: NodeJS.Timeout | undefined;
   const resetIdle = () => {
     clearTimeout(idle);
@@ -80,5 +81,6 @@ export async function* watchEvents<T extends KubeObject>(
   } finally {
     clearTimeout(idle);
     ctl.abort();
+    ctl.dispose();
   }
 }
