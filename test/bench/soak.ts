@@ -82,7 +82,7 @@ export async function run(args: string[]): Promise<void> {
     if (r.restart)
       report(
         `  restart over ${r.restart.workspaces} unchanged workspaces (after ${r.restart.namespacesGoneSeconds.toFixed(0)} s for deleted namespaces to go): ` +
-          `converged in ${(r.restart.convergeMs / 1000).toFixed(2)} s, ${r.restart.writes} writes (goals ≤ 3 s, 0)` +
+          `converged in ${(r.restart.convergeMs / 1000).toFixed(2)} s, ${r.restart.writes} writes (goals ≤ 3 s, 0; load average ${r.restart.load.toFixed(1)})` +
           fail(r.restart.convergeMs <= 3000 && r.restart.writes === 0),
       );
   }

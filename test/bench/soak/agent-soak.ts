@@ -4,6 +4,7 @@
 // every Namespace's generation are recorded. At the end the control plane's change log is held
 // against what was applied (agent-checks.ts); then, optionally, the agent is restarted over the
 // unchanged workspaces and its convergence time and writes are measured.
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LABEL_WORKSPACE, MANAGED_BY_AGENT, managedBySelector } from "@meridian/shared/kube/labels";
@@ -43,7 +44,14 @@ export interface AgentSoakResult extends SoakResult {
   /** Snapshots received: 1 unless a new session began (leadership lost, a resume refused). */
   sessions: number;
   leadershipLost: number;
-  restart?: { workspaces: number; convergeMs: number; writes: number; namespacesGoneSeconds: number };
+  restart?: {
+    workspaces: number;
+    convergeMs: number;
+    writes: number;
+    namespacesGoneSeconds: number;
+    /** One-minute load average when the new agent started. */
+    load: number;
+  };
 }
 
 const PREFIX = "mw-";
@@ -153,12 +161,13 @@ export async function soakAgent(o: AgentSoakOptions): Promise<AgentSoakResult> {
       agent.proc.kill("SIGTERM");
       await agent.exited;
       const restartAt = Date.now();
+      const load = loadavg()[0]!;
       agent = h.spawnAgent({ identity: "soak-2", ...flags });
       await waitForConverged(h, "soak-2", churn.live.size, 120_000);
       const convergeMs = Date.now() - restartAt;
       await sleep(1000); // anything still being written would show up now
       const writes = await workspaceWrites(agent);
-      result.restart = { workspaces: churn.live.size, convergeMs, writes, namespacesGoneSeconds };
+      result.restart = { workspaces: churn.live.size, convergeMs, writes, namespacesGoneSeconds, load };
     }
     return result;
   } finally {

@@ -2,6 +2,7 @@
 // /metrics, sampled every few seconds; from the end of the warm-up to the end of the churn, a
 // least-squares slope in MB per minute (flat: no leak; what is kept per change climbs steadily under
 // steady churn). The idle time after the churn is left out: idle-time GC would bend the slope down.
+import { loadavg } from "node:os";
 import { leastSquaresSlope, mb, percentile, rssMb } from "../lib/stats.ts";
 
 export interface MemorySample {
@@ -9,6 +10,8 @@ export interface MemorySample {
   at: number;
   rssMb: number;
   heapMb: number;
+  /** The machine's one-minute load average then: what the figures were measured under. */
+  load: number;
 }
 
 export interface MemorySummary {
@@ -19,6 +22,8 @@ export interface MemorySummary {
   rssMedianMb: number;
   rssMaxMb: number;
   heapMedianMb: number;
+  loadMedian: number;
+  loadMax: number;
   /** Minutes the slope was fitted over. */
   minutes: number;
 }
@@ -33,7 +38,7 @@ export class MemorySampler {
       const at = Date.now();
       const rss = rssMb(pid);
       const heap = await heapBytes().catch(() => Number.NaN);
-      if (Number.isFinite(rss)) this.samples.push({ at, rssMb: rss, heapMb: mb(heap) });
+      if (Number.isFinite(rss)) this.samples.push({ at, rssMb: rss, heapMb: mb(heap), load: loadavg()[0]! });
     };
     void sample();
     this.#timer = setInterval(() => void sample(), everyMs);
@@ -57,6 +62,11 @@ export class MemorySampler {
       rssMedianMb: percentile(rss, 50),
       rssMaxMb: Math.max(...rss),
       heapMedianMb: percentile(heap, 50),
+      loadMedian: percentile(
+        after.map((s) => s.load),
+        50,
+      ),
+      loadMax: Math.max(...after.map((s) => s.load)),
       minutes: after.length ? (after.at(-1)!.at - after[0]!.at) / 60_000 : 0,
     };
   }
@@ -67,6 +77,7 @@ export function formatMemory(m: MemorySummary): string {
   return (
     `resident median ${f(m.rssMedianMb)} MB, max ${f(m.rssMaxMb)} MB, slope ${f(m.rssSlopeMbPerMin, 2)} MB/min; ` +
     `heap used median ${f(m.heapMedianMb)} MB, slope ${f(m.heapSlopeMbPerMin, 2)} MB/min ` +
-    `(${m.samples} samples over ${f(m.minutes, 1)} min of churn after the warm-up)`
+    `(${m.samples} samples over ${f(m.minutes, 1)} min of churn after the warm-up; ` +
+    `load average then: median ${f(m.loadMedian, 1)}, max ${f(m.loadMax, 1)})`
   );
 }
