@@ -41,12 +41,14 @@ function hogPod(memory: number) {
 const status = (ctx: ScenarioContext) => ctx.sys.cp.admin.getDeploymentStatus(WS, VERIFY);
 
 let nonce = 1000;
+/** The Ready condition's reason and message while the quota was used up (the quota scenario's own check). */
+let whileExhausted: { reason: string; message: string } | undefined;
 
 export const resourceScenarios: Scenario[] = [
   {
     name: "quota-exhausted-during-tm-replacement",
     proves:
-      "the workspace quota used up by a customer's pod while a TaskManager has to be replaced: the refusal is retried with back-off and reported, nothing else is touched, and the job recovers once the quota has room",
+      "the workspace quota used up by a customer's pod while a TaskManager has to be replaced: the refusal is retried with back-off and reported (Ready=False QuotaExceeded naming the quota and its numbers), nothing else is touched, and the job recovers once the quota has room",
     replaces: new RegExp(`^Pod ${WS_NS}/${VERIFY}-`),
     async run(ctx) {
       // The workspace agent is frozen while the TaskManager dies, so the customer's pod takes the quota
@@ -84,10 +86,19 @@ export const resourceScenarios: Scenario[] = [
       await sleep(25_000);
       const s = await status(ctx);
       const notTrue = s?.conditions.filter((c) => c.status !== "True" && c.type !== "DeletionBlocked");
+      const ready = s?.conditions.find((c) => c.type === "Ready");
+      whileExhausted = ready && { reason: ready.reason, message: ready.message };
       ctx.note(
         `while exhausted: phase ${s?.phase}, ${notTrue?.map((c) => `${c.type}=${c.reason}`).join(" ")}`,
       );
       await ctx.sys.cluster.request("DELETE", `/api/v1/namespaces/${WS_NS}/pods/${HOG}?gracePeriodSeconds=0`);
+    },
+    async outcome() {
+      // The vendor must see why the TaskManager is missing: the quota's name and numbers.
+      const r = whileExhausted;
+      if (r?.reason !== "QuotaExceeded" || !r.message.includes("ResourceQuota meridian-workspace-quota"))
+        return `while exhausted, Ready said ${r?.reason ?? "nothing"} (${r?.message ?? ""}), not QuotaExceeded naming the quota`;
+      return undefined;
     },
   },
   {

@@ -4,6 +4,7 @@
 // this is only what saves work or noise: the last status (its conditions' transition times), pods
 // just created, the ConfigMap as last written, and what was already reported once.
 import type { V1ConfigMap } from "@kubernetes/client-node";
+import type { QuotaRefusal } from "@meridian/shared/kube/quota-refusal";
 import type { DeploymentStatus } from "@meridian/shared/protocol/index";
 
 export interface DeploymentRecord {
@@ -26,6 +27,16 @@ export interface DeploymentRecord {
   unreadable?: string | undefined;
   /** The policy refusal last reported, so it is logged and evented once. */
   refusal?: string | undefined;
+  /**
+   * A pod of the run the API server refused to create because the workspace's ResourceQuota is used
+   * up, until every pod the run needs could be created (status says so: Ready=False QuotaExceeded).
+   */
+  quotaRefusal?: PodQuotaRefusal | undefined;
+}
+
+/** Which pod could not be created, and the quota's numbers as the API server gave them. */
+export interface PodQuotaRefusal extends QuotaRefusal {
+  pod: string;
 }
 
 export class DeploymentRecords {

@@ -3,14 +3,17 @@
 // which to create and delete; failed pods come back with a per-pod crash back-off). Nothing here
 // decides the lifecycle: it makes the cluster hold what the persisted state says.
 import type { V1ConfigMap } from "@kubernetes/client-node";
+import { RetryableError } from "@meridian/shared/controller/result";
 import { applyObject, deleteObject } from "@meridian/shared/kube/apply";
 import { firstDifference, isSubset } from "@meridian/shared/kube/compare";
 import { FIELD_MANAGER_WORKSPACE_AGENT } from "@meridian/shared/kube/labels";
+import { describeQuotaRefusal, quotaRefusalOf } from "@meridian/shared/kube/quota-refusal";
 import { PODS, SERVICES } from "@meridian/shared/kube/resources";
 import { F } from "@meridian/shared/log";
 import { taskManagerReplicas } from "@meridian/shared/protocol/index";
 import { removePods } from "./actions.ts";
 import { OBJECT_WRITE_PRIORITY, wantedConfigMap, writeConfigMap } from "./config-map.ts";
+import type { PodQuotaRefusal } from "./deployment-record.ts";
 import type { LifecycleState } from "./lifecycle-state.ts";
 import { buildService, type DeploymentContext, names, type Owner } from "./objects.ts";
 import { isTerminating, planPods } from "./pods.ts";
@@ -78,6 +81,7 @@ async function ensurePods(
   const { deps, name, record, log } = run;
   const pods = podsOf(deps, name);
   if (!state.run || removing) {
+    record.quotaRefusal = undefined;
     if (!state.op && pods.some((p) => !isTerminating(p))) {
       log.info("removing pods of a deployment that should have none");
       await removePods({
@@ -134,10 +138,38 @@ async function ensurePods(
       }
       log.info({ [F.name]: podName, recreate: a.recreate }, a.recreate ? "recreating pod" : "creating pod");
       if (a.recreate) deps.recordEvent(cm, "Normal", "PodRecreated", `${podName} recreated`);
-      await applyObject(deps.client, PODS, a.pod as never, { ...WRITE, signal: run.signal });
+      try {
+        await applyObject(deps.client, PODS, a.pod as never, { ...WRITE, signal: run.signal });
+      } catch (err) {
+        const quota = quotaRefusalOf(err);
+        if (!quota) throw err;
+        throw refusedByQuota(run, cm, { pod: podName, ...quota }, err);
+      }
       run.writes++;
       record.created.set(podName, Date.now());
     }),
   );
+  // Every pod the run needs exists or was just created: no quota refusal stands any more.
+  record.quotaRefusal = undefined;
   if (plan.requeueMs !== undefined) requeue(run, plan.requeueMs);
+}
+
+/**
+ * A pod the workspace's ResourceQuota has no room for: remembered for status (Ready=False
+ * QuotaExceeded, naming the quota and its numbers), evented once per distinct refusal, and failed
+ * as retryable with that reason, so the controller backs off until the quota has room (freed by
+ * someone else's pod going, or a larger quota: nothing the workspace agent watches).
+ */
+function refusedByQuota(
+  run: DeploymentRun,
+  cm: V1ConfigMap,
+  refusal: PodQuotaRefusal,
+  cause: unknown,
+): RetryableError {
+  const before = run.record.quotaRefusal;
+  run.record.quotaRefusal = refusal;
+  const message = describeQuotaRefusal(`pod ${refusal.pod}`, refusal);
+  if (JSON.stringify(before) !== JSON.stringify(refusal))
+    run.deps.recordEvent(cm, "Warning", "QuotaExceeded", message);
+  return new RetryableError("QuotaExceeded", message, { cause });
 }

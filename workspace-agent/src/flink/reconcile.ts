@@ -97,7 +97,15 @@ async function reconcileDeployment(run: DeploymentRun, records: DeploymentRecord
       return "deleted";
     }
   }
-  if (state && cm?.metadata?.uid) await ensureObjects(run, state, cm);
+  if (state && cm?.metadata?.uid) {
+    try {
+      await ensureObjects(run, state, cm);
+    } catch (err) {
+      // A pod the workspace's quota has no room for: status says so while the controller retries.
+      if (run.record.quotaRefusal) publish(run, desired, state, refused, entry.kind === "orphaned");
+      throw err;
+    }
+  }
   // Orphaned or not yet confirmed by a snapshot: still watched and reported.
   deps.monitor.track(name, jobManagerOf(deps, name));
 
@@ -153,6 +161,7 @@ function publish(
     taskManagers: pods.filter((p) => p !== jm),
     flink: jm ? deps.monitor.latest(name) : undefined,
     podFailures: deps.podBackoff.failuresOf(name),
+    quotaRefusal: record.quotaRefusal,
     previous: record.status?.conditions,
     now: new Date(),
   });

@@ -225,3 +225,34 @@ test("a pod OOMKilled at its memory limit makes Healthy False with reason OOMKil
   );
   assert.notEqual(cond(other, "Healthy")?.reason, "OOMKilled");
 });
+
+test("a pod refused by the workspace's ResourceQuota makes Ready False with reason QuotaExceeded and the numbers", () => {
+  const quotaRefusal = {
+    pod: "orders-taskmanager-1",
+    quota: "meridian-workspace-quota",
+    requested: "limits.memory=1Gi",
+    used: "limits.memory=7Gi",
+    limited: "limits.memory=8Gi",
+  };
+  // Running, one TaskManager missing: without the refusal that is only TaskManagersMissing.
+  const missing = input({ taskManagers: [pod("orders-taskmanager-0")] });
+  assert.equal(cond(buildStatus(missing), "Ready")?.reason, "TaskManagersMissing");
+  const s = buildStatus({ ...missing, quotaRefusal });
+  const ready = cond(s, "Ready");
+  assert.equal(s.phase, "Running");
+  assert.equal(ready?.status, "False");
+  assert.equal(ready?.reason, "QuotaExceeded");
+  assert.match(
+    ready?.message ?? "",
+    /^pod orders-taskmanager-1 cannot be created: it would exceed ResourceQuota meridian-workspace-quota \(requested limits\.memory=1Gi; used limits\.memory=7Gi; limited limits\.memory=8Gi\)/,
+  );
+  // The JobManager refused: the deployment cannot leave Deploying, and Ready says why.
+  const deploying = buildStatus(
+    input({ jobManager: undefined, flink: undefined, quotaRefusal: { ...quotaRefusal, pod: "orders-jobmanager" } }),
+  );
+  assert.equal(deploying.phase, "Deploying");
+  assert.equal(cond(deploying, "Ready")?.reason, "QuotaExceeded");
+  // Suspended: no pod is wanted, so no refusal matters.
+  const suspended = buildStatus(input({ state: state({ run: undefined, target: "SUSPENDED" }), quotaRefusal }));
+  assert.equal(cond(suspended, "Ready")?.reason, "Suspended");
+});

@@ -3,6 +3,7 @@
 // message whenever it is not in its good state. lastTransitionTime survives unchanged conditions.
 // Orphaned and SpecRejected are added only while they hold.
 import type { V1Pod } from "@kubernetes/client-node";
+import { describeQuotaRefusal } from "@meridian/shared/kube/quota-refusal";
 import { compareStrings } from "@meridian/shared/order";
 import {
   type Condition,
@@ -11,6 +12,7 @@ import {
   type DeploymentStatus,
   taskManagerReplicas,
 } from "@meridian/shared/protocol/index";
+import type { PodQuotaRefusal } from "./deployment-record.ts";
 import type { LifecycleState } from "./lifecycle-state.ts";
 import type { FlinkObservation } from "./observe.ts";
 import type { PodFailure } from "./pods.ts";
@@ -33,6 +35,8 @@ export interface StatusInput {
   flink: FlinkObservation | undefined;
   /** The last failure of each of the deployment's pods that has not run healthy since (pods.ts). */
   podFailures?: { pod: string; failure: PodFailure }[];
+  /** A pod of the run the API server refused to create: the workspace's ResourceQuota is used up. */
+  quotaRefusal?: PodQuotaRefusal | undefined;
   previous: Condition[] | undefined;
   now: Date;
 }
@@ -127,7 +131,7 @@ const bad = (type: string, reason: string, message: string): Cond => ({
 
 function conditions(i: StatusInput, s: DeploymentStatus): Cond[] {
   const list = [
-    ready(s),
+    ready(i, s),
     specAligned(i),
     healthy(i, s),
     parallelismAligned(i, s),
@@ -153,10 +157,18 @@ function conditions(i: StatusInput, s: DeploymentStatus): Cond[] {
   return list;
 }
 
-function ready(s: DeploymentStatus): Cond {
+function ready(i: StatusInput, s: DeploymentStatus): Cond {
   const T = "Ready";
   if (s.phase === "Suspended" || s.phase === "Cancelled")
     return ok(T, s.phase, `the deployment is ${s.phase.toLowerCase()}`);
+  // Why a pod is missing, when the API server said why: waiting does not help, room in the quota does.
+  if (i.quotaRefusal)
+    return bad(
+      T,
+      "QuotaExceeded",
+      `${describeQuotaRefusal(`pod ${i.quotaRefusal.pod}`, i.quotaRefusal)}; ` +
+        "retrying: the workspace's quota must grow, or other pods must go, or the deployment must ask for less",
+    );
   if (s.phase !== "Running") return bad(T, s.phase, `the deployment is ${s.phase}; job ${s.job.state}`);
   const notReady = [s.jobManager, ...s.taskManagers.pods].filter((p) => p && !p.ready).map((p) => p?.name);
   if (notReady.length) return bad(T, "PodsNotReady", `pods not ready: ${notReady.join(", ")}`);
