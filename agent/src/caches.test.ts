@@ -58,3 +58,32 @@ test("the caches see every object of our names but hand out only Meridian's, for
     await caches.stop();
   }
 });
+
+test("after 410 Gone every cache re-lists; onResynced is heard once all are current again, and waitUntilCurrent waits for it", async () => {
+  api.put("/api/v1/namespaces", ns("mw-a", ours("a")));
+  const caches = new OwnedCaches(await api.client(), "mw-");
+  let resynced = 0;
+  caches.onResynced(() => {
+    assert.equal(caches.current, true, "heard only when every cache is current");
+    resynced++;
+  });
+  caches.start();
+  try {
+    assert.equal(await caches.waitUntilCurrent(AbortSignal.timeout(5000)), true);
+    assert.equal(resynced, 0, "the first lists are no re-list");
+    const first = caches.lists;
+    // Every cache (one per kind and name) has listed once and watches.
+    for (let i = 0; i < 200 && api.watchers < first; i++) await new Promise((r) => setTimeout(r, 10));
+    // Nothing changed: a re-list finds no difference and reports no object, only the resync.
+    api.compact();
+    api.endWatches();
+    for (let i = 0; i < 300 && caches.lists < 2 * first; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(caches.lists, 2 * first, "every cache re-listed once");
+    assert.equal(await caches.waitUntilCurrent(AbortSignal.timeout(5000)), true);
+    assert.ok(resynced >= 1, "the resync was heard");
+    assert.ok(caches.get(NAMESPACES, undefined, "mw-a"));
+  } finally {
+    await caches.stop();
+    api.objects.clear();
+  }
+});

@@ -32,6 +32,7 @@ export class OwnedCaches {
   readonly #caches = new Map<string, WatchCache>();
   readonly #overlay = new Map<string, KubeObject>();
   readonly #listeners = new Set<ChangeListener>();
+  readonly #resyncListeners = new Set<() => void>();
   readonly #prefix: string;
   readonly #sources = new Map<string, WatchCache>();
 
@@ -43,6 +44,7 @@ export class OwnedCaches {
       const fieldSelector = name === undefined ? undefined : `metadata.name=${name}`;
       const cache = new WatchCache({ client, type, fieldSelector, logger, transform: slim });
       cache.on((e) => this.#onEvent(type, e));
+      cache.onListed((l) => this.#onListed(l.relist));
       this.#caches.set(cacheKey(type, name), cache);
     };
     add(NAMESPACES);
@@ -57,6 +59,7 @@ export class OwnedCaches {
         for (const id of this.workspaceIdsInCluster())
           for (const l of this.#listeners) l(id, SECRETS.kind, e);
       });
+      source.onListed((l) => this.#onListed(l.relist));
       this.#sources.set(name, source);
     }
   }
@@ -87,6 +90,43 @@ export class OwnedCaches {
   async waitForSync(signal?: AbortSignal): Promise<boolean> {
     const results = await Promise.all(this.#all().map((c) => c.waitForSync(signal)));
     return results.every(Boolean);
+  }
+
+  /** Every cache has listed and none is re-listing after 410 Gone (its contents known stale). */
+  get current(): boolean {
+    return this.#all().every((c) => c.current);
+  }
+
+  /** Complete lists over every cache: first lists and re-lists after 410 Gone (logs, tests). */
+  get lists(): number {
+    return this.#all().reduce((n, c) => n + c.lists, 0);
+  }
+
+  /** Resolves true once every cache is current (see `current`); false if `signal` aborted first. */
+  async waitUntilCurrent(signal?: AbortSignal): Promise<boolean> {
+    if (!(await this.waitForSync(signal))) return false;
+    if (this.current) return true;
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        off();
+        signal?.removeEventListener("abort", onAbort);
+        resolve(ok);
+      };
+      const onAbort = () => done(false);
+      const off = this.onResynced(() => done(true));
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /**
+   * Hears when a cache finished a re-list after 410 Gone and every cache is current again. A re-list
+   * reports only the objects that differ from the stale contents, so whatever was decided from
+   * those (a reconcile, a status built while the leader's caches were still re-listing) is to be
+   * decided again: the listener re-enqueues every workspace.
+   */
+  onResynced(listener: () => void): () => void {
+    this.#resyncListeners.add(listener);
+    return () => this.#resyncListeners.delete(listener);
   }
 
   /**
@@ -158,6 +198,11 @@ export class OwnedCaches {
     const meta = o.metadata;
     const id = workspaceIdOf(this.#prefix, type === NAMESPACES ? meta?.name : meta?.namespace);
     return id !== undefined && isOwnedBy(o, MANAGED_BY_AGENT, id);
+  }
+
+  #onListed(relist: boolean): void {
+    if (!relist || !this.current) return;
+    for (const l of [...this.#resyncListeners]) l();
   }
 
   #onEvent(type: ResourceType, e: CacheEvent<KubeObject>): void {

@@ -63,6 +63,7 @@ export class ControlPlaneConnection {
       workspaces: this.#workspaces,
       stream: this.#stream,
       snapshotSeen: () => this.#desired.snapshotSeen,
+      cachesCurrent: () => options.caches.current,
       signal,
     });
     // Lost leadership: stop at once (the signal has already aborted every request).
@@ -103,6 +104,15 @@ export class ControlPlaneConnection {
     });
     this.#workspaces.start();
     this.#unsubscribe.push(caches.onChange((id) => this.#workspaces.schedule(id)));
+    // A cache re-listed after 410 Gone (an API server or etcd restart, a long outage): every
+    // workspace is looked at again and its status rebuilt from the fresh contents, not only those
+    // whose objects the re-list found changed (fault campaign finding 1).
+    this.#unsubscribe.push(
+      caches.onResynced(() => {
+        this.#workspaces.scheduleAll();
+        this.#status.changed("all");
+      }),
+    );
     this.#resync = setInterval(() => this.#workspaces.scheduleAll(), config.resyncPeriodMs);
     this.#resync.unref();
     s.start();

@@ -12,7 +12,7 @@ import { createLogger, F } from "@meridian/shared/log";
 import { type HealthServer, startHealthServer } from "@meridian/shared/process/health";
 import { PROCESS_WORKSPACE_AGENT } from "@meridian/shared/process/identity";
 import type { WorkspaceAgentStatus } from "@meridian/shared/protocol/index";
-import { cachesNotReady, onDeploymentEvent, startCaches } from "./caches.ts";
+import { cachesNotReady, onDeploymentEvent, onRelisted, startCaches } from "./caches.ts";
 import { describeConfig, type WorkspaceAgentConfig } from "./config.ts";
 import { ControlPlaneConnection } from "./connection.ts";
 import { SecretTokenSource } from "./credential.ts";
@@ -170,6 +170,7 @@ export async function startWorkspaceAgent(
     cleanups.push(() => ctl.stop());
     cleanups.push(() => monitor.stop());
     onDeploymentEvent(caches, (name) => ctl.enqueue(name));
+    onRelisted(caches, () => ctl.enqueueAll());
 
     const health: HealthServer = await startHealthServer({
       addr: config.healthAddr,

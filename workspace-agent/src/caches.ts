@@ -1,6 +1,6 @@
 // The workspace agent's watch caches: the pods, ConfigMaps and Services of its namespace that it
 // manages (label-selected, managedFields dropped). Every event is a trigger for the deployment it
-// belongs to (label meridian.dev/deployment).
+// belongs to (label meridian.dev/deployment); a re-list after 410 Gone is one for every deployment.
 import type { KubeClient } from "@meridian/shared/kube/client";
 import {
   LABEL_DEPLOYMENT,
@@ -34,6 +34,18 @@ export function onDeploymentEvent(caches: WorkspaceCaches, fn: (name: string) =>
     cache.on((ev) => {
       const name = ev.object.metadata?.labels?.[LABEL_DEPLOYMENT];
       if (name) fn(name);
+    });
+}
+
+/**
+ * Calls `fn()` after every re-list (after 410 Gone: an API server or etcd restart, a long outage). A
+ * re-list reports only the objects that differ from the stale contents, so every deployment is to
+ * be looked at again, and its status rebuilt, from the fresh ones.
+ */
+export function onRelisted(caches: WorkspaceCaches, fn: () => void): void {
+  for (const cache of caches.all)
+    cache.onListed(({ relist }) => {
+      if (relist) fn();
     });
 }
 

@@ -60,13 +60,19 @@ test("after 410 Gone it re-lists and reports objects deleted meanwhile", async (
     namespace: "a",
     labelSelector: "app=m",
   });
-  const deleted: string[] = [];
+  const seen: string[] = [];
   cache.on((e) => {
-    if (e.type === "deleted") deleted.push(e.object.metadata?.name ?? "");
+    // Heard while the re-list is stored: still synced (complete, only old), no longer current.
+    if (e.type === "deleted")
+      seen.push(`deleted ${e.object.metadata?.name} synced=${cache.synced} current=${cache.current}`);
   });
+  // Every complete list is heard, after the changes it found, with the cache current by then.
+  cache.onListed(({ relist }) => seen.push(`listed relist=${relist} current=${cache.current}`));
+  assert.equal(cache.current, false, "not current before the first list");
   cache.start();
   await cache.waitForSync();
   assert.equal(cache.lists, 1);
+  assert.equal(cache.current, true);
   await until(() => api.watchers === 1, "the watch to open");
   // The object disappears while history is compacted: only a re-list can notice.
   api.objects.delete(`${COLL}/lose`);
@@ -77,7 +83,12 @@ test("after 410 Gone it re-lists and reports objects deleted meanwhile", async (
   await client.close();
   api.objects.clear();
   assert.ok(cache.lists >= 2);
-  assert.deepEqual(deleted, ["lose"]);
+  assert.equal(cache.current, true);
+  assert.deepEqual(seen, [
+    "listed relist=false current=true",
+    "deleted lose synced=true current=false",
+    "listed relist=true current=true",
+  ]);
   assert.ok(cache.get("a", "keep"));
 });
 

@@ -1,6 +1,7 @@
 // One in-memory cache per resource kind: list, then watch from the list's resourceVersion,
 // resume after a clean end, re-list after 410 Gone, back off on errors. Readers get objects
-// from memory; listeners hear every change (including deletions a re-list discovers).
+// from memory; listeners hear every change (including deletions a re-list discovers) and every
+// complete list, so what was decided from stale contents is decided again after a re-list.
 import { type BackoffPolicy, backoffDelay, sleep } from "../backoff.ts";
 import { F, type Logger } from "../log.ts";
 import type { KubeClient } from "./client.ts";
@@ -46,13 +47,18 @@ export interface WatchCacheOptions {
 
 type Listener<T> = (event: CacheEvent<T>) => void;
 
+/** A complete list was stored: the first (`relist` false), or one after 410 Gone. */
+export type ListedListener = (info: { relist: boolean }) => void;
+
 export class WatchCache<T extends KubeObject = KubeObject> {
   readonly type: ResourceType;
   readonly #opts: WatchCacheOptions;
   readonly #store = new Map<string, T>();
   readonly #listeners = new Set<Listener<T>>();
+  readonly #listedListeners = new Set<ListedListener>();
   readonly #ctl = new AbortController();
   #synced = false;
+  #current = false;
   #syncWaiters: (() => void)[] = [];
   #resourceVersion: string | undefined;
   #running: Promise<void> | undefined;
@@ -80,6 +86,15 @@ export class WatchCache<T extends KubeObject = KubeObject> {
 
   get synced(): boolean {
     return this.#synced;
+  }
+
+  /**
+   * Listed and watching from that list: false before the first list completes, and again from a
+   * 410 Gone (changes were missed, the contents are stale) until the re-list completes. `synced`
+   * stays true meanwhile: the contents are complete, only old.
+   */
+  get current(): boolean {
+    return this.#current;
   }
 
   /** Resolves after the first complete list; resolves early (false) if `signal` aborts. */
@@ -114,6 +129,15 @@ export class WatchCache<T extends KubeObject = KubeObject> {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Hears every complete list, after the change events it caused: what was decided from the stale
+   * contents before a re-list must be decided again (a re-list reports only objects that differ).
+   */
+  onListed(listener: ListedListener): () => void {
+    this.#listedListeners.add(listener);
+    return () => this.#listedListeners.delete(listener);
+  }
+
   async #loop(): Promise<void> {
     const signal = this.#ctl.signal;
     const backoff = this.#opts.backoff ?? { baseMs: 200, capMs: 30_000 };
@@ -127,6 +151,7 @@ export class WatchCache<T extends KubeObject = KubeObject> {
         if (signal.aborted) break;
         if (isGone(err)) {
           this.#resourceVersion = undefined;
+          this.#current = false;
           this.#opts.logger?.info({ [F.kind]: this.type.kind }, "watch expired (410 Gone); re-listing");
           continue;
         }
@@ -172,9 +197,18 @@ export class WatchCache<T extends KubeObject = KubeObject> {
       else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion)
         this.#emit({ type: "modified", object: obj, old });
     }
+    const relist = this.#synced;
+    this.#current = true;
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters.splice(0)) w();
+    }
+    for (const l of this.#listedListeners) {
+      try {
+        l({ relist });
+      } catch (err) {
+        this.#opts.logger?.error({ [F.kind]: this.type.kind, err }, "cache listener threw");
+      }
     }
   }
 
