@@ -44,7 +44,6 @@ export class OwnedCaches {
       const fieldSelector = name === undefined ? undefined : `metadata.name=${name}`;
       const cache = new WatchCache({ client, type, fieldSelector, logger, transform: slim });
       cache.on((e) => this.#onEvent(type, e));
-      cache.onListed((l) => this.#onListed(l.relist));
       this.#caches.set(cacheKey(type, name), cache);
     };
     add(NAMESPACES);
@@ -59,7 +58,6 @@ export class OwnedCaches {
         for (const id of this.workspaceIdsInCluster())
           for (const l of this.#listeners) l(id, SECRETS.kind, e);
       });
-      source.onListed((l) => this.#onListed(l.relist));
       this.#sources.set(name, source);
     }
   }
@@ -75,7 +73,10 @@ export class OwnedCaches {
   }
 
   start(): void {
-    for (const c of this.#all()) c.start();
+    for (const c of this.#all()) {
+      c.onListed((l) => this.#onListed(l.relist));
+      c.start();
+    }
   }
 
   async stop(): Promise<void> {
@@ -100,22 +101,6 @@ export class OwnedCaches {
   /** Complete lists over every cache: first lists and re-lists after 410 Gone (logs, tests). */
   get lists(): number {
     return this.#all().reduce((n, c) => n + c.lists, 0);
-  }
-
-  /** Resolves true once every cache is current (see `current`); false if `signal` aborted first. */
-  async waitUntilCurrent(signal?: AbortSignal): Promise<boolean> {
-    if (!(await this.waitForSync(signal))) return false;
-    if (this.current) return true;
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        off();
-        signal?.removeEventListener("abort", onAbort);
-        resolve(ok);
-      };
-      const onAbort = () => done(false);
-      const off = this.onResynced(() => done(true));
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
   }
 
   /**

@@ -63,7 +63,6 @@ export class ControlPlaneConnection {
       workspaces: this.#workspaces,
       stream: this.#stream,
       snapshotSeen: () => this.#desired.snapshotSeen,
-      cachesCurrent: () => options.caches.current,
       signal,
     });
     // Lost leadership: stop at once (the signal has already aborted every request).

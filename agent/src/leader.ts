@@ -107,10 +107,8 @@ export class Leadership {
       { once: true },
     );
     void (async () => {
-      // Act only on a complete and current picture of the cluster: not while a cache re-lists after
-      // 410 Gone (a leader that took the Lease back after an API server restart would decide from
-      // contents known to be stale).
-      if (!(await caches.waitUntilCurrent(signal)) || signal.aborted) return;
+      // Act only on a complete picture of the cluster.
+      if (!(await caches.waitForSync(signal)) || signal.aborted) return;
       const controller = new ControlPlaneConnection(this.#d.connection, signal);
       this.#controller = controller;
       controller.start();

@@ -29,11 +29,6 @@ export interface StatusPublisherDeps {
   stream: { readonly lastEventId: string | undefined; readonly rejectedEvents: RejectedEvents };
   /** Nothing is reported before the first snapshot of the session. */
   snapshotSeen(): boolean;
-  /**
-   * Nothing is rebuilt while a cache re-lists after 410 Gone: views read the caches, and stale ones
-   * would make a status the re-list does not correct (the connection rebuilds all once it is done).
-   */
-  cachesCurrent(): boolean;
   signal: AbortSignal;
 }
 
@@ -76,7 +71,7 @@ export class StatusPublisher {
     if (this.#timer || this.#d.signal.aborted) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#d.signal.aborted || !this.#d.snapshotSeen() || !this.#d.cachesCurrent()) return;
+      if (this.#d.signal.aborted || !this.#d.snapshotSeen()) return;
       this.#d.options.metrics.setPhases(this.#buildAndSend());
     }, STATUS_COALESCE_MS);
     this.#timer.unref();

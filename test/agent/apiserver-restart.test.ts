@@ -1,8 +1,12 @@
 // The Kubernetes API server restarts under a running agent (fault campaign finding 1): every watch
-// breaks, the resumed ones get 410 Gone from the new API server's fresh watch cache and re-list, and
-// the leader loses its Lease and takes it again while its caches are still re-listing. The workspace
-// must be reported Ready again by the new leadership session — not Pending for good — without a
-// write to the cluster, and within a bound far below the resync period (10 min here).
+// breaks, the resumed ones get 410 Gone from the new API server's fresh watch cache and re-list, the
+// leader loses its Lease and takes it again, and — the API server's graceful stop waits up to 60 s
+// for the open watches to end — the node lifecycle controller misses the node's heartbeats for its
+// 50 s grace period and marks the node's pods NotReady (the workspace agent's Deployment drops to 0 ready replicas). The
+// workspace must be reported Ready again by the new leadership session — not Pending for good —
+// without a write to the cluster, and within a bound far below the resync period (10 min here). It
+// failed before the node simulator, like a kubelet, sent a pod's status again when someone else had
+// changed it (test/cluster/node-simulator/pod-status.ts).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { isWriteVerb } from "@meridian/shared/kube/client";

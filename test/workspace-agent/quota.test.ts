@@ -102,7 +102,8 @@ test("a pod refused by the ResourceQuota is reported as Ready=False QuotaExceede
   await setQuota("4Gi");
   await waitFor(
     "the TaskManager created",
-    async () => (await podsOf(env, ws.namespace, NAME)).some((p) => p.metadata.name === `${NAME}-taskmanager-0`),
+    async () =>
+      (await podsOf(env, ws.namespace, NAME)).some((p) => p.metadata.name === `${NAME}-taskmanager-0`),
     60_000,
   );
   const after = await waitFor(

@@ -59,7 +59,12 @@ test("other refusals are not quota refusals", () => {
 });
 
 test("the sentence names the object, the quota and the numbers", () => {
-  const r = { quota: "q", requested: "limits.memory=1Gi", used: "limits.memory=7Gi", limited: "limits.memory=8Gi" };
+  const r = {
+    quota: "q",
+    requested: "limits.memory=1Gi",
+    used: "limits.memory=7Gi",
+    limited: "limits.memory=8Gi",
+  };
   assert.equal(
     describeQuotaRefusal("pod tm-0", r),
     "pod tm-0 cannot be created: it would exceed ResourceQuota q (requested limits.memory=1Gi; used limits.memory=7Gi; limited limits.memory=8Gi)",

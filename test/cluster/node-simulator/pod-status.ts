@@ -2,7 +2,7 @@
 // pod's container runners. Pure apart from the condition transition times it
 // remembers, so repeated calls with unchanged state yield identical objects
 // (the worker only PATCHes when the JSON differs).
-import type { V1ContainerState, V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import type { V1ContainerState, V1ContainerStatus, V1Pod, V1PodStatus } from "@kubernetes/client-node";
 import type { Logger } from "@meridian/shared/log";
 import type { ContainerRunner } from "./container-runner.ts";
 import { isStatus, type KubeApi } from "./kube-api.ts";
@@ -121,6 +121,14 @@ export function podPhase(s: PodSnapshot): "Pending" | "Running" | "Succeeded" | 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The phase and every condition sent hold as sent (what readiness and controllers read). */
+function sameSummary(sent: V1PodStatus, now: V1PodStatus | undefined): boolean {
+  if (sent.phase !== now?.phase) return false;
+  return (sent.conditions ?? []).every((c) =>
+    now?.conditions?.some((o) => o.type === c.type && o.status === c.status),
+  );
+}
+
 /**
  * PATCHes pods/status (strategic merge) whenever the computed status changes: one request in
  * flight, later changes coalesced into the next one, failures retried after 1 s, and nothing
@@ -166,6 +174,22 @@ export class StatusReporter {
 
   disable(): void {
     this.#enabled = false;
+  }
+
+  /**
+   * The pod's status as the API server now holds it. When its phase or a condition's status differs
+   * from what this reporter last sent, someone else wrote it — the node lifecycle controller marks
+   * every pod of a node NotReady when it misses the node's heartbeats, as it does across an API
+   * server restart — and ours is sent again, as the kubelet's status manager does (needsReconcile):
+   * on a real node such a pod is Ready again within seconds, not NotReady for good. A PATCH that
+   * changes nothing makes no watch event, so this cannot loop.
+   */
+  observed(status: V1PodStatus | undefined): void {
+    if (!this.#enabled || !this.#lastSent) return;
+    if (!sameSummary(JSON.parse(this.#lastSent) as V1PodStatus, status)) {
+      this.#lastSent = "";
+      this.report();
+    }
   }
 
   async #send(): Promise<void> {

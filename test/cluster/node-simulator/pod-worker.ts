@@ -144,6 +144,8 @@ export class PodWorker {
   update(pod: V1Pod): void {
     if (pod.metadata?.uid !== this.pod.metadata?.uid) return;
     this.pod = pod;
+    // Someone else may have written its status (pods marked NotReady with their node): ours again.
+    this.#reporter.observed(pod.status);
     if (pod.metadata?.deletionTimestamp) void this.terminate();
   }
 

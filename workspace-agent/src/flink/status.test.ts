@@ -248,11 +248,17 @@ test("a pod refused by the workspace's ResourceQuota makes Ready False with reas
   );
   // The JobManager refused: the deployment cannot leave Deploying, and Ready says why.
   const deploying = buildStatus(
-    input({ jobManager: undefined, flink: undefined, quotaRefusal: { ...quotaRefusal, pod: "orders-jobmanager" } }),
+    input({
+      jobManager: undefined,
+      flink: undefined,
+      quotaRefusal: { ...quotaRefusal, pod: "orders-jobmanager" },
+    }),
   );
   assert.equal(deploying.phase, "Deploying");
   assert.equal(cond(deploying, "Ready")?.reason, "QuotaExceeded");
   // Suspended: no pod is wanted, so no refusal matters.
-  const suspended = buildStatus(input({ state: state({ run: undefined, target: "SUSPENDED" }), quotaRefusal }));
+  const suspended = buildStatus(
+    input({ state: state({ run: undefined, target: "SUSPENDED" }), quotaRefusal }),
+  );
   assert.equal(cond(suspended, "Ready")?.reason, "Suspended");
 });
