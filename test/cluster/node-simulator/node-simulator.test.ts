@@ -85,6 +85,18 @@ describe("node simulator", () => {
     assert.equal(await t.kubectl(["logs", "plain"]), "");
   });
 
+  it("sends a pod's status again when someone else marked it NotReady, as a kubelet does", async () => {
+    await t.applyPod("marked", { image: "nginx:1.27" }, { restartPolicy: "Always" });
+    await t.podWhere("marked", "ready", isReady);
+    // What the node lifecycle controller does to every pod of a node whose heartbeats it missed.
+    const notReady = { type: "Ready", status: "False", reason: "NodeNotReady" };
+    const marked = await api.patch<V1Pod>(`/api/v1/namespaces/${ns}/pods/marked/status`, {
+      status: { conditions: [notReady] },
+    });
+    assert.equal(isReady(marked), false, "the API server took the NotReady mark");
+    await t.podWhere("marked", "Ready again", isReady);
+  });
+
   it("streams logs with kubectl logs -f while the container runs", async () => {
     await t.applyPod("ticker", sh("i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done"));
     await t.readyPod("app=ticker");
