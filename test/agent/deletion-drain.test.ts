@@ -108,6 +108,28 @@ test("a deleted workspace's namespace stays until its Flink deployment is gone, 
   await waitFor("the namespace deleted", async () => (await namespaceState("keep")) === "deleting");
 });
 
+test("a final savepoint recorded and its ConfigMap deleted between two looks is still reported, in finalSavepoints", async () => {
+  await createWithDeployment("quick", { op: { kind: "delete", step: "savepoint" }, savepoints: [] });
+  await h.cp.admin.deleteWorkspace(h.agentId, "quick");
+  await waitFor("Draining reported", async () => (await deletionBlocked("quick"))?.reason === "Draining");
+  // Faster than the agent's 2 s look: the final savepoint recorded, then the ConfigMap deleted.
+  await putFlinkConfigMap("quick", {
+    op: { kind: "delete", step: "removeAll", savepoint: `${SAVEPOINT}-quick` },
+    savepoints: [],
+  });
+  await h.admin.request({ method: "DELETE", path: cmPath("quick") });
+  const status = await waitFor("finalSavepoints reported", async () => {
+    const s = await h.cp.admin.getAgentStatus(h.agentId);
+    const w = s?.workspaces.find((x) => x.id === "quick");
+    return w?.finalSavepoints?.length ? w : undefined;
+  });
+  assert.deepEqual(status.finalSavepoints, [{ deployment: "job", location: `${SAVEPOINT}-quick` }]);
+  assert.match(
+    status.conditions.find((c) => c.type === "DeletionBlocked")?.message ?? "",
+    new RegExp(`job: ${SAVEPOINT}-quick`),
+  );
+});
+
 test("a deployment that cannot be stopped safely blocks the deletion with DeletionBlocked; the force annotation ends it", async () => {
   await createWithDeployment("stuck", {
     op: {

@@ -170,9 +170,17 @@ async function postAgentStatus(
   if (parsed.data.agent.id !== agentId) {
     throw invalid(`agent.id: must be "${agentId}", the agent id of the path, not "${parsed.data.agent.id}"`);
   }
-  ctx.store.putStatus("agent", agentId, parsed.data, new Date().toISOString());
+  const at = new Date().toISOString();
+  ctx.store.putStatus("agent", agentId, parsed.data, at);
+  ctx.store.finalSavepoints.record(agentId, parsed.data, (id) => liveOwner(ctx, id), at);
   ctx.log.debug({ [F.name]: agentId }, "agent status received");
   sendNoContent(res);
+}
+
+/** The agent of a live workspace, or undefined (deleted, or unknown here). */
+function liveOwner(ctx: ServerContext, id: string): string | undefined {
+  const ws = ctx.store.getWorkspace(id);
+  return ws && !ws.deleted ? ws.agentId : undefined;
 }
 
 async function postWorkspaceStatus(

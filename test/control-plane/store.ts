@@ -5,6 +5,7 @@ import type { DatabaseSync } from "node:sqlite";
 import type { DeploymentSpec, WorkspaceSpec } from "@meridian/shared/protocol/index";
 import { type Change, ChangeLog } from "./change-log.ts";
 import { canonicalJson, inTransaction, openDatabase } from "./db.ts";
+import { FinalSavepoints } from "./final-savepoints.ts";
 import type { TokenKind } from "./tokens.ts";
 
 export interface StoredWorkspace {
@@ -45,10 +46,13 @@ function canonicalSpec(spec: { generation: number }): string {
 export class Store {
   readonly db: DatabaseSync;
   readonly log: ChangeLog;
+  /** Final savepoints of deleted workspaces, for new deployments of the same names (final-savepoints.ts). */
+  readonly finalSavepoints: FinalSavepoints;
 
   constructor(opts: StoreOptions) {
     this.db = openDatabase(opts.path);
     this.log = new ChangeLog(this.db, opts.changeLogLimit);
+    this.finalSavepoints = new FinalSavepoints(this.db);
   }
 
   close(): void {
@@ -169,13 +173,16 @@ export class Store {
   }
 
   /** Stores a deployment spec of a live workspace; `generation` is assigned here. */
-  putDeployment(workspaceId: string, input: DeploymentSpec): PutResult<DeploymentSpec> {
+  putDeployment(workspaceId: string, body: DeploymentSpec): PutResult<DeploymentSpec> {
     return inTransaction(this.db, () => {
       const row = this.db
         .prepare(
           "SELECT generation, canonical, spec, deleted FROM deployments WHERE workspace_id = ? AND name = ?",
         )
-        .get(workspaceId, input.name);
+        .get(workspaceId, body.name);
+      const live = row && row.deleted === 0 ? (JSON.parse(String(row.spec)) as DeploymentSpec) : undefined;
+      const owner = this.getWorkspace(workspaceId)?.agentId ?? "";
+      const input = this.finalSavepoints.initialSavepoint(owner, workspaceId, body, live);
       const canonical = canonicalSpec(input);
       if (row && row.deleted === 0 && row.canonical === canonical) {
         return { spec: JSON.parse(String(row.spec)) as DeploymentSpec, change: undefined };

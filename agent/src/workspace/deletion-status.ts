@@ -23,6 +23,22 @@ export function finalStateText(finalState: Record<string, string | null>): strin
   return names.map((n) => `${n}: ${finalState[n] ?? "no savepoint"}`).join("; ");
 }
 
+/**
+ * The workspace status's `finalSavepoints` while it is deleting or deleted: every deployment's newest
+ * restorable savepoint (those without one are named only in the condition), sorted by deployment.
+ */
+export function finalSavepoints(v: {
+  deleting: boolean;
+  deleted: boolean;
+  drain?: DrainProgress | undefined;
+}): { deployment: string; location: string }[] | undefined {
+  if ((!v.deleting && !v.deleted) || !v.drain) return undefined;
+  const out = Object.entries(v.drain.finalState)
+    .filter((e): e is [string, string] => e[1] !== null)
+    .map(([deployment, location]) => ({ deployment, location }));
+  return out.sort((a, b) => a.deployment.localeCompare(b.deployment));
+}
+
 export function deletionCondition(
   v: { namespace: string; deleting: boolean; deleted: boolean; drain?: DrainProgress },
   c: MakeCondition,

@@ -6,7 +6,7 @@ import { silentLogger } from "@meridian/shared/log";
 import { DesiredState } from "../desired.ts";
 import type { AgentMetrics } from "../metrics.ts";
 import type { ApplyDeps } from "./apply.ts";
-import { deletionCondition } from "./deletion-status.ts";
+import { deletionCondition, finalSavepoints } from "./deletion-status.ts";
 import { type DrainProgress, readDeployments } from "./drain.ts";
 import type { LifecycleDeps } from "./lifecycle.ts";
 import { workspaceReconciler } from "./reconcile.ts";
@@ -83,6 +83,17 @@ test("DeletionBlocked: blocked names the deployment, the reason and the force an
   assert.equal(drained?.status, "False");
   assert.equal(drained?.reason, "Drained");
   assert.match(drained?.message ?? "", /b: s3:\/\/x\/b\/sp-2/);
+});
+
+test("finalSavepoints: only while deleting or deleted, the deployments that kept a savepoint, by name", () => {
+  const drain = empty();
+  drain.finalState = { b: "s3://x/b/sp-2", a: "s3://x/a/sp-1", c: null };
+  assert.equal(finalSavepoints({ deleting: false, deleted: false, drain }), undefined);
+  assert.deepEqual(finalSavepoints({ deleting: true, deleted: false, drain }), [
+    { deployment: "a", location: "s3://x/a/sp-1" },
+    { deployment: "b", location: "s3://x/b/sp-2" },
+  ]);
+  assert.deepEqual(finalSavepoints({ deleting: false, deleted: true, drain: empty() }), []);
 });
 
 test("an agent restarted mid-drain resumes the deletion (the Secret's mark) instead of starting an orphan grace period", async () => {

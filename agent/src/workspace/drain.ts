@@ -25,6 +25,7 @@ import {
   resourcePath,
   SECRETS,
 } from "@meridian/shared/kube/resources";
+import { watchEvents } from "@meridian/shared/kube/watch";
 import { workspaceLabels } from "./labels.ts";
 import type { LifecycleDeps } from "./lifecycle.ts";
 import { NAMES, namespaceName } from "./objects.ts";
@@ -46,6 +47,8 @@ export interface DrainProgress {
   /** Per deployment ever seen while draining: its newest restorable savepoint (null: none). */
   finalState: Record<string, string | null>;
   forced: boolean;
+  /** The resourceVersion of the last list, from which a vanished ConfigMap's last state is replayed. */
+  listedAt?: string;
 }
 
 export type DrainStep = { state: "drained"; writes: number } | { state: "draining"; writes: number };
@@ -66,16 +69,24 @@ function readState(cm: KubeObject): LooseState | undefined {
   }
 }
 
+/** Folds one Flink ConfigMap's newest savepoint into `finalState`; its deployment name and state. */
+function foldFinalState(cm: KubeObject, progress: DrainProgress) {
+  const name = cm.metadata?.labels?.[LABEL_DEPLOYMENT];
+  if (!name) return undefined;
+  const state = readState(cm);
+  const newest = state?.op?.savepoint ?? state?.savepoints?.at(-1)?.location;
+  if (newest) progress.finalState[name] = newest;
+  else if (!(name in progress.finalState)) progress.finalState[name] = null;
+  return { name, state };
+}
+
 /** Folds the workspace agent's Flink ConfigMaps into `progress` (pure; exported for tests). */
 export function readDeployments(configMaps: KubeObject[], progress: DrainProgress): void {
   progress.pending = [];
   for (const cm of configMaps) {
-    const name = cm.metadata?.labels?.[LABEL_DEPLOYMENT];
-    if (!name) continue;
-    const state = readState(cm);
-    const newest = state?.op?.savepoint ?? state?.savepoints?.at(-1)?.location;
-    if (newest) progress.finalState[name] = newest;
-    else if (!(name in progress.finalState)) progress.finalState[name] = null;
+    const folded = foldFinalState(cm, progress);
+    if (!folded) continue;
+    const { name, state } = folded;
     const p: PendingDeployment = { name };
     if (state?.op?.kind === "delete" && state.op.step) p.step = state.op.step;
     const b = state?.op?.blocked;
@@ -147,6 +158,56 @@ export async function drainWorkspace(
     query: { labelSelector: managedBySelector(MANAGED_BY_WORKSPACE_AGENT) },
     signal,
   });
+  const before = progress.pending.map((p) => p.name);
+  const previousList = progress.listedAt;
   readDeployments(list.items, progress);
+  progress.listedAt = list.metadata?.resourceVersion;
+  const vanished = before.filter((n) => !progress.pending.some((p) => p.name === n));
+  if (vanished.length && previousList)
+    await replayVanished(deps, ns, previousList, vanished, progress, signal);
   return { state: progress.pending.length === 0 ? "drained" : "draining", writes };
+}
+
+/** How long the replay of vanished ConfigMaps may take (a watch from a recent resourceVersion). */
+const REPLAY_TIMEOUT_SECONDS = 3;
+
+/**
+ * A deployment's ConfigMap went between two lists: the workspace agent may have recorded its final
+ * savepoint and deleted the ConfigMap in between. A watch from the earlier list's resourceVersion
+ * replays every change since, the DELETED event carrying the ConfigMap's last state; what it says is
+ * folded into the final state. Best effort: a compacted resourceVersion (410) leaves what was seen.
+ */
+async function replayVanished(
+  deps: LifecycleDeps,
+  ns: string,
+  resourceVersion: string,
+  vanished: string[],
+  progress: DrainProgress,
+  outer: AbortSignal,
+): Promise<void> {
+  const ctl = new AbortController();
+  const stop = () => ctl.abort();
+  outer.addEventListener("abort", stop, { once: true });
+  const left = new Set(vanished);
+  try {
+    for await (const e of watchEvents(deps.kube, {
+      path: resourcePath(CONFIG_MAPS, ns),
+      resourceVersion,
+      labelSelector: managedBySelector(MANAGED_BY_WORKSPACE_AGENT),
+      timeoutSeconds: REPLAY_TIMEOUT_SECONDS,
+      idleTimeoutMs: (REPLAY_TIMEOUT_SECONDS + 2) * 1000,
+      signal: ctl.signal,
+    })) {
+      if (e.type === "ERROR") break;
+      if (e.type === "BOOKMARK") continue;
+      const folded = foldFinalState(e.object, progress);
+      if (folded && e.type === "DELETED") left.delete(folded.name);
+      if (left.size === 0) break;
+    }
+  } catch {
+    // Best effort: the final state stays as the lists saw it.
+  } finally {
+    outer.removeEventListener("abort", stop);
+    ctl.abort();
+  }
 }

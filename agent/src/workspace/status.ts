@@ -4,7 +4,7 @@
 // only while the latest spec received for the workspace stands refused (invalid or stale); a seventh,
 // DeletionBlocked (deletion-status.ts), only while the workspace is being deleted or just deleted.
 import type { Condition, WorkspacePhase, WorkspaceStatus } from "@meridian/shared/protocol/index";
-import { CONDITION_DELETION_BLOCKED, deletionCondition } from "./deletion-status.ts";
+import { CONDITION_DELETION_BLOCKED, deletionCondition, finalSavepoints } from "./deletion-status.ts";
 import type { DrainProgress } from "./drain.ts";
 
 /** Everything the status of one workspace is computed from. */
@@ -154,5 +154,7 @@ export function workspaceStatus(v: WorkspaceView, book: ConditionBook, now: stri
   const deletion = deletionCondition(v, c);
   if (deletion) out.conditions.push(deletion);
   else book.forgetCondition(v.id, CONDITION_DELETION_BLOCKED);
+  const kept = finalSavepoints(v);
+  if (kept?.length) out.finalSavepoints = kept;
   return out;
 }

@@ -34,6 +34,13 @@ export const deploymentSpec = z.object({
       .regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, "must be a Java class name"),
     args: z.array(z.string().max(MAX_JOB_ARG_LENGTH)).max(MAX_JOB_ARGS).default([]),
     allowNonRestoredState: z.boolean().default(false),
+    /**
+     * The savepoint the deployment's first run restores from (the Flink Kubernetes Operator's
+     * `job.initialSavepointPath`), e.g. the final savepoint of a deleted workspace with the same id;
+     * ignored once the deployment has run (a change of it alone redeploys nothing). With workspace
+     * storage it must lie under the workspace's storage.baseURI. docs/flink-deployments.md.
+     */
+    initialSavepointPath: z.string().min(1).max(MAX_URI_LENGTH).optional(),
   }),
   parallelism: z.number().int().min(1).max(1024),
   /** Partial Pod merged into the JobManager and TaskManager pods (pod-template.ts, docs/flink-deployments.md). */

@@ -10,7 +10,7 @@ import {
   rejectedEvents,
   resources,
 } from "./common.ts";
-import { MAX_DISPLAY_NAME_LENGTH } from "./limits.ts";
+import { MAX_DISPLAY_NAME_LENGTH, MAX_URI_LENGTH } from "./limits.ts";
 import { workspaceIdentity, workspaceStorage } from "./workspace-storage.ts";
 
 export const workspaceSpec = z.object({
@@ -73,6 +73,15 @@ export const workspaceStatus = z.object({
   phase: workspacePhase,
   namespace: z.string().optional(),
   conditions: z.array(condition),
+  /**
+   * While the workspace is deleted (explicitly or as an expired orphan) and once it is: each Flink
+   * deployment's newest restorable savepoint (its final one), so that a later workspace with the
+   * same id can restore from it (`job.initialSavepointPath`). Absent otherwise.
+   */
+  finalSavepoints: z
+    .array(z.object({ deployment: z.string().max(63), location: z.string().max(MAX_URI_LENGTH) }))
+    .max(1000)
+    .optional(),
 });
 export type WorkspaceStatus = z.infer<typeof workspaceStatus>;
 

@@ -135,7 +135,9 @@ function initial(input: DecideInput, events: LifecycleEvent[]): Decision {
     observedSavepointNonce: spec.savepointNonce,
     savepoints: [],
   };
-  if (spec.state === "RUNNING") deploy(state, desired.specHash, undefined, observed.now, events);
+  // The first run starts from the spec's initial savepoint, if it names one.
+  if (spec.state === "RUNNING")
+    deploy(state, desired.specHash, spec.job.initialSavepointPath, observed.now, events);
   else events.push({ reason: "Created", message: `created in state ${spec.state}; no pods started` });
   return { state, action: { type: "idle" }, events };
 }
@@ -248,8 +250,12 @@ function acknowledgeNonces(state: LifecycleState, spec: DeploymentSpec, events: 
   state.observedSavepointNonce = spec.savepointNonce;
 }
 
-/** Resume from the latest savepoint after a suspend; after a cancel only when upgradeMode is SAVEPOINT. */
+/**
+ * Resume from the latest savepoint after a suspend; after a cancel only when upgradeMode is SAVEPOINT.
+ * A deployment that never ran (created SUSPENDED or CANCELLED) starts from its initial savepoint.
+ */
 function restoreOnStart(state: LifecycleState, spec: DeploymentSpec): string | undefined {
+  if (state.nextRunId === 1) return spec.job.initialSavepointPath;
   const latest = state.savepoints.at(-1)?.location;
   if (state.target === "SUSPENDED") return latest;
   if (state.target === "CANCELLED" && spec.upgradeMode === "SAVEPOINT") return latest;

@@ -209,6 +209,16 @@ export function refuseStorage(
         message: `flinkConfiguration.${key} must lie at or under ${area}, this deployment's part of the workspace's storage; a deployment may narrow its state directory, never move it elsewhere`,
       };
   }
+  const initial = spec.job.initialSavepointPath;
+  if (initial !== undefined) {
+    const parsed = parseStorageUri(initial, "job.initialSavepointPath");
+    if (!parsed.ok) return { field: "job.initialSavepointPath", message: parsed.reason };
+    if (!isWithin(canonicalStorageUri(parsed.location), storage.baseURI))
+      return {
+        field: "job.initialSavepointPath",
+        message: `job.initialSavepointPath must lie under ${storage.baseURI}, the workspace's storage; a deployment restores only from its own workspace's state`,
+      };
+  }
   if (fileSystems(spec, storage).size > 0 && !flinkVersionOf(spec.image))
     return {
       field: "image",
