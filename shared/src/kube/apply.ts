@@ -1,7 +1,7 @@
-// Server-side apply and delete: the only two ways Meridian writes the objects it owns; and the read of
-// one object by type and name that decides whether either may touch it.
+// Server-side apply, create-only and delete: the ways Meridian writes the objects it owns; and the read
+// of one object by type and name that decides whether any of them may touch it.
 import type { KubeClient } from "./client.ts";
-import { isNotFound } from "./errors.ts";
+import { isAlreadyExists, isNotFound } from "./errors.ts";
 import { type KubeObject, type ResourceType, resourcePath } from "./resources.ts";
 
 export const APPLY_CONTENT_TYPE = "application/apply-patch+yaml";
@@ -57,6 +57,36 @@ export async function applyObjectDetailed<T extends KubeObject>(
   return { object: res.body, created: res.status === 201 };
 }
 
+/**
+ * Creates `obj` only if nothing of its name exists: a POST, which the API server refuses with 409
+ * AlreadyExists instead of taking over what is there (as server-side apply with force would).
+ * Returns the stored object, or undefined when the name is taken (the caller looks at what holds it).
+ */
+export async function createObject<T extends KubeObject>(
+  client: KubeClient,
+  type: ResourceType,
+  obj: T,
+  opts: Omit<ApplyOptions, "force">,
+): Promise<T | undefined> {
+  const namespace = obj.metadata?.namespace;
+  if (!obj.metadata?.name) throw new Error(`cannot create a ${type.kind} without metadata.name`);
+  if (type.namespaced && !namespace)
+    throw new Error(`cannot create ${type.kind} ${obj.metadata.name} without a namespace`);
+  try {
+    return await client.request<T>({
+      method: "POST",
+      path: resourcePath(type, namespace),
+      query: { fieldManager: opts.fieldManager },
+      body: { ...obj, apiVersion: type.apiVersion, kind: type.kind },
+      signal: opts.signal,
+      priority: opts.priority,
+    });
+  } catch (err) {
+    if (isAlreadyExists(err)) return undefined;
+    throw err;
+  }
+}
+
 /** The object of `type` named `name` (in `namespace`) as the API server has it; undefined when absent. */
 export async function getObject(
   client: KubeClient,
@@ -73,6 +103,8 @@ export interface DeleteOptions {
   uid?: string;
   /** Delete only if the object is still at this resourceVersion (it was not changed meanwhile). */
   resourceVersion?: string;
+  /** 0: remove at once, without waiting for a node to stop the pod (for a pod never meant to run). */
+  gracePeriodSeconds?: number;
   signal?: AbortSignal;
 }
 
@@ -86,6 +118,7 @@ export async function deleteObject(
 ): Promise<boolean> {
   const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
   if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
+  if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
   if (opts.uid || opts.resourceVersion)
     body.preconditions = { uid: opts.uid, resourceVersion: opts.resourceVersion };
   try {

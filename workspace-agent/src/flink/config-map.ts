@@ -1,14 +1,14 @@
 // The deployment's ConfigMap, the home of its persisted lifecycle state and its orphan mark: read as
-// the watch cache holds it (or as our last write returned it, while the cache lags), and written
-// with server-side apply. Every write carries the orphan mark the record holds, so writing the
-// lifecycle state never drops the mark and a restart never forgets it.
+// the watch cache holds it (or as our last write returned it, while the cache lags), created
+// create-only and then written with server-side apply. Every write carries the orphan mark the
+// record holds, so writing the lifecycle state never drops the mark and a restart never forgets it.
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { applyObject } from "@meridian/shared/kube/apply";
 import { FIELD_MANAGER_WORKSPACE_AGENT } from "@meridian/shared/kube/labels";
 import { CONFIG_MAPS } from "@meridian/shared/kube/resources";
 import { type LifecycleState, serializeState } from "./lifecycle-state.ts";
 import { buildConfigMap, names } from "./objects.ts";
-import { contextOf, type DeploymentRun } from "./reconcile-deps.ts";
+import { type ConfigMapObject, contextOf, type DeploymentRun } from "./reconcile-deps.ts";
 
 /**
  * The deployment's own objects (ConfigMap, Service, pods) go ahead of Events and deletions in the
@@ -32,9 +32,23 @@ export function wantedConfigMap(run: DeploymentRun, state: LifecycleState): V1Co
   return buildConfigMap(contextOf(run.deps, state.spec), serializeState(state), run.record.orphanedSince);
 }
 
-/** Writes the state (and the ConfigMap built from it) with server-side apply; returns the stored object. */
+/**
+ * Writes the state (and the ConfigMap built from it) and returns the stored object: the first time
+ * with a create-only POST (a ConfigMap of that name that is not ours refuses the deployment, see
+ * name-guard.ts), then with server-side apply.
+ */
 export async function writeConfigMap(run: DeploymentRun, state: LifecycleState): Promise<V1ConfigMap> {
-  const stored = (await applyObject(run.deps.client, CONFIG_MAPS, wantedConfigMap(run, state) as never, {
+  const wanted = wantedConfigMap(run, state);
+  let stored: V1ConfigMap | undefined;
+  if (!configMapOf(run)) {
+    const opts = { signal: run.signal, priority: OBJECT_WRITE_PRIORITY };
+    const r = await run.deps.names.create(CONFIG_MAPS, wanted as ConfigMapObject, run.name, run.log, opts);
+    if (r.created) {
+      stored = r.object;
+      run.createdHere.push({ type: CONFIG_MAPS, name: names.configMap(run.name), uid: stored.metadata?.uid });
+    }
+  }
+  stored ??= (await applyObject(run.deps.client, CONFIG_MAPS, wanted as never, {
     fieldManager: FIELD_MANAGER_WORKSPACE_AGENT,
     force: true,
     priority: OBJECT_WRITE_PRIORITY,

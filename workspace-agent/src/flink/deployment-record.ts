@@ -25,6 +25,11 @@ export interface DeploymentRecord {
   written?: V1ConfigMap | undefined;
   /** The unreadable-state reason last reported, so it is logged and evented once. */
   unreadable?: string | undefined;
+  /**
+   * Why a new deployment was refused for a name someone else holds: until the name is free it is
+   * looked at read-only (no create and remove on every reconcile).
+   */
+  nameTaken?: string | undefined;
   /** The policy refusal last reported, so it is logged and evented once. */
   refusal?: string | undefined;
   /**

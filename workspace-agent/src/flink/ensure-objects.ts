@@ -15,9 +15,18 @@ import { removePods } from "./actions.ts";
 import { OBJECT_WRITE_PRIORITY, wantedConfigMap, writeConfigMap } from "./config-map.ts";
 import type { PodQuotaRefusal } from "./deployment-record.ts";
 import type { LifecycleState } from "./lifecycle-state.ts";
+import { NameTakenError } from "./name-guard.ts";
 import { buildService, type DeploymentContext, names, type Owner } from "./objects.ts";
 import { isTerminating, planPods } from "./pods.ts";
-import { contextOf, type DeploymentRun, podsOf, requeue } from "./reconcile-deps.ts";
+import {
+  contextOf,
+  createdThisRun,
+  type DeploymentRun,
+  type PodObject,
+  podsOf,
+  requeue,
+  type ServiceObject,
+} from "./reconcile-deps.ts";
 
 /** How long a pod just created may be missing from the watch cache before it is created again. */
 export const CACHE_LAG_MS = 5000;
@@ -46,6 +55,7 @@ export async function ensureObjects(
   const removing = state.op?.step === "removePods" || state.op?.step === "removeAll";
   // The Service and the pods do not depend on each other: write them concurrently.
   const service = ensureService(run, ctx, owner, cm, removing);
+  service.catch(() => {}); // awaited below, after the pods; a failure meanwhile is not unhandled
   try {
     await ensurePods(run, state, ctx, owner, cm, removing);
   } finally {
@@ -64,8 +74,22 @@ async function ensureService(
   const svc = deps.services.get(deps.namespace, names.service(name));
   const wantSvc = buildService(ctx, owner);
   if (removing || (svc && isTerminating(svc)) || (svc && isSubset(wantSvc, svc))) return;
-  if (!svc && (await deps.names.serviceTaken(name, run.log))) return;
-  if (svc) deps.recordEvent(cm, "Normal", "DriftRepaired", "JobManager Service restored");
+  if (!svc) {
+    const opts = { signal: run.signal, priority: OBJECT_WRITE_PRIORITY };
+    try {
+      const r = await deps.names.create(SERVICES, wantSvc as ServiceObject, name, run.log, opts);
+      if (!r.created) return; // ours, not in the cache yet
+      run.createdHere.push({ type: SERVICES, name: names.service(name), uid: r.object.metadata?.uid });
+      run.writes++;
+      return;
+    } catch (err) {
+      // A deployment with state keeps running without its Service rather than take over someone
+      // else's (logged once); a new one is refused (reconcile.ts).
+      if (err instanceof NameTakenError && !createdThisRun(run)) return;
+      throw err;
+    }
+  }
+  deps.recordEvent(cm, "Normal", "DriftRepaired", "JobManager Service restored");
   await applyObject(deps.client, SERVICES, wantSvc as never, { ...WRITE, signal: run.signal });
   run.writes++;
 }
@@ -138,15 +162,22 @@ async function ensurePods(
       }
       log.info({ [F.name]: podName, recreate: a.recreate }, a.recreate ? "recreating pod" : "creating pod");
       if (a.recreate) deps.recordEvent(cm, "Normal", "PodRecreated", `${podName} recreated`);
+      let made: { object: PodObject; created: boolean };
       try {
-        await applyObject(deps.client, PODS, a.pod as never, { ...WRITE, signal: run.signal });
+        const opts = { signal: run.signal, priority: OBJECT_WRITE_PRIORITY };
+        made = await deps.names.create(PODS, a.pod as PodObject, name, log, opts);
       } catch (err) {
         const quota = quotaRefusalOf(err);
-        if (!quota) throw err;
-        throw refusedByQuota(run, cm, { pod: podName, ...quota }, err);
+        if (quota) throw refusedByQuota(run, cm, { pod: podName, ...quota }, err);
+        // A pod of a deployment with state whose name someone else took: not ours to replace.
+        if (err instanceof NameTakenError && !createdThisRun(run))
+          throw new RetryableError("NameTaken", err.message, { cause: err });
+        throw err;
       }
-      run.writes++;
       record.created.set(podName, Date.now());
+      if (!made.created) return;
+      run.createdHere.push({ type: PODS, name: podName, uid: made.object.metadata?.uid });
+      run.writes++;
     }),
   );
   // Every pod the run needs exists or was just created: no quota refusal stands any more.

@@ -6,7 +6,7 @@ import type { V1ConfigMap, V1Pod, V1Service } from "@kubernetes/client-node";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import type { EventType } from "@meridian/shared/kube/events";
 import { COMPONENT_JOBMANAGER, LABEL_DEPLOYMENT } from "@meridian/shared/kube/labels";
-import type { KubeObject } from "@meridian/shared/kube/resources";
+import type { KubeObject, ResourceType } from "@meridian/shared/kube/resources";
 import type { WatchCache } from "@meridian/shared/kube/watch-cache";
 import type { Logger } from "@meridian/shared/log";
 import type { DeploymentSpec, DeploymentStatus } from "@meridian/shared/protocol/index";
@@ -61,7 +61,7 @@ export type DeploymentOptions = DeploymentSettings & DeploymentWiring;
 
 /** The options plus what the controller itself keeps for every deployment. */
 export interface DeploymentDeps extends DeploymentOptions {
-  /** Refuses names taken by objects that are not ours (a new deployment's, a Service to re-create). */
+  /** Creates the deployment's objects create-only, refusing names taken by objects that are not ours. */
   names: NameGuard;
   /** Crash-loop protection per pod name. */
   podBackoff: PodBackoff;
@@ -78,6 +78,13 @@ export interface DeploymentRun {
   writes: number;
   /** Look at the deployment again after this long (the earliest of several wishes). */
   requeueAfterMs: number | undefined;
+  /** Objects this run created (not updated): what a refusal of a new deployment removes again. */
+  createdHere: { type: ResourceType; name: string; uid: string | undefined }[];
+}
+
+/** This run created the deployment's ConfigMap: the deployment is new and nothing of it has run. */
+export function createdThisRun(run: DeploymentRun): boolean {
+  return run.createdHere.some((o) => o.type.kind === "ConfigMap");
 }
 
 /** Asks for another reconcile of the run's deployment after `ms` (the earliest request wins). */

@@ -6,6 +6,7 @@
 // run again is the Result's requeueAfterMs. The shared Controller runs it (deployment-controller.ts).
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import type { Reconcile } from "@meridian/shared/controller/result";
+import { deleteObject } from "@meridian/shared/kube/apply";
 import { COMPONENT_JOBMANAGER } from "@meridian/shared/kube/labels";
 import { F } from "@meridian/shared/log";
 import type { DeploymentStatus } from "@meridian/shared/protocol/index";
@@ -15,10 +16,17 @@ import { ensureObjects } from "./ensure-objects.ts";
 import type { Desired } from "./lifecycle.ts";
 import { runLifecycle } from "./lifecycle-loop.ts";
 import type { LifecycleState } from "./lifecycle-state.ts";
+import { NameTakenError } from "./name-guard.ts";
 import { ANNOTATION_STATE, specHash } from "./objects.ts";
 import { clearOrphanMark, orphanExpired, readOrphanMark } from "./orphans.ts";
 import { componentOf, isTerminating } from "./pods.ts";
-import { type DeploymentDeps, type DeploymentRun, jobManagerOf, podsOf } from "./reconcile-deps.ts";
+import {
+  createdThisRun,
+  type DeploymentDeps,
+  type DeploymentRun,
+  jobManagerOf,
+  podsOf,
+} from "./reconcile-deps.ts";
 import { refuseSpec, type SpecRefusal } from "./spec-policy.ts";
 import { buildStatus } from "./status.ts";
 import { readStoredState } from "./stored-state.ts";
@@ -36,6 +44,7 @@ export function deploymentReconciler(deps: DeploymentDeps, records: DeploymentRe
       signal: ctx.signal,
       writes: 0,
       requeueAfterMs: undefined,
+      createdHere: [],
     };
     const outcome = await reconcileDeployment(run, records);
     return { outcome, writes: run.writes, requeueAfterMs: run.requeueAfterMs };
@@ -77,34 +86,46 @@ async function reconcileDeployment(run: DeploymentRun, records: DeploymentRecord
     else refusedOnce(run, cm, refused);
   }
   if (!refused) record.refusal = undefined;
-  // Never adopt: a new deployment whose names are taken by objects that are not ours is refused.
-  if (desired && !desired.deleted && !state && !cm) {
+  // Never adopt: a new deployment's objects are created create-only (name-guard.ts); one refused
+  // for a name someone else holds is looked at again read-only until the name is free.
+  if (desired && !desired.deleted && !state && !cm && record.nameTaken) {
     refused = await deps.names.checkNew(desired.spec, log);
     if (refused) desired = undefined;
+    else record.nameTaken = undefined;
   }
 
   // Apply.
-  if (desired) {
-    const r = await runLifecycle(run, desired, state, cm);
-    state = r.state;
-    cm = r.cm;
-    if (r.gone) {
-      deps.desired.forget(name);
-      deps.monitor.track(name, undefined);
-      deps.podBackoff.forgetDeployment(name);
-      run.record = records.reset(name);
-      publish(run, desired, undefined, undefined);
-      return "deleted";
+  try {
+    if (desired) {
+      const r = await runLifecycle(run, desired, state, cm);
+      state = r.state;
+      cm = r.cm;
+      if (r.gone) {
+        deps.desired.forget(name);
+        deps.monitor.track(name, undefined);
+        deps.podBackoff.forgetDeployment(name);
+        run.record = records.reset(name);
+        publish(run, desired, undefined, undefined);
+        return "deleted";
+      }
     }
-  }
-  if (state && cm?.metadata?.uid) {
-    try {
-      await ensureObjects(run, state, cm);
-    } catch (err) {
-      // A pod the workspace's quota has no room for: status says so while the controller retries.
-      if (run.record.quotaRefusal) publish(run, desired, state, refused, entry.kind === "orphaned");
-      throw err;
+    if (state && cm?.metadata?.uid) {
+      try {
+        await ensureObjects(run, state, cm);
+      } catch (err) {
+        // A pod the workspace's quota has no room for: status says so while the controller retries.
+        if (run.record.quotaRefusal) publish(run, desired, state, refused, entry.kind === "orphaned");
+        throw err;
+      }
     }
+  } catch (err) {
+    if (!(err instanceof NameTakenError) || (!createdThisRun(run) && state)) throw err;
+    // A new deployment, a name of which is someone else's: what this run created goes again.
+    await removeCreated(run);
+    run.record = records.reset(name);
+    run.record.nameTaken = err.message;
+    publish(run, undefined, undefined, err.refusal);
+    return "refused";
   }
   // Orphaned or not yet confirmed by a snapshot: still watched and reported.
   deps.monitor.track(name, jobManagerOf(deps, name));
@@ -114,6 +135,19 @@ async function reconcileDeployment(run: DeploymentRun, records: DeploymentRecord
   if (!status && !cm && podsOf(deps, name).length === 0) records.drop(name);
   if (run.writes > 0) return "applied";
   return refused ? "refused" : "unchanged";
+}
+
+/** Deletes what the run created (pods and Service first, the owning ConfigMap last), by uid. */
+async function removeCreated(run: DeploymentRun): Promise<void> {
+  const { deps } = run;
+  for (const o of [...run.createdHere].reverse()) {
+    await deleteObject(deps.client, o.type, deps.namespace, o.name, {
+      ...(o.uid ? { uid: o.uid } : {}),
+      gracePeriodSeconds: o.type.kind === "Pod" ? 0 : undefined,
+      signal: run.signal,
+    });
+    run.writes++;
+  }
 }
 
 /**
