@@ -127,6 +127,10 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     { [F.name]: config.identity, [F.namespace]: config.namespace, [F.url]: health.url },
     `meridian-agent ${VERSION} started`,
   );
+  if (config.signingPublicKeys.size === 0)
+    logger.warn(
+      "no signing keys pinned (--signing-public-keys, Helm controlPlane.signingPublicKeys): desired state is applied without verifying who signed it",
+    );
   let stopping: Promise<void> | undefined;
   return {
     identity: config.identity,

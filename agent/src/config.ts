@@ -19,6 +19,7 @@ import {
   list,
   logLevel,
   optionalText,
+  signingPublicKeys,
   text,
 } from "@meridian/shared/process/setting-schemas";
 import {
@@ -72,6 +73,16 @@ export const AGENT_SETTINGS = settingsTable({
       "PEM bundle trusted (besides the system roots) for the control plane; passed on to the workspace agents.",
     expected: "the path of a readable PEM file",
     schema: optionalText,
+  },
+  signingPublicKeys: {
+    flag: "signing-public-keys",
+    env: "MERIDIAN_SIGNING_PUBLIC_KEYS",
+    valueName: "<keys>",
+    description:
+      "The control plane's Ed25519 public keys (two during a rotation): when set, every desired-state event must be signed by one of them, or it is refused; passed on to the workspace agents.",
+    expected: "comma-separated Ed25519 public keys, each PEM or the base64 of its 32 raw bytes",
+    schema: signingPublicKeys,
+    defaultDoc: "none: events are not verified",
   },
   kubeconfig: {
     flag: "kubeconfig",

@@ -11,6 +11,7 @@ import { clusterMemory, connectInbound } from "./inbound.ts";
 import type { ConnectionOptions } from "./options.ts";
 import { StatusPublisher } from "./outbound.ts";
 import { workspaceBuildContext } from "./workspace/build-context.ts";
+import { noticeUnverified } from "./workspace/notices.ts";
 import { WorkspaceManager } from "./workspaces.ts";
 
 /**
@@ -57,7 +58,10 @@ export class ControlPlaneConnection {
         podSecurity: config.policy.podSecurity,
       },
     });
-    this.#stream = agentStream(options.endpoint, config.agentId, { logger: options.logger });
+    this.#stream = agentStream(options.endpoint, config.agentId, {
+      logger: options.logger,
+      signingKeys: config.signingPublicKeys,
+    });
     this.#status = new StatusPublisher({
       options,
       workspaces: this.#workspaces,
@@ -100,6 +104,11 @@ export class ControlPlaneConnection {
         this.#status.changed();
       },
       onRejected: () => this.#status.changed(),
+      onUnverified: (refusal) =>
+        noticeUnverified(
+          { caches, recorder: this.#o.recorder, namespacePrefix: config.policy.namespacePrefix },
+          refusal,
+        ),
     });
     this.#workspaces.start();
     this.#unsubscribe.push(caches.onChange((id) => this.#workspaces.schedule(id)));

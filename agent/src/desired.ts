@@ -94,7 +94,7 @@ export class DesiredState {
       case "workspace.upsert": {
         const spec = event.data.workspace;
         const stale = this.#generations.check(spec.id, spec.generation, "spec", cluster.generation(spec.id));
-        if (stale) return this.#refuse(spec.id, stale);
+        if (stale) return this.refuse(spec.id, stale);
         this.#accept(spec);
         return { ...noChange(), changed: [spec.id], adopted: [spec.id], rejectionChanged: [spec.id] };
       }
@@ -104,7 +104,7 @@ export class DesiredState {
           generation === undefined
             ? undefined
             : this.#generations.check(id, generation, "delete", cluster.generation(id));
-        if (stale) return this.#refuse(id, stale);
+        if (stale) return this.refuse(id, stale);
         if (generation !== undefined) this.#generations.raise(id, generation);
         this.#specs.delete(id);
         this.#deleting.add(id);
@@ -143,7 +143,8 @@ export class DesiredState {
     this.#generations.raise(spec.id, spec.generation);
   }
 
-  #refuse(id: string, rejection: Rejection): DesiredChange {
+  /** Refuses the latest spec for `key` (a stale generation, or an event whose signature was refused). */
+  refuse(id: string, rejection: Rejection): DesiredChange {
     this.#rejections.set(id, rejection);
     return { ...noChange(), refusals: [rejection.message], rejectionChanged: [id] };
   }

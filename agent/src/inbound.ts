@@ -3,8 +3,9 @@
 // of both agents, shared/src/controller/desired-change.ts): the refusals it decided go back to the
 // stream (rejectedEvents), and the change goes to the process, which marks status and enqueues the
 // keys in its controller. Events the stream refused itself change nothing and are only counted.
-import type { DesiredChange } from "@meridian/shared/controller/desired-change";
+import { type DesiredChange, unverifiedChange } from "@meridian/shared/controller/desired-change";
 import type { StreamClient } from "@meridian/shared/controlplane/stream";
+import type { SignatureRefusal } from "@meridian/shared/controlplane/verify";
 import { NAMESPACES } from "@meridian/shared/kube/resources";
 import type { agentEvents } from "@meridian/shared/protocol/index";
 import type { OwnedCaches } from "./caches.ts";
@@ -23,6 +24,8 @@ export interface InboundOptions {
   onChange(change: DesiredChange): void;
   /** The stream refused an event (rejectedEvents changed). */
   onRejected(): void;
+  /** The stream refused an event or snapshot item for its signature (a Warning Event). */
+  onUnverified(refusal: SignatureRefusal): void;
 }
 
 export function connectInbound(o: InboundOptions): void {
@@ -36,8 +39,13 @@ export function connectInbound(o: InboundOptions): void {
   };
   stream.on("snapshot", ({ event }) => apply(event));
   stream.on("event", ({ event }) => apply(event));
-  stream.on("rejected", () => {
+  stream.on("rejected", ({ type, signature }) => {
     metrics.streamEvents.inc({ type: "rejected" });
+    if (signature && !o.signal.aborted) {
+      const change = unverifiedChange(desired, type, signature);
+      if (change) o.onChange(change);
+      o.onUnverified(signature);
+    }
     o.onRejected();
   });
 }

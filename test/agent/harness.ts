@@ -17,6 +17,7 @@ import { type AgentConfig, loadConfig } from "../../agent/src/config.ts";
 import type { Cluster } from "../cluster/index.ts";
 import { startCluster } from "../cluster/index.ts";
 import { type ControlPlane, startControlPlane } from "../control-plane/index.ts";
+import { TEST_SIGNING_PUBLIC_KEY } from "../control-plane/signing.ts";
 import { builtImageRuntime } from "../images/runtime.ts";
 import { type Confinement, installConfinement, tryWrite, waitUntilEnforced } from "./confinement.ts";
 import { type AgentRbac, installAgentRbac } from "./rbac.ts";
@@ -109,6 +110,8 @@ export async function startHarness(
         retryPeriodMs: "300",
         resyncPeriodMs: "600000",
         logLevel: "info",
+        // The reference control plane signs with the test key: the suite runs signed.
+        signingPublicKeys: TEST_SIGNING_PUBLIC_KEY,
         ...extra,
       }),
       startAgent: async (extra = {}) => {

@@ -4,10 +4,12 @@
 // order) and the workspace agent's own CLI loads it with its settings table. A variable renamed,
 // dropped, reordered or given a value the workspace agent refuses, on either side, fails here.
 import assert from "node:assert/strict";
+import { createPublicKey } from "node:crypto";
 import { test } from "node:test";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { WORKSPACE_AGENT_ENV } from "@meridian/shared/contract/workspace-agent-env";
 import { workspaceSpec } from "@meridian/shared/protocol/index";
+import { publicKeyText } from "@meridian/shared/protocol/signing";
 import { loadConfig as loadAgentConfig } from "../../agent/src/config.ts";
 import { workspaceBuildContext } from "../../agent/src/workspace/build-context.ts";
 import { buildDeployment, NAMES, namespaceName } from "../../agent/src/workspace/objects.ts";
@@ -17,8 +19,10 @@ import {
   type WorkspaceAgentConfig,
 } from "../../workspace-agent/src/config.ts";
 import { resolveContainerEnv } from "../cluster/node-simulator/env.ts";
+import { testSigningKey } from "../control-plane/signing.ts";
 
 const POD_IP = "10.244.1.7";
+const SIGNING_PEM = createPublicKey(testSigningKey(1)).export({ format: "pem", type: "spki" }).toString();
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 const files: Record<string, string> = {
   "/var/run/meridian/token": "agent-token\n",
@@ -49,6 +53,8 @@ const everything = {
   noProxy: ".svc,10.0.0.0/8",
   savepointBaseDir: "s3://bucket/savepoints/",
   workspaceAgentPullSecrets: "regcred,mirror",
+  // Two pinned keys (a rotation), one as PEM and one as the base64 of its raw bytes.
+  signingPublicKeys: `${SIGNING_PEM},${publicKeyText(testSigningKey(2))}`,
 };
 
 /** The workspace agent pod of one workspace, as the agent renders it and the kubelet runs it. */
@@ -128,6 +134,8 @@ test("everything the agent passes on arrives in the workspace agent's settings",
   assert.equal(c.flinkAzureClientId, "11111111-2222-3333-4444-555555555555");
   assert.equal(c.flinkAzureTenantId, "aaaaaaaa-2222-3333-4444-555555555555");
   assert.deepEqual(c.flinkImagePullSecrets, ["regcred", "mirror"]);
+  assert.deepEqual(c.signingPublicKeys.ids(), agent.signingPublicKeys.ids(), "the pinned keys");
+  assert.equal(c.signingPublicKeys.size, 2);
   assert.deepEqual(pod.spec?.imagePullSecrets, [{ name: "regcred" }, { name: "mirror" }]);
   assert.equal(c.flinkPodTemplateAllowInitContainers, false);
   assert.equal(c.flinkPodTemplateAllowSidecars, true);
@@ -151,6 +159,7 @@ test("a workspace's own log level wins; with nothing optional configured the wor
   assert.deepEqual(c.flinkAllowedRegistries, []);
   assert.equal(c.orphanGracePeriodSeconds, 86_400);
   assert.deepEqual(c.proxy, {});
+  assert.equal(c.signingPublicKeys.size, 0, "nothing pinned, nothing verified");
 });
 
 test("every variable the agent sets is in the contract and read by the workspace agent", async () => {

@@ -34,6 +34,10 @@ const program = new Command()
     "--admin-token <token>",
     "require this bearer token on /admin (default: $MERIDIAN_ADMIN_TOKEN, else none)",
   )
+  .option(
+    "--signing-key-file <file>",
+    "Ed25519 private key (PKCS#8 PEM) every stream event is signed with (default: the fixed test key)",
+  )
   .option("--log-level <level>", "trace, debug, info, warn, error", "info");
 
 program.parse();
@@ -47,6 +51,7 @@ const opts = program.opts<{
   workspaceTokenTtlSeconds: number;
   changeLogLimit: number;
   adminToken?: string;
+  signingKeyFile?: string;
   logLevel: LogLevel;
 }>();
 
@@ -75,12 +80,16 @@ const cp = await startControlPlane({
   changeLogLimit: opts.changeLogLimit,
   adminToken,
   logger,
+  ...(opts.signingKeyFile ? { signingKey: readFileSync(opts.signingKeyFile, "utf8") } : {}),
   tls:
     opts.tlsCert && opts.tlsKey
       ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) }
       : undefined,
 });
-logger.info({ url: cp.url, db: opts.db }, "control plane ready");
+logger.info(
+  { url: cp.url, db: opts.db, signingPublicKey: cp.signingPublicKey },
+  "control plane ready (pin signingPublicKey in the agents: --signing-public-keys)",
+);
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

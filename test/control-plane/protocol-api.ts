@@ -119,11 +119,15 @@ function initialEvents(
   snapshot: () => unknown,
 ): SseEvent[] {
   const lastEventId = req.headers["last-event-id"];
+  // The snapshot names the database's epoch itself (not only its items'), so that an empty one from a
+  // control plane that lost its data is told from a replayed old one (signed events, decision 41).
+  const epoch = (ctx.store as { epoch?: number }).epoch;
+  const withEpoch = () => ({ ...(snapshot() as object), ...(epoch ? { epoch } : {}) });
   if (typeof lastEventId === "string" && lastEventId !== "") {
     const changes = ctx.store.log.changesAfter(stream, target, lastEventId.trim());
     if (changes) return changes.map((c) => ({ id: String(c.seq), type: c.type, data: c.data }));
   }
-  return [{ id: String(ctx.store.log.head()), type: "snapshot", data: JSON.stringify(snapshot()) }];
+  return [{ id: String(ctx.store.log.head()), type: "snapshot", data: JSON.stringify(withEpoch()) }];
 }
 
 function agentStream(

@@ -1,5 +1,7 @@
 // The reference control plane as a library: `startControlPlane` serves protocol v1 and the admin API
 // on one port, keeps everything in one SQLite file, and can be stopped and restarted on that file.
+
+import type { KeyObject } from "node:crypto";
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -15,6 +17,7 @@ import type { ServerContext } from "./context.ts";
 import { RequestFaults } from "./faults.ts";
 import { ApiError, codeForStatus, sendError, sendJson } from "./http-io.ts";
 import { handleProtocol } from "./protocol-api.ts";
+import { Signer } from "./signing.ts";
 import { SseHub } from "./sse-hub.ts";
 import { Store } from "./store.ts";
 
@@ -37,6 +40,11 @@ export interface ControlPlaneOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** How many changes the log keeps for Last-Event-ID resume; default 10000. */
   changeLogLimit?: number;
+  /**
+   * Ed25519 private key (PKCS#8 PEM or KeyObject) every stream event is signed with; default the
+   * fixed test key (signing.ts, TEST_SIGNING_PUBLIC_KEY); null: events go out unsigned.
+   */
+  signingKey?: KeyObject | string | null;
 }
 
 export interface ControlPlane {
@@ -49,6 +57,10 @@ export interface ControlPlane {
   stop(): Promise<void>;
   /** `stop()` then listen again on the same port and database; all desired state and the sequence survive. */
   restart(): Promise<void>;
+  /** Signs every event written from now on with this key (a key rotation); null: unsigned. */
+  useSigningKey(key: KeyObject | string | null): void;
+  /** The public key events are signed with now (base64 of its raw bytes); undefined: unsigned. */
+  readonly signingPublicKey: string | undefined;
 }
 
 interface Running {
@@ -56,7 +68,7 @@ interface Running {
   ctx: ServerContext;
 }
 
-async function listen(opts: ControlPlaneOptions, port: number): Promise<Running> {
+async function listen(opts: ControlPlaneOptions, port: number, signer: Signer): Promise<Running> {
   const log = opts.logger ?? silentLogger();
   const ttl = opts.workspaceTokenTtlSeconds ?? 900;
   const keepAliveMs = opts.keepAliveMs ?? 5000;
@@ -65,7 +77,7 @@ async function listen(opts: ControlPlaneOptions, port: number): Promise<Running>
   const store = new Store({ path: opts.dbPath, changeLogLimit: opts.changeLogLimit ?? 10_000 });
   const ctx: ServerContext = {
     store,
-    hub: new SseHub(keepAliveMs, log),
+    hub: new SseHub(keepAliveMs, log, signer),
     log,
     requestFaults: new RequestFaults(),
     workspaceTokenTtlSeconds: ttl,
@@ -141,15 +153,25 @@ class ControlPlaneServer implements ControlPlane {
   readonly port: number;
   readonly admin: AdminClient;
   readonly #opts: ControlPlaneOptions;
+  readonly #signer: Signer;
   #running: Running | undefined;
 
-  constructor(opts: ControlPlaneOptions, running: Running) {
+  constructor(opts: ControlPlaneOptions, running: Running, signer: Signer) {
     this.#opts = opts;
+    this.#signer = signer;
     this.#running = running;
     this.port = (running.server.address() as AddressInfo).port;
     this.url = `${opts.tls ? "https" : "http"}://${urlHost(opts.host ?? "127.0.0.1")}:${this.port}`;
     this.admin = new AdminClient(this.url, opts.adminToken);
     running.ctx.log.info({ [F.url]: this.url }, "control plane listening");
+  }
+
+  useSigningKey(key: KeyObject | string | null): void {
+    this.#signer.use(key);
+  }
+
+  get signingPublicKey(): string | undefined {
+    return this.#signer.publicKey;
   }
 
   async stop(): Promise<void> {
@@ -160,7 +182,7 @@ class ControlPlaneServer implements ControlPlane {
 
   async restart(): Promise<void> {
     await this.stop();
-    this.#running = await listen(this.#opts, this.port);
+    this.#running = await listen(this.#opts, this.port, this.#signer);
     this.#running.ctx.log.info({ [F.url]: this.url }, "control plane listening again");
   }
 }
@@ -172,5 +194,6 @@ function urlHost(host: string): string {
 
 /** Starts the reference control plane; resolves once it listens. */
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
-  return new ControlPlaneServer(opts, await listen(opts, opts.port ?? 0));
+  const signer = new Signer(opts.signingKey);
+  return new ControlPlaneServer(opts, await listen(opts, opts.port ?? 0, signer), signer);
 }

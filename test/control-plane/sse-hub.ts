@@ -6,6 +6,7 @@ import { F, type Logger } from "@meridian/shared/log";
 import { PROTOCOL_HEADER, PROTOCOL_VERSION } from "@meridian/shared/protocol/index";
 import type { StreamKind } from "./change-log.ts";
 import { matchesFilter, type StreamFilter } from "./faults.ts";
+import type { Signer } from "./signing.ts";
 
 /** One SSE event as written on the wire. */
 export interface SseEvent {
@@ -49,9 +50,13 @@ export class SseHub {
   #cut: StreamFilter | undefined;
   #stall: { until: number; filter: StreamFilter; timer: NodeJS.Timeout } | undefined;
 
-  constructor(keepAliveMs: number, log: Logger) {
+  readonly #signer: Signer | undefined;
+
+  /** `signer`: signs every event as it is written (absent: events go out unsigned). */
+  constructor(keepAliveMs: number, log: Logger, signer?: Signer) {
     this.#keepAliveMs = keepAliveMs;
     this.#log = log;
+    this.#signer = signer;
   }
 
   /**
@@ -185,7 +190,8 @@ export class SseHub {
 
   #send(conn: Conn, e: SseEvent): void {
     conn.lastEventId = e.id;
-    this.#write(conn, formatEvent(e), true);
+    const data = this.#signer ? this.#signer.sign(conn.stream, conn.target, e.type, e.id, e.data) : e.data;
+    this.#write(conn, formatEvent({ ...e, data }), true);
   }
 
   #write(conn: Conn, chunk: string, isEvent: boolean): void {

@@ -5,6 +5,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { TEST_SIGNING_PUBLIC_KEY } from "../control-plane/signing.ts";
 import { CHART_DIR, helm, NAMESPACE, RELEASE } from "../helm/helm.ts";
 import { getJson, type Kubectl, kubectlOk } from "./kube.ts";
 
@@ -23,12 +24,17 @@ export interface InstallOptions {
   agentId: string;
   logLevel?: string;
   replicas?: number;
+  /** The control plane's public keys to pin; default the reference control plane's test key. */
+  signingPublicKeys?: string[];
 }
 
 /** Chart values for the local cluster; short leader-election timings so a roll hands over quickly. */
 export function localValues(o: InstallOptions): Record<string, unknown> {
   return {
-    controlPlane: { url: o.controlPlaneUrl },
+    controlPlane: {
+      url: o.controlPlaneUrl,
+      signingPublicKeys: o.signingPublicKeys ?? [TEST_SIGNING_PUBLIC_KEY],
+    },
     agentId: o.agentId,
     existingSecret: { name: TOKEN_SECRET, key: "token" },
     replicas: o.replicas ?? 2,

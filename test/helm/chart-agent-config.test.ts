@@ -4,8 +4,10 @@
 // registry check refuses exactly the workspace agent images agent/src/policy.ts refuses.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { publicKeyText } from "@meridian/shared/protocol/signing";
 import { SETTINGS } from "../../agent/src/config.ts";
 import { checkImage } from "../../agent/src/policy.ts";
+import { TEST_SIGNING_PUBLIC_KEY, testSigningKey } from "../control-plane/signing.ts";
 import { loadFromPod, POD_IP, POD_NAME, podView } from "./agent-pod.ts";
 import { CHART_DIR, helm, one, render, VALUE_SETS, valueArgs } from "./helm.ts";
 
@@ -122,3 +124,40 @@ describe("the chart's registry check agrees with the agent's", () => {
     });
   }
 });
+
+describe("the control plane's signing keys", () => {
+  test("pinned keys reach the agent, which verifies with them; none pinned makes NOTES warn", async () => {
+    const second = publicKeyText(testSigningKey(2));
+    const set = {
+      "controlPlane.signingPublicKeys[0]": TEST_SIGNING_PUBLIC_KEY,
+      "controlPlane.signingPublicKeys[1]": second,
+    };
+    const view = podView(await render(["defaults"], set));
+    assert.equal(view.env.MERIDIAN_SIGNING_PUBLIC_KEYS, `${TEST_SIGNING_PUBLIC_KEY},${second}`);
+    const config = loadFromPod(view);
+    assert.deepEqual(config.signingPublicKeys.texts(), [TEST_SIGNING_PUBLIC_KEY, second]);
+    const warning = /controlPlane\.signingPublicKeys is empty: desired state is not verified/;
+    assert.doesNotMatch(await notes(["defaults"], set), warning);
+    assert.match(await notes(["defaults"]), warning);
+    assert.equal(loadFromPod(podView(await render(["defaults"]))).signingPublicKeys.size, 0);
+    const bad = await helm([
+      "template",
+      "r",
+      CHART_DIR,
+      ...valueArgs(["defaults"], { "controlPlane.signingPublicKeys[0]": "not-a-key" }),
+    ]);
+    assert.notEqual(
+      bad.code,
+      0,
+      "the values schema refuses a key that is neither PEM nor 32 bytes of base64",
+    );
+    assert.match(bad.stderr, /signingPublicKeys/);
+  });
+});
+
+/** NOTES as `helm install --dry-run` prints them. */
+async function notes(valueSets: string[], set: Record<string, string> = {}): Promise<string> {
+  const res = await helm(["install", "r", CHART_DIR, "--dry-run=client", ...valueArgs(valueSets, set)]);
+  if (res.code !== 0) throw new Error(`helm install --dry-run failed: ${res.stderr}`);
+  return res.stdout.slice(res.stdout.indexOf("NOTES:"));
+}

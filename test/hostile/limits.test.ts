@@ -30,7 +30,8 @@ before(async () => {
   const policyFile = await h.writePolicy(POLICY);
   hostile = await startHostileServer();
   const opened = hostile.nextStream();
-  agent = await h.startAgent({ controlPlaneUrl: hostile.url, policyFile });
+  // Unpinned: the hostile control plane's events are accepted (decision 41).
+  agent = await h.startAgent({ controlPlaneUrl: hostile.url, policyFile, signingPublicKeys: "" });
   stream = await opened;
   await stream.send(event({ id: "1", event: "snapshot", data: { workspaces: [ws("good")] } }));
   await waitFor("namespace mw-good", () => h.admin.getOrUndefined("/api/v1/namespaces/mw-good"));

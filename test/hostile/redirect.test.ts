@@ -47,7 +47,7 @@ for (const status of [301, 302, 307, 308]) {
     const location = `${elsewhere.url}/v1/agents/${h.agentId}/stream`;
     hostile.clearScripts();
     hostile.script({ method: "GET", path: /\/stream$/ }, { status, headers: { location } });
-    const agent = await h.startAgent({ controlPlaneUrl: hostile.url, policyFile });
+    const agent = await h.startAgent({ controlPlaneUrl: hostile.url, policyFile, signingPublicKeys: "" });
     try {
       const line = await waitFor(`an error naming ${location}`, () =>
         logged(
@@ -77,7 +77,7 @@ test("a redirect on the status POST is not followed either; the error names the 
     },
   );
   hostile.script({ method: "POST", path: /\/status$/ }, { status: 307, headers: { location } });
-  const agent = await h.startAgent({ controlPlaneUrl: hostile.url, policyFile });
+  const agent = await h.startAgent({ controlPlaneUrl: hostile.url, policyFile, signingPublicKeys: "" });
   try {
     await waitFor(`a status failure naming ${location}`, () =>
       logged(

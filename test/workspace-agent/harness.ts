@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requestWorkspaceCredential, StaticTokenSource } from "@meridian/shared/controlplane/credentials";
 import { createDispatcher } from "@meridian/shared/controlplane/http";
+import { PinnedKeys } from "@meridian/shared/controlplane/verify";
 import { applyObject } from "@meridian/shared/kube/apply";
 import { createKubeClient, type KubeClient } from "@meridian/shared/kube/client";
 import {
@@ -21,6 +22,7 @@ import {
 } from "@meridian/shared/kube/resources";
 import { createLogger, type Logger, silentLogger } from "@meridian/shared/log";
 import type { DeploymentStatus, WorkspaceCredential } from "@meridian/shared/protocol/index";
+import { parsePublicKey } from "@meridian/shared/protocol/signing";
 import {
   startWorkspaceAgent,
   type WorkspaceAgent,
@@ -34,6 +36,7 @@ import { flinkImageHandler } from "../cluster/flink/image-handler.ts";
 import type { Cluster } from "../cluster/handle.ts";
 import { defaultImageMap, type NodeSimulator, startNodeSimulator } from "../cluster/node-simulator/index.ts";
 import { type ControlPlane, type DeploymentBody, startControlPlane } from "../control-plane/index.ts";
+import { TEST_SIGNING_PUBLIC_KEY } from "../control-plane/signing.ts";
 import { workspaceAgentRbac } from "./rbac.ts";
 
 export const FLINK_IMAGE = "flink:2.3.0";
@@ -211,6 +214,8 @@ export function agentConfig(
     credentialSecret: "meridian-workspace-credential",
     logLevel: "info",
     caFile: undefined,
+    // The reference control plane signs with the test key: the suite runs signed.
+    signingPublicKeys: new PinnedKeys([parsePublicKey(TEST_SIGNING_PUBLIC_KEY)]),
     proxy: {},
     flinkAllowedRegistries: ALLOWED_REGISTRIES,
     flinkAllowedJarURIs: [],

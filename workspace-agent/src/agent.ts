@@ -103,6 +103,12 @@ export async function startWorkspaceAgent(
     });
     desiredRef = desired;
     if (workspaceDeleting) desired.deleteWorkspace([]);
+    const events = new EventRecorder({
+      client,
+      component: FIELD_MANAGER_WORKSPACE_AGENT,
+      instance: config.podName,
+      logger,
+    });
     const connection = new ControlPlaneConnection({
       config,
       tokens: overrides.tokens ?? (secretTokens as TokenSource),
@@ -111,15 +117,25 @@ export async function startWorkspaceAgent(
       metrics,
       logger,
       info: { version: VERSION, identity: config.podName, startedAt: new Date() },
+      // A refused signature: a Warning Event on the deployment's ConfigMap, or on this pod.
+      onUnverified: (refusal) => {
+        const cm =
+          refusal.key === undefined
+            ? undefined
+            : caches.configMaps.get(config.namespace, names.configMap(refusal.key));
+        const about = cm?.metadata?.name
+          ? { kind: "ConfigMap", metadata: { name: cm.metadata.name, uid: cm.metadata.uid } }
+          : { kind: "Pod", metadata: { name: config.podName } };
+        const involved = {
+          apiVersion: "v1",
+          kind: about.kind,
+          metadata: { ...about.metadata, namespace: config.namespace },
+        };
+        void events.record(involved, "Warning", refusal.reason, `${refusal.message}; nothing applied`);
+      },
     });
     cleanups.push(() => connection.stop());
 
-    const events = new EventRecorder({
-      client,
-      component: FIELD_MANAGER_WORKSPACE_AGENT,
-      instance: config.podName,
-      logger,
-    });
     const monitor = new FlinkMonitor({
       namespace: config.namespace,
       intervalMs: config.flinkPollIntervalMs,
@@ -198,6 +214,10 @@ export async function startWorkspaceAgent(
     resync.unref();
     cleanups.push(() => clearInterval(resync));
     logger.info({ [F.url]: health.url }, "workspace agent started");
+    if (config.signingPublicKeys.size === 0)
+      logger.warn(
+        "no signing keys pinned (MERIDIAN_SIGNING_PUBLIC_KEYS): desired state is applied unverified",
+      );
 
     return {
       config,

@@ -23,6 +23,7 @@ import {
   list,
   logLevel,
   optionalText,
+  signingPublicKeys,
   text,
 } from "@meridian/shared/process/setting-schemas";
 import {
@@ -81,6 +82,12 @@ export const WORKSPACE_AGENT_SETTINGS = settingsTable({
     default: () => "info",
   }),
   caFile: fromContract(ENV.caFile, { flag: "ca-file", valueName: "<path>", schema: optionalText }),
+  signingPublicKeys: fromContract(ENV.signingPublicKeys, {
+    flag: "signing-public-keys",
+    valueName: "<keys>",
+    schema: signingPublicKeys,
+    defaultDoc: "none: events are not verified",
+  }),
   flinkAllowedRegistries: fromContract(ENV.flinkAllowedRegistries, {
     flag: "flink-allowed-registries",
     valueName: "<registries>",
@@ -233,5 +240,6 @@ export function describeConfig(c: WorkspaceAgentConfig): Record<string, unknown>
   return {
     ...c,
     proxy: { ...c.proxy, httpsProxy: strip(c.proxy.httpsProxy), httpProxy: strip(c.proxy.httpProxy) },
+    signingPublicKeys: c.signingPublicKeys.ids(),
   };
 }

@@ -32,6 +32,7 @@ export class ControlPlaneConnection {
     };
     this.#stream = workspaceStream(endpoint, config.workspaceId, {
       logger: logger.child({ [F.module]: "stream" }),
+      signingKeys: config.signingPublicKeys,
     });
     const outbound = connectOutbound(o, endpoint, this.#stream);
     this.status = outbound.status;
@@ -44,6 +45,7 @@ export class ControlPlaneConnection {
       logger,
       metrics: o.metrics,
       onStatusChange: () => this.status.changed(),
+      onUnverified: (refusal) => o.onUnverified?.(refusal),
     });
   }
 

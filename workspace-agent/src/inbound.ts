@@ -5,8 +5,13 @@
 // controller. Refused events change nothing and are counted for status: those the stream refused
 // (invalid, and invalid snapshot items), and those the desired store refuses (a generation older
 // than the one held), which are counted through stream.refuse().
-import { type DesiredChange, enqueueChange } from "@meridian/shared/controller/desired-change";
+import {
+  type DesiredChange,
+  enqueueChange,
+  unverifiedChange,
+} from "@meridian/shared/controller/desired-change";
 import type { StreamClient } from "@meridian/shared/controlplane/stream";
+import type { SignatureRefusal } from "@meridian/shared/controlplane/verify";
 import { F, type Logger } from "@meridian/shared/log";
 import type { workspaceEvents } from "@meridian/shared/protocol/index";
 import type { DesiredStore } from "./flink/desired.ts";
@@ -22,6 +27,8 @@ export interface InboundOptions {
   metrics: WorkspaceAgentMetrics;
   /** Something reported upward changed (lastEventId, rejectedEvents). */
   onStatusChange: () => void;
+  /** The stream refused an event or snapshot item for its signature (a Warning Event). */
+  onUnverified: (refusal: SignatureRefusal) => void;
 }
 
 export function connectInbound(o: InboundOptions): void {
@@ -57,9 +64,14 @@ export function connectInbound(o: InboundOptions): void {
     }
     o.onStatusChange();
   });
-  stream.on("rejected", ({ type, id, error }) => {
+  stream.on("rejected", ({ type, id, error, signature }) => {
     metrics.rejectedEvents.inc();
     logger.warn({ [F.eventType]: type, [F.eventId]: id, [F.reason]: error }, "stream event refused");
+    if (signature) {
+      const change = unverifiedChange(desired, type, signature);
+      if (change) enqueueChange(o.controller, change);
+      o.onUnverified(signature);
+    }
     o.onStatusChange();
   });
 }

@@ -2,6 +2,7 @@
 // embedding), and what its control-plane connection (connection.ts) is built from: the settings,
 // the token source, where inbound hands desired state, and who the agent is for its status.
 import type { TokenSource } from "@meridian/shared/controlplane/token-source";
+import type { SignatureRefusal } from "@meridian/shared/controlplane/verify";
 import type { Logger } from "@meridian/shared/log";
 import type { WorkspaceAgentConfig } from "./config.ts";
 import type { DesiredStore } from "./flink/desired.ts";
@@ -42,4 +43,6 @@ export interface ConnectionOptions {
   metrics: WorkspaceAgentMetrics;
   logger: Logger;
   info: WorkspaceAgentInfo;
+  /** The stream refused an event or snapshot item for its signature (a Warning Event). */
+  onUnverified?: (refusal: SignatureRefusal) => void;
 }

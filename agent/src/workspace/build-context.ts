@@ -16,6 +16,8 @@ export interface BuildContext {
   controlPlaneUrl: string;
   logLevel: string;
   caPem: string | undefined;
+  /** The control plane's pinned public keys (base64 of the raw bytes), for the workspace agents to verify with. */
+  signingPublicKeys?: string[];
   httpsProxy: string | undefined;
   noProxy: string | undefined;
   flinkAllowedRegistries: string[];
@@ -52,6 +54,7 @@ export function workspaceBuildContext(config: AgentConfig): Omit<BuildContext, "
     controlPlaneUrl: config.controlPlaneUrl,
     logLevel: config.logLevel,
     caPem: config.caPem,
+    signingPublicKeys: config.signingPublicKeys.texts(),
     httpsProxy: config.httpsProxy,
     noProxy: config.noProxy,
     flinkAllowedRegistries: config.policy.allowedRegistries.flink,

@@ -2,6 +2,7 @@
 // distinct refusal or set of conflicts (not one per resync), and a Warning Event on the workspace's
 // namespace when that namespace exists and is Meridian's (never on anyone else's object). A new
 // workspace has nowhere to hold an Event: the log line and the status say it.
+import type { SignatureRefusal } from "@meridian/shared/controlplane/verify";
 import type { EventRecorder } from "@meridian/shared/kube/events";
 import { NAMESPACES } from "@meridian/shared/kube/resources";
 import { F, type Logger } from "@meridian/shared/log";
@@ -52,4 +53,15 @@ export function noticeConflict(d: NoticeDeps, id: string, r: WorkspaceRecord, lo
   );
   const ns = d.caches.get(NAMESPACES, undefined, namespaceName(d.namespacePrefix, id));
   if (ns) void d.recorder.record(ns, "Warning", "OwnershipConflict", reason);
+}
+
+/**
+ * The stream refused an event or snapshot item for its signature (signed desired state): a Warning
+ * Event with the signature's reason on the namespace of the workspace it names, when that exists
+ * and is Meridian's. The stream's own log line and status report it in every case.
+ */
+export function noticeUnverified(d: NoticeDeps, refusal: SignatureRefusal): void {
+  if (refusal.key === undefined) return;
+  const ns = d.caches.get(NAMESPACES, undefined, namespaceName(d.namespacePrefix, refusal.key));
+  if (ns) void d.recorder.record(ns, "Warning", refusal.reason, `${refusal.message}; nothing applied`);
 }

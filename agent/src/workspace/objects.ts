@@ -281,6 +281,7 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
   ];
   if (ctx.pullSecrets.length > 0) env.push(value(ENV.flinkImagePullSecrets, ctx.pullSecrets.join(",")));
   if (ctx.caPem) env.push(value(ENV.caFile, `${CA_MOUNT_DIR}/ca.crt`));
+  if (ctx.signingPublicKeys?.length) env.push(value(ENV.signingPublicKeys, ctx.signingPublicKeys.join(",")));
   if (ctx.httpsProxy) env.push(value(ENV.httpsProxy, ctx.httpsProxy));
   if (ctx.noProxy) env.push(value(ENV.noProxy, ctx.noProxy));
   if (ctx.savepointBaseDir) env.push(value(ENV.savepointBaseDir, ctx.savepointBaseDir));

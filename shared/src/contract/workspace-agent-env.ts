@@ -83,6 +83,12 @@ export const WORKSPACE_AGENT_ENV = {
     meaning: "Proxy for the control-plane connection (the agent's).",
     expected: "a proxy URL such as http://proxy:3128",
   },
+  signingPublicKeys: {
+    name: "MERIDIAN_SIGNING_PUBLIC_KEYS",
+    meaning:
+      "The control plane's pinned Ed25519 public keys (the agent's): every desired-state event must be signed by one of them; set when the agent has keys pinned.",
+    expected: "comma-separated Ed25519 public keys, each the base64 of its 32 raw bytes (or PEM)",
+  },
   noProxy: {
     name: "NO_PROXY",
     meaning: "Hosts that bypass the proxy (the agent's).",

@@ -4,8 +4,9 @@
 // `rejectionChanged` keys' status dirty, and (3) enqueues `keysToReconcile(change)` in its one
 // Controller. Nothing here deletes: an orphan candidate is only a key to look at; the reconcile
 // applies the orphan rule (orphan.ts) to what the cluster holds for it.
+import type { SignatureRefusal } from "../controlplane/verify.ts";
 import type { Controller } from "./controller.ts";
-import type { SnapshotPlan } from "./desired.ts";
+import type { Rejection, SnapshotPlan } from "./desired.ts";
 
 export interface DesiredChange {
   /** Keys whose desired state changed (a spec or a delete was accepted): reconcile them. */
@@ -73,4 +74,19 @@ export function snapshotChange<S>(
     rejectionChanged: [...new Set([...before.rejected, ...plan.rejections.keys()])],
     refusals: plan.refusals,
   };
+}
+
+/**
+ * The hand-off of a delta whose signature the stream refused (signed desired state): the object it
+ * names carries the refusal (condition SpecRejected with the signature's reason) and nothing else
+ * changes. Undefined for a snapshot (its refused items go through its plan, the whole of it names
+ * nothing) and for a refusal that names no object. The stream counted it already: no `refusals`.
+ */
+export function unverifiedChange(
+  store: { refuse(key: string, rejection: Rejection): DesiredChange },
+  type: string,
+  refusal: SignatureRefusal,
+): DesiredChange | undefined {
+  if (type === "snapshot" || refusal.key === undefined) return undefined;
+  return { ...store.refuse(refusal.key, { reason: refusal.reason, message: refusal.message }), refusals: [] };
 }

@@ -5,10 +5,12 @@
 // re-apply. A snapshot is applied item by item: a refused item keeps what is held for it and is never
 // taken for absent, and an item that cannot be identified makes the snapshot orphan nothing.
 import type { RefusedItem } from "../protocol/items.ts";
+import type { SignatureReason } from "../protocol/signing.ts";
 
 /** Why the latest spec received for an object was not accepted (reported as condition SpecRejected). */
 export interface Rejection {
-  reason: "InvalidSpec" | "StaleGeneration";
+  /** A signature reason when the event (item) failed verification (signed desired state). */
+  reason: "InvalidSpec" | "StaleGeneration" | SignatureReason;
   message: string;
 }
 
@@ -82,7 +84,8 @@ export interface SnapshotPlan<S> {
 export function planSnapshot<S>(input: SnapshotInput<S>): SnapshotPlan<S> {
   const rejections = new Map<string, Rejection>();
   for (const item of input.refused)
-    if (item.key !== undefined) rejections.set(item.key, { reason: "InvalidSpec", message: item.error });
+    if (item.key !== undefined)
+      rejections.set(item.key, { reason: item.reason ?? "InvalidSpec", message: item.error });
   const accepted: S[] = [];
   const refusals: string[] = [];
   for (const spec of input.items) {

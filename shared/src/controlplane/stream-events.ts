@@ -5,6 +5,7 @@ import type { EventEmitter } from "node:events";
 import type { EventOf } from "@meridian/shared/protocol/index";
 import type { z } from "zod";
 import type { FailureKind } from "./errors.ts";
+import type { SignatureRefusal } from "./verify.ts";
 
 export type EventMap = Record<string, z.ZodType>;
 export type SnapshotOf<M extends EventMap> = Extract<EventOf<M>, { type: "snapshot" }>;
@@ -21,7 +22,16 @@ export interface StreamClientEvents<M extends EventMap> {
    * A message that failed validation (nothing was applied), one refused item of a snapshot (the rest
    * of it was applied), or an event a subscriber refused through `refuse()`.
    */
-  rejected: [{ connectionId: string; type: string; id: string | undefined; error: string }];
+  rejected: [
+    {
+      connectionId: string;
+      type: string;
+      id: string | undefined;
+      error: string;
+      /** Set when the event (or one snapshot item) failed signature verification: the reason and what it names. */
+      signature?: SignatureRefusal;
+    },
+  ];
   disconnected: [
     { connectionId: string; cause: Error; kind: FailureKind; reason: string; retryInMs: number },
   ];

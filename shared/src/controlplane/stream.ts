@@ -24,6 +24,7 @@ import { classify, type FailureKind } from "./errors.ts";
 import { type Endpoint, endpointUrl } from "./http.ts";
 import type { DeltaOf, EventMap, SnapshotOf, StreamClientEvents } from "./stream-events.ts";
 import { logStreamEvents } from "./stream-log.ts";
+import { EventVerifier, type PinnedKeys, type SignatureRefusal } from "./verify.ts";
 
 export interface StreamClientOptions<M extends EventMap> {
   endpoint: Endpoint;
@@ -44,6 +45,12 @@ export interface StreamClientOptions<M extends EventMap> {
   /** Lines for connected/disconnected/rejected/fatal; default silent. */
   logger?: Logger;
   random?: () => number;
+  /**
+   * The control plane's pinned public keys: when given (and not empty), every event must be signed
+   * by one of them and newer than the last accepted, or it is refused before it is parsed
+   * (verify.ts). Absent: events are not verified (no key pinned; docs/decisions.md 41).
+   */
+  signingKeys?: PinnedKeys;
 }
 
 /**
@@ -68,11 +75,13 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
   #unauthorizedStreak = 0;
   #refreshBeforeDial = false;
   #connectionId = "";
+  readonly #verifier: EventVerifier | undefined;
 
   constructor(opts: StreamClientOptions<M>) {
     super();
     this.#o = { staleAfterMs: 15_000, fatalBackoffMs: 300_000, quickRetryMs: 100, ...opts };
     this.#random = opts.random ?? Math.random;
+    this.#verifier = opts.signingKeys?.size ? new EventVerifier(opts.signingKeys, opts.path) : undefined;
     this.#backoff = new Backoff({ random: this.#random, ...opts.backoff });
     this.#lastEventId = opts.lastEventId;
     if (opts.logger) logStreamEvents(this, opts.logger);
@@ -186,6 +195,14 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
       this.#reject(connectionId, type, id, `event ${showEventType(type)} is refused: ${textError}`);
       return;
     }
+    // Signed desired state: checked before anything reads the data as a spec.
+    const verdict = this.#verify(type, id as string, data);
+    if (verdict && !verdict.ok) {
+      // The id to resume from stays where it was: what the control plane really sent under that id
+      // comes again on the next redial (a replay must not move it either).
+      this.#reject(connectionId, type, id, verdict.refusal.message, verdict.refusal);
+      return;
+    }
     const parsed: ParseResult<EventOf<M>> = parseEvent(this.#o.events, type, id, data);
     this.#lastEventId = id;
     if (!parsed.ok) {
@@ -193,11 +210,27 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
       return;
     }
     if (parsed.event.type === "snapshot") {
+      if (verdict?.items.length) refuseItems(parsed.event.data as SnapshotData, verdict.items);
       // Items refused inside a snapshot are rejections too; the rest of the snapshot applies.
       const refused = (parsed.event.data as { refused?: RefusedItem[] }).refused ?? [];
-      for (const item of refused) this.#reject(connectionId, type, id, item.error);
+      for (const item of refused) {
+        const { reason, key, generation, index, error: message } = item;
+        this.#reject(connectionId, type, id, message, reason && { reason, message, key, generation, index });
+      }
       this.#safeEmit("snapshot", { connectionId, event: parsed.event as SnapshotOf<M> });
     } else this.#safeEmit("event", { connectionId, event: parsed.event as DeltaOf<M> });
+  }
+
+  /** The verifier's verdict on data that is JSON (the schema reports what is not); undefined: not verified. */
+  #verify(type: string, id: string, data: string): ReturnType<EventVerifier["check"]> | undefined {
+    if (!this.#verifier || !Object.hasOwn(this.#o.events, type)) return undefined;
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch {
+      return undefined;
+    }
+    return this.#verifier.check(type, id, json);
   }
 
   /** An event over its size limit, skipped unread: refused, and its id (if good) is passed. */
@@ -224,7 +257,13 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
     this.#reject(this.#connectionId, type, id, error);
   }
 
-  #reject(connectionId: string, type: string, id: string | undefined, error: string): void {
+  #reject(
+    connectionId: string,
+    type: string,
+    id: string | undefined,
+    error: string,
+    signature?: SignatureRefusal,
+  ): void {
     this.#rejected = {
       count: this.#rejected.count + 1,
       last: {
@@ -234,7 +273,7 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
         at: new Date().toISOString(),
       },
     };
-    this.#safeEmit("rejected", { connectionId, type, id, error });
+    this.#safeEmit("rejected", { connectionId, type, id, error, ...(signature ? { signature } : {}) });
   }
 
   /** A throwing subscriber must not break the stream (it runs inside the body reader). */
@@ -249,6 +288,31 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
       (this.#o.logger ?? silentLogger()).error({ err, eventType: String(name) }, "stream subscriber threw");
     }
   }
+}
+
+type SnapshotData = Record<string, unknown> & { refused: RefusedItem[] };
+
+/**
+ * Moves the snapshot items whose signature was refused from its accepted list to `refused`, with
+ * their reasons; an item refused by the schema too is refused once, for its signature. Items are
+ * matched by position: the accepted ones are, in order, those the schema did not refuse.
+ */
+function refuseItems(data: SnapshotData, refusals: readonly SignatureRefusal[]): void {
+  const field = Array.isArray(data.workspaces) ? "workspaces" : "deployments";
+  const accepted = data[field] as unknown[];
+  const bySchema = new Set(data.refused.map((r) => r.index));
+  const bySignature = new Set(refusals.map((r) => r.index));
+  const positions: number[] = [];
+  for (let i = 0; positions.length < accepted.length; i++) if (!bySchema.has(i)) positions.push(i);
+  data[field] = accepted.filter((_, j) => !bySignature.has(positions[j]));
+  const signed = refusals.map((r) => ({
+    index: r.index ?? -1,
+    key: r.key,
+    generation: r.generation,
+    error: r.message,
+    reason: r.reason,
+  }));
+  data.refused = [...data.refused.filter((r) => !bySignature.has(r.index)), ...signed];
 }
 
 type AgentStreamOptions = Omit<StreamClientOptions<typeof agentEvents>, "endpoint" | "path" | "events">;

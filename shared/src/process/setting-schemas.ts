@@ -2,7 +2,9 @@
 // when nothing set it) and yields the typed value, or an issue whose message says what is wrong with
 // the value (settings.ts adds which setting, from where, and what was expected).
 import { z } from "zod";
+import { PinnedKeys } from "../controlplane/verify.ts";
 import { LOG_LEVELS } from "../log.ts";
+import { parsePublicKey } from "../protocol/signing.ts";
 
 const required = () => z.string({ error: "is required" }).trim();
 
@@ -42,6 +44,23 @@ export const list = z
       .map((s) => s.trim())
       .filter(Boolean),
   );
+
+/**
+ * The control plane's pinned Ed25519 public keys, comma-separated (each PEM or the base64 of its 32
+ * raw bytes); empty: nothing pinned, events are not verified (docs/decisions.md 41).
+ */
+export const signingPublicKeys = list.transform((entries, ctx) => {
+  const keys = [];
+  for (const [i, entry] of entries.entries()) {
+    try {
+      keys.push(parsePublicKey(entry));
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: `key ${i + 1}: ${(err as Error).message}` });
+      return z.NEVER;
+    }
+  }
+  return new PinnedKeys(keys);
+});
 
 export const bool = z.string().transform((v, ctx) => {
   const s = v.trim().toLowerCase();

@@ -4,6 +4,7 @@
 // item whose id cannot be read cannot be matched to anything, so the agents then orphan nothing.
 import type { z } from "zod";
 import { generation } from "./common.ts";
+import type { SignatureReason } from "./signing.ts";
 
 /** One item of a snapshot that was not accepted. */
 export interface RefusedItem {
@@ -18,6 +19,8 @@ export interface RefusedItem {
   generation: number | undefined;
   /** Why, field paths first: `workspaces.1.quota.cpu: must be a Kubernetes quantity…`. */
   error: string;
+  /** Set when its signature was refused (signed desired state); otherwise the schema refused it. */
+  reason?: SignatureReason;
 }
 
 export interface ReadItems<T> {

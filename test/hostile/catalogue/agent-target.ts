@@ -36,7 +36,14 @@ export async function startAgentTarget(): Promise<AgentTarget> {
     });
   const policyFile = await h.writePolicy(POLICY);
   const opened = hostile.nextStream();
-  const agent = await h.startAgent({ controlPlaneUrl: hostile.url, policyFile, statusHeartbeatMs: "2000" });
+  // Unpinned: the hostile control plane plays one whose events are accepted (a compromised vendor
+  // holds the signing key), so the catalogue checks the defences behind the signature (decision 41).
+  const agent = await h.startAgent({
+    controlPlaneUrl: hostile.url,
+    policyFile,
+    statusHeartbeatMs: "2000",
+    signingPublicKeys: "",
+  });
   const stream = await opened;
   await stream.send(event({ id: "100", event: "snapshot", data: { workspaces: [] } }));
   const statusPath = `/v1/agents/${h.agentId}/status`;

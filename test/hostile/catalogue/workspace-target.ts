@@ -2,8 +2,10 @@
 // prepared as the agent would, connected to the hostile control plane instead of the reference one:
 // the target of the catalogue's workspace-stream inputs, with the same between-batch and end checks
 // as the agent's target (agent-target.ts).
+
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
+import { PinnedKeys } from "@meridian/shared/controlplane/verify";
 import { createLogger } from "@meridian/shared/log";
 import type { WorkspaceAgentStatus } from "@meridian/shared/protocol/index";
 import type { WorkspaceAgent } from "@meridian/workspace-agent/agent";
@@ -43,7 +45,8 @@ export async function startWorkspaceTarget(): Promise<WorkspaceTarget> {
   const agent = await startAgent(
     env,
     ws,
-    { controlPlaneUrl: hostile.url, flinkAllowedJarURIs: JAR_POLICY },
+    // Unpinned: the hostile control plane plays one whose events are accepted (decision 41).
+    { controlPlaneUrl: hostile.url, flinkAllowedJarURIs: JAR_POLICY, signingPublicKeys: new PinnedKeys([]) },
     { logger: createLogger({ component: "meridian-workspace-agent", level: "debug", destination: sink }) },
   );
   const stream = await opened;

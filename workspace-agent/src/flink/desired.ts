@@ -111,7 +111,7 @@ export class DesiredStore {
   /** Refused (nothing else changes) if `spec` is older than the generation held. */
   upsert(spec: DeploymentSpec): DesiredChange {
     const stale = this.#stale(spec.name, spec.generation, "spec");
-    if (stale) return this.#refuse(spec.name, stale);
+    if (stale) return this.refuse(spec.name, stale);
     this.#accept(spec);
     const name = spec.name;
     return { ...noChange(), changed: [name], adopted: [name], rejectionChanged: [name] };
@@ -120,7 +120,7 @@ export class DesiredStore {
   /** Refused (nothing else changes) if the delete names a generation older than the one held. */
   delete(name: string, generation?: number): DesiredChange {
     const stale = generation === undefined ? undefined : this.#stale(name, generation, "delete");
-    if (stale) return this.#refuse(name, stale);
+    if (stale) return this.refuse(name, stale);
     if (generation !== undefined) this.#generations.raise(name, generation);
     this.#specs.delete(name);
     this.#held.delete(name);
@@ -162,7 +162,8 @@ export class DesiredStore {
     return this.#generations.check(name, generation, kind, this.#clusterGeneration(name));
   }
 
-  #refuse(name: string, rejection: Rejection): DesiredChange {
+  /** Refuses the latest spec for `key` (a stale generation, or an event whose signature was refused). */
+  refuse(name: string, rejection: Rejection): DesiredChange {
     this.#rejections.set(name, rejection);
     return { ...noChange(), refusals: [rejection.message], rejectionChanged: [name] };
   }

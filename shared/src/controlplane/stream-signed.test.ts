@@ -1,0 +1,101 @@
+// The stream client with signing keys pinned: verification comes before parsing, a badly signed
+// snapshot item is moved to the snapshot's refused items (the others apply), a refused event is
+// reported with its signature refusal and does not advance the id to resume from.
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { test } from "node:test";
+import { workspaceEvents } from "@meridian/shared/protocol/index";
+import { signEventData } from "@meridian/shared/protocol/signing";
+import { deploymentSpecInput } from "../protocol/deployment-spec.testutil.ts";
+import { sseEvent, sseHead, startFakeServer, until } from "./fake-server.testutil.ts";
+import { StreamClient } from "./stream.ts";
+import type { StreamClientEvents } from "./stream-events.ts";
+import { PinnedKeys } from "./verify.ts";
+
+type Ev = StreamClientEvents<typeof workspaceEvents>;
+const PATH = "/v1/workspaces/w1/stream";
+const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+const dep = (name: string, generation = 1) => deploymentSpecInput({ name, generation, image: "flink:2.1" });
+const sign = (type: string, id: string, data: Record<string, unknown>) =>
+  signEventData(privateKey, { stream: PATH, type, id }, data);
+
+test("a signed snapshot with one altered item applies the others; a refused delta does not move the resume id", async (t) => {
+  const srv = await startFakeServer();
+  const client = new StreamClient({
+    endpoint: srv.endpoint(),
+    path: PATH,
+    events: workspaceEvents,
+    signingKeys: new PinnedKeys([publicKey]),
+  });
+  t.after(async () => {
+    await client.stop();
+    await srv.close();
+  });
+  const snapshots: Ev["snapshot"][0][] = [];
+  const rejected: Ev["rejected"][0][] = [];
+  const deltas: Ev["event"][0][] = [];
+  client.on("snapshot", (e) => snapshots.push(e));
+  client.on("rejected", (e) => rejected.push(e));
+  client.on("event", (e) => deltas.push(e));
+  srv.handle((_req, res) => {
+    sseHead(res);
+    const snap = sign("snapshot", "5", {
+      workspaceId: "w1",
+      deployments: [dep("bad-schema"), dep("a"), dep("b"), dep("c")],
+    });
+    const items = snap.deployments as Record<string, unknown>[];
+    (items[0] as { parallelism: unknown }).parallelism = "many"; // invalid and, now, badly signed
+    (items[2] as { parallelism: number }).parallelism = 64; // altered on the way
+    sseEvent(res, { id: "5", event: "snapshot", data: snap });
+    const upsert = sign("deployment.upsert", "6", { deployment: dep("a", 2) });
+    (upsert.deployment as { image: string }).image = "evil.example/flink:2.1";
+    sseEvent(res, { id: "6", event: "deployment.upsert", data: upsert });
+    sseEvent(res, { id: "7", event: "deployment.upsert", data: { deployment: dep("a", 3) } });
+  });
+  client.start();
+  await until(() => rejected.length === 4, 5000, "four refusals");
+  const s = snapshots[0]?.event.data;
+  assert.deepEqual(
+    s?.deployments.map((d) => d.name),
+    ["a", "c"],
+  );
+  assert.deepEqual(s?.refused.map((r) => [r.index, r.key, r.reason]).sort(), [
+    [0, "bad-schema", "SignatureInvalid"],
+    [2, "b", "SignatureInvalid"],
+  ]);
+  assert.deepEqual(
+    rejected.map((r) => [r.id, r.signature?.reason, r.signature?.key]),
+    [
+      ["5", "SignatureInvalid", "bad-schema"],
+      ["5", "SignatureInvalid", "b"],
+      ["6", "SignatureInvalid", "a"],
+      ["7", "SignatureMissing", "a"],
+    ],
+  );
+  assert.equal(deltas.length, 0);
+  assert.equal(client.lastEventId, "5", "refused events do not move the id to resume from");
+  assert.equal(client.rejectedEvents.count, 4);
+});
+
+test("without pinned keys nothing is verified and the signature members are ignored", async (t) => {
+  const srv = await startFakeServer();
+  const client = new StreamClient({ endpoint: srv.endpoint(), path: PATH, events: workspaceEvents });
+  t.after(async () => {
+    await client.stop();
+    await srv.close();
+  });
+  const deltas: Ev["event"][0][] = [];
+  client.on("event", (e) => deltas.push(e));
+  srv.handle((_req, res) => {
+    sseHead(res);
+    sseEvent(res, {
+      id: "1",
+      event: "snapshot",
+      data: sign("snapshot", "1", { workspaceId: "w1", deployments: [] }),
+    });
+    sseEvent(res, { id: "2", event: "deployment.upsert", data: { deployment: dep("a") } });
+  });
+  client.start();
+  await until(() => deltas.length === 1, 5000, "the unsigned upsert");
+  assert.equal(client.rejectedEvents.count, 0);
+});

@@ -1,0 +1,112 @@
+// Signed desired state (issue 14, deliverable 4) on the workspace stream, on the real cluster (Flink
+// pods of an image the node simulator does not map, so no JVM runs): the workspace agent pins the
+// reference control plane's key, and a tampering proxy on loopback between them alters one field of a
+// signed deployment.upsert. The change is refused SignatureInvalid, reported on the deployment, with a
+// Warning Event on its ConfigMap; its ConfigMap and pods stay as they were while another deployment of
+// the same workspace converges.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { WorkspaceAgent } from "@meridian/workspace-agent/agent";
+import type { DeploymentBody } from "../control-plane/index.ts";
+import { startTamperingProxy, type TamperingProxy } from "../control-plane/tampering-proxy.ts";
+import {
+  condition,
+  createWorkspace,
+  type Env,
+  kubeGet,
+  podsOf,
+  reported,
+  startAgent,
+  startEnv,
+  type Workspace,
+  waitFor,
+} from "./harness.ts";
+
+let env: Env;
+let ws: Workspace;
+let proxy: TamperingProxy;
+let agent: WorkspaceAgent;
+
+before(async () => {
+  env = await startEnv();
+  proxy = await startTamperingProxy(env.cp.url);
+  ws = await createWorkspace(env, "team-sig");
+  agent = await startAgent(env, ws, { controlPlaneUrl: proxy.url });
+});
+after(async () => {
+  await agent?.stop();
+  await proxy?.close();
+  await env?.stop();
+});
+
+const body = (replicas: number): DeploymentBody => ({
+  image: "registry.meridian.test/flink-simulated:2.3.0",
+  job: { jarURI: "local:///opt/flink/usrlib/job.jar", entryClass: "org.example.Job" },
+  parallelism: 1,
+  jobManager: { resources: { cpu: "100m", memory: "256Mi" } },
+  taskManager: { resources: { cpu: "100m", memory: "256Mi" }, taskSlots: 1, replicas },
+  state: "RUNNING",
+  upgradeMode: "STATELESS",
+});
+const live = async (name: string) =>
+  (await podsOf(env, ws.namespace, name)).filter((p) => !p.metadata.deletionTimestamp);
+async function fingerprint(name: string) {
+  const cm = await kubeGet<{ metadata: { resourceVersion: string } }>(
+    env,
+    `/api/v1/namespaces/${ws.namespace}/configmaps/${name}-flink-config`,
+  );
+  const pods = (await live(name)).map((p) => `${p.metadata.name}/${p.metadata.uid}`);
+  return { configMap: cm?.metadata.resourceVersion, pods: pods.sort() };
+}
+const running = (name: string, generation: number, pods: number) =>
+  waitFor(`${name} at generation ${generation} with ${pods} pods`, async () => {
+    const s = await reported(env, ws, name);
+    return s?.observedGeneration === generation && (await live(name)).length === pods;
+  });
+
+test("one field of a signed deployment.upsert altered on the link: refused SignatureInvalid, evented, nothing changed; the other deployment converges", async () => {
+  await env.cp.admin.putDeployment(ws.id, "keep", body(1));
+  await env.cp.admin.putDeployment(ws.id, "victim", body(1));
+  await running("keep", 1, 2);
+  await running("victim", 1, 2);
+  await agent.controller.idle();
+  const held = await fingerprint("victim");
+
+  const tampered = proxy.tamperOnce((e) => {
+    if (e.type !== "deployment.upsert" || !e.data.includes('"name":"victim"')) return undefined;
+    const data = JSON.parse(e.data);
+    data.deployment.taskManager.replicas = 5;
+    return JSON.stringify(data);
+  });
+  await env.cp.admin.putDeployment(ws.id, "victim", body(2));
+  assert.match((await tampered).data, /"replicas":5/);
+  await env.cp.admin.putDeployment(ws.id, "keep", body(2));
+  await running("keep", 2, 3);
+
+  const s = await waitFor("victim's SpecRejected", async () => {
+    const r = await reported(env, ws, "victim");
+    return condition(r, "SpecRejected") ? r : undefined;
+  });
+  const c = condition(s, "SpecRejected");
+  assert.equal(c?.reason, "SignatureInvalid");
+  assert.match(
+    c?.message ?? "",
+    /^event "deployment.upsert" \(victim\): its signature by key [0-9a-f]{16} does not match its content; generation 1 stays applied$/,
+  );
+  assert.equal(s?.observedGeneration, 1);
+  const w = await env.cp.admin.getWorkspaceStatus(ws.id);
+  assert.match(w?.rejectedEvents.last?.error ?? "", /does not match its content/);
+  await waitFor("a Warning Event SignatureInvalid on victim's ConfigMap", async () => {
+    const list = await kubeGet<{
+      items: { type: string; reason: string; involvedObject: { kind: string; name: string } }[];
+    }>(env, `/api/v1/namespaces/${ws.namespace}/events`);
+    return list?.items.some(
+      (e) =>
+        e.type === "Warning" &&
+        e.reason === "SignatureInvalid" &&
+        e.involvedObject.name === "victim-flink-config",
+    );
+  });
+  await agent.controller.idle();
+  assert.deepEqual(await fingerprint("victim"), held, "victim's ConfigMap and pods are as they were");
+});
