@@ -48,34 +48,34 @@ export const resourceScenarios: Scenario[] = [
   {
     name: "quota-exhausted-during-tm-replacement",
     proves:
-      "the workspace quota used up by a customer's pod while a TaskManager has to be replaced: the refusal is retried with back-off and reported (Ready=False QuotaExceeded naming the quota and its numbers), nothing else is touched, and the job recovers once the quota has room",
+      "the workspace quota used up by a customer's pod while a TaskManager's pod (deleted, as by an eviction) has to be replaced: the refusal is retried with back-off and reported (Ready=False QuotaExceeded naming the quota and its numbers), nothing else is touched, and the job recovers once the quota has room",
     replaces: new RegExp(`^Pod ${WS_NS}/${VERIFY}-`),
     async run(ctx) {
-      // The workspace agent is frozen while the TaskManager dies, so the customer's pod takes the quota
-      // the dead TaskManager released before the replacement is asked for.
+      // The workspace agent is frozen while the TaskManager's pod goes, so the customer's pod takes the
+      // quota it released before the replacement is asked for. The pod is deleted, as an eviction or
+      // a drain would take it: a pod gone as a whole is replaced by the workspace agent, whereas a
+      // killed container is restarted in place by the kubelet (decision 43) and keeps its quota.
       const wsa = await ctx.workspaceAgentPod();
+      const quotaPath = `/api/v1/namespaces/${WS_NS}/resourcequotas/meridian-workspace-quota`;
+      const quota = async () =>
+        JSON.parse((await ctx.sys.cluster.request("GET", quotaPath)).body) as {
+          status: { hard: Record<string, string>; used: Record<string, string> };
+        };
+      const usedBefore = bytes((await quota()).status.used["limits.memory"]!);
       ctx.signalPod("workers", WS_NS, wsa, "SIGSTOP");
       try {
-        ctx.signalPod("workers", WS_NS, TM, "SIGKILL");
+        const tmPath = `/api/v1/namespaces/${WS_NS}/pods/${TM}`;
+        const del = await ctx.sys.cluster.request("DELETE", tmPath);
+        if (del.status >= 300)
+          throw new Error(`deleting ${TM}: HTTP ${del.status} ${del.body.slice(0, 300)}`);
         await waitFor(
-          "the killed TaskManager's quota released",
-          async () => {
-            const p = JSON.parse(
-              (await ctx.sys.cluster.request("GET", `/api/v1/namespaces/${WS_NS}/pods/${TM}`)).body,
-            );
-            return p.status?.phase === "Failed" || p.status?.phase === "Succeeded";
-          },
+          "the TaskManager's pod gone and its quota released",
+          async () =>
+            (await ctx.sys.cluster.request("GET", tmPath)).status === 404 &&
+            bytes((await quota()).status.used["limits.memory"]!) < usedBefore,
           { timeoutMs: 60_000 },
         );
-        await sleep(2000);
-        const rq = JSON.parse(
-          (
-            await ctx.sys.cluster.request(
-              "GET",
-              `/api/v1/namespaces/${WS_NS}/resourcequotas/meridian-workspace-quota`,
-            )
-          ).body,
-        ) as { status: { hard: Record<string, string>; used: Record<string, string> } };
+        const rq = await quota();
         const free = bytes(rq.status.hard["limits.memory"]!) - bytes(rq.status.used["limits.memory"]!);
         const res = await ctx.sys.cluster.request("POST", `/api/v1/namespaces/${WS_NS}/pods`, hogPod(free));
         if (res.status !== 201)
