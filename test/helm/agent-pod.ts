@@ -17,6 +17,8 @@ const FIELD_REFS: Record<string, string> = {
 };
 /** What a Secret or ConfigMap the customer created holds, for value sets that name one. */
 const EXTERNAL_FILE = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+/** What a key of a Secret the customer created holds, for env taken from one (the proxy URL). */
+export const EXTERNAL_SECRET_VALUE = "http://user:external-secret@proxy.external.example:3128";
 
 export interface PodView {
   flags: Record<string, string | undefined>;
@@ -32,14 +34,15 @@ export function podView(manifests: Manifest[]): PodView {
   for (const e of container.env as Array<{
     name: string;
     value?: string;
-    valueFrom?: { fieldRef?: { fieldPath: string } };
+    valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } };
   }>) {
     const fromField = e.valueFrom?.fieldRef ? FIELD_REFS[e.valueFrom.fieldRef.fieldPath] : undefined;
-    assert.ok(e.value !== undefined || fromField !== undefined, `env ${e.name} has an unsupported source`);
-    env[e.name] = (e.value ?? fromField ?? "").replace(
-      /\$\((\w+)\)/g,
-      (_m, n: string) => env[n] ?? `$(${n})`,
-    );
+    const fromSecret = e.valueFrom?.secretKeyRef
+      ? secretValue(manifests, e.valueFrom.secretKeyRef)
+      : undefined;
+    const resolved = e.value ?? fromField ?? fromSecret;
+    assert.ok(resolved !== undefined, `env ${e.name} has an unsupported source`);
+    env[e.name] = resolved.replace(/\$\((\w+)\)/g, (_m, n: string) => env[n] ?? `$(${n})`);
   }
   const flags: Record<string, string | undefined> = {};
   for (const arg of (container.args as string[]).slice(1)) {
@@ -73,6 +76,15 @@ export function podView(manifests: Manifest[]): PodView {
     }
   }
   return { flags, env, files };
+}
+
+/** A key of a Secret the chart rendered (decoded), or of one the customer made (EXTERNAL_SECRET_VALUE). */
+function secretValue(manifests: Manifest[], ref: { name: string; key: string }): string {
+  const rendered = manifests.find((m) => m.kind === "Secret" && m.metadata.name === ref.name);
+  if (!rendered) return EXTERNAL_SECRET_VALUE;
+  const raw = rendered.data?.[ref.key];
+  assert.ok(raw !== undefined, `Secret ${ref.name} has no key ${ref.key}`);
+  return Buffer.from(raw, "base64").toString();
 }
 
 export function loadFromPod(view: PodView) {

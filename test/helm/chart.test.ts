@@ -189,8 +189,11 @@ describe("custom CA + proxy + NetworkPolicy", async () => {
     assert.equal(env.MERIDIAN_CA_FILE, `${mount.mountPath}/ca.crt`);
   });
 
-  test("set HTTPS_PROXY and a NO_PROXY that keeps in-cluster names direct", () => {
-    assert.equal(env.HTTPS_PROXY, "http://proxy.corp.example:3128");
+  test("set HTTPS_PROXY from the chart's proxy Secret and a NO_PROXY that keeps in-cluster names direct", () => {
+    const ref = container.env.find((e: { name: string }) => e.name === "HTTPS_PROXY").valueFrom.secretKeyRef;
+    assert.deepEqual(ref, { name: "meridian-agent-proxy", key: "httpsProxy" });
+    const secret = one(manifests, "Secret", "meridian-agent-proxy");
+    assert.equal(Buffer.from(secret.data.httpsProxy, "base64").toString(), "http://proxy.corp.example:3128");
     assert.equal(env.NO_PROXY, "10.0.0.0/8,.corp.example,kubernetes.default.svc,.svc,.cluster.local");
   });
 
@@ -246,6 +249,11 @@ describe("the chart refuses, saying what to change", () => {
       name: "token and existingSecret together",
       set: { "existingSecret.name": "mine" },
       message: /token and existingSecret\.name are both set: set exactly one/,
+    },
+    {
+      name: "the proxy given twice",
+      set: { "proxy.httpsProxy": "http://proxy:3128", "proxy.existingSecret.name": "corp-proxy" },
+      message: /proxy\.httpsProxy and proxy\.existingSecret\.name are both set: set at most one/,
     },
     {
       name: "neither token nor existingSecret",

@@ -18,6 +18,7 @@ export const VALUE_SETS = [
   "strict-policy",
   "servicemonitor",
   "openshift",
+  "secrets-from-existing",
 ];
 
 export interface HelmResult {

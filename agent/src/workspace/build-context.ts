@@ -18,7 +18,10 @@ export interface BuildContext {
   caPem: string | undefined;
   /** The control plane's pinned public keys (base64 of the raw bytes), for the workspace agents to verify with. */
   signingPublicKeys?: string[];
+  /** The agent's proxy URL: reaches the workspace agent through its proxy Secret (proxy-secret.ts). */
   httpsProxy: string | undefined;
+  /** The proxy Secret's revision (ANNOTATION_PROXY_REVISION), chosen per workspace by apply.ts. */
+  proxyRevision?: string | undefined;
   noProxy: string | undefined;
   flinkAllowedRegistries: string[];
   /** The local policy's allowedJarURIs: remote locations Flink job jars may come from. */

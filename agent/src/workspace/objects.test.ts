@@ -16,6 +16,7 @@ import {
   workspaceAgentRoleRules,
   workspaceIdOf,
 } from "./objects.ts";
+import { buildProxySecret, proxyRevision } from "./proxy-secret.ts";
 import {
   DEFAULT_WORKSPACE_AGENT_SECURITY_CONTEXT,
   workspaceAgentSecurityContextSetting,
@@ -97,7 +98,13 @@ test("the Deployment runs hardened with probes, resources and the contract's env
   assert.equal(c.readinessProbe.httpGet.port, 8080);
   assert.equal(c.livenessProbe.httpGet.port, 8080);
   const env = Object.fromEntries(
-    c.env.map((e: Obj) => [e.name, e.value ?? `field:${e.valueFrom.fieldRef.fieldPath}`]),
+    c.env.map((e: Obj) => {
+      const ref = e.valueFrom?.secretKeyRef;
+      return [
+        e.name,
+        e.value ?? (ref ? `secret:${ref.name}/${ref.key}` : `field:${e.valueFrom.fieldRef.fieldPath}`),
+      ];
+    }),
   );
   assert.deepEqual(env, {
     MERIDIAN_CONTROL_PLANE_URL: "https://cp.example.com",
@@ -116,7 +123,7 @@ test("the Deployment runs hardened with probes, resources and the contract's env
     MERIDIAN_FLINK_POD_TEMPLATE_ALLOW_SIDECARS: "true",
     MERIDIAN_FLINK_IMAGE_PULL_SECRETS: "regcred",
     MERIDIAN_CA_FILE: "/etc/meridian/ca/ca.crt",
-    HTTPS_PROXY: "http://p:3128",
+    HTTPS_PROXY: "secret:meridian-workspace-proxy/httpsProxy",
   });
   assert.deepEqual(pod.imagePullSecrets, [{ name: "regcred" }]);
   const names = c.env.map((e: Obj) => e.name);
@@ -188,6 +195,57 @@ test("the workspace Role is namespaced, narrow, and covered by the agent's own C
               `the agent cannot grant ${v} ${res}${name ? `/${name}` : ""}: add it to the ClusterRole`,
             );
           }
+});
+
+test("a proxy URL (it may carry a password) reaches the workspace agent through a Secret, never the Deployment", () => {
+  const url = "http://meridian:s3cr3t-proxy-pass@proxy.corp:3128";
+  const objs = desiredObjects(spec, { ...ctx, httpsProxy: url, proxyRevision: "4f2a" });
+  const names = objs.map((o) => `${o.type.kind}/${o.object.metadata?.name}`);
+  assert.ok(
+    names.indexOf("Secret/meridian-workspace-proxy") ===
+      names.indexOf("Deployment/meridian-workspace-agent") - 1,
+    `the proxy Secret comes just before the Deployment: ${names.join(", ")}`,
+  );
+  const secret = objs.find((o) => o.object.metadata?.name === "meridian-workspace-proxy")?.object as Obj;
+  assert.equal(Buffer.from(secret.data.httpsProxy, "base64").toString(), url);
+  assert.equal(secret.metadata.annotations["meridian.dev/proxy-revision"], "4f2a");
+  assert.equal(secret.metadata.labels["app.kubernetes.io/managed-by"], "meridian-agent");
+  const deployment = objs.find((o) => o.type.kind === "Deployment")?.object as Obj;
+  const text = JSON.stringify(deployment);
+  for (const part of [url, "s3cr3t-proxy-pass", Buffer.from(url).toString("base64")])
+    assert.ok(!text.includes(part), "the Deployment carries the proxy URL or its password");
+  // A new revision (the URL changed) changes the pod template, so the workspace agent restarts with it.
+  assert.equal(deployment.spec.template.metadata.annotations["meridian.dev/proxy-revision"], "4f2a");
+  // Without a proxy: no Secret, no variable, no annotation.
+  const none = desiredObjects(spec, ctx);
+  assert.ok(!none.some((o) => o.object.metadata?.name === "meridian-workspace-proxy"));
+  const plain = none.find((o) => o.type.kind === "Deployment")?.object as Obj;
+  assert.equal(plain.spec.template.metadata.annotations, undefined);
+  assert.ok(!plain.spec.template.spec.containers[0].env.some((e: Obj) => e.name === "HTTPS_PROXY"));
+});
+
+test("the proxy revision stays while the Secret holds the same URL and changes with the URL", () => {
+  const url = "http://u:p@proxy:3128";
+  const held = buildProxySecret("team-a", "mw-team-a", url, "aaaa");
+  assert.equal(
+    proxyRevision(held, url, () => "bbbb"),
+    "aaaa",
+  );
+  assert.equal(
+    proxyRevision(held, "http://u:other@proxy:3128", () => "bbbb"),
+    "bbbb",
+  );
+  assert.equal(
+    proxyRevision(undefined, url, () => "cccc"),
+    "cccc",
+  );
+  assert.equal(proxyRevision(held, undefined), undefined);
+  const unannotated = { ...held, metadata: { ...held.metadata, annotations: {} } };
+  assert.equal(
+    proxyRevision(unannotated, url, () => "dddd"),
+    "dddd",
+  );
+  assert.match(proxyRevision(undefined, url) ?? "", /^[0-9a-f]{16}$/);
 });
 
 test("the namespace records the generation applied, and the orphan mark keeps it", () => {

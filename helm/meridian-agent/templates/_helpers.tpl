@@ -92,6 +92,27 @@ Usage: include "meridian-agent.image" (list .Values.images.agent .Chart.AppVersi
 {{- end }}
 {{- end }}
 
+{{/*
+Name of the Secret holding the proxy URL: the existing one, or the one the chart creates from
+proxy.httpsProxy. Empty when there is no proxy.
+*/}}
+{{- define "meridian-agent.proxySecretName" -}}
+{{- if .Values.proxy.existingSecret.name }}
+{{- .Values.proxy.existingSecret.name }}
+{{- else if .Values.proxy.httpsProxy }}
+{{- printf "%s-proxy" (include "meridian-agent.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Key of the proxy URL in that Secret. */}}
+{{- define "meridian-agent.proxySecretKey" -}}
+{{- if .Values.proxy.existingSecret.name }}
+{{- .Values.proxy.existingSecret.key }}
+{{- else }}
+{{- "httpsProxy" }}
+{{- end }}
+{{- end }}
+
 {{/* true when any custom CA source is set. */}}
 {{- define "meridian-agent.hasCustomCA" -}}
 {{- with .Values.customCA }}
@@ -245,6 +266,9 @@ agent cannot start without. The schema checks types and spelling; this checks co
 {{- end }}
 {{- if not (or $v.token $v.existingSecret.name) }}
 {{- fail "neither token nor existingSecret.name is set: the agent needs a token to dial the control plane; set existingSecret.name (a Secret you manage) or token" }}
+{{- end }}
+{{- if and $v.proxy.httpsProxy $v.proxy.existingSecret.name }}
+{{- fail "proxy.httpsProxy and proxy.existingSecret.name are both set: set at most one (existingSecret.name keeps the proxy URL and its password out of Helm's release record)" }}
 {{- end }}
 {{- $caSources := 0 }}
 {{- if $v.customCA.pem }}{{ $caSources = add1 $caSources }}{{ end }}

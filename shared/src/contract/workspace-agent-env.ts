@@ -9,6 +9,13 @@ export const WORKSPACE_AGENT_HEALTH_PORT = 8080;
 /** The Secret in each workspace namespace holding the workspace credential (keys token, expiresAt, workspaceId). */
 export const WORKSPACE_CREDENTIAL_SECRET = "meridian-workspace-credential";
 
+/**
+ * The Secret in each workspace namespace holding the agent's HTTPS proxy URL (key `httpsProxy`), present
+ * only when the agent has a proxy: a proxy URL may carry a password, so it never sits in a Deployment.
+ */
+export const WORKSPACE_PROXY_SECRET = "meridian-workspace-proxy";
+export const WORKSPACE_PROXY_SECRET_KEY = "httpsProxy";
+
 /** Where the agent mounts the control plane's CA bundle (ConfigMap `meridian-control-plane-ca`). */
 export const WORKSPACE_AGENT_CA_DIR = "/etc/meridian/ca";
 
@@ -26,6 +33,8 @@ export interface EnvVar {
   expected: string;
   /** Set from the pod through the downward API rather than by value. */
   fieldPath?: string;
+  /** Set from this Secret's key (secretKeyRef) rather than by value: the value may be a credential. */
+  secret?: { name: string; key: string };
 }
 
 export const WORKSPACE_AGENT_ENV = {
@@ -80,8 +89,9 @@ export const WORKSPACE_AGENT_ENV = {
   },
   httpsProxy: {
     name: "HTTPS_PROXY",
-    meaning: "Proxy for the control-plane connection (the agent's).",
+    meaning: `Proxy for the control-plane connection (the agent's), from the Secret ${WORKSPACE_PROXY_SECRET}.`,
     expected: "a proxy URL such as http://proxy:3128",
+    secret: { name: WORKSPACE_PROXY_SECRET, key: WORKSPACE_PROXY_SECRET_KEY },
   },
   signingPublicKeys: {
     name: "MERIDIAN_SIGNING_PUBLIC_KEYS",
