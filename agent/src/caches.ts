@@ -6,10 +6,16 @@
 // overlay that the watch retires when it catches up. Every change is mapped to a workspace id. Also
 // the sources of the image pull secrets (workspace/pull-secrets.ts): those Secrets in the agent's own
 // namespace, each watched by name and kept whole; a change of one concerns every workspace.
+import {
+  CREDENTIAL_REQUEST_CONFIG_MAP,
+  type CredentialRequest,
+  readCredentialRequest,
+} from "@meridian/shared/contract/credential-request";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import { LABEL_MANAGED_BY, MANAGED_BY_AGENT } from "@meridian/shared/kube/labels";
 import { identityOnly, isOwnedBy } from "@meridian/shared/kube/ownership";
 import {
+  CONFIG_MAPS,
   type KubeObject,
   NAMESPACES,
   objectKey,
@@ -35,6 +41,8 @@ export class OwnedCaches {
   readonly #resyncListeners = new Set<() => void>();
   readonly #prefix: string;
   readonly #sources = new Map<string, WatchCache>();
+  /** The workspace agents' requests for a new credential (shared/src/contract/credential-request.ts). */
+  readonly #requests: WatchCache;
 
   constructor(client: KubeClient, prefix: string, logger?: Logger, pullSecrets?: PullSecretSources) {
     this.#prefix = prefix;
@@ -60,6 +68,21 @@ export class OwnedCaches {
       });
       this.#sources.set(name, source);
     }
+    const fieldSelector = `metadata.name=${CREDENTIAL_REQUEST_CONFIG_MAP}`;
+    this.#requests = new WatchCache({
+      client,
+      type: CONFIG_MAPS,
+      fieldSelector,
+      logger,
+      transform: dropManagedFields,
+    });
+    this.#requests.on((e) => this.#onEvent(CONFIG_MAPS, e));
+  }
+
+  /** The workspace agent's request for a new credential in workspace `id`'s namespace, if any. */
+  credentialRequest(id: string): CredentialRequest | undefined {
+    const namespace = `${this.#prefix}${id}`;
+    return readCredentialRequest(this.#requests.get(namespace, CREDENTIAL_REQUEST_CONFIG_MAP), id);
   }
 
   /** The source Secrets of the pull secrets that exist, whole (data included). */
@@ -69,7 +92,7 @@ export class OwnedCaches {
 
   /** Every cache: the owned objects' and the pull secret sources'. */
   #all(): WatchCache[] {
-    return [...this.#caches.values(), ...this.#sources.values()];
+    return [...this.#caches.values(), ...this.#sources.values(), this.#requests];
   }
 
   start(): void {

@@ -12,14 +12,15 @@
 // docs/decisions.md 23 and 24).
 import { Generations, planSnapshot, type Rejection } from "@meridian/shared/controller/desired";
 import { type DesiredChange, noChange, snapshotChange } from "@meridian/shared/controller/desired-change";
+import { type Held, heldOf } from "@meridian/shared/controller/epoch";
 import type { AgentEvent, WorkspaceSpec } from "@meridian/shared/protocol/index";
 
 /** What the cluster remembers across restarts. */
 export interface ClusterMemory {
   /** Workspace ids that have a namespace in the cluster. */
   ids(): readonly string[];
-  /** The generation last applied to a workspace's objects, if recorded. */
-  generation(id: string): number | undefined;
+  /** The generation (with its epoch and spec digest) last applied to a workspace's objects, if recorded. */
+  generation(id: string): number | Held | undefined;
 }
 
 export class DesiredState {
@@ -93,19 +94,26 @@ export class DesiredState {
         return this.#snapshot(event.data, cluster);
       case "workspace.upsert": {
         const spec = event.data.workspace;
-        const stale = this.#generations.check(spec.id, spec.generation, "spec", cluster.generation(spec.id));
+        const stale = this.#generations.check(spec.id, heldOf(spec), "spec", cluster.generation(spec.id));
         if (stale) return this.refuse(spec.id, stale);
-        this.#accept(spec);
-        return { ...noChange(), changed: [spec.id], adopted: [spec.id], rejectionChanged: [spec.id] };
+        const epochChanges = this.#accept(spec, cluster);
+        return {
+          ...noChange(),
+          changed: [spec.id],
+          adopted: [spec.id],
+          rejectionChanged: [spec.id],
+          epochChanges,
+        };
       }
       case "workspace.delete": {
         const { id, generation } = event.data;
+        const stamp = generation === undefined ? undefined : { epoch: event.data.epoch ?? 0, generation };
         const stale =
-          generation === undefined
+          stamp === undefined
             ? undefined
-            : this.#generations.check(id, generation, "delete", cluster.generation(id));
+            : this.#generations.check(id, stamp, "delete", cluster.generation(id));
         if (stale) return this.refuse(id, stale);
-        if (generation !== undefined) this.#generations.raise(id, generation);
+        if (stamp !== undefined) this.#generations.raise(id, stamp);
         this.#specs.delete(id);
         this.#deleting.add(id);
         this.#rejections.delete(id);
@@ -119,7 +127,7 @@ export class DesiredState {
       items: data.workspaces,
       refused: data.refused,
       key: (w) => w.id,
-      stale: (w) => this.#generations.check(w.id, w.generation, "spec", cluster.generation(w.id)),
+      stale: (w) => this.#generations.check(w.id, heldOf(w), "spec", cluster.generation(w.id)),
       previous: this.#specs,
     });
     const before = {
@@ -129,18 +137,22 @@ export class DesiredState {
     };
     this.#specs.clear();
     for (const [id, spec] of plan.specs) this.#specs.set(id, spec);
-    for (const spec of plan.accepted) this.#accept(spec);
+    const epochChanges = plan.accepted.flatMap((spec) => this.#accept(spec, cluster));
     this.#rejections = plan.rejections;
     this.#snapshotSeen = true;
     this.#ambiguous = plan.ambiguous;
-    return snapshotChange(plan, (w) => w.id, before);
+    return { ...snapshotChange(plan, (w) => w.id, before), epochChanges };
   }
 
-  #accept(spec: WorkspaceSpec): void {
+  /** Takes `spec` as desired; says so when it moves the workspace into a newer control-plane epoch. */
+  #accept(spec: WorkspaceSpec, cluster: ClusterMemory): string[] {
+    const stamp = heldOf(spec);
+    const epochChange = this.#generations.epochChange(spec.id, stamp, cluster.generation(spec.id));
     this.#specs.set(spec.id, spec);
     this.#deleting.delete(spec.id);
     this.#rejections.delete(spec.id);
-    this.#generations.raise(spec.id, spec.generation);
+    this.#generations.raise(spec.id, stamp);
+    return epochChange ? [epochChange] : [];
   }
 
   /** Refuses the latest spec for `key` (a stale generation, or an event whose signature was refused). */

@@ -11,7 +11,7 @@ import type { agentEvents } from "@meridian/shared/protocol/index";
 import type { OwnedCaches } from "./caches.ts";
 import type { ClusterMemory, DesiredState } from "./desired.ts";
 import type { AgentMetrics } from "./metrics.ts";
-import { namespaceName, recordedGeneration } from "./workspace/objects.ts";
+import { namespaceName, recordedHeld } from "./workspace/objects.ts";
 
 export interface InboundOptions {
   stream: StreamClient<typeof agentEvents>;
@@ -54,7 +54,6 @@ export function connectInbound(o: InboundOptions): void {
 export function clusterMemory(caches: OwnedCaches, namespacePrefix: string): ClusterMemory {
   return {
     ids: () => caches.workspaceIdsInCluster(),
-    generation: (id) =>
-      recordedGeneration(caches.get(NAMESPACES, undefined, namespaceName(namespacePrefix, id))),
+    generation: (id) => recordedHeld(caches.get(NAMESPACES, undefined, namespaceName(namespacePrefix, id))),
   };
 }

@@ -74,6 +74,8 @@ export class WorkspaceManager {
 
   /** The inbound hand-off: what a stream event changed in the desired state. */
   accept(change: DesiredChange): void {
+    // A control plane that starts over (decisions.md 42) is said loudly, once per workspace.
+    for (const line of change.epochChanges ?? []) this.#d.logger.warn({ [F.reason]: "EpochChanged" }, line);
     for (const id of change.adopted) {
       const r = this.#records.get(id);
       if (!r) continue;

@@ -1,7 +1,9 @@
 // Issue 15, defects 3 and 4, on the real cluster with the reference control plane's inject-event
 // fault: generations only move forward (a stale spec is refused, also after a restart and against a
 // control plane that lost its data), and one invalid snapshot item is refused alone, keeps what runs
-// and is never orphaned, while the rest of the snapshot applies.
+// and is never orphaned, while the rest of the snapshot applies. Control-plane epochs (decisions.md
+// 42): a control plane that lost its data continues in a new epoch, which takes a workspace over
+// unchanged (not orphaned, nothing rewritten but the namespace's record) and never rolls one back.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { KubeObject } from "@meridian/shared/kube/resources";
@@ -61,9 +63,12 @@ async function fingerprint(id: string) {
   };
 }
 
+/** The epoch of the reference control plane's database, read from a spec it stored. */
+let epoch: number | undefined;
 const spec = (id: string, generation: number, cpu: string): WorkspaceSpecInput => ({
   id,
   generation,
+  epoch,
   quota: { cpu, memory: "1Gi" },
 });
 
@@ -96,9 +101,12 @@ test("a spec older than the generation applied is refused: nothing changes, obse
     return w?.observedGeneration === 5 && cond(w, "SpecAligned")?.status === "True";
   });
   await idle();
+  epoch = (await h.cp.admin.getWorkspaceSpec(h.agentId, "gen")).epoch;
+  assert.ok(epoch, "the reference control plane names its epoch");
   const held = await fingerprint("gen");
   assert.equal(held.hard?.["requests.cpu"], "5");
   assert.equal((await get(nsPath("gen")))?.metadata?.annotations?.["meridian.dev/generation"], "5");
+  assert.equal((await get(nsPath("gen")))?.metadata?.annotations?.["meridian.dev/epoch"], String(epoch));
   const count = await rejections();
 
   await injectUpsert("gen", 4, "4");
@@ -113,7 +121,7 @@ test("a spec older than the generation applied is refused: nothing changes, obse
   assert.match(last?.error ?? "", /workspace gen: spec generation 4 is older than generation 5/);
 
   // A delete that names an older generation is refused too.
-  await inject("workspace.delete", { id: "gen", generation: 3 });
+  await inject("workspace.delete", { id: "gen", generation: 3, epoch });
   assert.deepEqual(await fingerprint("gen"), held, "not deleted");
   await rejected("gen", /delete of generation 3 is older than generation 5/);
 });
@@ -182,7 +190,7 @@ test("a snapshot item whose id cannot be read makes the snapshot orphan nothing"
   await waitFor("snap-c marked orphaned", async () => (await fingerprint("snap-c")).orphaned);
 });
 
-test("a control plane that lost its data and sends generation 1 again is refused from the namespace's record", async () => {
+test("a control plane that lost its data and sends another spec as generation 1 of a new epoch is refused from the namespace's record", async () => {
   await agent.stop();
   const held = await fingerprint("gen");
   const cp = await h.replaceControlPlane();
@@ -196,7 +204,67 @@ test("a control plane that lost its data and sends generation 1 again is refused
   await pause(1000);
   await idle();
   assert.deepEqual(await fingerprint("gen"), held, "generation 5's objects stay, and gen is not orphaned");
-  const w = await rejected("gen", /spec generation 1 is older than generation 5/);
+  const w = await rejected(
+    "gen",
+    /spec generation 1 of the control plane's new epoch \d+ is a different spec than generation 5 of epoch \d+.*never rolls it back/,
+  );
   assert.equal(w.observedGeneration, 5, "the generation recorded on the namespace");
   assert.notEqual(w.phase, "Orphaned");
+});
+
+test("a restored control plane's unchanged workspace is taken over in its new epoch: not orphaned, not rewritten", async () => {
+  await idle();
+  const held = await fingerprint("gen");
+  const oldEpoch = (await get(nsPath("gen")))?.metadata?.annotations?.["meridian.dev/epoch"];
+  // The vendor lost everything again: the agent meets an empty control plane and orphans its workspaces.
+  const cp = await h.replaceControlPlane();
+  await waitFor("gen marked orphaned by the empty snapshot", async () => (await fingerprint("gen")).orphaned);
+  // Then restores gen as it was when generation 5 was applied: generation 1 of the new epoch.
+  await waitFor("gen restored", async () => {
+    await cp.admin.putWorkspace(h.agentId, "gen", { quota: { cpu: "5", memory: "1Gi" } });
+    return true;
+  });
+  const restored = await cp.admin.getWorkspaceSpec(h.agentId, "gen");
+  assert.equal(restored.generation, 1);
+  assert.ok(restored.epoch && String(restored.epoch) !== oldEpoch, "a new database is a new epoch");
+  const w = await waitFor("gen aligned at generation 1 of the new epoch", async () => {
+    const s = await statusOf("gen");
+    return s?.observedGeneration === 1 && cond(s, "SpecAligned")?.status === "True" ? s : undefined;
+  });
+  assert.equal(cond(w, "SpecRejected"), undefined, "nothing refused");
+  assert.notEqual(w.phase, "Orphaned");
+  await idle();
+  const now = await fingerprint("gen");
+  assert.equal(now.orphaned, undefined, "the orphan mark is gone");
+  assert.equal(now.quota, held.quota, "the quota was not rewritten");
+  const annotations = (await get(nsPath("gen")))?.metadata?.annotations ?? {};
+  assert.equal(annotations["meridian.dev/generation"], "1");
+  assert.equal(annotations["meridian.dev/epoch"], String(restored.epoch));
+  assert.ok(
+    h.logs.some((l) => /the control plane's epoch changed from \d+ to \d+.*with the spec unchanged/.test(l)),
+    "the epoch change is logged",
+  );
+});
+
+test("within the new epoch generations still only move forward, and the old epoch stays refused", async () => {
+  await h.cp.admin.putWorkspace(h.agentId, "gen", { quota: { cpu: "6", memory: "1Gi" } });
+  await waitFor("generation 2 applied", async () => (await statusOf("gen"))?.observedGeneration === 2);
+  await idle();
+  epoch = (await h.cp.admin.getWorkspaceSpec(h.agentId, "gen")).epoch;
+  const held = await fingerprint("gen");
+  assert.equal(held.hard?.["requests.cpu"], "6");
+  await injectUpsert("gen", 1, "7");
+  assert.deepEqual(await fingerprint("gen"), held, "generation 1 of the same epoch is not applied");
+  await rejected("gen", /spec generation 1 is older than generation 2, which the agent already holds/);
+  // An epoch older than any the control plane used: a replay of its past. With signed events pinned
+  // the signature check may refuse it first (decision 41), without advancing the resume id.
+  await h.cp.admin.faults.injectEvent(
+    "agent",
+    h.agentId,
+    "workspace.upsert",
+    JSON.stringify({ workspace: { ...spec("gen", 9, "9"), epoch: 1 } }),
+  );
+  await rejected("gen", /from control-plane epoch 1, older than epoch \d+/);
+  await idle();
+  assert.deepEqual(await fingerprint("gen"), held, "an older epoch is not applied, whatever its generation");
 });

@@ -19,6 +19,8 @@ type Params = Record<string, string>;
 type Handler = (ctx: ServerContext, req: IncomingMessage, p: Params) => Promise<unknown> | unknown;
 
 const newAgent = z.object({ id: dnsLabel(63) });
+/** `token`: the one workspace credential to revoke; without it, every credential of the workspace. */
+const revocation = z.object({ token: z.string().min(1).max(4096).optional() });
 
 const routes: Array<{ method: string; pattern: string; handle: Handler }> = [
   { method: "POST", pattern: "/admin/agents", handle: createAgent },
@@ -33,6 +35,7 @@ const routes: Array<{ method: string; pattern: string; handle: Handler }> = [
   { method: "GET", pattern: "/admin/workspaces/:ws/deployments/:name", handle: getDeployment },
   { method: "DELETE", pattern: "/admin/workspaces/:ws/deployments/:name", handle: deleteDeployment },
   { method: "GET", pattern: "/admin/workspaces/:ws/deployments/:name/status", handle: getDeploymentStatus },
+  { method: "POST", pattern: "/admin/workspaces/:ws/credentials/revoke", handle: revokeCredentials },
   { method: "POST", pattern: "/admin/faults", handle: injectFault },
   { method: "GET", pattern: "/admin/streams", handle: listStreams },
 ];
@@ -212,6 +215,27 @@ function getDeploymentStatus(ctx: ServerContext, _req: IncomingMessage, p: Param
     (stored?.body as { deployments?: Array<{ name: string }> } | undefined)?.deployments ?? [];
   const status = deployments.find((d) => d.name === p.name) ?? null;
   return { name: p.name, status, reportedAt: status ? stored!.receivedAt : null };
+}
+
+/**
+ * Revokes a workspace credential (or all of them) while its holder runs, as a vendor would after a
+ * leak: every later request with it answers 401, and the workspace's open streams end so that their
+ * next request meets the revocation at once (closed, not ended cleanly). 404 when the workspace or the named token is unknown.
+ */
+async function revokeCredentials(ctx: ServerContext, req: IncomingMessage, p: Params) {
+  liveWorkspace(ctx, p.ws!);
+  const parsed = revocation.safeParse(await readJsonObject(req));
+  if (!parsed.success) throw invalid(`revocation is invalid: ${describeIssues(parsed.error)}`);
+  const { token } = parsed.data;
+  const revoked = ctx.store.revokeWorkspaceCredentials(
+    p.ws!,
+    token === undefined ? undefined : hashToken(token),
+  );
+  if (token !== undefined && revoked === 0)
+    throw notFound(`workspace "${p.ws}" has no such credential (expired, revoked, or another workspace's)`);
+  const closed = ctx.hub.drop({ stream: "workspace", target: p.ws! });
+  ctx.log.warn({ [F.workspace]: p.ws, revoked }, "workspace credentials revoked");
+  return { revoked, streamsClosed: closed };
 }
 
 async function injectFault(ctx: ServerContext, req: IncomingMessage) {

@@ -14,9 +14,9 @@ import type { Fault, StreamFilter } from "./faults.ts";
 import type { StreamInfo } from "./sse-hub.ts";
 
 /** A workspace as PUT by the admin API: the spec without `id` (from the path) and `generation` (server-owned). */
-export type WorkspaceBody = Omit<WorkspaceSpecInput, "id" | "generation">;
+export type WorkspaceBody = Omit<WorkspaceSpecInput, "id" | "generation" | "epoch">;
 /** A deployment as PUT by the admin API: the spec without `name` (from the path) and `generation`. */
-export type DeploymentBody = Omit<DeploymentSpecInput, "name" | "generation">;
+export type DeploymentBody = Omit<DeploymentSpecInput, "name" | "generation" | "epoch">;
 
 export interface PutWorkspaceResult {
   workspace: WorkspaceSpec;
@@ -129,6 +129,15 @@ export class AdminClient {
   async getDeploymentStatus(workspaceId: string, name: string): Promise<DeploymentStatus | null> {
     const path = `/admin/workspaces/${seg(workspaceId)}/deployments/${seg(name)}/status`;
     return (await this.#call<{ status: DeploymentStatus | null }>("GET", path)).status;
+  }
+
+  /** Revokes one workspace credential (`token`), or every one of the workspace; closes its streams. */
+  revokeWorkspaceCredentials(
+    workspaceId: string,
+    token?: string,
+  ): Promise<{ revoked: number; streamsClosed: number }> {
+    const body = token === undefined ? {} : { token };
+    return this.#call("POST", `/admin/workspaces/${seg(workspaceId)}/credentials/revoke`, body);
   }
 
   /** Injects one fault (see docs/control-plane.md); the answer says what it did. */

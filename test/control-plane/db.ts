@@ -71,6 +71,9 @@ export function openDatabase(path: string): DatabaseSync {
   }
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
   db.exec(SCHEMA);
+  // The epoch of this database's generations (docs/protocol.md "Epochs"): the time it was created, so a
+  // control plane that lost its data and starts on a new database continues with a higher one.
+  db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)").run(Date.now());
   return db;
 }
 

@@ -37,15 +37,17 @@ export interface StoreOptions {
   changeLogLimit: number;
 }
 
-/** The spec as compared for changes: everything except the server-owned generation. */
-function canonicalSpec(spec: { generation: number }): string {
-  const { generation: _ignored, ...rest } = spec;
+/** The spec as compared for changes: everything except the server-owned generation and epoch. */
+function canonicalSpec(spec: { generation: number; epoch?: number | undefined }): string {
+  const { generation: _ignored, epoch: _epoch, ...rest } = spec;
   return canonicalJson(rest);
 }
 
 export class Store {
   readonly db: DatabaseSync;
   readonly log: ChangeLog;
+  /** The epoch every spec of this database carries: fixed when the database was created. */
+  readonly epoch: number;
   /** Final savepoints of deleted workspaces, for new deployments of the same names (final-savepoints.ts). */
   readonly finalSavepoints: FinalSavepoints;
 
@@ -53,6 +55,7 @@ export class Store {
     this.db = openDatabase(opts.path);
     this.log = new ChangeLog(this.db, opts.changeLogLimit);
     this.finalSavepoints = new FinalSavepoints(this.db);
+    this.epoch = Number(this.db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get()?.value);
   }
 
   close(): void {
@@ -97,6 +100,19 @@ export class Store {
     };
   }
 
+  /**
+   * Revokes workspace credentials at once: the one whose hash is `tokenHash`, or (without it) every
+   * one of the workspace. Returns how many were revoked.
+   */
+  revokeWorkspaceCredentials(workspaceId: string, tokenHash?: string): number {
+    const sql = "DELETE FROM credentials WHERE kind = 'workspace' AND subject = ?";
+    const r =
+      tokenHash === undefined
+        ? this.db.prepare(sql).run(workspaceId)
+        : this.db.prepare(`${sql} AND token_hash = ?`).run(workspaceId, tokenHash);
+    return Number(r.changes);
+  }
+
   getWorkspace(id: string): StoredWorkspace | undefined {
     const row = this.db.prepare("SELECT agent_id, spec, deleted FROM workspaces WHERE id = ?").get(id);
     if (!row) return undefined;
@@ -128,7 +144,11 @@ export class Store {
       if (row && row.deleted === 0 && row.agent_id === agentId && row.canonical === canonical) {
         return { spec: JSON.parse(String(row.spec)) as WorkspaceSpec, change: undefined };
       }
-      const spec: WorkspaceSpec = { ...input, generation: Number(row?.generation ?? 0) + 1 };
+      const spec: WorkspaceSpec = {
+        ...input,
+        generation: Number(row?.generation ?? 0) + 1,
+        epoch: this.epoch,
+      };
       this.db
         .prepare(
           `INSERT INTO workspaces (id, agent_id, generation, spec, canonical, deleted) VALUES (?, ?, ?, ?, ?, 0)
@@ -187,7 +207,11 @@ export class Store {
       if (row && row.deleted === 0 && row.canonical === canonical) {
         return { spec: JSON.parse(String(row.spec)) as DeploymentSpec, change: undefined };
       }
-      const spec: DeploymentSpec = { ...input, generation: Number(row?.generation ?? 0) + 1 };
+      const spec: DeploymentSpec = {
+        ...input,
+        generation: Number(row?.generation ?? 0) + 1,
+        epoch: this.epoch,
+      };
       this.db
         .prepare(
           `INSERT INTO deployments (workspace_id, name, generation, spec, canonical, deleted) VALUES (?, ?, ?, ?, ?, 0)

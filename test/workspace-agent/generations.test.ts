@@ -3,6 +3,8 @@
 // held is refused (also after a restart, and from a control plane that lost its data, through the
 // generation persisted in the ConfigMap's lifecycle state), and one invalid deployment in a snapshot
 // is refused alone, keeps what runs and is never orphaned, while the rest of the snapshot applies.
+// Control-plane epochs (decisions.md 42): a restored control plane's new epoch takes a deployment over
+// unchanged (no pod replaced) and never rolls one back; within an epoch generations still only move forward.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -49,10 +51,13 @@ const body = (replicas: number, allowNonRestoredState = false): DeploymentBody =
   state: "RUNNING",
   upgradeMode: "STATELESS",
 });
+/** The epoch of the reference control plane's database, read from a spec it stored. */
+let epoch: number | undefined;
 const spec = (name: string, generation: number, b: DeploymentBody): DeploymentSpecInput => ({
   ...b,
   name,
   generation,
+  epoch,
 });
 
 interface ConfigMapLite {
@@ -112,6 +117,8 @@ test("a deployment spec older than the generation held is refused: no pod, no Co
     return s?.observedGeneration === 5 && (await live("orders")).length === 3;
   });
   const held = await settled("orders");
+  epoch = (await env.cp.admin.getDeployment(ws.id, "orders")).epoch;
+  assert.ok(epoch, "the reference control plane names its epoch");
   const before = (await env.cp.admin.getWorkspaceStatus(ws.id))?.rejectedEvents.count ?? 0;
 
   await inject("deployment.upsert", { deployment: spec("orders", 4, body(1, true)) });
@@ -126,7 +133,7 @@ test("a deployment spec older than the generation held is refused: no pod, no Co
   });
   assert.equal(st.rejectedEvents.last?.eventType, "deployment.upsert");
 
-  await inject("deployment.delete", { name: "orders", generation: 3 });
+  await inject("deployment.delete", { name: "orders", generation: 3, epoch });
   assert.deepEqual(await fingerprint("orders"), held, "a delete of generation 3 deletes nothing");
   await rejected("orders", /delete of generation 3 is older than generation 5/);
 });
@@ -190,7 +197,7 @@ test("a snapshot item whose name cannot be read makes the snapshot orphan nothin
   });
 });
 
-test("a control plane that lost its data and sends generation 1 again is refused from the ConfigMap's state", async () => {
+test("a control plane that lost its data and sends another spec as generation 1 of a new epoch is refused from the ConfigMap's state", async () => {
   await agent.stop();
   const held = await settled("orders");
   const port = Number(new URL(env.cp.url).port);
@@ -214,7 +221,56 @@ test("a control plane that lost its data and sends generation 1 again is refused
   await new Promise((r) => setTimeout(r, 1000));
   await agent.controller.idle();
   assert.deepEqual(await fingerprint("orders"), held, "generation 5's pods and ConfigMap stay");
-  const s = await rejected("orders", /spec generation 1 is older than generation 5/);
+  const s = await rejected(
+    "orders",
+    /spec generation 1 of the control plane's new epoch \d+ is a different spec than generation 5 of epoch \d+.*never rolls it back/,
+  );
   assert.equal(s.observedGeneration, 5, "the generation held in the ConfigMap's lifecycle state");
   assert.equal(condition(s, "Orphaned"), undefined, "listed, so not orphaned");
+});
+
+test("the restored control plane's unchanged spec is taken over in its new epoch: no pod replaced", async () => {
+  const pods = (await settled("orders")).pods;
+  // The vendor restores generation 5's spec: generation 2 of its new epoch (1 was the refused one).
+  const put = await env.cp.admin.putDeployment(ws.id, "orders", GEN5);
+  assert.equal(put.deployment.generation, 2);
+  assert.notEqual(put.deployment.epoch, epoch, "a new database is a new epoch");
+  const s = await waitFor("orders aligned at generation 2 of the new epoch", async () => {
+    const r = await reported(env, ws, "orders");
+    return r?.observedGeneration === 2 && condition(r, "SpecAligned")?.status === "True" ? r : undefined;
+  });
+  assert.equal(condition(s, "SpecRejected"), undefined, "nothing refused");
+  assert.deepEqual((await settled("orders")).pods, pods, "the same pods: the job was not redeployed");
+  const state = JSON.parse(
+    (await configMap("orders"))?.metadata.annotations?.["meridian.dev/lifecycle-state"] ?? "{}",
+  );
+  assert.equal(state.spec?.generation, 2);
+  assert.equal(state.spec?.epoch, put.deployment.epoch, "the new epoch is what the ConfigMap holds now");
+});
+
+test("within the new epoch generations still only move forward, and the old epoch stays refused", async () => {
+  const held = await settled("orders");
+  const oldEpoch = epoch;
+  epoch = (await env.cp.admin.getDeployment(ws.id, "orders")).epoch;
+  await inject("deployment.upsert", { deployment: spec("orders", 1, body(1, true)) });
+  assert.deepEqual(await fingerprint("orders"), held, "generation 1 of the same epoch is not applied");
+  await rejected(
+    "orders",
+    /spec generation 1 is older than generation 2, which the workspace agent already holds/,
+  );
+  // A replay of what the control plane sent before it lost its data. With signed events pinned the
+  // signature check may refuse it first (decision 41), without advancing the resume id.
+  await env.cp.admin.faults.injectEvent(
+    "workspace",
+    ws.id,
+    "deployment.upsert",
+    JSON.stringify({ deployment: { ...spec("orders", 9, body(1, true)), epoch: oldEpoch } }),
+  );
+  await rejected("orders", /from control-plane epoch \d+, older than epoch \d+/);
+  await agent.controller.idle();
+  assert.deepEqual(
+    await fingerprint("orders"),
+    held,
+    "an older epoch is not applied, whatever its generation",
+  );
 });

@@ -1,16 +1,21 @@
 // The workspace credential as a TokenSource: read from the Secret the agent maintains
 // (`meridian-workspace-credential`: token, expiresAt, workspaceId) through the Kubernetes API,
 // kept fresh by a watch on that one Secret by name (RBAC: get + watch, resourceNames), so a
-// refreshed credential is used without a restart. `refresh()` (after a 401) re-reads it at once.
+// refreshed credential is used without a restart. `refresh()` (after a 401) re-reads it at once, and
+// when the Secret still holds the refused credential asks the agent for a new one through the
+// ConfigMap meridian-credential-request (shared/src/contract/credential-request.ts), once per credential.
 // The watch resumes after a clean end, re-reads at once after 410 Gone, and backs off (the shared
 // back-off) after any other failure, an ERROR event included.
 
 import { Backoff, type BackoffOptions, sleep } from "@meridian/shared/backoff";
+import { buildCredentialRequest } from "@meridian/shared/contract/credential-request";
 import { ANNOTATION_WORKSPACE_DELETING } from "@meridian/shared/contract/workspace-deletion";
 import type { TokenSource } from "@meridian/shared/controlplane/token-source";
+import { applyObject } from "@meridian/shared/kube/apply";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import { isGone, isNotFound, KubeApiError } from "@meridian/shared/kube/errors";
-import { resourcePath, SECRETS } from "@meridian/shared/kube/resources";
+import { FIELD_MANAGER_WORKSPACE_AGENT } from "@meridian/shared/kube/labels";
+import { CONFIG_MAPS, resourcePath, SECRETS } from "@meridian/shared/kube/resources";
 import { randomWatchTimeoutSeconds, watchEvents } from "@meridian/shared/kube/watch";
 import { F, type Logger } from "@meridian/shared/log";
 
@@ -62,6 +67,8 @@ export class SecretTokenSource implements TokenSource {
   #current: SecretCredential | undefined;
   #deletingSince: string | undefined;
   #loop: Promise<void> | undefined;
+  /** The `expiresAt` of the refused credential the agent was last asked to replace. */
+  #requested: string | undefined;
 
   constructor(opts: SecretTokenSourceOptions) {
     this.#o = opts;
@@ -98,8 +105,36 @@ export class SecretTokenSource implements TokenSource {
     return (this.#current as SecretCredential).token;
   }
 
+  /** After a 401: re-reads the Secret; if it still holds the refused credential, asks the agent for a new one. */
   async refresh(): Promise<void> {
+    const refused = this.#current;
     await this.#read();
+    if (refused && this.#current?.token === refused.token) await this.#requestNew(refused);
+  }
+
+  async #requestNew(refused: SecretCredential): Promise<void> {
+    const refusedExpiresAt = refused.expiresAt ?? "";
+    if (this.#requested === refusedExpiresAt || !Number.isFinite(Date.parse(refusedExpiresAt))) return;
+    const request = { refusedExpiresAt, refusedAt: new Date().toISOString() };
+    try {
+      await applyObject(
+        this.#o.client,
+        CONFIG_MAPS,
+        buildCredentialRequest(this.#o.namespace, this.#o.workspaceId, request),
+        // The client's own request timeout bounds it.
+        { fieldManager: FIELD_MANAGER_WORKSPACE_AGENT, force: true, signal: this.#ctl.signal },
+      );
+      this.#requested = refusedExpiresAt;
+      this.#o.logger.warn(
+        { expiresAt: refusedExpiresAt },
+        "the control plane refused the workspace credential; asked the agent for a new one (ConfigMap meridian-credential-request)",
+      );
+    } catch (err) {
+      this.#o.logger.warn(
+        { err },
+        "cannot ask the agent for a new workspace credential (ConfigMap meridian-credential-request); the agent replaces it when it is due",
+      );
+    }
   }
 
   async #read(): Promise<string | undefined> {

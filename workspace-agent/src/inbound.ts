@@ -35,6 +35,8 @@ export function connectInbound(o: InboundOptions): void {
   const { stream, desired, logger, metrics } = o;
   const handOff = (type: string, id: string | undefined, change: DesiredChange) => {
     for (const refusal of change.refusals) stream.refuse(type, id, refusal);
+    // A control plane that starts over (decisions.md 42) is said loudly, once per deployment.
+    for (const line of change.epochChanges ?? []) logger.warn({ [F.reason]: "EpochChanged" }, line);
     enqueueChange(o.controller, change);
   };
   stream.on("connected", () => metrics.streamConnected.set(1));
@@ -58,9 +60,9 @@ export function connectInbound(o: InboundOptions): void {
       log.info({ [F.deployment]: d.name, generation: d.generation }, "deployment upsert");
       handOff(event.type, event.id, desired.upsert(d));
     } else if (event.type === "deployment.delete") {
-      const { name, generation } = event.data;
+      const { name, generation, epoch } = event.data;
       log.info({ [F.deployment]: name, generation }, "deployment delete");
-      handOff(event.type, event.id, desired.delete(name, generation));
+      handOff(event.type, event.id, desired.delete(name, generation, epoch));
     }
     o.onStatusChange();
   });

@@ -51,3 +51,23 @@ test("mint retries back off exponentially with full jitter, capped at a minute, 
   const delays = Array.from({ length: 50 }, (_, i) => credentialRetryDelay(i));
   assert.ok(delays.every((d) => d >= 200 && d <= 60_000));
 });
+
+test("a credential the workspace agent reports refused is replaced once it is 10 s old; another's report is ignored", () => {
+  const s = secret(T0, 900_000);
+  const expiresAt = new Date(T0 + 900_000).toISOString();
+  const refused = { refusedExpiresAt: expiresAt, refusedAt: new Date(T0 + 2000).toISOString() };
+  const young = planCredential(s, "a", T0 + 2000, refused);
+  assert.equal(young.action, "keep");
+  assert.equal(
+    young.action === "keep" && young.refreshAtMs,
+    T0 + 10_000,
+    "looked at again when it may be replaced",
+  );
+  assert.deepEqual(planCredential(s, "a", T0 + 10_000, refused), {
+    action: "mint",
+    reason: "the workspace agent reports the credential refused by the control plane",
+  });
+  // A request naming a credential already replaced (another expiry) changes nothing.
+  const stale = { ...refused, refusedExpiresAt: new Date(T0 + 1).toISOString() };
+  assert.equal(planCredential(s, "a", T0 + 60_000, stale).action, "keep");
+});

@@ -4,6 +4,7 @@
 // plan is the same after an agent restart. Minting failures back off with full jitter.
 
 import { type BackoffPolicy, backoffDelay } from "@meridian/shared/backoff";
+import type { CredentialRequest } from "@meridian/shared/contract/credential-request";
 import { refreshDueAt } from "@meridian/shared/controlplane/credentials";
 import type { KubeObject } from "@meridian/shared/kube/resources";
 import { ANNOTATION_CREDENTIAL_ISSUED_AT } from "./objects.ts";
@@ -38,11 +39,20 @@ export function readCredentialSecret(secret: KubeObject | undefined): StoredCred
   return { token, expiresAt, workspaceId, issuedAt };
 }
 
-/** Keep the stored credential until a third of its lifetime remains; otherwise mint a new one. */
+/** A credential younger than this is kept even when the workspace agent says it was refused. */
+export const MIN_REFUSED_CREDENTIAL_AGE_MS = 10_000;
+
+/**
+ * Keep the stored credential until a third of its lifetime remains, or until the workspace agent
+ * reports it refused by the control plane (`request`, shared/src/contract/credential-request.ts);
+ * otherwise mint a new one. A refused credential is replaced once it is 10 s old, so a control plane
+ * that refuses every credential gets a new mint no more than every 10 s per workspace.
+ */
 export function planCredential(
   secret: KubeObject | undefined,
   workspaceId: string,
   nowMs: number,
+  request?: CredentialRequest,
 ): CredentialPlan {
   if (!secret) return { action: "mint", reason: "no credential Secret yet" };
   const c = readCredentialSecret(secret);
@@ -55,6 +65,15 @@ export function planCredential(
   );
   if (nowMs >= refreshAtMs)
     return { action: "mint", reason: "less than a third of the credential's lifetime remains" };
+  if (request?.refusedExpiresAt === c.expiresAt) {
+    const replaceAtMs = Date.parse(c.issuedAt) + MIN_REFUSED_CREDENTIAL_AGE_MS;
+    if (nowMs >= replaceAtMs)
+      return {
+        action: "mint",
+        reason: "the workspace agent reports the credential refused by the control plane",
+      };
+    return { action: "keep", credential: c, refreshAtMs: Math.min(refreshAtMs, replaceAtMs) };
+  }
   return { action: "keep", credential: c, refreshAtMs };
 }
 

@@ -12,7 +12,7 @@ import { notOwnedReason } from "@meridian/shared/kube/ownership";
 import { type KubeObject, NAMESPACES } from "@meridian/shared/kube/resources";
 import type { OwnedCaches } from "../caches.ts";
 import type { PodSecurityPolicy } from "../hardening-policy.ts";
-import { buildNamespace, namespaceName, recordedGeneration } from "./objects.ts";
+import { buildNamespace, namespaceName, recordedHeld } from "./objects.ts";
 
 export interface LifecycleDeps {
   kube: KubeClient;
@@ -49,7 +49,7 @@ export async function markOrphan(deps: LifecycleDeps, id: string, signal: AbortS
       // The generation recorded on it stays: the mark must not forget what was applied.
       buildNamespace(id, deps.namespacePrefix, {
         orphanedSince: plan.since,
-        generation: recordedGeneration(ns),
+        generation: recordedHeld(ns),
         podSecurity: deps.podSecurity,
       }),
       {

@@ -6,8 +6,8 @@ import {
   WORKSPACE_AGENT_CA_DIR,
   WORKSPACE_AGENT_HEALTH_PORT,
   WORKSPACE_CREDENTIAL_SECRET,
-  WORKSPACE_PROXY_SECRET,
 } from "@meridian/shared/contract/workspace-agent-env";
+import { asHeld, type Held, heldOf } from "@meridian/shared/controller/epoch";
 import { ANNOTATION_ORPHANED_SINCE } from "@meridian/shared/controller/orphan";
 import { COMPONENT_WORKSPACE_AGENT, LABEL_COMPONENT, LABEL_WORKSPACE } from "@meridian/shared/kube/labels";
 import {
@@ -37,7 +37,6 @@ import {
 } from "./hardening.ts";
 import { workspaceLabels } from "./labels.ts";
 import { buildNetworkPolicies, NETWORK_POLICY_NAMES } from "./network-policies.ts";
-import { ANNOTATION_PROXY_REVISION, buildProxySecret } from "./proxy-secret.ts";
 import { buildFlinkServiceAccount, storageEnv } from "./storage-objects.ts";
 
 export const NAMES = {
@@ -46,7 +45,6 @@ export const NAMES = {
   role: "meridian-workspace-agent",
   roleBinding: "meridian-workspace-agent",
   secret: WORKSPACE_CREDENTIAL_SECRET,
-  proxySecret: WORKSPACE_PROXY_SECRET,
   quota: "meridian-workspace-quota",
   limitRange: LIMIT_RANGE_NAME,
   networkPolicy: NETWORK_POLICY_NAMES.flink,
@@ -60,6 +58,12 @@ export const NAMES = {
  * with after a restart (generations only move forward; see desired.ts).
  */
 export const ANNOTATION_GENERATION = "meridian.dev/generation";
+/**
+ * Beside the generation: the control-plane epoch it belongs to (absent: epoch 0) and a digest of the
+ * spec applied, so that a new epoch can take the workspace over unchanged (shared/src/controller/epoch.ts).
+ */
+export const ANNOTATION_EPOCH = "meridian.dev/epoch";
+export const ANNOTATION_SPEC_DIGEST = "meridian.dev/spec-digest";
 /** When the credential in the Secret was issued, so its refresh time is known after a restart. */
 export const ANNOTATION_CREDENTIAL_ISSUED_AT = "meridian.dev/credential-issued-at";
 
@@ -107,12 +111,12 @@ const meta = (name: string, namespace: string, id: string, component?: string) =
 export function buildNamespace(
   id: string,
   prefix: string,
-  opts: { orphanedSince?: string; generation?: number | undefined; podSecurity: PodSecurityPolicy },
+  opts: { orphanedSince?: string; generation?: number | Held | undefined; podSecurity: PodSecurityPolicy },
 ): KubeObject {
   const labels = { ...workspaceLabels(id), ...podSecurityLabels(opts.podSecurity) };
   const metadata: KubeObject["metadata"] = { name: namespaceName(prefix, id), labels };
   const annotations: Record<string, string> = { ...podSecurityAnnotations(opts.podSecurity) };
-  if (opts.generation !== undefined) annotations[ANNOTATION_GENERATION] = String(opts.generation);
+  if (opts.generation !== undefined) Object.assign(annotations, heldAnnotations(asHeld(opts.generation)));
   if (opts.orphanedSince) annotations[ANNOTATION_ORPHANED_SINCE] = opts.orphanedSince;
   if (Object.keys(annotations).length > 0) metadata.annotations = annotations;
   return { apiVersion: "v1", kind: "Namespace", metadata };
@@ -123,6 +127,26 @@ export function recordedGeneration(ns: KubeObject | undefined): number | undefin
   const text = ns?.metadata?.annotations?.[ANNOTATION_GENERATION];
   if (text === undefined || !/^[1-9]\d{0,15}$/.test(text)) return undefined;
   return Number(text);
+}
+
+/** The generation recorded on a namespace with its epoch (unreadable: 0) and spec digest (if readable). */
+export function recordedHeld(ns: KubeObject | undefined): Held | undefined {
+  const generation = recordedGeneration(ns);
+  if (generation === undefined) return undefined;
+  const epoch = ns?.metadata?.annotations?.[ANNOTATION_EPOCH] ?? "";
+  const digest = ns?.metadata?.annotations?.[ANNOTATION_SPEC_DIGEST] ?? "";
+  return {
+    epoch: /^[1-9]\d{0,15}$/.test(epoch) ? Number(epoch) : 0,
+    generation,
+    digest: /^[0-9a-f]{32}$/.test(digest) ? digest : undefined,
+  };
+}
+
+function heldAnnotations(held: Held): Record<string, string> {
+  const out: Record<string, string> = { [ANNOTATION_GENERATION]: String(held.generation) };
+  if (held.epoch > 0) out[ANNOTATION_EPOCH] = String(held.epoch);
+  if (held.digest) out[ANNOTATION_SPEC_DIGEST] = held.digest;
+  return out;
 }
 
 export function buildServiceAccount(id: string, ns: string): KubeObject {
@@ -228,12 +252,7 @@ export function buildDeployment(spec: WorkspaceSpec, ns: string, ctx: BuildConte
       strategy: { type: "Recreate" },
       selector: { matchLabels: selector },
       template: {
-        metadata: {
-          labels,
-          ...(ctx.httpsProxy && ctx.proxyRevision
-            ? { annotations: { [ANNOTATION_PROXY_REVISION]: ctx.proxyRevision } }
-            : {}),
-        },
+        metadata: { labels },
         spec: {
           serviceAccountName: NAMES.serviceAccount,
           automountServiceAccountToken: true,
@@ -272,10 +291,6 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
     name: v.name,
     valueFrom: { fieldRef: { fieldPath: v.fieldPath } },
   });
-  const secret = (v: { name: string; secret: { name: string; key: string } }) => ({
-    name: v.name,
-    valueFrom: { secretKeyRef: { name: v.secret.name, key: v.secret.key } },
-  });
   const env: unknown[] = [
     value(ENV.controlPlaneUrl, ctx.controlPlaneUrl),
     value(ENV.workspaceId, spec.id),
@@ -294,7 +309,7 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
   if (ctx.pullSecrets.length > 0) env.push(value(ENV.flinkImagePullSecrets, ctx.pullSecrets.join(",")));
   if (ctx.caPem) env.push(value(ENV.caFile, `${CA_MOUNT_DIR}/ca.crt`));
   if (ctx.signingPublicKeys?.length) env.push(value(ENV.signingPublicKeys, ctx.signingPublicKeys.join(",")));
-  if (ctx.httpsProxy) env.push(secret(ENV.httpsProxy));
+  if (ctx.httpsProxy) env.push(value(ENV.httpsProxy, ctx.httpsProxy));
   if (ctx.noProxy) env.push(value(ENV.noProxy, ctx.noProxy));
   if (ctx.savepointBaseDir) env.push(value(ENV.savepointBaseDir, ctx.savepointBaseDir));
   for (const [v, text] of storageEnv(spec, ctx)) env.push(value(v, text));
@@ -303,8 +318,7 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
 
 /**
  * Everything for one workspace except the credential Secret (which needs the control plane), in
- * apply order: the Namespace first, then the ServiceAccount (pods need it), then the rest; the proxy
- * Secret (when there is a proxy) just before the Deployment whose pods read it.
+ * apply order: the Namespace first, then the ServiceAccount (pods need it), then the rest.
  */
 export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredObject[] {
   const ns = namespaceName(ctx.namespacePrefix, spec.id);
@@ -312,7 +326,7 @@ export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredO
     {
       type: NAMESPACES,
       object: buildNamespace(spec.id, ctx.namespacePrefix, {
-        generation: spec.generation,
+        generation: heldOf(spec),
         podSecurity: ctx.hardening?.podSecurity ?? DEFAULT_POD_SECURITY,
       }),
     },
@@ -325,11 +339,6 @@ export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredO
     ...networkPolicies(spec.id, ns, ctx).map((object) => ({ type: NETWORK_POLICIES, object })),
   ];
   if (ctx.caPem) out.push({ type: CONFIG_MAPS, object: buildCaConfigMap(spec.id, ns, ctx.caPem) });
-  if (ctx.httpsProxy)
-    out.push({
-      type: SECRETS,
-      object: buildProxySecret(spec.id, ns, ctx.httpsProxy, ctx.proxyRevision ?? ""),
-    });
   out.push({ type: DEPLOYMENTS, object: buildDeployment(spec, ns, ctx) });
   return out;
 }
@@ -352,5 +361,4 @@ export const OWNED_NAMESPACED: readonly { type: ResourceType; name: string }[] =
   { type: CONFIG_MAPS, name: NAMES.caConfigMap },
   { type: DEPLOYMENTS, name: NAMES.deployment },
   { type: SECRETS, name: NAMES.secret },
-  { type: SECRETS, name: NAMES.proxySecret },
 ];

@@ -19,6 +19,8 @@ export interface DesiredChange {
   rejectionChanged: string[];
   /** Refusals decided by the store (a generation older than the one held), for rejectedEvents. */
   refusals: string[];
+  /** Keys moved into a newer control-plane epoch (epoch.ts), one line each: logged as warnings. */
+  epochChanges?: string[];
 }
 
 /** A change that changes nothing. */

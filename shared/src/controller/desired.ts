@@ -6,6 +6,7 @@
 // taken for absent, and an item that cannot be identified makes the snapshot orphan nothing.
 import type { RefusedItem } from "../protocol/items.ts";
 import type { SignatureReason } from "../protocol/signing.ts";
+import { asHeld, type Held, judgeStamp, laterHeld } from "./epoch.ts";
 
 /** Why the latest spec received for an object was not accepted (reported as condition SpecRejected). */
 export interface Rejection {
@@ -14,9 +15,13 @@ export interface Rejection {
   message: string;
 }
 
-/** The newest generation accepted per object in this session. */
+/**
+ * The newest generation accepted per object in this session, with the control plane's epoch it came
+ * in (epoch.ts: a bare number is epoch 0). Generations compare within one epoch; across epochs
+ * `judgeStamp` decides.
+ */
 export class Generations {
-  readonly #accepted = new Map<string, number>();
+  readonly #accepted = new Map<string, Held>();
   /** `what`: how a refusal names an object, e.g. "workspace"; `holder`: who holds it, e.g. "the agent". */
   readonly #what: string;
   readonly #holder: string;
@@ -26,8 +31,9 @@ export class Generations {
     this.#holder = holder;
   }
 
-  raise(key: string, generation: number): void {
-    if (generation > (this.#accepted.get(key) ?? 0)) this.#accepted.set(key, generation);
+  raise(key: string, stamp: number | Held): void {
+    const next = laterHeld(asHeld(stamp), this.#accepted.get(key));
+    if (next) this.#accepted.set(key, next);
   }
 
   /** The object's deletion completed: nothing of it is held any more. */
@@ -36,22 +42,42 @@ export class Generations {
   }
 
   /**
-   * A rejection when `generation` is older than the one held for `key` (`recorded`: the generation
-   * the cluster holds for it, if any); undefined when it may be acted on.
+   * A rejection when `incoming` may not be acted on against what is held for `key` (`recorded`: what
+   * the cluster holds for it, if anything); undefined when it may.
    */
   check(
     key: string,
-    generation: number,
+    incoming: number | Held,
     kind: "spec" | "delete",
-    recorded: number | undefined,
+    recorded: number | Held | undefined,
   ): Rejection | undefined {
-    const held = Math.max(this.#accepted.get(key) ?? 0, recorded ?? 0);
-    if (generation >= held) return undefined;
-    const subject = kind === "spec" ? `spec generation ${generation}` : `delete of generation ${generation}`;
-    return {
-      reason: "StaleGeneration",
-      message: `${this.#what} ${key}: ${subject} is older than generation ${held}, which ${this.#holder} already holds; ignored (generations only move forward)`,
-    };
+    const stamp = asHeld(incoming);
+    const held = this.#held(key, recorded);
+    const verdict = held ? judgeStamp(stamp, held, kind) : "accept";
+    if (!held || verdict === "accept") return undefined;
+    const g = stamp.generation;
+    const subject = kind === "spec" ? `spec generation ${g}` : `delete of generation ${g}`;
+    const of = `${this.#what} ${key}: ${subject}`;
+    const holds = `which ${this.#holder} already holds; ignored`;
+    const message =
+      verdict === "olderGeneration"
+        ? `${of} is older than generation ${held.generation}, ${holds} (generations only move forward)`
+        : verdict === "olderEpoch"
+          ? `${of} is from control-plane epoch ${stamp.epoch}, older than epoch ${held.epoch} (generation ${held.generation}), ${holds} (epochs only move forward)`
+          : `${of} of the control plane's new epoch ${stamp.epoch} is a different spec than generation ${held.generation} of epoch ${held.epoch}, ${holds}: a new epoch takes over a spec unchanged or with a generation above ${held.generation}, never rolls it back`;
+    return { reason: "StaleGeneration", message };
+  }
+
+  /** What to log when accepting `incoming` moves `key` into a newer control-plane epoch; else undefined. */
+  epochChange(key: string, incoming: Held, recorded: number | Held | undefined): string | undefined {
+    const held = this.#held(key, recorded);
+    if (!held || incoming.epoch <= held.epoch) return undefined;
+    const same = incoming.digest !== undefined && incoming.digest === held.digest;
+    return `${this.#what} ${key}: the control plane's epoch changed from ${held.epoch} to ${incoming.epoch} (it lost its data or was restored); its generation ${incoming.generation} takes over from generation ${held.generation}${same ? " with the spec unchanged" : ""}`;
+  }
+
+  #held(key: string, recorded: number | Held | undefined): Held | undefined {
+    return laterHeld(this.#accepted.get(key), recorded === undefined ? undefined : asHeld(recorded));
   }
 }
 

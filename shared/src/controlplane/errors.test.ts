@@ -88,3 +88,18 @@ test("a token the server repeats in an error body or a Location is cut out of th
   assert.match(moved.message, /a redirect to "http:\/\/evil\.example\/\?t=\[REDACTED\]"/);
   assert.ok(!moved.message.includes(encodeURIComponent(token)));
 });
+
+test("a control-plane certificate the agent does not trust says which CA setting to fix", () => {
+  const tls = Object.assign(new Error("self-signed certificate in certificate chain"), {
+    code: "SELF_SIGNED_CERT_IN_CHAIN",
+  });
+  const err = new ProtocolError("stream: no stream from https://cp.example", {
+    cause: new TypeError("fetch failed", { cause: tls }),
+  });
+  const c = classify(err);
+  assert.equal(c.kind, "retry");
+  assert.match(c.reason, /self-signed certificate in certificate chain \(SELF_SIGNED_CERT_IN_CHAIN\)/);
+  assert.match(c.reason, /TLS certificate is not trusted: give the agent the CA that signed it \(--ca-file/);
+  const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
+  assert.doesNotMatch(describeNetworkError(refused), /not trusted/);
+});

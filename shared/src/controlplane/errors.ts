@@ -157,13 +157,32 @@ function findProtocolError(err: unknown): ProtocolError | undefined {
   return undefined;
 }
 
-/** `connect ECONNREFUSED 127.0.0.1:4000`, `TimeoutError: …` — the chain joined, most specific last. */
+/** Node's codes for a server certificate the client does not trust, or that does not fit the host. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_UNTRUSTED",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/**
+ * `connect ECONNREFUSED 127.0.0.1:4000`, `TimeoutError: …` — the chain joined, most specific last;
+ * a certificate the client does not trust gets what to do about it.
+ */
 export function describeNetworkError(err: unknown): string {
   const parts: string[] = [];
+  let untrusted = false;
   for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
     if (e instanceof Error) {
       const code = (e as { code?: unknown }).code;
       const text = e.message || e.name;
+      if (typeof code === "string" && UNTRUSTED_CERTIFICATE.has(code)) untrusted = true;
       parts.push(typeof code === "string" && !text.includes(code) ? `${text} (${code})` : text);
       e = e.cause;
     } else {
@@ -171,5 +190,8 @@ export function describeNetworkError(err: unknown): string {
       break;
     }
   }
-  return parts.filter((p, i) => p && parts.indexOf(p) === i).join(": ") || "unknown error";
+  const text = parts.filter((p, i) => p && parts.indexOf(p) === i).join(": ") || "unknown error";
+  return untrusted
+    ? `${text} — the control plane's TLS certificate is not trusted: give the agent the CA that signed it (--ca-file, MERIDIAN_CA_FILE, Helm value customCA), or have the certificate name the host the agent dials`
+    : text;
 }

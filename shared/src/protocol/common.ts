@@ -66,6 +66,12 @@ export const imageReference = z
 
 export const generation = z.number().int().min(1);
 
+/**
+ * The control plane's epoch (docs/protocol.md "Epochs"): optional, absent is epoch 0; a control plane
+ * that lost its data continues with a higher one. Generations compare only within one epoch.
+ */
+export const epoch = z.number().int().min(1);
+
 /** A check for records (zod has no `.max()` on them): at most `max` keys. */
 export const maxEntries = (max: number) =>
   z.refine<Record<string, unknown>>((o) => Object.keys(o).length <= max, {

@@ -1,6 +1,14 @@
 // The Flink deployment: desired state of one Flink application, and its reported status.
 import { z } from "zod";
-import { condition, dns1035Label, generation, imageReference, rejectedEvents, resources } from "./common.ts";
+import {
+  condition,
+  dns1035Label,
+  epoch,
+  generation,
+  imageReference,
+  rejectedEvents,
+  resources,
+} from "./common.ts";
 import { flinkConfiguration } from "./flink-configuration.ts";
 import {
   formatBytes,
@@ -24,6 +32,7 @@ export const deploymentSpec = z.object({
    */
   name: dns1035Label(40),
   generation,
+  epoch: epoch.optional(),
   image: imageReference,
   job: z.object({
     /** Path of the job jar inside the image, e.g. `local:///opt/flink/usrlib/job.jar`. */

@@ -2,7 +2,7 @@
 // snapshot is read item by item (items.ts): its valid items arrive in `workspaces`/`deployments`,
 // the others in `refused` with their reasons. A delete may name the generation it deletes.
 import { z } from "zod";
-import { generation } from "./common.ts";
+import { epoch, generation } from "./common.ts";
 import { deploymentSpec, streamedDeploymentSpec } from "./deployment.ts";
 import { describeIssues, readItems } from "./items.ts";
 import { MAX_DEPLOYMENTS, MAX_NAME_LENGTH, MAX_WORKSPACES } from "./limits.ts";
@@ -22,6 +22,7 @@ export const agentEvents = {
   "workspace.delete": z.object({
     id: z.string().min(1).max(MAX_NAME_LENGTH),
     generation: generation.optional(),
+    epoch: epoch.optional(),
   }),
 } as const;
 
@@ -44,6 +45,7 @@ export const workspaceEvents = {
   "deployment.delete": z.object({
     name: z.string().min(1).max(MAX_NAME_LENGTH),
     generation: generation.optional(),
+    epoch: epoch.optional(),
   }),
 } as const;
 

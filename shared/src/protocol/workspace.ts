@@ -4,6 +4,7 @@ import { z } from "zod";
 import {
   condition,
   dnsLabel,
+  epoch,
   generation,
   imageReference,
   quantity,
@@ -17,6 +18,7 @@ export const workspaceSpec = z.object({
   /** Stable id; the namespace is `<prefix><id>`. At most 40 characters so every derived name fits 63. */
   id: dnsLabel(40),
   generation,
+  epoch: epoch.optional(),
   displayName: z.string().max(MAX_DISPLAY_NAME_LENGTH).optional(),
   /** Becomes the namespace's ResourceQuota; checked against the local policy's ceilings. */
   quota: z.object({

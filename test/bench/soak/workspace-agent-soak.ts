@@ -64,7 +64,7 @@ export async function soakWorkspaceAgent(o: WorkspaceAgentSoakOptions): Promise<
         const d = cm.metadata?.labels?.[LABEL_DEPLOYMENT];
         return d !== undefined && cm.metadata?.name === names.configMap(d) ? d : undefined;
       },
-      generationOf: (cm) => storedGeneration(cm as never),
+      generationOf: (cm) => storedGeneration(cm as never)?.generation,
     });
     await journal.start();
     stops.push(() => journal.stop());

@@ -1,11 +1,62 @@
 // Faults of the control plane (the reference control plane, a process of its own): killed, down for
-// longer than a workspace credential lives, restarted without its data, and the agent's token revoked.
+// longer than a workspace credential lives, restarted without its data, the agent's token revoked, and
+// a workspace credential revoked while the workspace agent runs.
+import { CREDENTIAL_REQUEST_CONFIG_MAP } from "@meridian/shared/contract/credential-request";
 import type { DeploymentSpec, WorkspaceSpec } from "@meridian/shared/protocol/index";
 import type { DeploymentBody, WorkspaceBody } from "../../control-plane/index.ts";
 import { createTokenSecret } from "../../e2e/chart.ts";
-import { type Scenario, sleep } from "../scenario.ts";
+import { getJson, waitFor } from "../../e2e/kube.ts";
+import { WORKSPACE_CREDENTIAL_SECRET } from "../../e2e/observe.ts";
+import { type Scenario, type ScenarioContext, sleep } from "../scenario.ts";
 import { WORKSPACE_TOKEN_TTL_SECONDS } from "../system.ts";
-import { AGENT_ID, WS } from "../workload.ts";
+import { AGENT_ID, WS, WS_NS } from "../workload.ts";
+
+/** The workspace credential in the workspace's Secret: its token and expiry (decoded). */
+async function storedCredential(
+  ctx: ScenarioContext,
+): Promise<{ token: string; expiresAt: string } | undefined> {
+  const secret = await getJson<{ data?: Record<string, string> }>(ctx.sys.cluster, [
+    "secret",
+    "-n",
+    WS_NS,
+    WORKSPACE_CREDENTIAL_SECRET,
+  ]);
+  const dec = (k: string) =>
+    Buffer.from(secret?.data?.[k] ?? "", "base64")
+      .toString("utf8")
+      .trim();
+  return secret ? { token: dec("token"), expiresAt: dec("expiresAt") } : undefined;
+}
+
+/** The workspace agent's request for a new credential (shared/src/contract/credential-request.ts). */
+async function credentialRequest(ctx: ScenarioContext): Promise<Record<string, string> | undefined> {
+  const cm = await getJson<{ data?: Record<string, string> }>(ctx.sys.cluster, [
+    "configmap",
+    "-n",
+    WS_NS,
+    CREDENTIAL_REQUEST_CONFIG_MAP,
+  ]);
+  return cm?.data;
+}
+
+/** Waits until the Secret holds another credential than `before`; notes how long it took. */
+async function credentialReplaced(
+  ctx: ScenarioContext,
+  before: string,
+  since: number,
+  what: string,
+): Promise<void> {
+  const next = await waitFor(
+    `a new workspace credential in ${WS_NS}/${WORKSPACE_CREDENTIAL_SECRET}`,
+    async () => {
+      const c = await storedCredential(ctx);
+      return c?.token && c.token !== before ? c : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 200 },
+  );
+  ctx.knownToken(what, next.token);
+  ctx.note(`${what}: in the Secret ${((Date.now() - since) / 1000).toFixed(1)} s later`);
+}
 
 export const controlPlaneScenarios: Scenario[] = [
   {
@@ -43,7 +94,7 @@ export const controlPlaneScenarios: Scenario[] = [
   {
     name: "control-plane-lost-its-data",
     proves:
-      "a control plane that restarts with an empty database (a vendor's data loss), then has its data restored: the workspace is only marked orphaned, nothing is deleted, and it converges on the restored specs (whose generations start again at 1)",
+      "a control plane that restarts with an empty database (a vendor's data loss), then has its data restored: the workspace is only marked orphaned, nothing is deleted, the restored specs (generations from 1 again, in a new epoch) take the workspace and its deployments over unchanged, and the workspace agent gets a credential the new control plane knows",
     async run(ctx) {
       const admin = ctx.sys.cp.admin;
       const strip = <T extends object>(o: T, ...keys: string[]) =>
@@ -52,11 +103,13 @@ export const controlPlaneScenarios: Scenario[] = [
         await admin.getWorkspaceSpec(AGENT_ID, WS),
         "id",
         "generation",
+        "epoch",
       ) as WorkspaceBody;
       const deployments = (await admin.listDeployments(WS)).map((d: DeploymentSpec) => ({
         name: d.name,
-        body: strip(d, "name", "generation") as DeploymentBody,
+        body: strip(d, "name", "generation", "epoch") as DeploymentBody,
       }));
+      const old = await storedCredential(ctx);
       await ctx.sys.cp.kill("SIGKILL");
       await ctx.sys.cp.start({ wipe: true });
       const { token } = await admin.createAgent(AGENT_ID);
@@ -67,8 +120,44 @@ export const controlPlaneScenarios: Scenario[] = [
       ctx.note(
         `while empty the agent said: ${status?.workspaces.map((w) => `${w.id} ${w.phase}`).join(", ") || "nothing"}`,
       );
+      const restoredAt = Date.now();
       await admin.putWorkspace(AGENT_ID, WS, workspace as WorkspaceSpec as WorkspaceBody);
       for (const d of deployments) await admin.putDeployment(WS, d.name, d.body);
+      // The workspace agent's credential was minted by the control plane that lost its data.
+      if (old) await credentialReplaced(ctx, old.token, restoredAt, "workspace credential after the restore");
+    },
+    async outcome(ctx) {
+      const ws = (await ctx.sys.cp.admin.getAgentStatus(AGENT_ID))?.workspaces.find((w) => w.id === WS);
+      const spec = await ctx.sys.cp.admin.getWorkspaceSpec(AGENT_ID, WS);
+      if (ws?.observedGeneration !== spec.generation)
+        return `observedGeneration ${ws?.observedGeneration}, not the restored generation ${spec.generation}`;
+      return undefined;
+    },
+  },
+  {
+    name: "workspace-credential-revoked",
+    proves:
+      "a workspace credential revoked at the control plane while the workspace agent runs: it is refused (401), the workspace agent asks the agent for a new one (ConfigMap meridian-credential-request), the agent mints it, the workspace agent picks it up from the Secret without a restart, and the data plane runs on untouched",
+    async run(ctx) {
+      const before = await storedCredential(ctx);
+      if (!before?.token)
+        throw new Error(`no workspace credential in ${WS_NS}/${WORKSPACE_CREDENTIAL_SECRET}`);
+      const revokedAt = Date.now();
+      const r = await ctx.sys.cp.admin.revokeWorkspaceCredentials(WS, before.token);
+      ctx.note(`revoked ${r.revoked} credential, closed ${r.streamsClosed} stream(s)`);
+      await credentialReplaced(ctx, before.token, revokedAt, "workspace credential after the revocation");
+      const request = await credentialRequest(ctx);
+      if (
+        request?.refusedExpiresAt !== before.expiresAt ||
+        Date.parse(request.refusedAt ?? "") < revokedAt - 1000
+      )
+        throw new Error(
+          `the credential was replaced, but not on the workspace agent's request (ConfigMap ${CREDENTIAL_REQUEST_CONFIG_MAP}: ${JSON.stringify(request)})`,
+        );
+      await ctx.sys.cp.admin.waitForStreams(
+        { stream: "workspace", target: WS, connectedAfter: new Date(revokedAt) },
+        60_000,
+      );
     },
   },
 ];

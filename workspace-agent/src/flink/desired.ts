@@ -12,6 +12,7 @@
 // 23 and 24).
 import { Generations, planSnapshot, type Rejection } from "@meridian/shared/controller/desired";
 import { type DesiredChange, noChange, snapshotChange } from "@meridian/shared/controller/desired-change";
+import { type Held, heldOf } from "@meridian/shared/controller/epoch";
 import type { DeploymentSpec, RefusedItem } from "@meridian/shared/protocol/index";
 
 export type DesiredEntry =
@@ -25,8 +26,8 @@ export type DesiredEntry =
   | { kind: "unknown" };
 
 export interface DesiredStoreOptions {
-  /** The generation the cluster holds for a deployment (its persisted lifecycle state), if any. */
-  clusterGeneration?: (name: string) => number | undefined;
+  /** The generation (with epoch and digest) the cluster holds for a deployment (its persisted lifecycle state), if any. */
+  clusterGeneration?: (name: string) => number | Held | undefined;
   /** The deployments the cluster holds objects of (orphan candidates when a snapshot omits them). */
   clusterNames?: () => Iterable<string>;
 }
@@ -39,7 +40,7 @@ export class DesiredStore {
   #rejections = new Map<string, Rejection>();
   /** Listed by the latest snapshot with a refused spec and no spec held. */
   #held = new Set<string>();
-  readonly #clusterGeneration: (name: string) => number | undefined;
+  readonly #clusterGeneration: (name: string) => number | Held | undefined;
   readonly #clusterNames: () => Iterable<string>;
   #snapshotSeen = false;
   #ambiguous = false;
@@ -90,7 +91,7 @@ export class DesiredStore {
       items: data.deployments,
       refused: data.refused,
       key: (d) => d.name,
-      stale: (d) => this.#stale(d.name, d.generation, "spec"),
+      stale: (d) => this.#stale(d.name, heldOf(d), "spec"),
       previous: this.#specs,
     });
     const before = {
@@ -100,28 +101,29 @@ export class DesiredStore {
     };
     this.#specs.clear();
     for (const [name, spec] of plan.specs) this.#specs.set(name, spec);
-    for (const spec of plan.accepted) this.#accept(spec);
+    const epochChanges = plan.accepted.flatMap((spec) => this.#accept(spec));
     this.#rejections = plan.rejections;
     this.#held = new Set([...plan.rejections.keys()].filter((name) => !this.#specs.has(name)));
     this.#snapshotSeen = true;
     this.#ambiguous = plan.ambiguous;
-    return snapshotChange(plan, (d) => d.name, before);
+    return { ...snapshotChange(plan, (d) => d.name, before), epochChanges };
   }
 
   /** Refused (nothing else changes) if `spec` is older than the generation held. */
   upsert(spec: DeploymentSpec): DesiredChange {
-    const stale = this.#stale(spec.name, spec.generation, "spec");
+    const stale = this.#stale(spec.name, heldOf(spec), "spec");
     if (stale) return this.refuse(spec.name, stale);
-    this.#accept(spec);
+    const epochChanges = this.#accept(spec);
     const name = spec.name;
-    return { ...noChange(), changed: [name], adopted: [name], rejectionChanged: [name] };
+    return { ...noChange(), changed: [name], adopted: [name], rejectionChanged: [name], epochChanges };
   }
 
   /** Refused (nothing else changes) if the delete names a generation older than the one held. */
-  delete(name: string, generation?: number): DesiredChange {
-    const stale = generation === undefined ? undefined : this.#stale(name, generation, "delete");
+  delete(name: string, generation?: number, epoch?: number): DesiredChange {
+    const stamp = generation === undefined ? undefined : { epoch: epoch ?? 0, generation };
+    const stale = stamp === undefined ? undefined : this.#stale(name, stamp, "delete");
     if (stale) return this.refuse(name, stale);
-    if (generation !== undefined) this.#generations.raise(name, generation);
+    if (stamp !== undefined) this.#generations.raise(name, stamp);
     this.#specs.delete(name);
     this.#held.delete(name);
     this.#rejections.delete(name);
@@ -150,16 +152,20 @@ export class DesiredStore {
     this.#generations.forget(name);
   }
 
-  #accept(spec: DeploymentSpec): void {
+  /** Takes `spec` as desired; says so when it moves the deployment into a newer control-plane epoch. */
+  #accept(spec: DeploymentSpec): string[] {
+    const stamp = heldOf(spec);
+    const epochChange = this.#generations.epochChange(spec.name, stamp, this.#clusterGeneration(spec.name));
     this.#specs.set(spec.name, spec);
     this.#deleted.delete(spec.name);
     this.#held.delete(spec.name);
     this.#rejections.delete(spec.name);
-    this.#generations.raise(spec.name, spec.generation);
+    this.#generations.raise(spec.name, stamp);
+    return epochChange ? [epochChange] : [];
   }
 
-  #stale(name: string, generation: number, kind: "spec" | "delete"): Rejection | undefined {
-    return this.#generations.check(name, generation, kind, this.#clusterGeneration(name));
+  #stale(name: string, stamp: Held, kind: "spec" | "delete"): Rejection | undefined {
+    return this.#generations.check(name, stamp, kind, this.#clusterGeneration(name));
   }
 
   /** Refuses the latest spec for `key` (a stale generation, or an event whose signature was refused). */

@@ -2,6 +2,7 @@
 // ConfigMap before every step is acted on, so a restarted workspace agent resumes an operation
 // where it was instead of repeating or forgetting it. Parsed leniently: an unreadable annotation is
 // reported and treated as "no state" by the caller, never thrown through the reconcile loop.
+import { compareStamps, type Held, heldOf, type Stamp } from "@meridian/shared/controller/epoch";
 import { deploymentSpec, desiredJobState, savepointInfo } from "@meridian/shared/protocol/index";
 import { z } from "zod";
 
@@ -91,20 +92,36 @@ export const lifecycleState = z.object({
    * older than it is still refused: generations only move forward.
    */
   acceptedGeneration: z.number().int().min(1).optional(),
+  /** The control-plane epoch of `acceptedGeneration` (absent: 0; decisions.md 42). */
+  acceptedEpoch: z.number().int().min(1).optional(),
 });
 export type LifecycleState = z.infer<typeof lifecycleState>;
 
 /** The generation a deployment holds: no spec older than this is acted on. */
 export function heldGeneration(state: LifecycleState): number {
-  return Math.max(state.acceptedGeneration ?? 0, state.spec.generation);
+  return heldStamp(state).generation;
 }
 
 /**
- * Records that `generation` was accepted. Written only when it is ahead of what is held, so a
- * deployment whose spec keeps up never carries (or rewrites) the field.
+ * The generation a deployment holds with its control-plane epoch, and the digest of its spec when
+ * that spec is the one held (not while a newer accepted one waits, whose content is not kept).
  */
-export function acceptGeneration(state: LifecycleState, generation: number): void {
-  if (generation > heldGeneration(state)) state.acceptedGeneration = generation;
+export function heldStamp(state: LifecycleState): Held {
+  const spec = heldOf(state.spec);
+  if (state.acceptedGeneration === undefined) return spec;
+  const accepted = { epoch: state.acceptedEpoch ?? 0, generation: state.acceptedGeneration };
+  return compareStamps(accepted, spec) > 0 ? accepted : spec;
+}
+
+/**
+ * Records that `stamp` was accepted. Written only when it is ahead of what is held, so a deployment
+ * whose spec keeps up never carries (or rewrites) the fields.
+ */
+export function acceptGeneration(state: LifecycleState, stamp: Stamp): void {
+  if (compareStamps(stamp, heldStamp(state)) <= 0) return;
+  state.acceptedGeneration = stamp.generation;
+  if (stamp.epoch > 0) state.acceptedEpoch = stamp.epoch;
+  else delete state.acceptedEpoch;
 }
 
 export const MAX_SAVEPOINTS = 10;

@@ -3,6 +3,7 @@
 // state BEFORE it acts, carries out the action, feeds the outcome to `applyOutcome` (also pure),
 // persists again, and loops until the action is idle or a wait. See docs/flink-deployments.md.
 import { type BackoffPolicy, backoffDelay } from "@meridian/shared/backoff";
+import { stampOf } from "@meridian/shared/controller/epoch";
 import type { DeploymentSpec, JobState } from "@meridian/shared/protocol/index";
 import {
   acceptGeneration,
@@ -98,7 +99,7 @@ export function blockedRetryMs(attempts: number, random: () => number = Math.ran
 export function decide(input: DecideInput): Decision {
   const d = decideStep(input);
   // The generation accepted is persisted with the state, even while the spec it brings waits.
-  if (d.state && !input.desired.deleted) acceptGeneration(d.state, input.desired.spec.generation);
+  if (d.state && !input.desired.deleted) acceptGeneration(d.state, stampOf(input.desired.spec));
   return d;
 }
 

@@ -86,9 +86,19 @@ test("the generation a ConfigMap holds: its spec's, or the newer one accepted wh
     observedRestartNonce: 0,
     observedSavepointNonce: 0,
   };
-  assert.equal(storedGeneration(cm({ [ANNOTATION_STATE]: JSON.stringify(state) })), 4);
-  const waiting = { ...state, acceptedGeneration: 6 };
-  assert.equal(storedGeneration(cm({ [ANNOTATION_STATE]: JSON.stringify(waiting) })), 6);
+  const held = storedGeneration(cm({ [ANNOTATION_STATE]: JSON.stringify(state) }));
+  assert.deepEqual({ ...held, digest: undefined }, { epoch: 0, generation: 4, digest: undefined });
+  assert.match(
+    held?.digest ?? "",
+    /^[0-9a-f]{32}$/,
+    "the spec's digest: a new epoch may take it over unchanged",
+  );
+  // While a newer accepted spec waits, its content is not kept: no digest.
+  const waiting = { ...state, acceptedGeneration: 6, acceptedEpoch: 9 };
+  assert.deepEqual(storedGeneration(cm({ [ANNOTATION_STATE]: JSON.stringify(waiting) })), {
+    epoch: 9,
+    generation: 6,
+  });
   assert.equal(storedGeneration(cm({ [ANNOTATION_STATE]: "{not json" })), undefined);
   assert.equal(storedGeneration(undefined), undefined);
 });

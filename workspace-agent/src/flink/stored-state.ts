@@ -5,7 +5,8 @@
 // starting run 1 from scratch would replace those pods without a savepoint. Both are refused like an
 // unreadable annotation, with a message that says how to recover.
 import type { V1ConfigMap, V1Pod } from "@kubernetes/client-node";
-import { heldGeneration, type ParsedState, parseState } from "./lifecycle-state.ts";
+import type { Held } from "@meridian/shared/controller/epoch";
+import { heldStamp, type ParsedState, parseState } from "./lifecycle-state.ts";
 import { ANNOTATION_RUN, ANNOTATION_STATE } from "./objects.ts";
 
 const terminating = (o: { metadata?: { deletionTimestamp?: unknown } }): boolean =>
@@ -54,10 +55,11 @@ export function readStoredState(cm: V1ConfigMap | undefined, pods: readonly V1Po
 }
 
 /**
- * The generation a deployment's ConfigMap holds (see heldGeneration), read from its lifecycle state;
- * undefined when there is none or it cannot be read. What a stale spec is compared with after a restart.
+ * The generation a deployment's ConfigMap holds with its epoch and spec digest (see heldStamp), read
+ * from its lifecycle state; undefined when there is none or it cannot be read. What a stale spec is
+ * compared with after a restart.
  */
-export function storedGeneration(cm: V1ConfigMap | undefined): number | undefined {
+export function storedGeneration(cm: V1ConfigMap | undefined): Held | undefined {
   const parsed = parseState(cm?.metadata?.annotations?.[ANNOTATION_STATE]);
-  return parsed.ok && parsed.state ? heldGeneration(parsed.state) : undefined;
+  return parsed.ok && parsed.state ? heldStamp(parsed.state) : undefined;
 }
