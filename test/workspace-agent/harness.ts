@@ -230,6 +230,7 @@ export function agentConfig(
     flinkImagePullSecrets: [],
     flinkPodTemplateAllowInitContainers: true,
     flinkPodTemplateAllowSidecars: true,
+    flinkDefaultPodTemplate: undefined,
     kubeconfig: ws.kubeconfig,
     flinkPollIntervalMs: 1000,
     flinkRequestTimeoutMs: 3000,

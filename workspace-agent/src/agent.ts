@@ -157,6 +157,7 @@ export async function startWorkspaceAgent(
         allowInitContainers: config.flinkPodTemplateAllowInitContainers,
         allowSidecars: config.flinkPodTemplateAllowSidecars,
       },
+      workspacePodTemplate: config.flinkDefaultPodTemplate,
       orphanGracePeriodMs: config.orphanGracePeriodSeconds * 1000,
       client,
       pods: caches.pods,

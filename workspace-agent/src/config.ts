@@ -20,6 +20,7 @@ import {
   hostPort,
   httpUrl,
   integer,
+  jsonText,
   list,
   logLevel,
   optionalText,
@@ -33,6 +34,7 @@ import {
   type SettingsOf,
   settingsTable,
 } from "@meridian/shared/process/settings";
+import { podTemplate } from "@meridian/shared/protocol/pod-template";
 import type { z } from "zod";
 
 /** A setting the agent's Deployment sets: its variable, meaning and expectation from the contract. */
@@ -161,6 +163,12 @@ export const WORKSPACE_AGENT_SETTINGS = settingsTable({
     "flink-pod-template-allow-sidecars",
     "true",
   ),
+  flinkDefaultPodTemplate: fromContract(ENV.flinkDefaultPodTemplate, {
+    flag: "flink-default-pod-template",
+    valueName: "<json>",
+    schema: jsonText(podTemplate.optional(), undefined),
+    defaultDoc: "none",
+  }),
   flinkAzureTenantId: fromContract(ENV.flinkAzureTenantId, {
     flag: "flink-azure-tenant-id",
     valueName: "<guid>",

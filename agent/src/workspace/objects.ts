@@ -312,6 +312,8 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
   if (ctx.httpsProxy) env.push(value(ENV.httpsProxy, ctx.httpsProxy));
   if (ctx.noProxy) env.push(value(ENV.noProxy, ctx.noProxy));
   if (ctx.savepointBaseDir) env.push(value(ENV.savepointBaseDir, ctx.savepointBaseDir));
+  if (spec.flinkPodTemplate)
+    env.push(value(ENV.flinkDefaultPodTemplate, JSON.stringify(spec.flinkPodTemplate)));
   for (const [v, text] of storageEnv(spec, ctx)) env.push(value(v, text));
   return env;
 }

@@ -181,6 +181,12 @@ export const WORKSPACE_AGENT_ENV = {
       "Whether a Flink deployment's pod template may add sidecar containers (the local policy's podTemplates.allowSidecars).",
     expected: "true or false",
   },
+  flinkDefaultPodTemplate: {
+    name: "MERIDIAN_FLINK_DEFAULT_POD_TEMPLATE",
+    meaning:
+      "The workspace's flinkPodTemplate: the default pod template merged under every Flink deployment's own (the deployment's wins). Unset: none.",
+    expected: "a pod template (the protocol's podTemplate) as JSON",
+  },
   flinkAzureTenantId: {
     name: "MERIDIAN_FLINK_AZURE_TENANT_ID",
     meaning: "The workspace's identity.azureTenantId (ABFS's OAuth tenant).",

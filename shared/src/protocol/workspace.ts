@@ -12,6 +12,7 @@ import {
   resources,
 } from "./common.ts";
 import { MAX_DISPLAY_NAME_LENGTH, MAX_URI_LENGTH } from "./limits.ts";
+import { podTemplate } from "./pod-template.ts";
 import { workspaceIdentity, workspaceStorage } from "./workspace-storage.ts";
 
 export const workspaceSpec = z.object({
@@ -54,6 +55,12 @@ export const workspaceSpec = z.object({
   storage: workspaceStorage.optional(),
   /** The cloud identity of the workspace's Flink pods (workspace-storage.ts); optional. */
   identity: workspaceIdentity.optional(),
+  /**
+   * The default pod template of every Flink deployment of the workspace (pod-template.ts): merged
+   * under each deployment's own `podTemplate` (the deployment's wins), under the same rules and
+   * checks. docs/flink-deployments.md ("Pod templates").
+   */
+  flinkPodTemplate: podTemplate.optional(),
 });
 export type WorkspaceSpec = z.infer<typeof workspaceSpec>;
 export type WorkspaceSpecInput = z.input<typeof workspaceSpec>;

@@ -92,6 +92,19 @@ function dropUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
+/**
+ * The spec as the workspace agent acts on it: the workspace's default pod template merged under the
+ * deployment's own `podTemplate` (the deployment's wins); the spec itself when there is no default, so
+ * its hash, and what runs, stay as they were.
+ */
+export function withWorkspacePodTemplate(
+  spec: DeploymentSpec,
+  workspaceDefault: PodTemplate | undefined,
+): DeploymentSpec {
+  if (!workspaceDefault) return spec;
+  return { ...spec, podTemplate: mergePodTemplates(workspaceDefault, spec.podTemplate) };
+}
+
 /** The template one component's pods get. */
 export function effectivePodTemplate(
   spec: DeploymentSpec,

@@ -10,6 +10,7 @@ import type { KubeObject, ResourceType } from "@meridian/shared/kube/resources";
 import type { WatchCache } from "@meridian/shared/kube/watch-cache";
 import type { Logger } from "@meridian/shared/log";
 import type { DeploymentSpec, DeploymentStatus } from "@meridian/shared/protocol/index";
+import type { PodTemplate } from "@meridian/shared/protocol/pod-template";
 import type { DeploymentRecord } from "./deployment-record.ts";
 import type { DesiredStore } from "./desired.ts";
 import type { FlinkMonitor } from "./monitor.ts";
@@ -37,6 +38,8 @@ export interface DeploymentSettings {
   imagePullSecrets?: string[] | undefined;
   /** The local policy's podTemplates rules (MERIDIAN_FLINK_POD_TEMPLATE_ALLOW_*); undefined: both allowed. */
   podTemplates?: { allowInitContainers: boolean; allowSidecars: boolean } | undefined;
+  /** The workspace's default pod template (MERIDIAN_FLINK_DEFAULT_POD_TEMPLATE), under each deployment's own. */
+  workspacePodTemplate?: PodTemplate | undefined;
   /** An orphan (no longer in the control plane's snapshot, never deleted explicitly) is deleted after this. */
   orphanGracePeriodMs: number;
 }

@@ -19,6 +19,7 @@ import type { LifecycleState } from "./lifecycle-state.ts";
 import { NameTakenError } from "./name-guard.ts";
 import { ANNOTATION_STATE, specHash } from "./objects.ts";
 import { clearOrphanMark, orphanExpired, readOrphanMark } from "./orphans.ts";
+import { withWorkspacePodTemplate } from "./pod-template.ts";
 import { componentOf, isTerminating } from "./pods.ts";
 import {
   createdThisRun,
@@ -82,7 +83,9 @@ async function reconcileDeployment(run: DeploymentRun, records: DeploymentRecord
     if (orphan.expired) desired = { deleted: true };
   } else if (entry.kind === "spec") {
     refused = refuseSpec(entry.spec, deps);
-    if (!refused) desired = { deleted: false, spec: entry.spec, specHash: specHash(entry.spec) };
+    // What runs is the spec with the workspace's default pod template under its own.
+    const spec = withWorkspacePodTemplate(entry.spec, deps.workspacePodTemplate);
+    if (!refused) desired = { deleted: false, spec, specHash: specHash(spec) };
     else refusedOnce(run, cm, refused);
   }
   if (!refused) record.refusal = undefined;
@@ -174,7 +177,8 @@ function publish(
   const pods = podsOf(deps, name).filter((p) => !isTerminating(p));
   const jm = pods.find((p) => componentOf(p) === COMPONENT_JOBMANAGER);
   const entry = deps.desired.get(name);
-  const spec = entry.kind === "spec" ? entry.spec : undefined;
+  const spec =
+    entry.kind === "spec" ? withWorkspacePodTemplate(entry.spec, deps.workspacePodTemplate) : undefined;
   const rejection = deps.desired.rejection(name);
   if (!state && !spec && !rejection && desired?.deleted !== true && entry.kind !== "deleted") {
     // Nothing desired and nothing exists: not ours to report.

@@ -7,6 +7,7 @@
 // broken is what is reported upward, with the field it concerns.
 import { checkJarUri } from "@meridian/shared/policy/jar-uris";
 import type { DeploymentSpec } from "@meridian/shared/protocol/index";
+import type { PodTemplate } from "@meridian/shared/protocol/pod-template";
 import { checkImage } from "./image-policy.ts";
 import { ownedPodParts } from "./objects.ts";
 import { refusePodTemplates } from "./pod-template-policy.ts";
@@ -21,6 +22,8 @@ export interface SpecPolicy {
   storage?: FlinkStorage | undefined;
   /** The policy's podTemplates rules; undefined: init containers and sidecars are allowed. */
   podTemplates?: { allowInitContainers: boolean; allowSidecars: boolean } | undefined;
+  /** The workspace's default pod template, checked on its own by the same rules. */
+  workspacePodTemplate?: PodTemplate | undefined;
 }
 
 export interface SpecRefusal {
@@ -35,14 +38,23 @@ export function refuseSpec(spec: DeploymentSpec, policy: SpecPolicy): SpecRefusa
   if (!image.allowed) return { field: "image", message: image.reason };
   const jar = checkJarUri(spec.job.jarURI, policy.allowedJarURIs);
   if (!jar.allowed) return { field: "job.jarURI", message: jar.reason };
-  const templates = refusePodTemplates(
-    spec,
-    {
-      allowInitContainers: policy.podTemplates?.allowInitContainers ?? true,
-      allowSidecars: policy.podTemplates?.allowSidecars ?? true,
-      allowedRegistries: policy.allowedRegistries,
-    },
-    ownedPodParts(spec, policy.storage),
-  );
-  return templates ?? refuseStorage(spec, policy.storage);
+  const rules = {
+    allowInitContainers: policy.podTemplates?.allowInitContainers ?? true,
+    allowSidecars: policy.podTemplates?.allowSidecars ?? true,
+    allowedRegistries: policy.allowedRegistries,
+  };
+  const owned = ownedPodParts(spec, policy.storage);
+  const workspace = policy.workspacePodTemplate;
+  if (workspace) {
+    // The workspace's default alone, as if it were the deployment's podTemplate; named as its own.
+    const alone = { ...spec, podTemplate: workspace, jobManager: { resources: spec.jobManager.resources } };
+    const r = refusePodTemplates(
+      { ...alone, taskManager: { ...spec.taskManager, podTemplate: undefined } },
+      rules,
+      owned,
+    );
+    if (r)
+      return { field: r.field.replace(/^podTemplate/, "workspace.flinkPodTemplate"), message: r.message };
+  }
+  return refusePodTemplates(spec, rules, owned) ?? refuseStorage(spec, policy.storage);
 }
