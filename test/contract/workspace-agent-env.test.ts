@@ -12,7 +12,7 @@ import { workspaceSpec } from "@meridian/shared/protocol/index";
 import { publicKeyText } from "@meridian/shared/protocol/signing";
 import { loadConfig as loadAgentConfig } from "../../agent/src/config.ts";
 import { workspaceBuildContext } from "../../agent/src/workspace/build-context.ts";
-import { buildDeployment, NAMES, namespaceName } from "../../agent/src/workspace/objects.ts";
+import { desiredObjects, NAMES, namespaceName } from "../../agent/src/workspace/objects.ts";
 import { buildCli } from "../../workspace-agent/src/cli.ts";
 import {
   SETTINGS as WORKSPACE_AGENT_SETTINGS,
@@ -49,7 +49,7 @@ const everything = {
   caFile: "/etc/meridian/ca/ca.crt",
   policyFile: "/etc/meridian/policy/policy.yaml",
   logLevel: "warn",
-  httpsProxy: "http://proxy.example.com:3128",
+  httpsProxy: "http://meridian:proxy-pass-0123@proxy.example.com:3128",
   noProxy: ".svc,10.0.0.0/8",
   savepointBaseDir: "s3://bucket/savepoints/",
   workspaceAgentPullSecrets: "regcred,mirror",
@@ -67,8 +67,25 @@ async function workspaceAgentPod(flags: Record<string, string>, specOverrides: R
     ...specOverrides,
   });
   const ns = namespaceName(agent.policy.namespacePrefix, spec.id);
-  const ctx = { ...workspaceBuildContext(agent), image: agent.workspaceAgentImage };
-  const deployment = buildDeployment(spec, ns, ctx) as { spec: { template: V1Pod } };
+  const ctx = { ...workspaceBuildContext(agent), image: agent.workspaceAgentImage, proxyRevision: "r1" };
+  const objects = desiredObjects(spec, ctx);
+  const deployment = objects.find((o) => o.type.kind === "Deployment")?.object as {
+    spec: { template: V1Pod };
+  };
+  // The Secrets the agent writes into the namespace, as the kubelet would read them.
+  const secrets = new Map(
+    objects
+      .filter((o) => o.type.kind === "Secret")
+      .map((o) => [
+        `${o.object.metadata?.namespace}/${o.object.metadata?.name}`,
+        Object.fromEntries(
+          Object.entries((o.object.data ?? {}) as Record<string, string>).map(([k, v]) => [
+            k,
+            Buffer.from(v, "base64").toString("utf8"),
+          ]),
+        ),
+      ]),
+  );
   const template = deployment.spec.template;
   const pod: V1Pod = {
     metadata: { ...template.metadata, name: `${NAMES.deployment}-7d9f8b6c5-x2x4z`, namespace: ns },
@@ -80,10 +97,10 @@ async function workspaceAgentPod(flags: Record<string, string>, specOverrides: R
     container,
     podIP: POD_IP,
     hostIP: "192.168.0.10",
-    sources: { configMap: () => undefined, secret: () => undefined },
+    sources: { configMap: () => undefined, secret: (namespace, name) => secrets.get(`${namespace}/${name}`) },
   });
   assert.ok(resolved.ok, resolved.ok ? "" : resolved.error);
-  return { agent, ns, pod, container, env: resolved.env };
+  return { agent, ns, pod, container, env: resolved.env, deployment };
 }
 
 /** What the workspace agent's `run` loads from that environment and the container's args. */
@@ -144,7 +161,10 @@ test("everything the agent passes on arrives in the workspace agent's settings",
   assert.equal(c.flinkPodTemplateAllowInitContainers, false);
   assert.equal(c.flinkPodTemplateAllowSidecars, true);
   assert.deepEqual(c.flinkDefaultPodTemplate, STORED.flinkPodTemplate, "the workspace's default pod template");
-  assert.deepEqual(c.proxy, { httpsProxy: "http://proxy.example.com:3128", noProxy: ".svc,10.0.0.0/8" });
+  assert.deepEqual(c.proxy, {
+    httpsProxy: "http://meridian:proxy-pass-0123@proxy.example.com:3128",
+    noProxy: ".svc,10.0.0.0/8",
+  });
   // The CA bundle: the file the variable names is the key the mounted ConfigMap holds.
   assert.ok(c.caFile, "no MERIDIAN_CA_FILE");
   const mount = container.volumeMounts?.find((m) => c.caFile?.startsWith(`${m.mountPath}/`));
@@ -165,6 +185,20 @@ test("a workspace's own log level wins; with nothing optional configured the wor
   assert.equal(c.orphanGracePeriodSeconds, 86_400);
   assert.deepEqual(c.proxy, {});
   assert.equal(c.signingPublicKeys.size, 0, "nothing pinned, nothing verified");
+});
+
+test("a variable the contract takes from a Secret is never a plain value in the Deployment", async () => {
+  const { container, deployment } = await workspaceAgentPod(everything, STORED);
+  for (const v of Object.values(WORKSPACE_AGENT_ENV)) {
+    const e = container.env?.find((x) => x.name === v.name);
+    if (!("secret" in v) || !e) continue;
+    assert.equal(e.value, undefined, `${v.name} is set by value`);
+    assert.deepEqual(e.valueFrom?.secretKeyRef, v.secret, `${v.name} does not come from its Secret`);
+  }
+  assert.ok(
+    !JSON.stringify(deployment).includes("proxy-pass-0123"),
+    "the proxy password is in the Deployment",
+  );
 });
 
 test("every variable the agent sets is in the contract and read by the workspace agent", async () => {
