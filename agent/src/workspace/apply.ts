@@ -3,7 +3,7 @@
 // record Events. A resync that finds nothing different makes zero requests.
 import { ANNOTATION_ORPHANED_SINCE, isMarkedOrphan } from "@meridian/shared/controller/orphan";
 import { RetryableError } from "@meridian/shared/controller/result";
-import { applyObject, applyObjectDetailed } from "@meridian/shared/kube/apply";
+import { applyObject, applyObjectDetailed, deleteObject } from "@meridian/shared/kube/apply";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import { firstDifference } from "@meridian/shared/kube/compare";
 import type { EventRecorder } from "@meridian/shared/kube/events";
@@ -32,6 +32,7 @@ import {
   namespaceName,
   resolveImage,
 } from "./objects.ts";
+import { proxyRevision } from "./proxy-secret.ts";
 import { buildPullSecretCopy } from "./pull-secrets.ts";
 
 export interface ApplyDeps {
@@ -69,7 +70,10 @@ export async function applyWorkspace(
   const image = resolveImage(spec, deps.defaultImage);
   const violations = checkWorkspace(spec, image, deps.policy);
   if (violations.length > 0) return { outcome: "refused", writes: 0, violations };
-  const desired = desiredObjects(spec, { ...deps.build, image });
+  const nsName = namespaceName(deps.build.namespacePrefix, spec.id);
+  const observedProxy = deps.caches.get(SECRETS, nsName, NAMES.proxySecret);
+  const revision = proxyRevision(observedProxy, deps.build.httpsProxy);
+  const desired = desiredObjects(spec, { ...deps.build, image, proxyRevision: revision });
   // Never adopt: an object of one of our names that is not Meridian's stops the whole workspace.
   const conflicts = findConflicts(deps.caches, spec.id, deps.build.namespacePrefix, desired);
   if (conflicts.length > 0) return { outcome: "conflict", writes: 0, conflicts };
@@ -90,15 +94,19 @@ export async function applyWorkspace(
     // win, the ReplicaSet controller retries within milliseconds). Then the rest in parallel
     // (bounded by the client's global limit), a RoleBinding after its Role (the RBAC escalation
     // check reads the Role). Events are recorded last.
+    // The proxy Secret (only with a proxy) goes first: the workspace agent's container reads it at start.
     const sa = byType(SERVICE_ACCOUNTS);
     const deployment = byType(DEPLOYMENTS);
+    const proxy = byType(SECRETS);
+    if (proxy) await ensure(proxy);
+    else if (observedProxy) await deleteStaleProxySecret(deps, observedProxy, run, signal);
     await Promise.all([sa && ensure(sa), deployment && ensure(deployment)]);
     // Awaited with the rest below, never left dangling: if an apply fails first, Promise.all still
     // observes the credential's own failure (an abort on lost leadership fails both).
     const credential = ensureCredential(deps, spec, run, signal);
     const role = byType(ROLES);
     const binding = byType(ROLE_BINDINGS);
-    const others = rest.filter((o) => ![sa, deployment, role, binding].includes(o));
+    const others = rest.filter((o) => ![sa, deployment, proxy, role, binding].includes(o));
     others.push(...pullSecretCopies(deps, spec.id));
     const [cred] = await Promise.all([
       credential,
@@ -182,6 +190,27 @@ async function ensureObject(
     [reason, message] = ["Updated", `updated ${what} to generation ${spec.generation}`];
   run.events.push({ object: applied, reason, message });
   return applied;
+}
+
+/**
+ * The proxy Secret of a time the agent had a proxy: deleted, so no proxy password stays in the
+ * namespace after the agent stopped using it (the Deployment no longer names it).
+ */
+async function deleteStaleProxySecret(
+  deps: ApplyDeps,
+  secret: KubeObject,
+  run: ReconcileRun,
+  signal: AbortSignal,
+): Promise<void> {
+  const { namespace, name = NAMES.proxySecret, uid } = secret.metadata ?? {};
+  const existed = await deleteObject(deps.kube, SECRETS, namespace, name, { uid, signal });
+  if (!existed) return;
+  run.writes++;
+  run.events.push({
+    object: secret,
+    reason: "Deleted",
+    message: `deleted Secret ${name}: the agent no longer uses a proxy`,
+  });
 }
 
 /** Keeps the credential Secret filled and fresh; never throws for a control-plane failure. */

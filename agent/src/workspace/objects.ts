@@ -6,6 +6,7 @@ import {
   WORKSPACE_AGENT_CA_DIR,
   WORKSPACE_AGENT_HEALTH_PORT,
   WORKSPACE_CREDENTIAL_SECRET,
+  WORKSPACE_PROXY_SECRET,
 } from "@meridian/shared/contract/workspace-agent-env";
 import { asHeld, type Held, heldOf } from "@meridian/shared/controller/epoch";
 import { ANNOTATION_ORPHANED_SINCE } from "@meridian/shared/controller/orphan";
@@ -37,6 +38,7 @@ import {
 } from "./hardening.ts";
 import { workspaceLabels } from "./labels.ts";
 import { buildNetworkPolicies, NETWORK_POLICY_NAMES } from "./network-policies.ts";
+import { ANNOTATION_PROXY_REVISION, buildProxySecret } from "./proxy-secret.ts";
 import { buildFlinkServiceAccount, storageEnv } from "./storage-objects.ts";
 
 export const NAMES = {
@@ -45,6 +47,7 @@ export const NAMES = {
   role: "meridian-workspace-agent",
   roleBinding: "meridian-workspace-agent",
   secret: WORKSPACE_CREDENTIAL_SECRET,
+  proxySecret: WORKSPACE_PROXY_SECRET,
   quota: "meridian-workspace-quota",
   limitRange: LIMIT_RANGE_NAME,
   networkPolicy: NETWORK_POLICY_NAMES.flink,
@@ -252,7 +255,12 @@ export function buildDeployment(spec: WorkspaceSpec, ns: string, ctx: BuildConte
       strategy: { type: "Recreate" },
       selector: { matchLabels: selector },
       template: {
-        metadata: { labels },
+        metadata: {
+          labels,
+          ...(ctx.httpsProxy && ctx.proxyRevision
+            ? { annotations: { [ANNOTATION_PROXY_REVISION]: ctx.proxyRevision } }
+            : {}),
+        },
         spec: {
           serviceAccountName: NAMES.serviceAccount,
           automountServiceAccountToken: true,
@@ -291,6 +299,10 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
     name: v.name,
     valueFrom: { fieldRef: { fieldPath: v.fieldPath } },
   });
+  const secret = (v: { name: string; secret: { name: string; key: string } }) => ({
+    name: v.name,
+    valueFrom: { secretKeyRef: { name: v.secret.name, key: v.secret.key } },
+  });
   const env: unknown[] = [
     value(ENV.controlPlaneUrl, ctx.controlPlaneUrl),
     value(ENV.workspaceId, spec.id),
@@ -309,7 +321,7 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
   if (ctx.pullSecrets.length > 0) env.push(value(ENV.flinkImagePullSecrets, ctx.pullSecrets.join(",")));
   if (ctx.caPem) env.push(value(ENV.caFile, `${CA_MOUNT_DIR}/ca.crt`));
   if (ctx.signingPublicKeys?.length) env.push(value(ENV.signingPublicKeys, ctx.signingPublicKeys.join(",")));
-  if (ctx.httpsProxy) env.push(value(ENV.httpsProxy, ctx.httpsProxy));
+  if (ctx.httpsProxy) env.push(secret(ENV.httpsProxy));
   if (ctx.noProxy) env.push(value(ENV.noProxy, ctx.noProxy));
   if (ctx.savepointBaseDir) env.push(value(ENV.savepointBaseDir, ctx.savepointBaseDir));
   if (spec.flinkPodTemplate)
@@ -320,7 +332,8 @@ export function workspaceAgentEnv(spec: WorkspaceSpec, ctx: BuildContext): unkno
 
 /**
  * Everything for one workspace except the credential Secret (which needs the control plane), in
- * apply order: the Namespace first, then the ServiceAccount (pods need it), then the rest.
+ * apply order: the Namespace first, then the ServiceAccount (pods need it), then the rest; the proxy
+ * Secret (when there is a proxy) just before the Deployment whose pods read it.
  */
 export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredObject[] {
   const ns = namespaceName(ctx.namespacePrefix, spec.id);
@@ -341,6 +354,11 @@ export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredO
     ...networkPolicies(spec.id, ns, ctx).map((object) => ({ type: NETWORK_POLICIES, object })),
   ];
   if (ctx.caPem) out.push({ type: CONFIG_MAPS, object: buildCaConfigMap(spec.id, ns, ctx.caPem) });
+  if (ctx.httpsProxy)
+    out.push({
+      type: SECRETS,
+      object: buildProxySecret(spec.id, ns, ctx.httpsProxy, ctx.proxyRevision ?? ""),
+    });
   out.push({ type: DEPLOYMENTS, object: buildDeployment(spec, ns, ctx) });
   return out;
 }
@@ -363,4 +381,5 @@ export const OWNED_NAMESPACED: readonly { type: ResourceType; name: string }[] =
   { type: CONFIG_MAPS, name: NAMES.caConfigMap },
   { type: DEPLOYMENTS, name: NAMES.deployment },
   { type: SECRETS, name: NAMES.secret },
+  { type: SECRETS, name: NAMES.proxySecret },
 ];
