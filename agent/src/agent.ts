@@ -19,6 +19,8 @@ import { PROCESS_AGENT } from "@meridian/shared/process/identity";
 import { OwnedCaches } from "./caches.ts";
 import type { AgentConfig } from "./config.ts";
 import type { ControlPlaneConnection } from "./connection.ts";
+import { AgentCredentialSource } from "./control-plane-credential.ts";
+import { SecretCredentialStore } from "./credential-secret.ts";
 import { Leadership } from "./leader.ts";
 import { AgentMetrics } from "./metrics.ts";
 import type { AgentInfo } from "./options.ts";
@@ -66,13 +68,24 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     instance: config.podName,
     logger,
   });
-  const endpoint: Endpoint = {
+  const dialling = {
     baseUrl: config.controlPlaneUrl,
     dispatcher: createDispatcher({
       caPem: config.caPem,
       proxy: { httpsProxy: config.httpsProxy, noProxy: config.noProxy },
     }),
-    tokens: new FileTokenSource(config.tokenFile),
+  };
+  const endpoint: Endpoint = {
+    ...dialling,
+    tokens: new AgentCredentialSource({
+      endpoint: dialling,
+      agentId: config.agentId,
+      installed: new FileTokenSource(config.tokenFile),
+      store: config.credentialSecret
+        ? new SecretCredentialStore(kube, config.namespace, config.credentialSecret)
+        : undefined,
+      logger: logger.child({ [F.module]: "credential" }),
+    }),
   };
   const stopAll = new AbortController();
   let kubernetesVersion = "unknown";

@@ -61,9 +61,19 @@ export const AGENT_SETTINGS = settingsTable({
     flag: "token-file",
     env: "MERIDIAN_TOKEN_FILE",
     valueName: "<path>",
-    description: "File holding the agent's bearer token; re-read when it changes.",
+    description:
+      "File holding the agent's one-time install token (or a deprecated long-lived token); re-read when it changes.",
     expected: "the path of a readable, non-empty file (required)",
     schema: text,
+  },
+  credentialSecret: {
+    flag: "credential-secret",
+    env: "MERIDIAN_AGENT_CREDENTIAL_SECRET",
+    valueName: "<name>",
+    description:
+      "Secret in the agent's namespace where it keeps the short-lived credential it gets for its install token and renews; unset: the token file's token is sent as it is (a long-lived token).",
+    expected: "a Secret name",
+    schema: optionalText,
   },
   caFile: {
     flag: "ca-file",

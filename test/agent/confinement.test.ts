@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createKubeClient, type HttpMethod, type KubeClient } from "@meridian/shared/kube/client";
+import { parseAllDocuments } from "yaml";
+import { CHART_DIR, helm, RELEASE, valueArgs } from "../helm/helm.ts";
 import { APPLY, tryWrite, type WriteAnswer } from "./confinement.ts";
 import { type Harness, startHarness, waitFor } from "./harness.ts";
 import { restrictedPod } from "./restricted-pod.ts";
@@ -236,6 +238,64 @@ describe("the agent's credential", () => {
       const res = await tryWrite(asAgent, "POST", "/api/v1/namespaces/default/events", event(kind, name));
       assertRefusedBy(h.confinement.agentPolicy, res, `an Event about ${kind} ${name}`);
     }
+  });
+
+  test("at home it keeps its control-plane credential in its one Secret, by name (the chart's Role and the policy)", async () => {
+    const home = h.rbac.namespace;
+    const sa = h.rbac.serviceAccount;
+    // The chart's credential Role and binding for this identity, as `helm template` renders them.
+    const set = { fullnameOverride: sa };
+    const shows = ["templates/role.yaml", "templates/rolebinding.yaml"].flatMap((t) => ["--show-only", t]);
+    const res = await helm([
+      "template",
+      RELEASE,
+      CHART_DIR,
+      "--namespace",
+      home,
+      ...valueArgs(["defaults"], set),
+      ...shows,
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const rendered = parseAllDocuments(res.stdout)
+      .map((d) => d.toJS() as { kind: string; metadata: { name: string } } | null)
+      .filter((m) => m?.metadata.name === `${sa}-credential`);
+    assert.deepEqual(rendered.map((m) => m?.kind).sort(), ["Role", "RoleBinding"]);
+    for (const obj of rendered) {
+      const plural = obj?.kind === "Role" ? "roles" : "rolebindings";
+      const created = await h.cluster.request(
+        "POST",
+        `/apis/rbac.authorization.k8s.io/v1/namespaces/${home}/${plural}`,
+        obj,
+      );
+      assert.ok(created.status < 400 || created.status === 409, created.body);
+    }
+    const secret = (name: string) => ({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name, namespace: home, labels: ours },
+      data: {},
+    });
+    const path = (name: string) => `/api/v1/namespaces/${home}/secrets/${name}`;
+    let mine: WriteAnswer = { status: 0, message: "" };
+    // RBAC of a new binding takes a moment to reach the authorizer's cache.
+    for (let i = 0; i < 50 && mine.status !== 200 && mine.status !== 201; i++) {
+      mine = await tryWrite(asAgent, "PATCH", path(`${sa}-credential`), secret(`${sa}-credential`), {
+        contentType: APPLY,
+      });
+      if (mine.status === 403 && !/ValidatingAdmissionPolicy/.test(mine.message))
+        await new Promise((r) => setTimeout(r, 100));
+      else break;
+    }
+    assert.ok(
+      mine.status === 200 || mine.status === 201,
+      `its credential Secret: ${mine.status} ${mine.message}`,
+    );
+    const other = await tryWrite(asAgent, "PATCH", path("another-secret"), secret("another-secret"), {
+      contentType: APPLY,
+    });
+    assert.equal(other.status, 403, "another Secret at home");
+    const gone = await tryWrite(asAgent, "DELETE", path(`${sa}-credential`));
+    assert.equal(gone.status, 403, "deleting its credential Secret");
   });
 
   test("in a workspace namespace only objects labelled as its own, and no RoleBinding to anyone else", async () => {

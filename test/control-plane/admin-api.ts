@@ -10,6 +10,7 @@ import {
   workspaceSpec,
 } from "@meridian/shared/protocol/index";
 import { z } from "zod";
+import { installTokenAdminRoute, revokeAdminRoute } from "./agent-credentials.ts";
 import { publishChanges, type ServerContext } from "./context.ts";
 import { fault } from "./faults.ts";
 import { invalid, matchPath, notFound, readJsonObject, sendJson, unauthorized } from "./http-io.ts";
@@ -25,6 +26,8 @@ const revocation = z.object({ token: z.string().min(1).max(4096).optional() });
 const routes: Array<{ method: string; pattern: string; handle: Handler }> = [
   { method: "POST", pattern: "/admin/agents", handle: createAgent },
   { method: "GET", pattern: "/admin/agents/:agentId", handle: getAgent },
+  { method: "POST", pattern: "/admin/agents/:agentId/install-token", handle: installTokenAdminRoute },
+  { method: "POST", pattern: "/admin/agents/:agentId/revoke", handle: revokeAdminRoute },
   { method: "GET", pattern: "/admin/agents/:agentId/workspaces", handle: listWorkspaces },
   { method: "PUT", pattern: "/admin/agents/:agentId/workspaces/:id", handle: putWorkspace },
   { method: "GET", pattern: "/admin/agents/:agentId/workspaces/:id", handle: getAgentWorkspace },

@@ -140,6 +140,25 @@ export class AdminClient {
     return this.#call("POST", `/admin/workspaces/${seg(workspaceId)}/credentials/revoke`, body);
   }
 
+  /**
+   * A one-time install token for `agentId` (created if new), valid `ttlSeconds` (default 600); the
+   * credentials it is exchanged for last `credentialTtlSeconds` (default 3600).
+   */
+  createInstallToken(
+    agentId: string,
+    opts: { ttlSeconds?: number; credentialTtlSeconds?: number } = {},
+  ): Promise<{ agentId: string; installToken: string; expiresAt: string; credentialTtlSeconds: number }> {
+    return this.#call("POST", `/admin/agents/${seg(agentId)}/install-token`, opts);
+  }
+
+  /** Revokes everything the agent and its workspaces authenticate with; ends their streams. */
+  revokeAgent(agentId: string): Promise<{
+    revoked: { installTokens: number; agentCredentials: number; workspaceCredentials: number };
+    streamsClosed: number;
+  }> {
+    return this.#call("POST", `/admin/agents/${seg(agentId)}/revoke`, {});
+  }
+
   /** Injects one fault (see docs/control-plane.md); the answer says what it did. */
   fault(f: Fault): Promise<Record<string, unknown>> {
     return this.#call("POST", "/admin/faults", f);

@@ -10,6 +10,7 @@ import {
   type WorkspaceCredential,
   workspaceAgentStatus,
 } from "@meridian/shared/protocol/index";
+import { exchangeRoute, refreshRoute } from "./agent-credentials.ts";
 import type { StreamKind } from "./change-log.ts";
 import type { ServerContext } from "./context.ts";
 import {
@@ -37,6 +38,8 @@ type Handler = (
 const routes: Array<{ method: string; pattern: string; handle: Handler }> = [
   { method: "GET", pattern: "/v1/agents/:agentId/stream", handle: agentStream },
   { method: "POST", pattern: "/v1/agents/:agentId/status", handle: postAgentStatus },
+  { method: "POST", pattern: "/v1/agents/:agentId/credentials/exchange", handle: exchangeRoute },
+  { method: "POST", pattern: "/v1/agents/:agentId/credentials/refresh", handle: refreshRoute },
   {
     method: "POST",
     pattern: "/v1/agents/:agentId/workspaces/:workspaceId/credentials",
@@ -86,7 +89,9 @@ function authenticate(ctx: ServerContext, req: IncomingMessage): Credential {
     );
   if (cred.expiresAt !== undefined && cred.expiresAt <= Date.now()) {
     throw unauthorized(
-      `workspace token expired at ${new Date(cred.expiresAt).toISOString()}: ask the agent for a new credential`,
+      cred.kind === "agent"
+        ? `agent credential expired at ${new Date(cred.expiresAt).toISOString()}: renew it before it expires, or exchange a new install token`
+        : `workspace token expired at ${new Date(cred.expiresAt).toISOString()}: ask the agent for a new credential`,
     );
   }
   return cred;

@@ -61,7 +61,7 @@ describe("defaults (+ the required values)", async () => {
   const pod = deploy.spec.template.spec;
   const container = pod.containers[0];
 
-  test("render one object per kind (two confinement policies), no ServiceMonitor and no NetworkPolicy", () => {
+  test("render one object per kind (two confinement policies, the Lease's and the credential's Role), no ServiceMonitor and no NetworkPolicy", () => {
     assert.deepEqual(manifests.map((m) => m.kind).sort(), [
       "ClusterRole",
       "ClusterRoleBinding",
@@ -69,6 +69,8 @@ describe("defaults (+ the required values)", async () => {
       "Deployment",
       "PodDisruptionBudget",
       "Role",
+      "Role",
+      "RoleBinding",
       "RoleBinding",
       "Secret",
       "Service",
@@ -118,8 +120,30 @@ describe("defaults (+ the required values)", async () => {
 
   test("template the RBAC rules from files/, never a copy", () => {
     assert.deepEqual(one(manifests, "ClusterRole").rules, rulesFile("agent-clusterrole-rules.yaml"));
-    assert.deepEqual(one(manifests, "Role").rules, rulesFile("agent-leader-election-role-rules.yaml"));
-    assert.equal(one(manifests, "Role").rules.length > 0, true);
+    const lease = one(manifests, "Role", "meridian-agent-leader-election");
+    assert.equal(lease.rules.length > 0, true);
+    assert.deepEqual(lease.rules, rulesFile("agent-leader-election-role-rules.yaml"));
+  });
+
+  test("let the agent get, create and patch its credential Secret, by name, and nothing else at home", () => {
+    assert.deepEqual(one(manifests, "Role", "meridian-agent-credential").rules, [
+      {
+        apiGroups: [""],
+        resources: ["secrets"],
+        resourceNames: ["meridian-agent-credential"],
+        verbs: ["get", "create", "patch"],
+      },
+    ]);
+    const binding = one(manifests, "RoleBinding", "meridian-agent-credential");
+    assert.deepEqual(binding.roleRef, {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "Role",
+      name: "meridian-agent-credential",
+    });
+    assert.deepEqual(binding.subjects, [
+      { kind: "ServiceAccount", name: "meridian-agent", namespace: "meridian-system" },
+    ]);
+    assert.equal(agentEnv(manifests).MERIDIAN_AGENT_CREDENTIAL_SECRET, "meridian-agent-credential");
   });
 
   test("render the local policy with the contract's field names", () => {
@@ -219,9 +243,15 @@ describe("strict policy, single replica", async () => {
   test("without leader election: Recreate, no Lease Role, no PDB, no Service", () => {
     assert.equal(deploy.spec.strategy.type, "Recreate");
     assert.equal(agentEnv(manifests).MERIDIAN_LEADER_ELECTION, "false");
-    for (const kind of ["Role", "RoleBinding", "PodDisruptionBudget", "Service"]) {
+    for (const kind of ["PodDisruptionBudget", "Service"]) {
       assert.equal(manifests.filter((m) => m.kind === kind).length, 0, kind);
     }
+    for (const kind of ["Role", "RoleBinding"])
+      assert.deepEqual(
+        manifests.filter((m) => m.kind === kind).map((m) => m.metadata.name),
+        ["meridian-agent-credential"],
+        `${kind}: only the credential's`,
+      );
   });
 
   test("read the CA from the existing Secret's key", () => {

@@ -83,6 +83,15 @@ Usage: include "meridian-agent.image" (list .Values.images.agent .Chart.AppVersi
 {{- end }}
 {{- end }}
 
+{{/*
+The Secret in the release namespace where the agent keeps the short-lived credential it gets for its
+install token and renews (created and written by the agent, not by the chart, so that no upgrade, sync
+or uninstall of the chart's objects can wipe it while the install token is used up).
+*/}}
+{{- define "meridian-agent.credentialSecretName" -}}
+{{- printf "%s-credential" (include "meridian-agent.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{/* Key of the token in that Secret. */}}
 {{- define "meridian-agent.tokenSecretKey" -}}
 {{- if .Values.existingSecret.name }}

@@ -1,8 +1,11 @@
-// Where bearer tokens come from. The agent reads its token from a file (a Secret Helm created);
-// a workspace agent reads its workspace credential from a mounted Secret the agent keeps fresh.
-// The agent mints those credentials with `requestWorkspaceCredential`.
+// Where bearer tokens come from. The agent trades the one-time install token of its Secret for a
+// short-lived credential (`exchangeInstallToken`) that it renews (`refreshAgentCredential`); a
+// workspace agent reads its workspace credential from a Secret the agent keeps fresh. The agent
+// mints those credentials with `requestWorkspaceCredential`.
 import { readFile, stat } from "node:fs/promises";
 import {
+  type AgentCredential,
+  agentCredential,
   paths,
   REFRESH_AT_REMAINING_FRACTION,
   type WorkspaceCredential,
@@ -124,7 +127,7 @@ export class CredentialTokenSource implements TokenSource {
 }
 
 /** When to renew a credential obtained at `issuedAtMs`: once a third of its lifetime remains. */
-export function refreshDueAt(credential: WorkspaceCredential, issuedAtMs: number): number {
+export function refreshDueAt<C extends { expiresAt: string }>(credential: C, issuedAtMs: number): number {
   const expiresAt = Date.parse(credential.expiresAt);
   const lifetime = Math.max(0, expiresAt - issuedAtMs);
   return expiresAt - lifetime * REFRESH_AT_REMAINING_FRACTION;
@@ -155,6 +158,29 @@ export async function refreshWorkspaceCredential(
   if (!c)
     throw new Error(`the control plane answered the credential refresh for ${workspaceId} with no body`);
   return forWorkspace(c, workspaceId, path);
+}
+
+/**
+ * The agent trades its one-time install token for its first credential (the token is used up by this
+ * call, whatever happens to the answer). Or renews the credential it holds (`refresh`).
+ */
+export async function agentCredentialRequest(
+  endpoint: Omit<Endpoint, "tokens">,
+  kind: "exchange" | "refresh",
+  agentId: string,
+  bearerToken: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<AgentCredential> {
+  const path =
+    kind === "exchange" ? paths.agentCredentialExchange(agentId) : paths.agentCredentialRefresh(agentId);
+  const tokens = new StaticTokenSource(bearerToken);
+  const c = await requestJson({ ...endpoint, tokens }, { path, schema: agentCredential, ...opts });
+  if (!c)
+    throw new Error(`the control plane answered the credential ${kind} of agent ${agentId} with no body`);
+  if (c.agentId === agentId) return c;
+  throw new ProtocolError(
+    `POST ${path}: the control plane answered with a credential for agent ${JSON.stringify(c.agentId.slice(0, 80))}, not ${JSON.stringify(agentId)}; refused`,
+  );
 }
 
 /**
