@@ -4,9 +4,13 @@
 // registry check refuses exactly the workspace agent images agent/src/policy.ts refuses.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { WORKSPACE_AGENT_ENV } from "@meridian/shared/contract/workspace-agent-env";
+import { workspaceSpec } from "@meridian/shared/protocol/index";
 import { publicKeyText } from "@meridian/shared/protocol/signing";
 import { SETTINGS } from "../../agent/src/config.ts";
 import { checkImage } from "../../agent/src/policy.ts";
+import { workspaceBuildContext } from "../../agent/src/workspace/build-context.ts";
+import { workspaceAgentEnv } from "../../agent/src/workspace/objects.ts";
 import { TEST_SIGNING_PUBLIC_KEY, testSigningKey } from "../control-plane/signing.ts";
 import { loadFromPod, POD_IP, POD_NAME, podView } from "./agent-pod.ts";
 import { CHART_DIR, helm, render, VALUE_SETS, valueArgs } from "./helm.ts";
@@ -56,7 +60,7 @@ describe("the agent's loadConfig accepts what the chart gives it", () => {
         s3: { endpoint: "https://s3.corp.example:9000", pathStyleAccess: true },
       },
       identity: { allowedAWSRoleARNs: [], allowedAzureClientIds: ["11111111-2222-3333-4444-555555555555"] },
-      podTemplates: { allowInitContainers: true, allowSidecars: true },
+      podTemplates: { allowInitContainers: false, allowSidecars: true },
       podSecurity: {
         enforce: "baseline",
         version: "v1.35",
@@ -90,6 +94,24 @@ describe("the agent's loadConfig accepts what the chart gives it", () => {
       apiServer: { cidrs: [], ports: [443, 6443] },
       controlPlane: { cidrs: [], ports: [443] },
     });
+  });
+
+  test("policy.podTemplates reaches the agent, false included, and from it every workspace agent", async () => {
+    const view = podView(
+      await render(["defaults"], {
+        "policy.podTemplates.allowInitContainers": "false",
+        "policy.podTemplates.allowSidecars": "false",
+      }),
+    );
+    const config = loadFromPod(view);
+    assert.deepEqual(config.policy.podTemplates, { allowInitContainers: false, allowSidecars: false });
+    const ctx = { ...workspaceBuildContext(config), image: config.workspaceAgentImage, proxyRevision: "r1" };
+    const spec = workspaceSpec.parse({ id: "w1", generation: 1, quota: { cpu: "1", memory: "1Gi" } });
+    const env = new Map(
+      (workspaceAgentEnv(spec, ctx) as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]),
+    );
+    assert.equal(env.get(WORKSPACE_AGENT_ENV.flinkPodTemplateAllowInitContainers.name), "false");
+    assert.equal(env.get(WORKSPACE_AGENT_ENV.flinkPodTemplateAllowSidecars.name), "false");
   });
 
   test("quota ceilings set to null leave the agent without a ceiling", async () => {

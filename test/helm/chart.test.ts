@@ -156,11 +156,13 @@ describe("defaults (+ the required values)", async () => {
       "namespacePrefix",
       "orphanGracePeriodSeconds",
       "podSecurity",
+      "podTemplates",
       "quotaCeilings",
       "storage",
     ]);
     assert.equal(policy.namespacePrefix, "mw-");
     assert.deepEqual(policy.podSecurity, { enforce: "restricted", version: "latest" });
+    assert.deepEqual(policy.podTemplates, { allowInitContainers: true, allowSidecars: true });
   });
 
   test("keep the token only in the Secret", () => {
