@@ -40,7 +40,13 @@ async function round(input: HttpInput, withSnapshot: boolean): Promise<void> {
   const check = { hostile, logs: h.logs, sinceSeq: hostile.requests.length, sinceLog: h.logs.length };
   const rss = process.memoryUsage().rss;
   const opened = withSnapshot ? hostile.nextStream() : undefined;
-  const agent = await h.startAgent({ controlPlaneUrl: hostile.url, policyFile, statusHeartbeatMs: "1000" });
+  // Unpinned: the hostile control plane's events are accepted (decision 41).
+  const agent = await h.startAgent({
+    controlPlaneUrl: hostile.url,
+    policyFile,
+    statusHeartbeatMs: "1000",
+    signingPublicKeys: "",
+  });
   try {
     // The agent reports status once it has a snapshot: the status inputs get one.
     if (opened) await (await opened).send(event({ id: "1", event: "snapshot", data: { workspaces: [] } }));
