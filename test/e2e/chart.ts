@@ -24,6 +24,8 @@ export interface InstallOptions {
   agentId: string;
   logLevel?: string;
   replicas?: number;
+  /** Further values, merged over the local ones key by key (the top level only). */
+  extraValues?: Record<string, unknown>;
   /** The control plane's public keys to pin; default the reference control plane's test key. */
   signingPublicKeys?: string[];
 }
@@ -40,7 +42,24 @@ export function localValues(o: InstallOptions): Record<string, unknown> {
     replicas: o.replicas ?? 2,
     logLevel: o.logLevel ?? "info",
     leaderElection: { enabled: true, leaseDuration: "8s", renewDeadline: "5s", retryPeriod: "1s" },
+    ...o.extraValues,
   };
+}
+
+/** Creates (or updates) Secrets a customer makes before `helm install`, each `{ key: value }`, in `namespace`. */
+export async function applySecrets(
+  k: Kubectl,
+  namespace: string,
+  secrets: Record<string, Record<string, string>>,
+): Promise<void> {
+  const items = Object.entries(secrets).map(([name, stringData]) => ({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name, namespace },
+    type: "Opaque",
+    stringData,
+  }));
+  await kubectlOk(k, ["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
 }
 
 /** Creates meridian-system and the token Secret (idempotent: apply). */

@@ -30,6 +30,10 @@ export interface SystemOptions {
   logger?: Logger;
   /** Logger of the control plane (its JSON lines); default silent. */
   controlPlaneLogger?: Logger;
+  /** Serve the control plane over HTTPS with this certificate (for 127.0.0.1) and key. */
+  controlPlaneTls?: { cert: string; key: string };
+  /** Lifetime of the workspace credentials the control plane issues; default its own (900 s). */
+  workspaceTokenTtlSeconds?: number;
   /** Called as each part becomes ready, for progress displays. */
   onReady?: (part: "cluster" | "node simulator" | "real node" | "control plane") => void;
 }
@@ -63,7 +67,13 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     });
     started.push(() => sim.stop());
     opts.onReady?.("node simulator");
-    const cpOpts = { dbPath: opts.dbPath, host: "127.0.0.1", logger: opts.controlPlaneLogger };
+    const cpOpts = {
+      dbPath: opts.dbPath,
+      host: "127.0.0.1",
+      logger: opts.controlPlaneLogger,
+      tls: opts.controlPlaneTls,
+      workspaceTokenTtlSeconds: opts.workspaceTokenTtlSeconds,
+    };
     const cp = await startControlPlane({ ...cpOpts, port: opts.controlPlanePort ?? 0 }).catch(
       (err: Error) => {
         if (!opts.controlPlanePortFallback || !opts.controlPlanePort) throw err;
