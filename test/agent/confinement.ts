@@ -55,7 +55,7 @@ export async function installConfinement(cluster: Cluster, o: ConfinementOptions
   for (const obj of objects) await put(cluster, obj);
   const names = objects.filter((m) => m.kind === "ValidatingAdmissionPolicy").map((m) => m.metadata.name);
   const workspacePolicy = names.find((n) => n.endsWith("-workspace-confinement"));
-  const agentPolicy = names.find((n) => n !== workspacePolicy);
+  const agentPolicy = names.find((n) => n !== workspacePolicy && !n.endsWith("-flink-confinement"));
   if (!agentPolicy || !workspacePolicy)
     throw new Error(`the chart rendered no confinement policies (got ${names.join(", ") || "none"})`);
   return { agentPolicy, workspacePolicy };

@@ -3,7 +3,8 @@
 #   $MERIDIAN_CACHE/flink/<version>/   (default: <repo>/.cache)
 # laid out like a Flink home:
 #   lib/      runtime jars (flink-runtime, flink-clients, flink-container, datagen and file connectors,
-#             RocksDB state backend, log4j 2): what the official image's lib/ holds that jobs use
+#             RocksDB state backend, Kubernetes HA (flink-kubernetes, in the official image's flink-dist),
+#             log4j 2): what the official image's lib/ holds that jobs use
 #   usrlib/   the job jar: flink-examples-streaming (TopSpeedWindowing runs forever with keyed window state)
 #   opt/      Flink's S3 file-system plugin (flink-s3-fs-hadoop), where the official image keeps its
 #             built-in plugins: a pod's ENABLE_BUILT_IN_PLUGINS links it into plugins/ (the node
@@ -39,6 +40,7 @@ pom=$(cat <<POM
     <dependency><groupId>org.apache.flink</groupId><artifactId>flink-connector-datagen</artifactId><version>$version</version></dependency>
     <dependency><groupId>org.apache.flink</groupId><artifactId>flink-connector-files</artifactId><version>$version</version></dependency>
     <dependency><groupId>org.apache.flink</groupId><artifactId>flink-statebackend-rocksdb</artifactId><version>$version</version></dependency>
+    <dependency><groupId>org.apache.flink</groupId><artifactId>flink-kubernetes</artifactId><version>$version</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$log4j</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-api</artifactId><version>$log4j</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$log4j</version></dependency>

@@ -125,7 +125,10 @@ export function localOutputDir(dataDir: string, containerPath: string): string {
   return join(dataDir, containerPath.replace(/^file:(\/\/)?/, ""));
 }
 
-/** The verification job as the control plane sends it: the e2e example's size, upgradeMode SAVEPOINT. */
+/**
+ * The verification job as the control plane sends it: the e2e example's size, upgradeMode SAVEPOINT,
+ * Kubernetes HA on.
+ */
 export function verifyDeployment(run: VerifyRun): DeploymentBody {
   const args = { count: run.count, keys: run.keys, rate: run.rate, output: `file://${run.output}` };
   return {
@@ -138,6 +141,12 @@ export function verifyDeployment(run: VerifyRun): DeploymentBody {
         "--checkpoint-ms",
         String(run.checkpointMs ?? 2000),
       ],
+    },
+    // Kubernetes HA: the campaign's workspace has no object storage, so HA's metadata goes where every
+    // pod's /flink-data lands (the Flink image handler's shared directory), as storage would give it.
+    flinkConfiguration: {
+      "high-availability.type": "kubernetes",
+      "high-availability.storageDir": "file:///flink-data/ha",
     },
     upgradeMode: "SAVEPOINT",
   };

@@ -12,12 +12,16 @@ const text = (m: Manifest | undefined) => JSON.stringify(m?.spec ?? {});
 
 describe("defaults", async () => {
   const manifests = await render(["defaults"]);
-  const [agent, workspace] = policies(manifests);
+  const [agent, workspace, flink] = policies(manifests);
 
-  test("two policies, each bound to every request with Deny, failing closed", () => {
+  test("three policies, each bound to every request with Deny, failing closed", () => {
     assert.deepEqual(
       policies(manifests).map((p) => p.metadata.name),
-      ["meridian-agent-confinement", "meridian-agent-workspace-confinement"],
+      [
+        "meridian-agent-confinement",
+        "meridian-agent-workspace-confinement",
+        "meridian-agent-flink-confinement",
+      ],
     );
     for (const p of policies(manifests)) {
       assert.equal(p.spec.failurePolicy, "Fail");
@@ -54,6 +58,18 @@ describe("defaults", async () => {
       workspace?.spec.matchConditions[0].expression,
       /\^system:serviceaccount:mw-\[a-z0-9-\]\+:meridian-workspace-agent\$/,
     );
+  });
+
+  test("the Flink policy judges every workspace's Flink ServiceAccount: HA ConfigMaps only, never Meridian's", () => {
+    assert.match(
+      flink?.spec.matchConditions[0].expression,
+      /\^system:serviceaccount:mw-\[a-z0-9-\]\+:meridian-flink\$/,
+    );
+    assert.match(text(flink), /endsWith\('-config-map'\)/);
+    assert.match(text(flink), /app\.kubernetes\.io\/managed-by/);
+    // The workspace agent may delete Flink's HA ConfigMaps (labelled so), not write them.
+    assert.match(text(workspace), /oldIsFlinkHa/);
+    assert.match(text(workspace), /flink-native-kubernetes/);
   });
 
   test("every validation says why it refuses, as a 403", () => {

@@ -114,7 +114,7 @@ test("the workspace agent reaches the control plane, the API server, DNS and its
   assert.equal(allowed(w, alpha.agent, customer, 80), false);
 });
 
-test("Flink pods talk among themselves on every port, to DNS and to the declared object store only", () => {
+test("Flink pods talk among themselves on every port, to DNS, the API server (Kubernetes HA) and the declared object store only", () => {
   for (const from of flink)
     for (const to of flink.filter((p) => p !== from))
       for (const port of [PORT_RPC, PORT_BLOB, PORT_REST, PORT_TM_RPC, 41234])
@@ -124,7 +124,8 @@ test("Flink pods talk among themselves on every port, to DNS and to the declared
     assert.ok(allowed(w, p, OBJECT_STORE, 443));
     assert.equal(allowed(w, p, OBJECT_STORE, 80), false);
     assert.equal(allowed(w, p, ELSEWHERE, 443), false);
-    assert.equal(allowed(w, p, API, 443), false, `${p.name} has no business with the API server`);
+    assert.ok(allowed(w, p, API, 443), `${p.name} reaches the API server for Kubernetes HA's ConfigMaps`);
+    assert.equal(allowed(w, p, API, 80), false);
     assert.equal(allowed(w, p, CONTROL_PLANE, 443), false);
     assert.equal(allowed(w, p, alpha.agent, 8080), false, "nothing connects to the workspace agent");
     assert.equal(allowed(w, p, beta.jm, PORT_RPC), false);

@@ -10,14 +10,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { workspaceSpec } from "@meridian/shared/protocol/index";
 import type { WorkspaceAgent } from "@meridian/workspace-agent/agent";
-import { loadConfig } from "@meridian/workspace-agent/config";
-import { buildFlinkServiceAccount, storageEnv } from "../../agent/src/workspace/storage-objects.ts";
 import { type S3Server, startS3Server } from "../cluster/s3/s3-server.ts";
 import type { DeploymentBody } from "../control-plane/index.ts";
 import {
-  apply,
   condition,
   createWorkspace,
   type Env,
@@ -30,6 +26,7 @@ import {
   type Workspace,
   waitFor,
 } from "./harness.ts";
+import { provisionStorage } from "./storage-workspace.ts";
 
 const BUCKET = "flink-state";
 const WS = "store";
@@ -49,7 +46,8 @@ const spec: DeploymentBody = {
   parallelism: 1,
   jobManager: { resources: { cpu: "500m", memory: "1Gi" } },
   taskManager: { resources: { cpu: "500m", memory: "1Gi" }, taskSlots: 1 },
-  flinkConfiguration: { "execution.checkpointing.interval": "3 s" },
+  // HA off (a spec may turn it off): this file is about storage and identity; recovery.test.ts runs HA.
+  flinkConfiguration: { "execution.checkpointing.interval": "3 s", "high-availability.type": "NONE" },
   state: "RUNNING",
   upgradeMode: "SAVEPOINT",
 };
@@ -66,49 +64,8 @@ before(async () => {
   ws = await createWorkspace(env, WS);
   // What the agent makes of this workspace: its Flink ServiceAccount and the workspace agent's storage
   // environment (read back by the workspace agent's own settings loader, as in its pod).
-  const workspace = workspaceSpec.parse({
-    id: WS,
-    generation: 1,
-    quota: { cpu: "16", memory: "32Gi" },
-    storage: { baseURI: `s3://${BUCKET}/workspaces/${WS}/`, credentialsSecret: "s3-keys" },
-    identity: { awsRoleArn: ROLE },
-  });
-  await apply(env, {
-    apiVersion: "v1",
-    kind: "ServiceAccount",
-    ...buildFlinkServiceAccount(workspace, ws.namespace),
-  } as never);
-  const b64 = (v: string) => Buffer.from(v).toString("base64");
-  await apply(env, {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name: "s3-keys", namespace: ws.namespace },
-    data: {
-      AWS_ACCESS_KEY_ID: b64(s3.credentials.accessKeyId),
-      AWS_SECRET_ACCESS_KEY: b64(s3.credentials.secretAccessKey),
-    },
-  } as never);
-  const rendered = Object.fromEntries(
-    storageEnv(workspace, { storageS3: { endpoint: s3.endpoint, pathStyleAccess: true } }).map(
-      ([v, value]) => [v.name, value],
-    ),
-  );
-  const loaded = loadConfig({
-    flags: {},
-    env: {
-      ...rendered,
-      MERIDIAN_CONTROL_PLANE_URL: env.cp.url,
-      MERIDIAN_WORKSPACE_ID: WS,
-      MERIDIAN_NAMESPACE: ws.namespace,
-    },
-  });
-  agent = await startAgent(env, ws, {
-    storageBaseURI: loaded.storageBaseURI,
-    storageCredentialsSecret: loaded.storageCredentialsSecret,
-    storageS3Endpoint: loaded.storageS3Endpoint,
-    storageS3PathStyleAccess: loaded.storageS3PathStyleAccess,
-    flinkServiceAccount: loaded.flinkServiceAccount,
-  });
+  const settings = await provisionStorage(env, ws, s3, { bucket: BUCKET, identity: { awsRoleArn: ROLE } });
+  agent = await startAgent(env, ws, settings);
   await env.cp.admin.putDeployment(ws.id, NAME, spec);
 });
 

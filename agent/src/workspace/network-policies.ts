@@ -4,7 +4,8 @@
 //   meridian-deny-cross-namespace    the Flink pods: ingress from the namespace's Flink pods (any port:
 //                                    TaskManagers' data port is not fixed) and from its workspace agent
 //                                    to the JobManager's REST port; egress to the namespace's Flink pods,
-//                                    DNS and the local policy's allowedEgress (object storage, sources, sinks)
+//                                    DNS, the Kubernetes API server (Kubernetes HA's ConfigMaps) and the
+//                                    local policy's allowedEgress (object storage, sources, sinks)
 //   meridian-workspace-agent-egress  the workspace agent: egress to DNS, the Kubernetes API server, the
 //                                    control plane (or proxy) and the JobManagers' REST port
 //
@@ -90,7 +91,12 @@ export function buildNetworkPolicies(
       podSelector: flinkPods.podSelector,
       policyTypes: ["Ingress", "Egress"],
       ingress: [{ from: [flinkPods] }, { from: [workspaceAgent], ports: tcp([FLINK_REST_PORT]) }],
-      egress: [{ to: [flinkPods] }, dnsRule(egress.dns), ...allowedEgress.map(destinationRule)],
+      egress: [
+        { to: [flinkPods] },
+        dnsRule(egress.dns),
+        endpointsRule(egress.apiServer),
+        ...allowedEgress.map(destinationRule),
+      ],
     }),
     policy(id, ns, NETWORK_POLICY_NAMES.workspaceAgent, {
       podSelector: workspaceAgent.podSelector,

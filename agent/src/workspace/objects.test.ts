@@ -53,6 +53,8 @@ test("every object is named and labelled per the contract, Namespace first", () 
       "ServiceAccount/meridian-flink",
       "Role/meridian-workspace-agent",
       "RoleBinding/meridian-workspace-agent",
+      "Role/meridian-flink",
+      "RoleBinding/meridian-flink",
       "ResourceQuota/meridian-workspace-quota",
       "LimitRange/meridian-workspace-limits",
       "NetworkPolicy/meridian-default-deny",

@@ -39,7 +39,13 @@ import {
 import { workspaceLabels } from "./labels.ts";
 import { buildNetworkPolicies, NETWORK_POLICY_NAMES } from "./network-policies.ts";
 import { ANNOTATION_PROXY_REVISION, buildProxySecret } from "./proxy-secret.ts";
-import { buildFlinkServiceAccount, storageEnv } from "./storage-objects.ts";
+import {
+  buildFlinkRole,
+  buildFlinkRoleBinding,
+  buildFlinkServiceAccount,
+  FLINK_HA_ROLE,
+  storageEnv,
+} from "./storage-objects.ts";
 
 export const NAMES = {
   serviceAccount: "meridian-workspace-agent",
@@ -349,6 +355,8 @@ export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredO
     { type: SERVICE_ACCOUNTS, object: buildFlinkServiceAccount(spec, ns) },
     { type: ROLES, object: buildRole(spec.id, ns) },
     { type: ROLE_BINDINGS, object: buildRoleBinding(spec.id, ns) },
+    { type: ROLES, object: buildFlinkRole(spec, ns) },
+    { type: ROLE_BINDINGS, object: buildFlinkRoleBinding(spec, ns) },
     { type: RESOURCE_QUOTAS, object: buildResourceQuota(spec, ns) },
     { type: LIMIT_RANGES, object: buildLimitRange(spec.id, ns) },
     ...networkPolicies(spec.id, ns, ctx).map((object) => ({ type: NETWORK_POLICIES, object })),
@@ -375,6 +383,8 @@ export const OWNED_NAMESPACED: readonly { type: ResourceType; name: string }[] =
   { type: SERVICE_ACCOUNTS, name: NAMES.flinkServiceAccount },
   { type: ROLES, name: NAMES.role },
   { type: ROLE_BINDINGS, name: NAMES.roleBinding },
+  { type: ROLES, name: FLINK_HA_ROLE },
+  { type: ROLE_BINDINGS, name: FLINK_HA_ROLE },
   { type: RESOURCE_QUOTAS, name: NAMES.quota },
   { type: LIMIT_RANGES, name: NAMES.limitRange },
   ...Object.values(NETWORK_POLICY_NAMES).map((name) => ({ type: NETWORK_POLICIES, name })),

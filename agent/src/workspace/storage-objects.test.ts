@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { WORKSPACE_AGENT_ENV as ENV } from "@meridian/shared/contract/workspace-agent-env";
 import { workspaceSpec } from "@meridian/shared/protocol/index";
+import { parse } from "yaml";
 import { buildContext } from "./build-context.testutil.ts";
 import { desiredObjects, workspaceAgentEnv } from "./objects.ts";
-import { buildFlinkServiceAccount } from "./storage-objects.ts";
+import { buildFlinkServiceAccount, flinkHaRoleRules } from "./storage-objects.ts";
 
 const ctx = buildContext({ storageS3: { endpoint: "http://127.0.0.1:9000", pathStyleAccess: true } });
 const ws = (extra: Record<string, unknown> = {}) =>
@@ -14,7 +16,7 @@ const envOf = (spec: ReturnType<typeof ws>) =>
     (workspaceAgentEnv(spec, ctx) as { name: string; value?: string }[]).map((e) => [e.name, e.value]),
   );
 
-test("every workspace gets the Flink ServiceAccount: labelled, no token, bound to nothing", () => {
+test("every workspace gets the Flink ServiceAccount: labelled, no automounted token, bound only to its HA Role", () => {
   const objs = desiredObjects(ws(), ctx);
   const sa = objs.find(
     (o) => o.type.kind === "ServiceAccount" && o.object.metadata?.name === "meridian-flink",
@@ -24,13 +26,55 @@ test("every workspace gets the Flink ServiceAccount: labelled, no token, bound t
   assert.equal(sa.object.metadata?.labels?.["meridian.dev/workspace"], "team-a");
   assert.equal(sa.object.metadata?.annotations, undefined, "no identity, no annotation");
   assert.equal((sa.object as { automountServiceAccountToken?: boolean }).automountServiceAccountToken, false);
-  for (const o of objs) {
-    const subjects = (o.object as { subjects?: { name: string }[] }).subjects ?? [];
-    assert.ok(
-      !subjects.some((s) => s.name === "meridian-flink"),
-      `${o.type.kind} binds nothing to meridian-flink`,
-    );
-  }
+  const bindings = objs.filter((o) =>
+    ((o.object as { subjects?: { name: string }[] }).subjects ?? []).some((s) => s.name === "meridian-flink"),
+  );
+  assert.deepEqual(
+    bindings.map((o) => `${o.type.kind}/${o.object.metadata?.name}`),
+    ["RoleBinding/meridian-flink"],
+    "only its HA Role is bound to meridian-flink",
+  );
+  const binding = bindings[0]?.object as { roleRef: { kind: string; name: string }; subjects: unknown[] };
+  assert.deepEqual(binding.roleRef, {
+    apiGroup: "rbac.authorization.k8s.io",
+    kind: "Role",
+    name: "meridian-flink",
+  });
+  assert.deepEqual(binding.subjects, [
+    { kind: "ServiceAccount", name: "meridian-flink", namespace: "mw-team-a" },
+  ]);
+  // The Role: ConfigMaps of its own namespace for Flink's Kubernetes HA, nothing else.
+  const role = objs.find((o) => o.type.kind === "Role" && o.object.metadata?.name === "meridian-flink");
+  assert.deepEqual((role?.object as { rules?: unknown } | undefined)?.rules, [
+    {
+      apiGroups: [""],
+      resources: ["configmaps"],
+      verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+    },
+  ]);
+});
+
+test("the agent holds every permission of the Flink HA Role (the RBAC escalation check)", () => {
+  const file = new URL("../../../helm/meridian-agent/files/agent-clusterrole-rules.yaml", import.meta.url);
+  const agentRules = parse(readFileSync(file, "utf8")) as {
+    apiGroups: string[];
+    resources: string[];
+    verbs: string[];
+    resourceNames?: string[];
+  }[];
+  for (const r of flinkHaRoleRules())
+    for (const res of r.resources)
+      for (const v of r.verbs)
+        assert.ok(
+          agentRules.some(
+            (a) =>
+              a.apiGroups.includes("") &&
+              a.resources.includes(res) &&
+              a.verbs.includes(v) &&
+              !a.resourceNames,
+          ),
+          `the agent cannot grant ${v} ${res}: add it to the ClusterRole`,
+        );
 });
 
 test("the identity becomes the ServiceAccount's IRSA and Workload Identity annotations", () => {

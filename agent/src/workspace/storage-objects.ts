@@ -1,6 +1,7 @@
 // What a workspace's storage and cloud identity become (pure): the Flink ServiceAccount
-// `meridian-flink` with the identity annotations the cloud's webhook reads, and the environment that
-// tells the workspace agent where its deployments keep their state and how Flink pods reach it.
+// `meridian-flink` with the identity annotations the cloud's webhook reads, its Role for Flink's
+// Kubernetes HA services (ConfigMaps of its own namespace only), and the environment that tells the
+// workspace agent where its deployments keep their state and how Flink pods reach it.
 // The spec has passed the local policy (storage-policy.ts) before any of this is built.
 import {
   WORKSPACE_AGENT_ENV as ENV,
@@ -18,10 +19,46 @@ export const ANNOTATION_AWS_ROLE_ARN = "eks.amazonaws.com/role-arn";
 export const ANNOTATION_AZURE_CLIENT_ID = "azure.workload.identity/client-id";
 export const ANNOTATION_AZURE_TENANT_ID = "azure.workload.identity/tenant-id";
 
+/** The Role (and RoleBinding) that lets the Flink pods run Kubernetes HA. */
+export const FLINK_HA_ROLE = FLINK_SERVICE_ACCOUNT;
+
 /**
- * The ServiceAccount Flink pods run as: no Kubernetes permissions (no RoleBinding names it), no API
- * token mounted by default (the cloud webhooks project their own audience-bound tokens), and the
- * identity annotations of the workspace's spec. EKS Pod Identity needs no annotation: its
+ * What Flink's Kubernetes HA services need, in the workspace namespace only: leader election and the
+ * job's HA metadata are ConfigMaps (fabric8's ConfigMapLock creates and patches its lock, Flink replaces
+ * the checkpoint pointers with update; the TaskManagers and standbys watch them; Flink deletes a
+ * finished job's). No Leases, no pods, no Secrets. The chart's
+ * confinement policy further holds meridian-flink to ConfigMaps that are not Meridian's.
+ */
+export function flinkHaRoleRules(): { apiGroups: string[]; resources: string[]; verbs: string[] }[] {
+  return [
+    {
+      apiGroups: [""],
+      resources: ["configmaps"],
+      verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+    },
+  ];
+}
+
+export function buildFlinkRole(spec: WorkspaceSpec, ns: string): KubeObject {
+  return {
+    metadata: { name: FLINK_HA_ROLE, namespace: ns, labels: workspaceLabels(spec.id, "flink") },
+    rules: flinkHaRoleRules(),
+  };
+}
+
+export function buildFlinkRoleBinding(spec: WorkspaceSpec, ns: string): KubeObject {
+  return {
+    metadata: { name: FLINK_HA_ROLE, namespace: ns, labels: workspaceLabels(spec.id, "flink") },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: FLINK_HA_ROLE },
+    subjects: [{ kind: "ServiceAccount", name: FLINK_SERVICE_ACCOUNT, namespace: ns }],
+  };
+}
+
+/**
+ * The ServiceAccount Flink pods run as: only its HA Role (buildFlinkRole), no API token mounted by
+ * default (the workspace agent projects one into the Flink container of a deployment that runs HA; the
+ * cloud webhooks project their own audience-bound tokens), and the identity annotations of the
+ * workspace's spec. EKS Pod Identity needs no annotation: its
  * association names the namespace and this ServiceAccount (docs/install.md).
  */
 export function buildFlinkServiceAccount(spec: WorkspaceSpec, ns: string): KubeObject {

@@ -22,7 +22,12 @@ import { podTemplate } from "./pod-template.ts";
 
 export const desiredJobState = z.enum(["RUNNING", "SUSPENDED", "CANCELLED"]);
 export type DesiredJobState = z.infer<typeof desiredJobState>;
-export const upgradeMode = z.enum(["STATELESS", "SAVEPOINT"]);
+/**
+ * How an upgrade, a restart and a resume treat the job's state: `SAVEPOINT` through a savepoint,
+ * `LAST_STATE` from the latest checkpoint through the Kubernetes HA metadata (no savepoint),
+ * `STATELESS` without state. See docs/flink-deployments.md.
+ */
+export const upgradeMode = z.enum(["STATELESS", "SAVEPOINT", "LAST_STATE"]);
 export type UpgradeMode = z.infer<typeof upgradeMode>;
 
 export const deploymentSpec = z.object({
@@ -121,6 +126,37 @@ export const savepointInfo = z.object({
 });
 export type SavepointInfo = z.infer<typeof savepointInfo>;
 
+/**
+ * The job's checkpoints as Flink's REST API reports them (`/jobs/:id/checkpoints`): counts, the latest
+ * completed checkpoint, the checkpoint or savepoint the job was restored from, and the latest failure.
+ */
+export const checkpointStatus = z.object({
+  completed: z.number().int().min(0),
+  failed: z.number().int().min(0),
+  inProgress: z.number().int().min(0),
+  latest: z
+    .object({
+      id: z.number().int().min(0),
+      time: z.iso.datetime(),
+      sizeBytes: z.number().int().min(0),
+      durationMs: z.number().int().min(0),
+      location: z.string().optional(),
+    })
+    .optional(),
+  restored: z
+    .object({
+      id: z.number().int().min(0),
+      time: z.iso.datetime(),
+      savepoint: z.boolean(),
+      location: z.string().optional(),
+    })
+    .optional(),
+  lastFailure: z
+    .object({ id: z.number().int().min(0), time: z.iso.datetime(), message: z.string() })
+    .optional(),
+});
+export type CheckpointStatus = z.infer<typeof checkpointStatus>;
+
 export const podSummary = z.object({
   name: z.string(),
   phase: z.string(),
@@ -162,6 +198,8 @@ export const deploymentStatus = z.object({
   slots: z.object({ total: z.number().int().min(0), available: z.number().int().min(0) }).optional(),
   lastSavepoint: savepointInfo.optional(),
   savepoints: z.array(savepointInfo),
+  /** Present while the JobManager answers for a job. */
+  checkpoints: checkpointStatus.optional(),
   observedRestartNonce: z.number().int().min(0),
   observedSavepointNonce: z.number().int().min(0),
   conditions: z.array(condition),

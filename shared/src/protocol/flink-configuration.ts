@@ -42,6 +42,9 @@ export const MERIDIAN_OWNED_FLINK_KEYS: Readonly<Record<string, string>> = {
   "taskmanager.numberOfTaskSlots": "set taskManager.taskSlots",
   "parallelism.default": "set parallelism",
   "execution.shutdown-on-application-finish": "false, so the final job state stays readable",
+  "kubernetes.cluster-id": "the deployment's name, Kubernetes HA's cluster id",
+  "high-availability.cluster-id": "the deployment's name, Kubernetes HA's cluster id",
+  "kubernetes.namespace": "the workspace's namespace, where the HA ConfigMaps live",
 };
 
 /** How many offending keys a reason lists, and how much of each (keys may be long or hostile). */

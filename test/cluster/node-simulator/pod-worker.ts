@@ -17,7 +17,12 @@ import type { ContainerLogs } from "./log-server.ts";
 import { rfc3339 } from "./nodes.ts";
 import { StatusReporter } from "./pod-status.ts";
 import type { ProcessTable } from "./processes.ts";
-import { kubeconfigYaml, PodTokenSource, writeFileAtomic } from "./service-account.ts";
+import {
+  kubeconfigYaml,
+  mountsServiceAccountToken,
+  PodTokenSource,
+  writeFileAtomic,
+} from "./service-account.ts";
 import { PodVolumes } from "./volumes.ts";
 
 export const SIMULATED_ANNOTATION = "meridian.dev/simulated";
@@ -109,7 +114,7 @@ export class PodWorker {
   }
 
   get #automount(): boolean {
-    return this.pod.spec?.automountServiceAccountToken !== false;
+    return this.pod.spec?.automountServiceAccountToken !== false || mountsServiceAccountToken(this.pod);
   }
 
   #policy(): RestartPolicy {

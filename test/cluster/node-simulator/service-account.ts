@@ -68,6 +68,25 @@ export class PodTokenSource {
   }
 }
 
+/** Where the kubelet mounts a ServiceAccount's token, CA and namespace (automounted or projected by hand). */
+export const SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/**
+ * True when a container mounts a projected ServiceAccount token at the standard path (a pod that sets
+ * automountServiceAccountToken false and projects the token itself, e.g. Flink's Kubernetes HA): a
+ * process on this machine cannot read that path, so it is given the kubeconfig instead, as automount does.
+ */
+export function mountsServiceAccountToken(pod: V1Pod): boolean {
+  const projected = new Set(
+    (pod.spec?.volumes ?? [])
+      .filter((v) => v.projected?.sources?.some((s) => s.serviceAccountToken))
+      .map((v) => v.name),
+  );
+  return [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].some((c) =>
+    (c.volumeMounts ?? []).some((m) => m.mountPath === SERVICE_ACCOUNT_MOUNT && projected.has(m.name)),
+  );
+}
+
 export function kubeconfigYaml(
   server: string,
   caPem: string | undefined,

@@ -109,7 +109,7 @@ export const deployments: StreamInput[] = [
       reason: /deployment: the spec takes \d+ bytes as JSON, more than the limit of 128 KiB/,
     },
   }),
-  invalid("upgrade-mode-unknown", "upgradeMode `LAST_STATE`", { upgradeMode: "LAST_STATE" }, "upgradeMode"),
+  invalid("upgrade-mode-unknown", "upgradeMode `last-state`", { upgradeMode: "last-state" }, "upgradeMode"),
   invalid("upgrade-mode-lowercase", "upgradeMode `savepoint`", { upgradeMode: "savepoint" }, "upgradeMode"),
   invalid("state-unknown", "state `DELETED`", { state: "DELETED" }, "state"),
   invalid("restart-nonce-negative", "restartNonce -1", { restartNonce: -1 }, "restartNonce"),

@@ -8,6 +8,7 @@ import type { KubeClient } from "@meridian/shared/kube/client";
 import { MANAGED_BY_WORKSPACE_AGENT } from "@meridian/shared/kube/labels";
 import { isOwnedBy } from "@meridian/shared/kube/ownership";
 import { CONFIG_MAPS, PODS, type ResourceType, SERVICES } from "@meridian/shared/kube/resources";
+import { deleteHaMetadata, readLastState } from "./ha-metadata.ts";
 import type { Action, Outcome } from "./lifecycle.ts";
 import { names } from "./objects.ts";
 import { isTerminating } from "./pods.ts";
@@ -51,12 +52,21 @@ export async function execute(action: Action, ctx: ActionContext): Promise<Outco
       if (!ctx.rest) return { type: "unreachable", message: "the JobManager has no address yet" };
       return simple(await ctx.rest.cancel(action.jobId));
     }
+    case "checkLastState": {
+      const r = await readLastState(ctx.client, ctx.namespace, ctx.deployment, action.jobId);
+      return { type: "lastState", ...r };
+    }
+    case "resetHa":
+      await deleteHaMetadata(ctx.client, ctx.namespace, ctx.deployment, action.keepJobId);
+      return { type: "ok" };
     case "removePods":
       return { type: "gone", gone: await removePods(ctx) };
     case "removeAll": {
       const podsGone = await removePods(ctx);
       await deleteIfOurs(ctx, SERVICES, names.service(ctx.deployment));
       if (!podsGone) return { type: "gone", gone: false };
+      // The deployment goes for good (a savepoint taken, or stateless): its HA metadata is not needed.
+      await deleteHaMetadata(ctx.client, ctx.namespace, ctx.deployment);
       await deleteIfOurs(ctx, CONFIG_MAPS, names.configMap(ctx.deployment));
       return { type: "gone", gone: true };
     }

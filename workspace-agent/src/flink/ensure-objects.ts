@@ -129,7 +129,12 @@ async function ensurePods(
   const plan = planPods({
     ctx,
     owner,
-    run: { id: state.run.id, specHash: state.run.specHash, restoreFrom: state.run.restoreFrom },
+    run: {
+      id: state.run.id,
+      specHash: state.run.specHash,
+      restoreFrom: state.run.restoreFrom,
+      jobId: state.run.jobId,
+    },
     replicas: taskManagerReplicas(state.spec),
     observed: pods,
     backoff: deps.podBackoff,

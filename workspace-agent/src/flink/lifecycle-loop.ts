@@ -10,8 +10,9 @@ import { writeConfigMap } from "./config-map.ts";
 import { type Decision, type Desired, decide, type LifecycleEvent } from "./lifecycle.ts";
 import { applyOutcome } from "./lifecycle-outcome.ts";
 import { type LifecycleState, serializeState } from "./lifecycle-state.ts";
-import { ANNOTATION_FORCE_DELETE, savepointDir, specHash } from "./objects.ts";
+import { ANNOTATION_FORCE_DELETE, runsHa, savepointDir, specHash } from "./objects.ts";
 import { contextOf, type DeploymentRun, jobManagerOf, podsOf, requeue } from "./reconcile-deps.ts";
+import { lineageJobId } from "./state-config.ts";
 
 const MAX_STEPS = 12;
 
@@ -49,13 +50,16 @@ export async function runLifecycle(
       forceDelete: cm?.metadata?.annotations?.[ANNOTATION_FORCE_DELETE] === "true",
     };
     const ctxSpec = state?.spec ?? (desired.deleted ? undefined : desired.spec);
+    const objCtx = ctxSpec ? contextOf(deps, ctxSpec) : undefined;
     const d: Decision = decide({
       desired,
       state,
       observed,
       stateSpecHash: state ? specHash(state.spec) : undefined,
-      savepointDir: ctxSpec ? savepointDir(contextOf(deps, ctxSpec)) : "",
+      savepointDir: objCtx ? savepointDir(objCtx) : "",
       newTriggerId,
+      newJobId: (runId) => lineageJobId(deps.namespace, name, runId),
+      ha: objCtx ? runsHa(objCtx) : false,
     });
     if (d.action.type !== "idle" && d.action.type !== "wait" && !fresh && jm) {
       await deps.monitor.observe(name);

@@ -4,6 +4,7 @@ import type { SavepointInfo } from "@meridian/shared/protocol/index";
 import {
   type Action,
   blockedRetryMs,
+  blockLastState,
   finishSavepoint,
   type LifecycleEvent,
   type Outcome,
@@ -109,6 +110,27 @@ export function applyOutcome(input: {
             },
       );
       break;
+    case "checkLastState":
+      if (!op) break;
+      if (outcome.type === "lastState" && outcome.available) {
+        op.step = "removePods";
+        op.stepAt = at;
+        op.blocked = undefined;
+        events.push({ reason: "LastStateAvailable", message: outcome.message });
+      } else if (outcome.type === "lastState")
+        blockLastState(op, { observed: { now } }, events, at, outcome.message);
+      break;
+    case "resetHa":
+      if (op && outcome.type === "ok") {
+        op.haReset = true;
+        events.push({
+          reason: "HaMetadataRemoved",
+          message: action.keepJobId
+            ? `HA metadata removed but the checkpoints of job ${action.keepJobId}, which the next run continues`
+            : "HA metadata removed: the deployment's state no longer needs it",
+        });
+      }
+      break;
     case "removePods":
       if (outcome.type === "gone" && outcome.gone)
         events.push({ reason: "PodsRemoved", message: "JobManager and TaskManager pods removed" });
@@ -135,6 +157,7 @@ const TRIGGER_OF: Record<OperationKind, SavepointInfo["trigger"]> = {
   restart: "restart",
   delete: "delete",
   cancel: "suspend",
+  resume: "restart",
 };
 
 function recordSavepoint(state: LifecycleState, op: Operation, location: string, at: string): void {

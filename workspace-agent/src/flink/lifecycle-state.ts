@@ -6,7 +6,16 @@ import { compareStamps, type Held, heldOf, type Stamp } from "@meridian/shared/c
 import { deploymentSpec, desiredJobState, savepointInfo } from "@meridian/shared/protocol/index";
 import { z } from "zod";
 
-export const operationKind = z.enum(["suspend", "cancel", "savepoint", "restart", "upgrade", "delete"]);
+export const operationKind = z.enum([
+  "suspend",
+  "cancel",
+  "savepoint",
+  "restart",
+  "upgrade",
+  "delete",
+  /** A LAST_STATE start after a suspend: from the HA metadata the suspend kept. */
+  "resume",
+]);
 export type OperationKind = z.infer<typeof operationKind>;
 
 export const operationStep = z.enum([
@@ -18,6 +27,11 @@ export const operationStep = z.enum([
   "cancel",
   /** Wait (briefly) for the job to reach a terminal state. */
   "awaitCancel",
+  /**
+   * LAST_STATE: make sure the HA metadata holds a completed checkpoint of the job before anything is
+   * stopped (blocked with LastStateUnavailable when it does not).
+   */
+  "checkLastState",
   /** Delete the JobManager and TaskManager pods and wait until they are gone. */
   "removePods",
   /** Delete pods, Service and finally the ConfigMap (and with it this state). */
@@ -50,6 +64,12 @@ export const operation = z.object({
   blocked: blocked.optional(),
   /** Savepoint taken (or reused) by this operation. */
   savepoint: z.string().optional(),
+  /** LAST_STATE: the job whose HA metadata the next run continues (same job id, latest checkpoint). */
+  lastStateJobId: z.string().optional(),
+  /** LAST_STATE: the savepoint the continued run falls back to should Flink find no checkpoint. */
+  fallbackRestore: z.string().optional(),
+  /** The deployment's HA ConfigMaps were cleaned up after the pods went (all but lastStateJobId's). */
+  haReset: z.boolean().optional(),
 });
 export type Operation = z.infer<typeof operation>;
 
@@ -60,6 +80,8 @@ export const run = z.object({
   startedAt: z.string(),
   /** The job of this run has been seen RUNNING (until then its restore savepoint is still current). */
   everRunning: z.boolean().default(false),
+  /** The job's fixed id (`--job-id`), the state lineage's (state-config.ts); absent for older runs. */
+  jobId: z.string().optional(),
 });
 export type Run = z.infer<typeof run>;
 
@@ -94,6 +116,11 @@ export const lifecycleState = z.object({
   acceptedGeneration: z.number().int().min(1).optional(),
   /** The control-plane epoch of `acceptedGeneration` (absent: 0; decisions.md 42). */
   acceptedEpoch: z.number().int().min(1).optional(),
+  /**
+   * The job whose HA metadata a LAST_STATE suspend kept (pods removed, no savepoint): what a LAST_STATE
+   * resume continues. Cleared when that metadata is cleaned up or used.
+   */
+  haJobId: z.string().optional(),
 });
 export type LifecycleState = z.infer<typeof lifecycleState>;
 

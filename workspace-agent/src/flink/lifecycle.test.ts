@@ -1,77 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { DeploymentSpec, DeploymentSpecInput } from "@meridian/shared/protocol/index";
-import {
-  type Action,
-  type Decision,
-  type Desired,
-  decide,
-  type Observed,
-  type Outcome,
-} from "./lifecycle.ts";
-import { applyOutcome } from "./lifecycle-outcome.ts";
-import { heldGeneration, type LifecycleState } from "./lifecycle-state.ts";
+import { World } from "./lifecycle.testutil.ts";
+import type { Desired } from "./lifecycle.ts";
+import { heldGeneration } from "./lifecycle-state.ts";
 import { specHash } from "./objects.ts";
 import { specOf } from "./spec.testutil.ts";
 
 const spec = (over: Partial<DeploymentSpecInput> = {}): DeploymentSpec =>
   specOf({ taskManager: { resources: { cpu: "1", memory: "1536Mi" }, taskSlots: 1 }, ...over });
 const want = (s: DeploymentSpec): Desired => ({ deleted: false, spec: s, specHash: specHash(s) });
-
-/** A tiny harness: keeps the persisted state, the clock and the world Flink/Kubernetes show. */
-class World {
-  state: LifecycleState | undefined;
-  now = new Date("2026-01-01T00:00:00Z");
-  podsPresent = false;
-  job: Observed["job"] = { state: "NOT_DEPLOYED" };
-  forceDelete = false;
-  #ids = 0;
-  newTriggerId = () => `t${++this.#ids}`;
-
-  decide(desired: Desired): Decision {
-    const d = decide({
-      desired,
-      state: this.state,
-      observed: {
-        now: this.now,
-        podsPresent: this.podsPresent,
-        job: this.job,
-        forceDelete: this.forceDelete,
-      },
-      stateSpecHash: this.state ? specHash(this.state.spec) : undefined,
-      savepointDir: "file:///sp/orders",
-      newTriggerId: this.newTriggerId,
-    });
-    this.state = d.state;
-    return d;
-  }
-
-  outcome(action: Action, outcome: Outcome): void {
-    assert.ok(this.state, "outcome needs a state");
-    const r = applyOutcome({
-      state: this.state,
-      action,
-      outcome,
-      now: this.now,
-      newTriggerId: this.newTriggerId,
-    });
-    this.state = r.state;
-  }
-
-  /** The state without the narrowing an earlier assertion on `state` would cause. */
-  current(): LifecycleState | undefined {
-    return this.state;
-  }
-
-  tick(ms: number): void {
-    this.now = new Date(this.now.getTime() + ms);
-  }
-
-  running(id = "job1"): void {
-    this.podsPresent = true;
-    this.job = { state: "RUNNING", id };
-  }
-}
 
 function deployRunning(w: World, s = spec()): void {
   const d = w.decide(want(s));

@@ -32,6 +32,10 @@ export interface DecideInput {
   stateSpecHash: string | undefined;
   savepointDir: string;
   newTriggerId: () => string;
+  /** The fixed job id of a new state lineage started by run `runId` (state-config.ts lineageJobId). */
+  newJobId?: (runId: number) => string;
+  /** The deployment's (stored) spec runs Kubernetes HA: there is HA metadata to check and clean up. */
+  ha?: boolean;
 }
 
 export type Action =
@@ -40,6 +44,8 @@ export type Action =
   | { type: "triggerSavepoint"; jobId: string; triggerId: string; stop: boolean; directory: string }
   | { type: "pollSavepoint"; jobId: string; triggerId: string; probe: boolean }
   | { type: "cancelJob"; jobId: string }
+  | { type: "checkLastState"; jobId: string }
+  | { type: "resetHa"; keepJobId?: string | undefined }
   | { type: "removePods" }
   | { type: "removeAll" };
 
@@ -63,6 +69,7 @@ export type Outcome =
   | { type: "notFound" }
   | { type: "inProgress" }
   | { type: "completed"; location: string }
+  | { type: "lastState"; available: boolean; message: string }
   | { type: "gone"; gone: boolean };
 
 /** Job states from which Flink can still take a savepoint soon, so waiting is right. */
@@ -138,27 +145,38 @@ function initial(input: DecideInput, events: LifecycleEvent[]): Decision {
   };
   // The first run starts from the spec's initial savepoint, if it names one.
   if (spec.state === "RUNNING")
-    deploy(state, desired.specHash, spec.job.initialSavepointPath, observed.now, events);
+    deploy(state, input, desired.specHash, spec.job.initialSavepointPath, observed.now, events);
   else events.push({ reason: "Created", message: `created in state ${spec.state}; no pods started` });
   return { state, action: { type: "idle" }, events };
 }
 
+/**
+ * Starts run `nextRunId`. `lastStateJobId`: the run continues that job's HA metadata (its latest
+ * checkpoint, LAST_STATE); otherwise it starts a new state lineage with a new job id.
+ */
 function deploy(
   state: LifecycleState,
+  input: DecideInput,
   specHash: string,
   restoreFrom: string | undefined,
   now: Date,
   events: LifecycleEvent[],
+  lastStateJobId?: string,
 ): void {
   const id = state.nextRunId;
   state.run = { id, specHash, startedAt: now.toISOString(), everRunning: false };
   if (restoreFrom) state.run.restoreFrom = restoreFrom;
+  const jobId = lastStateJobId ?? input.newJobId?.(id);
+  if (jobId) state.run.jobId = jobId;
   state.nextRunId = id + 1;
   state.target = "RUNNING";
-  events.push({
-    reason: "Deploying",
-    message: `starting run ${id}${restoreFrom ? ` from savepoint ${restoreFrom}` : " without state"}`,
-  });
+  state.haJobId = undefined;
+  const from = lastStateJobId
+    ? ` from the latest checkpoint of job ${lastStateJobId} (HA metadata)`
+    : restoreFrom
+      ? ` from savepoint ${restoreFrom}`
+      : " without state";
+  events.push({ reason: "Deploying", message: `starting run ${id}${from}` });
 }
 
 function newOp(
@@ -186,7 +204,8 @@ function newOp(
 function startOperation(state: LifecycleState, input: DecideInput, events: LifecycleEvent[]): void {
   const { desired, observed } = input;
   if (desired.deleted) {
-    const savepoint = state.spec.upgradeMode === "SAVEPOINT";
+    // LAST_STATE keeps state like SAVEPOINT: a deployment deleted for good leaves a savepoint behind.
+    const savepoint = state.spec.upgradeMode !== "STATELESS";
     const step = !state.run || observed.forceDelete ? "removeAll" : savepoint ? "savepoint" : "cancel";
     newOp(state, "delete", step, input);
     events.push({ reason: "Deleting", message: deleteMessage(step) });
@@ -196,10 +215,17 @@ function startOperation(state: LifecycleState, input: DecideInput, events: Lifec
   if (spec.state !== "RUNNING") {
     if (state.run) {
       const kind = spec.state === "SUSPENDED" ? "suspend" : "cancel";
-      newOp(state, kind, kind === "suspend" ? "savepoint" : "cancel", input);
+      const lastState = kind === "suspend" && spec.upgradeMode === "LAST_STATE";
+      const step = kind === "cancel" ? "cancel" : lastState ? "checkLastState" : "savepoint";
+      newOp(state, kind, step, input, lastState ? lastStateOf(state) : {});
       events.push({
         reason: kind === "suspend" ? "Suspending" : "Cancelling",
-        message: kind === "suspend" ? "stopping the job with a savepoint" : "cancelling the job",
+        message:
+          kind === "cancel"
+            ? "cancelling the job"
+            : lastState
+              ? "removing the pods, keeping the HA metadata (upgradeMode LAST_STATE)"
+              : "stopping the job with a savepoint",
       });
       return;
     }
@@ -208,19 +234,38 @@ function startOperation(state: LifecycleState, input: DecideInput, events: Lifec
     return;
   }
   if (!state.run) {
+    // LAST_STATE after a run: from the HA metadata (checked first), never silently without state.
+    if (spec.upgradeMode === "LAST_STATE" && state.nextRunId > 1) {
+      newOp(state, "resume", "checkLastState", input, {
+        ...(state.haJobId ? { lastStateJobId: state.haJobId } : {}),
+      });
+      events.push({
+        reason: "Resuming",
+        message: "resuming from the latest checkpoint (upgradeMode LAST_STATE)",
+      });
+      return;
+    }
+    // HA metadata a LAST_STATE suspend kept, and a start that does not continue it: it goes first,
+    // or the new JobManager would also recover the old job's execution plan.
+    if (state.haJobId && input.ha) {
+      newOp(state, "resume", "removePods", input);
+      return;
+    }
     const restore = restoreOnStart(state, spec);
     state.spec = spec;
     acknowledgeNonces(state, spec, events);
-    deploy(state, desired.specHash, restore, observed.now, events);
+    deploy(state, input, desired.specHash, restore, observed.now, events);
     return;
   }
   const mode = spec.upgradeMode;
-  const firstStep = mode === "SAVEPOINT" ? "savepoint" : "removePods";
+  const firstStep =
+    mode === "SAVEPOINT" ? "savepoint" : mode === "LAST_STATE" ? "checkLastState" : "removePods";
+  const extra = mode === "LAST_STATE" ? lastStateOf(state) : {};
   if (state.run.specHash !== desired.specHash) {
-    newOp(state, "upgrade", firstStep, input);
+    newOp(state, "upgrade", firstStep, input, extra);
     events.push({ reason: "Upgrading", message: `spec changed; upgrading (upgradeMode ${mode})` });
   } else if (spec.restartNonce !== state.observedRestartNonce) {
-    newOp(state, "restart", firstStep, input, { nonce: spec.restartNonce });
+    newOp(state, "restart", firstStep, input, { ...extra, nonce: spec.restartNonce });
     events.push({
       reason: "Restarting",
       message: `restartNonce ${spec.restartNonce}; restarting (upgradeMode ${mode})`,
@@ -232,6 +277,15 @@ function startOperation(state: LifecycleState, input: DecideInput, events: Lifec
       message: `savepointNonce ${spec.savepointNonce}; taking a savepoint`,
     });
   }
+}
+
+/** What a LAST_STATE operation on the current run continues: its job's HA metadata. */
+function lastStateOf(state: LifecycleState): Partial<Operation> {
+  const run = state.run;
+  return {
+    ...(run?.jobId ? { lastStateJobId: run.jobId } : {}),
+    ...(run?.restoreFrom ? { fallbackRestore: run.restoreFrom } : {}),
+  };
 }
 
 function deleteMessage(step: OperationStep): string {
@@ -267,7 +321,8 @@ function restoreOnStart(state: LifecycleState, spec: DeploymentSpec): string | u
 function preempt(state: LifecycleState, input: DecideInput, events: LifecycleEvent[]): void {
   const op = state.op!;
   const { desired, observed } = input;
-  const stopped = op.stop && (op.step !== "savepoint" || op.savepoint !== undefined);
+  const beforeStop = op.step === "savepoint" || op.step === "checkLastState";
+  const stopped = op.stop && (!beforeStop || op.savepoint !== undefined);
   const pastStop = stopped || op.step === "cancel" || op.step === "awaitCancel" || op.step === "removePods";
   const replace = (why: string) => {
     events.push({ reason: "OperationReplaced", message: `${op.kind} abandoned at step ${op.step}: ${why}` });
@@ -299,6 +354,12 @@ function preempt(state: LifecycleState, input: DecideInput, events: LifecycleEve
     else replace("the desired state is now CANCELLED");
     return;
   }
+  if (op.kind === "resume") {
+    // Before the check a resume follows the spec; once checked it continues the job it found.
+    if (spec.state !== "RUNNING" || (op.step === "checkLastState" && spec.upgradeMode !== "LAST_STATE"))
+      replace(`the desired state is ${spec.state} with upgradeMode ${spec.upgradeMode} now`);
+    return;
+  }
   if (spec.state === "SUSPENDED" && (op.kind === "upgrade" || op.kind === "restart")) {
     if (op.stop) op.kind = "suspend";
     return;
@@ -314,6 +375,19 @@ function preempt(state: LifecycleState, input: DecideInput, events: LifecycleEve
         : spec.restartNonce !== state.observedRestartNonce;
     if (!stillNeeded && !pastStop) {
       replace("no longer needed");
+      return;
+    }
+    if (op.step === "checkLastState" && spec.upgradeMode !== "LAST_STATE") {
+      events.push({
+        reason: "UpgradeModeChanged",
+        message: `upgradeMode is ${spec.upgradeMode} now: ${spec.upgradeMode === "SAVEPOINT" ? "taking a savepoint instead" : "redeploying without state"}`,
+      });
+      op.lastStateJobId = undefined;
+      op.fallbackRestore = undefined;
+      if (spec.upgradeMode === "SAVEPOINT") {
+        setStep(op, "savepoint", input);
+        op.triggerId = input.newTriggerId();
+      } else setStep(op, "removePods", input);
       return;
     }
     if (spec.upgradeMode === "STATELESS" && op.step === "savepoint") {
@@ -414,15 +488,67 @@ const continueOperation: OperationTurn = (state, op, input, events, now) => {
       setStep(op, op.kind === "delete" ? "removeAll" : "removePods", input);
       return continueOperation(state, op, input, events, now);
     }
+    case "checkLastState":
+      return checkLastState(state, op, input, events, now);
     case "removePods":
       if (observed.podsPresent) return { type: "removePods" };
-      events.push({ reason: "PodsRemoved", message: "JobManager and TaskManager pods removed" });
+      // The pods are gone: the HA metadata the state no longer needs goes too (all of it, or all but
+      // the job a LAST_STATE run continues); a LAST_STATE suspend keeps it for the resume.
+      if (input.ha && !op.haReset && !(op.kind === "suspend" && op.lastStateJobId))
+        return { type: "resetHa", keepJobId: op.lastStateJobId };
+      if (op.kind !== "resume")
+        events.push({ reason: "PodsRemoved", message: "JobManager and TaskManager pods removed" });
       finish(state, op, input, events);
       return state.op ? continueOperation(state, state.op, input, events, now) : { type: "idle" };
     case "removeAll":
       return { type: "removeAll" };
   }
 };
+
+/** How long a LAST_STATE operation without a usable checkpoint waits before it looks again. */
+export const LAST_STATE_RETRY_MS = 30_000;
+
+/**
+ * LAST_STATE: the job's HA metadata must hold a completed checkpoint before anything is stopped or
+ * started; without HA, without a job id to continue or without a checkpoint the operation is blocked
+ * (LastStateUnavailable), the running job untouched, never started without state.
+ */
+const checkLastState: OperationTurn = (state, op, input, events, now) => {
+  const at = input.observed.now.getTime();
+  if (op.blocked && Date.parse(op.blocked.retryAt) > at)
+    return { type: "wait", reason: op.blocked.reason, ms: Date.parse(op.blocked.retryAt) - at };
+  const why = !input.ha
+    ? "Kubernetes HA is off for this deployment (its workspace has no storage, or its flinkConfiguration turns high-availability off), so there is no HA metadata to resume from"
+    : !op.lastStateJobId
+      ? op.kind === "resume"
+        ? `no HA metadata was kept when the deployment became ${state.target} (it was stopped with a savepoint or cancelled)`
+        : `run ${state.run?.id} has no fixed job id (it started before Meridian kept one), so its HA metadata cannot be found`
+      : undefined;
+  if (why) return blockLastState(op, input, events, now, why);
+  return { type: "checkLastState", jobId: op.lastStateJobId! };
+};
+
+/** Blocks a LAST_STATE operation with the reason, retried after LAST_STATE_RETRY_MS. */
+export function blockLastState(
+  op: Operation,
+  input: { observed: { now: Date } },
+  events: LifecycleEvent[],
+  now: string,
+  why: string,
+): Action {
+  const wayOut =
+    op.kind === "resume"
+      ? "set upgradeMode SAVEPOINT to start from the latest savepoint, or STATELESS to start without state"
+      : op.kind === "suspend"
+        ? "set upgradeMode SAVEPOINT to suspend with a savepoint, or state CANCELLED"
+        : "set upgradeMode SAVEPOINT to go through a savepoint, or STATELESS to redeploy without state";
+  const message = `${op.kind} with upgradeMode LAST_STATE needs the latest checkpoint from the HA metadata: ${why}; ${wayOut}`;
+  const retryAt = new Date(input.observed.now.getTime() + LAST_STATE_RETRY_MS).toISOString();
+  if (op.blocked?.message !== message)
+    events.push({ reason: "LastStateUnavailable", message, warning: true });
+  op.blocked = { reason: "LastStateUnavailable", message, since: op.blocked?.since ?? now, retryAt };
+  return { type: "wait", reason: "LastStateUnavailable", ms: LAST_STATE_RETRY_MS };
+}
 
 /** No savepoint can be taken. Reuse the run's restore point if the job never ran, else block. */
 const savepointImpossible: OperationTurn = (state, op, input, events, now) => {
@@ -467,7 +593,7 @@ const savepointImpossible: OperationTurn = (state, op, input, events, now) => {
 export function finishSavepoint(state: LifecycleState, op: Operation, events: LifecycleEvent[]): void {
   state.op = undefined;
   state.observedSavepointNonce = op.nonce ?? state.observedSavepointNonce;
-  if (state.run && op.savepoint && state.spec.upgradeMode === "SAVEPOINT")
+  if (state.run && op.savepoint && state.spec.upgradeMode !== "STATELESS")
     state.run.restoreFrom = op.savepoint;
   events.push({
     reason: "SavepointCompleted",
@@ -491,17 +617,31 @@ function finish(state: LifecycleState, op: Operation, input: DecideInput, events
       finishSavepoint(state, op, events);
       return;
     case "suspend":
-    case "cancel":
+    case "cancel": {
       state.run = undefined;
       state.target = op.kind === "suspend" ? "SUSPENDED" : "CANCELLED";
+      const keptHa = op.kind === "suspend" && !op.savepoint ? op.lastStateJobId : undefined;
+      if (keptHa) state.haJobId = keptHa;
+      else state.haJobId = undefined;
       events.push({
         reason: op.kind === "suspend" ? "Suspended" : "Cancelled",
         message:
-          op.kind === "suspend"
-            ? `suspended; savepoint ${op.savepoint ?? "(none)"} kept`
-            : "cancelled; pods removed",
+          op.kind === "cancel"
+            ? "cancelled; pods removed"
+            : keptHa
+              ? `suspended; the HA metadata of job ${keptHa} (its latest checkpoint) kept`
+              : `suspended; savepoint ${op.savepoint ?? "(none)"} kept`,
       });
       return;
+    }
+    case "resume": {
+      if (desired.deleted || desired.spec.state !== "RUNNING") return;
+      const restore = op.lastStateJobId ? op.fallbackRestore : restoreOnStart(state, desired.spec);
+      state.spec = desired.spec;
+      acknowledgeNonces(state, desired.spec, events);
+      deploy(state, input, desired.specHash, restore, observed.now, events, op.lastStateJobId);
+      return;
+    }
     case "upgrade":
     case "restart": {
       state.run = undefined;
@@ -509,11 +649,12 @@ function finish(state: LifecycleState, op: Operation, input: DecideInput, events
         state.target = desired.deleted ? state.target : desired.spec.state;
         return;
       }
-      const restore = op.stop ? op.savepoint : undefined;
+      const lastState = op.lastStateJobId;
+      const restore = lastState ? op.fallbackRestore : op.stop ? op.savepoint : undefined;
       state.spec = desired.spec;
       state.observedRestartNonce = desired.spec.restartNonce;
       if (op.kind === "restart" && op.nonce !== undefined) state.observedRestartNonce = op.nonce;
-      deploy(state, desired.specHash, restore, observed.now, events);
+      deploy(state, input, desired.specHash, restore, observed.now, events, lastState);
       return;
     }
     case "delete":

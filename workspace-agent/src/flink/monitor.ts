@@ -1,6 +1,7 @@
 // Polls the JobManager REST API of every deployment that has a JobManager pod, one round every
 // `intervalMs`, each call with its deadline; keeps the latest observation per deployment and says
-// when one changed in a way that matters (job state or id, TaskManagers, slots, parallelism).
+// when one changed in a way that matters (job state or id, TaskManagers, slots, parallelism,
+// a new completed, failed or restored checkpoint).
 import type { V1Pod } from "@kubernetes/client-node";
 import { F, type Logger } from "@meridian/shared/log";
 import { PORT_REST, serviceHost } from "./objects.ts";
@@ -149,5 +150,16 @@ export class FlinkMonitor {
 }
 
 function fingerprint(o: FlinkObservation): string {
-  return JSON.stringify([o.job.state, o.job.id, o.job.parallelism, o.taskManagers, o.slots]);
+  const c = o.checkpoints;
+  return JSON.stringify([
+    o.job.state,
+    o.job.id,
+    o.job.parallelism,
+    o.taskManagers,
+    o.slots,
+    // A new completed checkpoint, a failure or a restore is news for status; in-progress ones are not.
+    c?.latest?.id,
+    c?.failed,
+    c?.restored?.id,
+  ]);
 }

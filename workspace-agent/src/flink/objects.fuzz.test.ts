@@ -33,6 +33,7 @@ import {
   DEFAULT_FLINK_CONFIG,
   serviceHost,
 } from "./objects.ts";
+import { checkpointDefaults, haDefaults } from "./state-config.ts";
 
 const SAVEPOINT_DIR = "execution.checkpointing.savepoint-dir";
 
@@ -71,6 +72,8 @@ test("every accepted deployment renders, labelled, validly named, config.yaml re
       const own = spec.flinkConfiguration[SAVEPOINT_DIR] ?? spec.flinkConfiguration["state.savepoints.dir"];
       const expected: Record<string, unknown> = {
         ...DEFAULT_FLINK_CONFIG,
+        ...checkpointDefaults(spec, ctx.storage),
+        ...haDefaults(spec, ctx.storage),
         "jobmanager.memory.process.size": conf["jobmanager.memory.process.size"],
         "taskmanager.memory.process.size": conf["taskmanager.memory.process.size"],
         ...spec.flinkConfiguration,

@@ -25,6 +25,7 @@ import {
   type FlinkComponent,
 } from "./pod-template.ts";
 import type { OwnedPodParts } from "./pod-template-policy.ts";
+import { checkpointDefaults, haDefaults, haEnabled, haOwnedConfig } from "./state-config.ts";
 import {
   type FlinkStorage,
   needsPluginsDir,
@@ -94,6 +95,8 @@ export interface PodRun {
   specHash: string;
   /** Savepoint the JobManager restores from (`--fromSavepoint`). */
   restoreFrom?: string | undefined;
+  /** The job's fixed id (`--job-id`): the state lineage's, kept by a LAST_STATE run (state-config.ts). */
+  jobId?: string | undefined;
 }
 
 /**
@@ -153,6 +156,7 @@ export function meridianFlinkConfig(ctx: DeploymentContext): Record<string, stri
     "parallelism.default": String(spec.parallelism),
     // The JobManager stays up after the job ends so the final state and savepoint can be read.
     "execution.shutdown-on-application-finish": "false",
+    ...haOwnedConfig(spec.name, ctx.namespace),
   };
 }
 
@@ -165,6 +169,8 @@ export function flinkConfig(ctx: DeploymentContext): Record<string, string> {
   const { spec } = ctx;
   return {
     ...DEFAULT_FLINK_CONFIG,
+    ...checkpointDefaults(spec, ctx.storage),
+    ...haDefaults(spec, ctx.storage),
     "jobmanager.memory.process.size": flinkMemory(spec.jobManager.resources.memory),
     "taskmanager.memory.process.size": flinkMemory(spec.taskManager.resources.memory),
     ...spec.flinkConfiguration,
@@ -261,8 +267,13 @@ export function buildService(ctx: DeploymentContext, owner: Owner): V1Service {
 }
 
 /** `standalone-job` arguments of the official image's entrypoint. */
-export function jobManagerArgs(spec: DeploymentSpec, restoreFrom: string | undefined): string[] {
+export function jobManagerArgs(
+  spec: DeploymentSpec,
+  restoreFrom: string | undefined,
+  jobId?: string | undefined,
+): string[] {
   const args = ["standalone-job", "--job-classname", spec.job.entryClass];
+  if (jobId) args.push("--job-id", jobId);
   if (restoreFrom) {
     args.push("--fromSavepoint", restoreFrom);
     if (spec.job.allowNonRestoredState) args.push("--allowNonRestoredState");
@@ -278,7 +289,7 @@ export function buildJobManagerPod(ctx: DeploymentContext, owner: Owner, run: Po
   ];
   const container: V1Container = {
     ...containerBase(ctx, "jobmanager", ctx.spec.jobManager.resources),
-    args: jobManagerArgs(ctx.spec, run.restoreFrom),
+    args: jobManagerArgs(ctx.spec, run.restoreFrom, run.jobId),
     ports,
     readinessProbe: { tcpSocket: { port: "rest" }, periodSeconds: 5, failureThreshold: 3 },
     livenessProbe: {
@@ -309,6 +320,15 @@ export function buildTaskManagerPod(ctx: DeploymentContext, owner: Owner, run: P
 
 /** Meridian's volumes in every Flink pod (and `plugins` when storage needs it) and their mounts. */
 const OWN_VOLUMES = ["flink-config", "tmp", "log"] as const;
+/**
+ * Kubernetes HA's API access: a projected token of the Flink ServiceAccount (its Role: the HA
+ * ConfigMaps), the cluster's CA and the namespace, at the standard path, in the Flink container only
+ * (never in a sidecar or init container), and only while the deployment runs HA.
+ */
+export const KUBE_API_VOLUME = "kube-api-access";
+export const KUBE_API_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** The token's lifetime; the kubelet renews it at 80 %, Flink's client re-reads the file. */
+export const KUBE_API_TOKEN_SECONDS = 3600;
 const OWN_MOUNTS = [
   { name: "flink-config", mountPath: "/opt/flink/conf", readOnly: true },
   { name: "tmp", mountPath: "/tmp" },
@@ -333,6 +353,7 @@ function containerBase(
     volumeMounts: [
       ...OWN_MOUNTS,
       ...(needsPluginsDir(ctx.spec, ctx.storage) ? [{ name: "plugins", mountPath: PLUGINS_DIR }] : []),
+      ...(runsHa(ctx) ? [{ name: KUBE_API_VOLUME, mountPath: KUBE_API_MOUNT, readOnly: true }] : []),
     ],
     securityContext: {
       runAsNonRoot: true,
@@ -365,8 +386,8 @@ function pod(
 /** What Meridian puts into every Flink pod of `ctx`: a pod template may not name it again. */
 export function ownedPodParts(spec: DeploymentSpec, storage: FlinkStorage | undefined): OwnedPodParts {
   return {
-    volumes: [...OWN_VOLUMES, "plugins"],
-    mountPaths: [...OWN_MOUNTS.map((m) => m.mountPath), PLUGINS_DIR],
+    volumes: [...OWN_VOLUMES, "plugins", KUBE_API_VOLUME],
+    mountPaths: [...OWN_MOUNTS.map((m) => m.mountPath), PLUGINS_DIR, KUBE_API_MOUNT],
     env: ["POD_IP", ...storageEnv(spec, storage).map((e) => e.name)],
   };
 }
@@ -390,8 +411,11 @@ function built(
       ownerReferences: [ownerReference(owner)],
     },
     spec: {
-      restartPolicy: "Never",
-      // The Flink ServiceAccount (no Kubernetes permissions): never the workspace agent's token.
+      // The kubelet restarts a JobManager or TaskManager that dies, also while the workspace agent is
+      // away; with Kubernetes HA the job resumes from its latest checkpoint (decision 43).
+      restartPolicy: "Always",
+      // The Flink ServiceAccount (HA's ConfigMaps only): never the workspace agent's token, and its own
+      // token only in the Flink container of a deployment that runs HA (KUBE_API_VOLUME).
       ...(ctx.storage?.serviceAccount ? { serviceAccountName: ctx.storage.serviceAccount } : {}),
       automountServiceAccountToken: false,
       enableServiceLinks: false,
@@ -409,6 +433,29 @@ function built(
         { name: "tmp", emptyDir: {} },
         { name: "log", emptyDir: {} },
         ...(needsPluginsDir(ctx.spec, ctx.storage) ? [{ name: "plugins", emptyDir: {} }] : []),
+        ...(runsHa(ctx) ? [kubeApiVolume()] : []),
+      ],
+    },
+  };
+}
+
+/** Whether the deployment's Flink configuration runs Kubernetes HA (state-config.ts). */
+export function runsHa(ctx: DeploymentContext): boolean {
+  return haEnabled(flinkConfig(ctx));
+}
+
+function kubeApiVolume() {
+  return {
+    name: KUBE_API_VOLUME,
+    projected: {
+      sources: [
+        { serviceAccountToken: { path: "token", expirationSeconds: KUBE_API_TOKEN_SECONDS } },
+        { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
+        {
+          downwardAPI: {
+            items: [{ path: "namespace", fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } }],
+          },
+        },
       ],
     },
   };

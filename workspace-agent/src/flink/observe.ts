@@ -1,13 +1,16 @@
-// One look at a JobManager: which job it runs, in which state, with which parallelism, and how many
-// TaskManagers and slots it has. Three calls (`/jobs/overview`, `/jobs/:id`, `/overview`), each with
-// the client's deadline. Unknown is reported as unknown (NOT_FOUND / UNREACHABLE), never as RUNNING.
-import type { JobState } from "@meridian/shared/protocol/index";
+// One look at a JobManager: which job it runs, in which state, with which parallelism, its
+// checkpoints, and how many TaskManagers and slots it has. Four calls (`/jobs/overview`, `/jobs/:id`,
+// `/jobs/:id/checkpoints`, `/overview`), each with the client's deadline. Unknown is reported as unknown (NOT_FOUND / UNREACHABLE), never as RUNNING.
+import type { CheckpointStatus, JobState } from "@meridian/shared/protocol/index";
+import { checkpointStatusOf } from "./checkpoints.ts";
 import { type FlinkRestClient, type JobSummary, toJobState } from "./rest.ts";
 
 export interface FlinkObservation {
   job: { state: JobState; id?: string; startTime?: string; parallelism?: number };
   taskManagers?: number;
   slots?: { total: number; available: number };
+  /** The job's checkpoints; absent when the JobManager did not answer for them. */
+  checkpoints?: CheckpointStatus;
   /** Why the state is NOT_FOUND or UNREACHABLE, for logs and conditions. */
   detail?: string;
 }
@@ -29,7 +32,13 @@ export async function observeFlink(client: FlinkRestClient): Promise<FlinkObserv
   const summary = pickJob(jobs.value);
   if (!summary) return { ...obs, detail: "the JobManager runs no job (yet)" };
   obs.job.id = summary.jid;
-  const details = await client.job(summary.jid);
+  // An initializing job has no checkpoint statistics yet (Flink answers with an error it logs).
+  const initializing = summary.state === "INITIALIZING" || summary.state === "CREATED";
+  const [details, checkpoints] = await Promise.all([
+    client.job(summary.jid),
+    initializing ? undefined : client.checkpoints(summary.jid),
+  ]);
+  if (checkpoints?.kind === "ok") obs.checkpoints = checkpointStatusOf(checkpoints.value);
   if (details.kind === "unreachable")
     return { job: { state: "UNREACHABLE", id: summary.jid }, detail: details.message };
   if (details.kind === "notFound") return { ...obs, detail: details.message };

@@ -1,7 +1,9 @@
 // The pod half of the controller, pure planning: given the pods a run should have and the pods
-// that exist, which to create and which to delete. Failed pods are deleted and recreated with a
-// per-pod back-off; pods of an older run or beyond the TaskManager count are deleted; a pod that is
-// still terminating is waited for (its name is reused).
+// that exist, which to create and which to delete. A container that dies is restarted in place by the
+// kubelet (restartPolicy Always, decision 43): its last termination is remembered for status
+// (OOMKilled) until it has run for a minute. A pod that failed as a whole (evicted, its node gone) is
+// deleted and recreated with a per-pod back-off; pods of an older run or beyond the TaskManager count
+// are deleted; a pod that is still terminating is waited for (its name is reused).
 import type { V1Pod } from "@kubernetes/client-node";
 import { type BackoffPolicy, backoffDelay } from "@meridian/shared/backoff";
 import { COMPONENT_JOBMANAGER, COMPONENT_TASKMANAGER, LABEL_COMPONENT } from "@meridian/shared/kube/labels";
@@ -60,6 +62,13 @@ export class PodBackoff {
 
   failures(name: string): number {
     return this.#entries.get(name)?.failures ?? 0;
+  }
+
+  /** A container of `name` was restarted in place after `failure`: remembered for status, no back-off. */
+  restarted(name: string, failure: PodFailure): void {
+    const e = this.#entries.get(name) ?? { failures: 0, notBefore: 0 };
+    e.last = failure;
+    this.#entries.set(name, e);
   }
 
   /** The pod has run long enough: forget its failures. */
@@ -156,8 +165,11 @@ export function planPods(i: PlanInput): PodPlan {
       del(
         `${pod.status?.phase}: ${terminationReason(pod)}; recreating${delay ? ` in ${delay / 1000} s` : ""}`,
       );
-    } else if (runningSince(pod) !== undefined && i.now - (runningSince(pod) ?? i.now) > HEALTHY_AFTER_MS)
-      i.backoff.healthy(name);
+    } else {
+      const since = runningSince(pod);
+      if (restartedRecently(pod, i.now)) i.backoff.restarted(name, podFailure(pod));
+      else if (since !== undefined && i.now - since > HEALTHY_AFTER_MS) i.backoff.healthy(name);
+    }
   }
   for (const [name, pod] of wanted) {
     const existing = byName.get(name);
@@ -173,10 +185,23 @@ export function planPods(i: PlanInput): PodPlan {
   return { actions, requeueMs };
 }
 
+const time = (t: unknown) => (t ? new Date(t as string).getTime() : undefined);
+
+/** Since when the Flink container runs (its last start: the kubelet restarts it in place). */
 function runningSince(pod: V1Pod): number | undefined {
   if (pod.status?.phase !== "Running") return undefined;
-  const t = pod.status.startTime;
-  return t ? new Date(t as unknown as string).getTime() : undefined;
+  const c = pod.status.containerStatuses?.[0];
+  if (c && !c.state?.running) return undefined;
+  return time(c?.state?.running?.startedAt) ?? time(pod.status.startTime);
+}
+
+/** The Flink container was restarted in place and has not run for HEALTHY_AFTER_MS since. */
+function restartedRecently(pod: V1Pod, now: number): boolean {
+  const c = pod.status?.containerStatuses?.[0];
+  if (!c?.lastState?.terminated || (c.restartCount ?? 0) === 0) return false;
+  if (!c.state?.running) return true; // waiting to be restarted (CrashLoopBackOff)
+  const started = time(c.state.running.startedAt);
+  return started === undefined || now - started <= HEALTHY_AFTER_MS;
 }
 
 function terminationReason(pod: V1Pod): string {

@@ -32,6 +32,29 @@ export interface JobDetails {
   vertices?: Array<{ parallelism?: number }>;
 }
 
+/** `GET /jobs/:id/checkpoints`, the parts Meridian reads (Flink 2's field names). */
+export interface CheckpointingStatistics {
+  counts?: { completed?: number; failed?: number; in_progress?: number; restored?: number };
+  latest?: {
+    completed?: {
+      id?: number;
+      latest_ack_timestamp?: number;
+      trigger_timestamp?: number;
+      state_size?: number;
+      checkpointed_size?: number;
+      end_to_end_duration?: number;
+      external_path?: string;
+    } | null;
+    failed?: { id?: number; failure_timestamp?: number; failure_message?: string } | null;
+    restored?: {
+      id?: number;
+      restore_timestamp?: number;
+      is_savepoint?: boolean;
+      external_path?: string;
+    } | null;
+  };
+}
+
 export type SavepointStatus =
   | { status: "IN_PROGRESS" }
   | { status: "COMPLETED"; location: string }
@@ -73,6 +96,11 @@ export class FlinkRestClient {
 
   job(jobId: string): Promise<RestResult<JobDetails>> {
     return this.#call("GET", `/jobs/${enc(jobId)}`);
+  }
+
+  /** `GET /jobs/:id/checkpoints`: counts, the latest completed, failed and restored checkpoint. */
+  checkpoints(jobId: string): Promise<RestResult<CheckpointingStatistics>> {
+    return this.#call("GET", `/jobs/${enc(jobId)}/checkpoints`);
   }
 
   /**

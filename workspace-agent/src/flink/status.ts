@@ -70,6 +70,8 @@ export function phaseOf(i: StatusInput): DeploymentPhase {
       return "Upgrading";
     case "delete":
       return "Deleting";
+    case "resume":
+      return "Deploying";
     default:
       break;
   }
@@ -107,6 +109,7 @@ export function buildStatus(i: StatusInput): DeploymentStatus {
   if (i.jobManager && i.flink?.job.startTime) status.job.startTime = i.flink.job.startTime;
   if (i.jobManager) status.jobManager = podSummary(i.jobManager);
   if (i.jobManager && i.flink?.slots) status.slots = i.flink.slots;
+  if (i.jobManager && i.flink?.checkpoints) status.checkpoints = i.flink.checkpoints;
   const last = state?.savepoints.at(-1);
   if (last) status.lastSavepoint = last;
   status.conditions = withTransitions(conditions(i, status), i.previous, i.now);
@@ -188,7 +191,7 @@ function specAligned(i: StatusInput): Cond {
   if (
     op?.blocked &&
     isBlocked(op) &&
-    (op.kind === "upgrade" || op.kind === "restart" || op.kind === "suspend")
+    (op.kind === "upgrade" || op.kind === "restart" || op.kind === "suspend" || op.kind === "resume")
   )
     return bad(T, `${cap(op.kind)}Blocked`, op.blocked.message);
   if (op && op.kind !== "savepoint" && op.kind !== "delete")

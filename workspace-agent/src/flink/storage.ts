@@ -1,7 +1,7 @@
 // Where one Flink deployment keeps its state and how its pods reach it (pure). The workspace's
 // storage (MERIDIAN_STORAGE_BASE_URI, checked against the local policy by the agent) gives every
-// deployment `<base>/<name>/checkpoints` and `<base>/<name>/savepoints`; a deployment may narrow
-// them to a sub-path in its flinkConfiguration, never point them elsewhere. The scheme picks Flink's
+// deployment `<base>/<name>/checkpoints`, `<base>/<name>/savepoints` and `<base>/<name>/ha`; a
+// deployment may narrow them to a sub-path in its flinkConfiguration, never point them elsewhere. The scheme picks Flink's
 // file-system plugin, enabled the way the official image does it (ENABLE_BUILT_IN_PLUGINS links
 // opt/<jar> into plugins/); credentials come from the pods' cloud identity, or from a Secret as
 // environment variables, never from config.yaml.
@@ -33,6 +33,9 @@ export interface FlinkStorage {
 /** The keys that name a deployment's checkpoint and savepoint directories (Flink 2 and legacy names). */
 export const SAVEPOINT_DIR_KEYS = ["execution.checkpointing.savepoint-dir", "state.savepoints.dir"] as const;
 export const CHECKPOINT_DIR_KEYS = ["execution.checkpointing.dir", "state.checkpoints.dir"] as const;
+
+/** Where Kubernetes HA keeps its metadata (state-config.ts): also at or under the deployment's area. */
+export const HA_STORAGE_DIR_KEY = "high-availability.storageDir";
 
 /** Pod label Azure Workload Identity's webhook selects pods by. */
 export const LABEL_AZURE_WORKLOAD_IDENTITY = "azure.workload.identity/use";
@@ -198,7 +201,7 @@ export function refuseStorage(
       message: `flinkConfiguration.${routing} is set by the local policy (storage.s3) for workspaces with storage; remove it`,
     };
   const area = deploymentBase(storage.baseURI, spec.name);
-  for (const key of [...SAVEPOINT_DIR_KEYS, ...CHECKPOINT_DIR_KEYS]) {
+  for (const key of [...SAVEPOINT_DIR_KEYS, ...CHECKPOINT_DIR_KEYS, HA_STORAGE_DIR_KEY]) {
     const value = spec.flinkConfiguration[key];
     if (value === undefined) continue;
     const parsed = parseStorageUri(value, `flinkConfiguration.${key}`);

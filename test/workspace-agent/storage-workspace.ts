@@ -1,0 +1,87 @@
+// What the agent makes of a workspace with storage, for the workspace agent's integration tests: the
+// Flink ServiceAccount (with its identity annotations and its Kubernetes HA Role), the Secret with the
+// S3 server's keys, and the workspace agent's storage settings as its own settings loader reads them
+// from the environment the agent renders (as in its pod).
+import { type WorkspaceSpec, workspaceSpec } from "@meridian/shared/protocol/index";
+import { loadConfig, type WorkspaceAgentConfig } from "@meridian/workspace-agent/config";
+import {
+  buildFlinkRole,
+  buildFlinkRoleBinding,
+  buildFlinkServiceAccount,
+  storageEnv,
+} from "../../agent/src/workspace/storage-objects.ts";
+import type { S3Server } from "../cluster/s3/s3-server.ts";
+import { apply, type Env, type Workspace } from "./harness.ts";
+
+export const S3_KEYS_SECRET = "s3-keys";
+
+/**
+ * S3Proxy's file-system backend keeps an empty "directory" (the marker S3A's mkdirs writes) as a
+ * directory it does not list, so S3A finds no directory there; on S3 the marker is an object. Flink's
+ * Kubernetes HA lists its result stores (`<ha>/job-result-store/<cluster id>`,
+ * `<ha>/application-result-store/<cluster id>`) right after creating them and stops when they are not
+ * found: a placeholder object in each (Flink reads only its `.json` entries) makes them exist here as
+ * they do on S3.
+ */
+export async function seedHaStores(
+  s3: S3Server,
+  bucket: string,
+  haDir: string,
+  clusterId: string,
+): Promise<void> {
+  for (const store of ["job-result-store", "application-result-store"])
+    await s3.putObject(bucket, `${haDir}/${store}/${clusterId}/.s3proxy-directory`, "");
+}
+
+/** Provisions `ws` for storage under `s3://<bucket>/workspaces/<id>/`; returns the workspace agent's settings. */
+export async function provisionStorage(
+  env: Env,
+  ws: Workspace,
+  s3: S3Server,
+  opts: { bucket: string; identity?: WorkspaceSpec["identity"] },
+): Promise<Partial<WorkspaceAgentConfig>> {
+  const workspace = workspaceSpec.parse({
+    id: ws.id,
+    generation: 1,
+    quota: { cpu: "16", memory: "32Gi" },
+    storage: { baseURI: `s3://${opts.bucket}/workspaces/${ws.id}/`, credentialsSecret: S3_KEYS_SECRET },
+    ...(opts.identity ? { identity: opts.identity } : {}),
+  });
+  for (const [kind, apiVersion, obj] of [
+    ["ServiceAccount", "v1", buildFlinkServiceAccount(workspace, ws.namespace)],
+    ["Role", "rbac.authorization.k8s.io/v1", buildFlinkRole(workspace, ws.namespace)],
+    ["RoleBinding", "rbac.authorization.k8s.io/v1", buildFlinkRoleBinding(workspace, ws.namespace)],
+  ] as const)
+    await apply(env, { apiVersion, kind, ...obj } as never);
+  const b64 = (v: string) => Buffer.from(v).toString("base64");
+  await apply(env, {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: S3_KEYS_SECRET, namespace: ws.namespace },
+    data: {
+      AWS_ACCESS_KEY_ID: b64(s3.credentials.accessKeyId),
+      AWS_SECRET_ACCESS_KEY: b64(s3.credentials.secretAccessKey),
+    },
+  } as never);
+  const rendered = Object.fromEntries(
+    storageEnv(workspace, { storageS3: { endpoint: s3.endpoint, pathStyleAccess: true } }).map(
+      ([v, value]) => [v.name, value],
+    ),
+  );
+  const loaded = loadConfig({
+    flags: {},
+    env: {
+      ...rendered,
+      MERIDIAN_CONTROL_PLANE_URL: env.cp.url,
+      MERIDIAN_WORKSPACE_ID: ws.id,
+      MERIDIAN_NAMESPACE: ws.namespace,
+    },
+  });
+  return {
+    storageBaseURI: loaded.storageBaseURI,
+    storageCredentialsSecret: loaded.storageCredentialsSecret,
+    storageS3Endpoint: loaded.storageS3Endpoint,
+    storageS3PathStyleAccess: loaded.storageS3PathStyleAccess,
+    flinkServiceAccount: loaded.flinkServiceAccount,
+  };
+}
