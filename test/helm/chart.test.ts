@@ -61,7 +61,7 @@ describe("defaults (+ the required values)", async () => {
   const pod = deploy.spec.template.spec;
   const container = pod.containers[0];
 
-  test("render one object per kind (two confinement policies, the Lease's and the credential's Role), no ServiceMonitor and no NetworkPolicy", () => {
+  test("render one object per kind (three confinement policies, the Lease's and the credential's Role), no ServiceMonitor and no NetworkPolicy", () => {
     assert.deepEqual(manifests.map((m) => m.kind).sort(), [
       "ClusterRole",
       "ClusterRoleBinding",
@@ -77,6 +77,8 @@ describe("defaults (+ the required values)", async () => {
       "ServiceAccount",
       "ValidatingAdmissionPolicy",
       "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicyBinding",
       "ValidatingAdmissionPolicyBinding",
       "ValidatingAdmissionPolicyBinding",
     ]);
