@@ -106,7 +106,7 @@ test("a pod refused by the ResourceQuota is reported as Ready=False QuotaExceede
       (await podsOf(env, ws.namespace, NAME)).some((p) => p.metadata.name === `${NAME}-taskmanager-0`),
     60_000,
   );
-  const after = await waitFor(
+  const recovered = await waitFor(
     "Ready no longer QuotaExceeded",
     async () => {
       const s = await reported(env, ws, NAME);
@@ -116,5 +116,5 @@ test("a pod refused by the ResourceQuota is reported as Ready=False QuotaExceede
     30_000,
   );
   // Simulated pods run no Flink: the deployment waits for its job, as any other without quota trouble.
-  assert.equal(condition(after, "Ready")?.reason, "Deploying");
+  assert.equal(condition(recovered, "Ready")?.reason, "Deploying");
 });
