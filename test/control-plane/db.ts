@@ -72,8 +72,15 @@ export function openDatabase(path: string): DatabaseSync {
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
   db.exec(SCHEMA);
   // The epoch of this database's generations (docs/protocol.md "Epochs"): the time it was created, so a
-  // control plane that lost its data and starts on a new database continues with a higher one.
-  db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)").run(Date.now());
+  // control plane that lost its data and starts on a new database continues with a higher one. A new
+  // database's event ids start there too, above every id an earlier one handed out (unless that one
+  // sent more than an event a millisecond over its whole life): a client resuming with an id of the
+  // lost data is below the floor and gets a snapshot instead of the new epoch's later changes only.
+  const epoch = Date.now();
+  if (db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)").run(epoch).changes === 1)
+    db.prepare(
+      "UPDATE meta SET value = ? WHERE key IN ('head', 'floor') AND (SELECT value FROM meta WHERE key = 'head') = 0",
+    ).run(epoch);
   return db;
 }
 

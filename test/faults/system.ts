@@ -83,9 +83,12 @@ export async function startCampaignSystem(
     await writeFile(proxiedKubeconfig, JSON.stringify(kc), { mode: 0o600 });
 
     const imageMap = defaultImageMap([flinkImageHandler({ dataDir, flinkHome })]);
+    // Pod IP blocks drawn per run (127.<block>.x.y), so that two campaigns on one machine do not
+    // hand out the same addresses; each node counts up from its own, one block per (re)start.
+    const base = 16 + Math.floor(Math.random() * 110);
     const nodes = {
-      agents: { prefix: "sim-agents", kubeconfigPath: proxiedKubeconfig, block: 200, sim: undefined },
-      workers: { prefix: "sim-node", kubeconfigPath: cluster.kubeconfigPath, block: 100, sim: undefined },
+      agents: { prefix: "sim-agents", kubeconfigPath: proxiedKubeconfig, block: base + 120, sim: undefined },
+      workers: { prefix: "sim-node", kubeconfigPath: cluster.kubeconfigPath, block: base, sim: undefined },
     } as Record<
       "agents" | "workers",
       { prefix: string; kubeconfigPath: string; block: number; sim: NodeSimulator | undefined }

@@ -66,6 +66,8 @@ export async function startWorkspaceAgent(
     const caches = startCaches(client, config.namespace, logger);
     cleanups.push(() => Promise.all(caches.all.map((c) => c.stop())).then(() => {}));
 
+    // Set once the connection exists: a new credential wakes a stream refused with 401.
+    let connectionRef: ControlPlaneConnection | undefined;
     const secretTokens = overrides.tokens
       ? undefined
       : new SecretTokenSource({
@@ -76,6 +78,7 @@ export async function startWorkspaceAgent(
           logger: logger.child({ [F.module]: "credential" }),
           onChange: (c) => {
             if (c.expiresAt) metrics.credentialExpiry.set(Date.parse(c.expiresAt) / 1000);
+            connectionRef?.credentialChanged();
           },
           onWorkspaceDeleting: () => deleteWorkspace(),
         });
@@ -134,6 +137,7 @@ export async function startWorkspaceAgent(
         void events.record(involved, "Warning", refusal.reason, `${refusal.message}; nothing applied`);
       },
     });
+    connectionRef = connection;
     cleanups.push(() => connection.stop());
 
     const monitor = new FlinkMonitor({

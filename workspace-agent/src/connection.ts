@@ -49,6 +49,11 @@ export class ControlPlaneConnection {
     });
   }
 
+  /** A new credential is in the Secret: a stream refused with 401 redials now. */
+  credentialChanged(): void {
+    this.#stream.credentialChanged();
+  }
+
   /** Opens the stream: only once the controller runs (the watch caches have listed). */
   start(): void {
     this.#stream.start();

@@ -104,3 +104,24 @@ test("after 410 Gone the Secret is read again at once and the watch resumes", as
   await until("new token seen", async () => (await tokens.token()) === "four");
   assert.equal(lines.filter((l) => l.msg === "credential watch failed; retrying").length, 0, "no back-off");
 });
+
+test("a 401 the Secret does not cure asks the agent for a new credential once, naming the refused one", async (t) => {
+  server.put(SECRETS, secret("five"));
+  const { tokens, lines } = source(t, { baseMs: 5_000, capMs: 5_000 });
+  await tokens.start();
+  assert.equal(await tokens.token(), "five");
+  const requests = () =>
+    server.requests.filter((r) => r.path.endsWith("/configmaps/meridian-credential-request")).length;
+  // The 401 answered a token the Secret no longer holds: the newer one is not taken for refused.
+  await tokens.refresh("an-older-token");
+  assert.equal(requests(), 0);
+  await tokens.refresh("five");
+  assert.equal(requests(), 1);
+  const cm = server.objects.get(`/api/v1/namespaces/${NS}/configmaps/meridian-credential-request`)?.obj;
+  assert.equal((cm?.data as Record<string, string> | undefined)?.refusedExpiresAt, "2030-01-01T00:00:00Z");
+  assert.equal(cm?.metadata?.labels?.["app.kubernetes.io/managed-by"], "meridian-workspace-agent");
+  await tokens.refresh("five");
+  assert.equal(requests(), 1, "asked once per refused credential");
+  assert.ok(lines.some((l) => /asked the agent for a new one/.test(String(l.msg))));
+  assert.ok(!JSON.stringify(lines).includes('"five"'), "the token is never logged");
+});

@@ -105,11 +105,15 @@ export class SecretTokenSource implements TokenSource {
     return (this.#current as SecretCredential).token;
   }
 
-  /** After a 401: re-reads the Secret; if it still holds the refused credential, asks the agent for a new one. */
-  async refresh(): Promise<void> {
-    const refused = this.#current;
+  /**
+   * After a 401: re-reads the Secret; if it still holds the refused credential (`refused`, the token
+   * the 401 answered; the one in use when not given), asks the agent for a new one.
+   */
+  async refresh(refused?: string): Promise<void> {
+    const before = this.#current;
     await this.#read();
-    if (refused && this.#current?.token === refused.token) await this.#requestNew(refused);
+    const current = this.#current;
+    if (current && current.token === (refused ?? before?.token)) await this.#requestNew(current);
   }
 
   async #requestNew(refused: SecretCredential): Promise<void> {

@@ -159,18 +159,19 @@ export async function requestJson<T = unknown>(
   endpoint: Endpoint,
   opts: RequestJsonOptions<T>,
 ): Promise<T | undefined> {
+  const sent: { token?: string } = {};
   try {
-    return await requestOnce(endpoint, opts);
+    return await requestOnce(endpoint, opts, sent);
   } catch (err) {
     if (!(err instanceof ProtocolError) || err.status !== 401 || !endpoint.tokens.refresh) throw err;
-    await refreshTokens(endpoint.tokens, err);
+    await refreshTokens(endpoint.tokens, err, sent.token);
     return await requestOnce(endpoint, opts);
   }
 }
 
-async function refreshTokens(tokens: TokenSource, after: ProtocolError): Promise<void> {
+async function refreshTokens(tokens: TokenSource, after: ProtocolError, refused?: string): Promise<void> {
   try {
-    await tokens.refresh?.();
+    await tokens.refresh?.(refused);
   } catch (cause) {
     throw new ProtocolError(`${after.message}; refreshing the credential failed too`, {
       ...(after.status === undefined ? {} : { status: after.status }),
@@ -180,7 +181,12 @@ async function refreshTokens(tokens: TokenSource, after: ProtocolError): Promise
   }
 }
 
-async function requestOnce<T>(endpoint: Endpoint, opts: RequestJsonOptions<T>): Promise<T | undefined> {
+/** `sent.token` is set to the token the request carries (for a refresh after its 401). */
+async function requestOnce<T>(
+  endpoint: Endpoint,
+  opts: RequestJsonOptions<T>,
+  sent: { token?: string } = {},
+): Promise<T | undefined> {
   const method = opts.method ?? "POST";
   const what = `${method} ${opts.path}`;
   let token: string;
@@ -189,6 +195,7 @@ async function requestOnce<T>(endpoint: Endpoint, opts: RequestJsonOptions<T>): 
   } catch (cause) {
     throw new ProtocolError(`${what}: no credential to send`, { cause });
   }
+  sent.token = token;
   const headers: Record<string, string> = { ...protocolHeaders(token), accept: "application/json" };
   if (opts.body !== undefined) headers["content-type"] = "application/json";
   const url = endpointUrl(endpoint, opts.path);

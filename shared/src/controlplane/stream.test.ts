@@ -205,6 +205,32 @@ test("a 401 refreshes the credential and retries once quickly; a second 401 back
   assert.equal(refreshes, 2, "refreshed again before it");
 });
 
+test("the refused token is handed to refresh(), and a new credential ends the back-off after a 401", async (t) => {
+  let n = 0;
+  const refused: (string | undefined)[] = [];
+  const tokens: TokenSource = {
+    token: async () => `tok-${n}-0123456789`,
+    refresh: async (token) => void refused.push(token),
+  };
+  const { srv, client } = await setup(
+    t,
+    { quickRetryMs: 10, backoff: { baseMs: 60_000, capMs: 60_000, floorMs: 60_000 } },
+    tokens,
+  );
+  srv.handle((_req, res) => jsonError(res, 401, "unauthorized", "revoked"));
+  client.start();
+  await until(() => srv.seen.length >= 2);
+  await sleep(100);
+  assert.equal(srv.seen.length, 2, "the second 401 waits a minute");
+  assert.deepEqual(refused, ["tok-0-0123456789"], "refresh() learns which token the 401 answered");
+  client.credentialChanged();
+  client.credentialChanged();
+  n = 1;
+  await until(() => srv.seen.length >= 3, 2000, "the dial the new credential brings forward");
+  await sleep(100);
+  assert.equal(srv.seen.length, 3, "once: a second call while dialling changes nothing");
+});
+
 test("403 emits fatal and waits the long backoff", async (t) => {
   const { srv, client, log } = await setup(t, { fatalBackoffMs: 60_000 });
   srv.handle((_req, res) => jsonError(res, 403, "forbidden", "workspace w2 token on w1"));

@@ -74,6 +74,8 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
   #timer: ReturnType<typeof setTimeout> | undefined;
   #unauthorizedStreak = 0;
   #refreshBeforeDial = false;
+  /** The token the last 401 answered, handed to the refresh before the next dial. */
+  #refusedToken: string | undefined;
   #connectionId = "";
   readonly #verifier: EventVerifier | undefined;
 
@@ -107,6 +109,16 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
     void this.#dial();
   }
 
+  /**
+   * A new credential is there: if the stream waits to redial after a 401, it dials now instead of at
+   * the end of its back-off (the refused credential has been replaced; the next dial may succeed).
+   */
+  credentialChanged(): void {
+    if (!this.#running || this.#conn || !this.#refreshBeforeDial || !this.#timer) return;
+    clearTimeout(this.#timer);
+    void this.#dial();
+  }
+
   /** Stops redialling and closes the connection; resolves once the request has let go. */
   async stop(): Promise<void> {
     this.#running = false;
@@ -126,8 +138,9 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
     const connectionId = randomBytes(4).toString("hex");
     let token: string;
     try {
-      if (this.#refreshBeforeDial) await this.#o.endpoint.tokens.refresh?.();
+      if (this.#refreshBeforeDial) await this.#o.endpoint.tokens.refresh?.(this.#refusedToken);
       this.#refreshBeforeDial = false;
+      this.#refusedToken = undefined;
       token = await this.#o.endpoint.tokens.token();
     } catch (cause) {
       if (!this.#running || epoch !== this.#epoch) return;
@@ -158,7 +171,9 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
         onRefused: (type, id, reason) => this.#onRefused(connectionId, type, id, reason),
         onEnd: (cause) => {
           this.#conn = undefined;
-          if (this.#running) this.#afterEnd(connectionId, cause, classify(cause));
+          const c = classify(cause);
+          if (c.kind === "refresh-credential") this.#refusedToken = token;
+          if (this.#running) this.#afterEnd(connectionId, cause, c);
         },
       },
     );

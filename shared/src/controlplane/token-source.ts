@@ -4,9 +4,10 @@
 /**
  * A bearer token provider. `token()` is called before every dial and request, so it may be cheap
  * and cached; `refresh()` is called after a 401 and must make the next `token()` return the newest
- * credential there is (re-read a file, mint a new one).
+ * credential there is (re-read a file, mint a new one). `refused` is the token the 401 answered, so
+ * a source that has moved on to a newer one since does not take the newer one for refused.
  */
 export interface TokenSource {
   token(): Promise<string>;
-  refresh?(): Promise<void>;
+  refresh?(refused?: string): Promise<void>;
 }

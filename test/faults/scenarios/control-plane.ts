@@ -131,6 +131,22 @@ export const controlPlaneScenarios: Scenario[] = [
       const spec = await ctx.sys.cp.admin.getWorkspaceSpec(AGENT_ID, WS);
       if (ws?.observedGeneration !== spec.generation)
         return `observedGeneration ${ws?.observedGeneration}, not the restored generation ${spec.generation}`;
+      // Both agents hold the restored epoch now (not just equal generation numbers by chance).
+      type Annotated = { metadata?: { annotations?: Record<string, string> } };
+      const ns = await getJson<Annotated>(ctx.sys.cluster, ["namespace", WS_NS]);
+      if (ns?.metadata?.annotations?.["meridian.dev/epoch"] !== String(spec.epoch))
+        return `namespace ${WS_NS} records epoch ${ns?.metadata?.annotations?.["meridian.dev/epoch"]}, not the restored ${spec.epoch}`;
+      for (const d of await ctx.sys.cp.admin.listDeployments(WS)) {
+        const cm = await getJson<Annotated>(ctx.sys.cluster, [
+          "configmap",
+          "-n",
+          WS_NS,
+          `${d.name}-flink-config`,
+        ]);
+        const state = JSON.parse(cm?.metadata?.annotations?.["meridian.dev/lifecycle-state"] ?? "{}");
+        if (state.spec?.epoch !== d.epoch || state.spec?.generation !== d.generation)
+          return `deployment ${d.name} holds generation ${state.spec?.generation} of epoch ${state.spec?.epoch}, not ${d.generation} of the restored ${d.epoch}`;
+      }
       return undefined;
     },
   },
