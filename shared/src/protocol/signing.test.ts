@@ -37,7 +37,15 @@ test("a signature verifies over the same text only, and the key id is the key's"
   assert.match(s.keyId, /^[0-9a-f]{16}$/);
   assert.ok(verifyText(publicKey, "hello", s.sig));
   assert.ok(!verifyText(publicKey, "hellO", s.sig));
-  assert.ok(!verifyText(publicKey, "hello", `${s.sig.slice(0, -1)}A`));
+  const flip = (c: string) => (c === "A" ? "B" : "A");
+  assert.ok(
+    !verifyText(publicKey, "hello", `${s.sig.slice(0, 40)}${flip(s.sig[40] ?? "")}${s.sig.slice(41)}`),
+  );
+  // The last character carries two bits of the signature and four unused ones: setting those is refused.
+  const last = s.sig.at(-1) ?? "A";
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const sameBits = alphabet[alphabet.indexOf(last) ^ 1] ?? "A";
+  assert.ok(!verifyText(publicKey, "hello", `${s.sig.slice(0, -1)}${sameBits}`), "a non-canonical encoding");
   assert.ok(!verifyText(publicKey, "hello", "not base64url!"));
   const other = generateKeyPairSync("ed25519").publicKey;
   assert.ok(!verifyText(other, "hello", s.sig));

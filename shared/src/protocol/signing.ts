@@ -155,10 +155,15 @@ export function signText(key: KeyObject, text: string): Signature {
   return { keyId: keyIdOf(key), sig: sign(null, Buffer.from(text, "utf8"), key).toString("base64url") };
 }
 
-/** True when `sig` is a signature of `text` by `key`; false for anything malformed. */
+/**
+ * True when `sig` is a signature of `text` by `key`; false for anything malformed, including an
+ * encoding that is not the canonical base64url of 64 bytes (its unused last bits set).
+ */
 export function verifyText(key: KeyObject, text: string, sig: string): boolean {
   if (!/^[A-Za-z0-9_-]{86}$/.test(sig)) return false;
-  return verify(null, Buffer.from(text, "utf8"), key, Buffer.from(sig, "base64url"));
+  const bytes = Buffer.from(sig, "base64url");
+  if (bytes.toString("base64url") !== sig) return false;
+  return verify(null, Buffer.from(text, "utf8"), key, bytes);
 }
 
 /**
