@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync } from "node:crypto";
 import { test } from "node:test";
 import {
   canonicalJson,
@@ -87,4 +87,28 @@ test("an event is signed over its stream, type, id and data; a snapshot item by 
   );
   assert.equal((snap.signatures as unknown[]).length, 2);
   assert.ok(snap.signature);
+});
+
+test("the example of docs/protocol.md: seed 32 x 0x01, event 42 on agent-1's stream", () => {
+  const seed = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), Buffer.alloc(32, 1)]);
+  const key = createPrivateKey({ key: seed, format: "der", type: "pkcs8" });
+  assert.equal(publicKeyText(key), "iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=");
+  assert.equal(keyIdOf(key), "34750f98bd59fcfc");
+  const at = { stream: "/v1/agents/agent-1/stream", type: "workspace.upsert", id: "42" };
+  const data = {
+    workspace: {
+      id: "team-a",
+      generation: 2,
+      quota: { cpu: "4", memory: "8Gi", pods: 50 },
+      workspaceAgent: {},
+    },
+  };
+  assert.equal(
+    signedText(at, data),
+    '{"data":{"workspace":{"generation":2,"id":"team-a","quota":{"cpu":"4","memory":"8Gi","pods":50},"workspaceAgent":{}}},"id":"42","stream":"/v1/agents/agent-1/stream","type":"workspace.upsert","v":1}',
+  );
+  assert.deepEqual(signEventData(key, at, data).signature, {
+    keyId: "34750f98bd59fcfc",
+    sig: "IaXiSByI7xr05GvHzs7e_vTkHewCA3vro9O5YQo62Am4ND7fkwxnn4cmFEG75vSWWIRgFcHmPybnKtLB-6YHAw",
+  });
 });
