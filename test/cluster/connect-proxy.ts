@@ -16,8 +16,15 @@ export interface ConnectProxy {
   stop(): Promise<void>;
 }
 
-/** Starts the proxy on 127.0.0.1; `user` and `password` are what every CONNECT must carry. */
-export async function startConnectProxy(opts: { user: string; password: string }): Promise<ConnectProxy> {
+/**
+ * Starts the proxy on 127.0.0.1; `user` and `password` are what every CONNECT must carry. `port`:
+ * listen there (a proxy started again where a stopped one was); default a free port.
+ */
+export async function startConnectProxy(opts: {
+  user: string;
+  password: string;
+  port?: number;
+}): Promise<ConnectProxy> {
   const expected = `Basic ${Buffer.from(`${opts.user}:${opts.password}`).toString("base64")}`;
   const tunnels = new Map<string, number>();
   const sockets = new Set<Socket>();
@@ -64,7 +71,7 @@ export async function startConnectProxy(opts: { user: string; password: string }
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ host: "127.0.0.1", port: 0 }, () => resolve());
+    server.listen({ host: "127.0.0.1", port: opts.port ?? 0 }, () => resolve());
   });
   const port = (server.address() as { port: number }).port;
   const userinfo = `${encodeURIComponent(opts.user)}:${encodeURIComponent(opts.password)}`;
