@@ -75,7 +75,11 @@ async function converged(id: string, generation: number, cpu: string): Promise<v
     async () => {
       const w = await statusOf(id);
       const q = await hard(id);
-      seen = { observedGeneration: w?.observedGeneration, cpu: q?.["limits.cpu"], rejected: rejected(w)?.message };
+      seen = {
+        observedGeneration: w?.observedGeneration,
+        cpu: q?.["limits.cpu"],
+        rejected: rejected(w)?.message,
+      };
       return w?.observedGeneration === generation && q?.["limits.cpu"] === cpu && !rejected(w);
     },
     30_000,
