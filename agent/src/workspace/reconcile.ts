@@ -53,6 +53,8 @@ async function applyStep(
   const r = d.records.ensure(spec.id);
   r.orphanCandidate = false;
   r.orphan = undefined;
+  // A workspace created again after a deletion: what that deletion's drain found is not its state.
+  r.drain = undefined;
   const res = await applyWorkspace(d.apply, spec, r.appliedGeneration, ctx.signal);
   r.observedGeneration = spec.generation;
   r.error = undefined;
