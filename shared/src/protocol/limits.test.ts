@@ -13,6 +13,7 @@ import {
   MAX_JOB_ARGS,
   MAX_QUANTITY_LENGTH,
   MAX_SNAPSHOT_BYTES,
+  MAX_WORKSPACE_POD_TEMPLATE_BYTES,
   MAX_WORKSPACES,
   maxEventBytes,
 } from "./limits.ts";
@@ -67,6 +68,40 @@ test("over-long strings, too many args and too many configuration entries are re
   assert.match(errorOf(r), /workspace\.displayName/);
   const del = parseEvent(agentEvents, "workspace.delete", "1", JSON.stringify({ id: "x".repeat(300) }));
   assert.match(errorOf(del), /^event "workspace.delete" is invalid: id:/);
+});
+
+test("a workspace's default pod template larger than its limit is refused, naming the field", () => {
+  const template = (n: number) => ({
+    spec: { containers: [{ name: "flink-main-container", env: [{ name: "BIG", value: "x".repeat(n) }] }] },
+  });
+  const upsert = (n: number) =>
+    parseEvent(
+      agentEvents,
+      "workspace.upsert",
+      "1",
+      JSON.stringify({ workspace: { ...largestWorkspace(0), flinkPodTemplate: template(n) } }),
+    );
+  assert.ok(upsert(4000).ok);
+  const tooBig = {
+    spec: {
+      containers: Array.from({ length: 3 }, (_, i) => ({
+        ...template(4000).spec.containers[0],
+        name: `c${i}`,
+      })),
+    },
+  };
+  const r = parseEvent(
+    agentEvents,
+    "workspace.upsert",
+    "1",
+    JSON.stringify({ workspace: { ...largestWorkspace(0), flinkPodTemplate: tooBig } }),
+  );
+  assert.match(
+    errorOf(r),
+    new RegExp(
+      `workspace\\.flinkPodTemplate: takes \\d+ bytes as JSON, more than the limit of ${formatBytes(MAX_WORKSPACE_POD_TEMPLATE_BYTES)}`,
+    ),
+  );
 });
 
 test("a credential answer with an enormous token is refused", () => {

@@ -62,6 +62,14 @@ export const MAX_POD_TEMPLATE_STRING_LENGTH = 4096;
  * add up to specs whose ConfigMap the API server refuses.
  */
 export const MAX_DEPLOYMENT_SPEC_BYTES = 128 * KiB;
+/**
+ * A workspace's default pod template (`flinkPodTemplate`) as JSON: defaults are small (labels, a few
+ * variables, a volume). It is merged into every deployment's spec, which the lifecycle state keeps (with
+ * MAX_DEPLOYMENT_SPEC_BYTES and the savepoint locations, well under the 256 KiB of annotations), travels
+ * in one environment variable of the workspace agent (Linux caps one at 128 KiB), and is part of every
+ * snapshot entry of its workspace, which MAX_SNAPSHOT_BYTES bounds for all workspaces together.
+ */
+export const MAX_WORKSPACE_POD_TEMPLATE_BYTES = 8 * KiB;
 /** A bearer token in a credential answer. */
 export const MAX_TOKEN_LENGTH = 4096;
 /** The message of an error body. */

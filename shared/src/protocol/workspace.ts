@@ -11,7 +11,12 @@ import {
   rejectedEvents,
   resources,
 } from "./common.ts";
-import { MAX_DISPLAY_NAME_LENGTH, MAX_URI_LENGTH } from "./limits.ts";
+import {
+  formatBytes,
+  MAX_DISPLAY_NAME_LENGTH,
+  MAX_URI_LENGTH,
+  MAX_WORKSPACE_POD_TEMPLATE_BYTES,
+} from "./limits.ts";
 import { podTemplate } from "./pod-template.ts";
 import { workspaceIdentity, workspaceStorage } from "./workspace-storage.ts";
 
@@ -60,7 +65,16 @@ export const workspaceSpec = z.object({
    * under each deployment's own `podTemplate` (the deployment's wins), under the same rules and
    * checks. docs/flink-deployments.md ("Pod templates").
    */
-  flinkPodTemplate: podTemplate.optional(),
+  flinkPodTemplate: podTemplate
+    .superRefine((t, ctx) => {
+      const bytes = new TextEncoder().encode(JSON.stringify(t)).length;
+      if (bytes > MAX_WORKSPACE_POD_TEMPLATE_BYTES)
+        ctx.addIssue({
+          code: "custom",
+          message: `takes ${bytes} bytes as JSON, more than the limit of ${formatBytes(MAX_WORKSPACE_POD_TEMPLATE_BYTES)}; keep the workspace's defaults small and the rest in each deployment's podTemplate`,
+        });
+    })
+    .optional(),
 });
 export type WorkspaceSpec = z.infer<typeof workspaceSpec>;
 export type WorkspaceSpecInput = z.input<typeof workspaceSpec>;
