@@ -394,7 +394,13 @@ step("a workspace created through the admin API gets its namespace and a Ready w
 });
 
 step("a Flink deployment reaches job RUNNING on real JVMs", async () => {
-  await admin.putDeployment(WS, DEPLOYMENT, exampleDeployment());
+  // Kubernetes HA is off for this job (the workspace's storage would turn it on): this run is about
+  // secrets and credentials, and its checks that upgrades and revocation leave the JobManager's JVM
+  // alone assume one that is not restarted in place. HA's own recovery is tested on its own.
+  await admin.putDeployment(WS, DEPLOYMENT, {
+    ...exampleDeployment(),
+    flinkConfiguration: { "high-availability.type": "NONE" },
+  });
   const st = await wait("job RUNNING in the deployment status", 300 * SEC, async (observe) => {
     const s = await admin.getDeploymentStatus(WS, DEPLOYMENT);
     observe(s ? `phase ${s.phase}, job ${s.job.state}, TMs ready ${s.taskManagers.ready}` : "no status yet");
