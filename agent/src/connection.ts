@@ -4,12 +4,14 @@
 // watching and the periodic resync. Losing leadership aborts the signal and everything here stops at
 // once; giving the Lease up stops it gracefully (reconciles in progress drain first).
 import { requestWorkspaceCredential } from "@meridian/shared/controlplane/credentials";
+import { MarkGate } from "@meridian/shared/controlplane/replay-mark";
 import { agentStream, type StreamClient } from "@meridian/shared/controlplane/stream";
 import type { agentEvents } from "@meridian/shared/protocol/index";
 import { DesiredState } from "./desired.ts";
 import { clusterMemory, connectInbound } from "./inbound.ts";
 import type { ConnectionOptions } from "./options.ts";
 import { StatusPublisher } from "./outbound.ts";
+import { secretReplayMarks } from "./replay-mark-secret.ts";
 import { workspaceBuildContext } from "./workspace/build-context.ts";
 import { noticeUnverified } from "./workspace/notices.ts";
 import { WorkspaceManager } from "./workspaces.ts";
@@ -26,6 +28,8 @@ export class ControlPlaneConnection {
   readonly #desired = new DesiredState();
   readonly #workspaces: WorkspaceManager;
   readonly #stream: StreamClient<typeof agentEvents>;
+  /** Stores the newest accepted event before what a replay could undo is applied (decision 46). */
+  readonly gate: MarkGate;
   readonly #status: StatusPublisher;
   readonly #unsubscribe: (() => void)[] = [];
   #resync: NodeJS.Timeout | undefined;
@@ -58,9 +62,22 @@ export class ControlPlaneConnection {
         podSecurity: config.policy.podSecurity,
       },
     });
+    const marks =
+      config.credentialSecret && config.signingPublicKeys.size > 0
+        ? secretReplayMarks(options.kube, config.namespace, config.credentialSecret)
+        : undefined;
     this.#stream = agentStream(options.endpoint, config.agentId, {
       logger: options.logger,
       signingKeys: config.signingPublicKeys,
+      replayMarks: marks,
+    });
+    const stream = this.#stream;
+    this.gate = new MarkGate({
+      store: marks,
+      newest: () => stream.acceptedMark,
+      stored: () => stream.loadedMark,
+      signal,
+      logger: options.logger,
     });
     this.#status = new StatusPublisher({
       options,
@@ -97,6 +114,7 @@ export class ControlPlaneConnection {
       desired: this.#desired,
       cluster: clusterMemory(caches, config.policy.namespacePrefix),
       metrics,
+      gate: this.gate,
       signal: this.#signal,
       onChange: (change) => {
         this.#workspaces.accept(change);

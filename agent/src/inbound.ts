@@ -4,6 +4,7 @@
 // stream (rejectedEvents), and the change goes to the process, which marks status and enqueues the
 // keys in its controller. Events the stream refused itself change nothing and are only counted.
 import { type DesiredChange, unverifiedChange } from "@meridian/shared/controller/desired-change";
+import type { MarkGate } from "@meridian/shared/controlplane/replay-mark";
 import type { StreamClient } from "@meridian/shared/controlplane/stream";
 import type { SignatureRefusal } from "@meridian/shared/controlplane/verify";
 import { NAMESPACES } from "@meridian/shared/kube/resources";
@@ -18,6 +19,8 @@ export interface InboundOptions {
   desired: DesiredState;
   cluster: ClusterMemory;
   metrics: AgentMetrics;
+  /** Runs each step in order, after storing the newest accepted event when a replay could undo it. */
+  gate: MarkGate;
   /** Events arriving after this aborts (leadership lost) are not applied. */
   signal: AbortSignal;
   /** What an event changed, handed to the process. */
@@ -37,17 +40,24 @@ export function connectInbound(o: InboundOptions): void {
     for (const reason of change.refusals) stream.refuse(event.type, event.id, reason);
     o.onChange(change);
   };
-  stream.on("snapshot", ({ event }) => apply(event));
-  stream.on("event", ({ event }) => apply(event));
-  stream.on("rejected", ({ type, signature }) => {
-    metrics.streamEvents.inc({ type: "rejected" });
-    if (signature && !o.signal.aborted) {
-      const change = unverifiedChange(desired, type, signature);
-      if (change) o.onChange(change);
-      o.onUnverified(signature);
-    }
-    o.onRejected();
+  // A snapshot, a delete and a new workspace are what a replayed older event could undo (orphan,
+  // re-create): the newest accepted event is stored before they are applied (replay-mark.ts).
+  stream.on("snapshot", ({ event }) => o.gate.submit(true, () => apply(event)));
+  stream.on("event", ({ event }) => {
+    const creates = event.type === "workspace.upsert" && desired.get(event.data.workspace.id) === undefined;
+    o.gate.submit(event.type === "workspace.delete" || creates, () => apply(event));
   });
+  stream.on("rejected", ({ type, signature }) =>
+    o.gate.submit(false, () => {
+      metrics.streamEvents.inc({ type: "rejected" });
+      if (signature && !o.signal.aborted) {
+        const change = unverifiedChange(desired, type, signature);
+        if (change) o.onChange(change);
+        o.onUnverified(signature);
+      }
+      o.onRejected();
+    }),
+  );
 }
 
 /** What the cluster remembers across restarts: namespaces, and the generation recorded on each. */

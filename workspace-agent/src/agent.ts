@@ -24,6 +24,7 @@ import { flinkStorageOf } from "./flink/storage.ts";
 import { storedGeneration } from "./flink/stored-state.ts";
 import { WorkspaceAgentMetrics } from "./metrics.ts";
 import { DEFAULT_RESYNC_MS, type WorkspaceAgentOverrides } from "./options.ts";
+import { configMapReplayMarks } from "./replay-mark-config-map.ts";
 import { VERSION } from "./version.ts";
 
 export type { WorkspaceAgentOverrides } from "./options.ts";
@@ -120,6 +121,9 @@ export async function startWorkspaceAgent(
       metrics,
       logger,
       info: { version: VERSION, identity: config.podName, startedAt: new Date() },
+      ...(config.signingPublicKeys.size > 0
+        ? { replayMarks: configMapReplayMarks(client, config.namespace, config.workspaceId) }
+        : {}),
       // A refused signature: a Warning Event on the deployment's ConfigMap, or on this pod.
       onUnverified: (refusal) => {
         const cm =

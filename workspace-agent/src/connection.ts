@@ -5,6 +5,7 @@
 // The controller does not depend on it: without a control plane the deployments keep running and
 // are repaired from their persisted state.
 import { createDispatcher, type Endpoint } from "@meridian/shared/controlplane/http";
+import { MarkGate } from "@meridian/shared/controlplane/replay-mark";
 import { type StreamClient, workspaceStream } from "@meridian/shared/controlplane/stream";
 import { F } from "@meridian/shared/log";
 import type { workspaceEvents } from "@meridian/shared/protocol/index";
@@ -18,6 +19,9 @@ export class ControlPlaneConnection {
   readonly #dispatcher: ReturnType<typeof createDispatcher>;
   readonly #stream: StreamClient<typeof workspaceEvents>;
   readonly #stopOutbound: () => Promise<void>;
+  readonly #stopped = new AbortController();
+  /** Stores the newest accepted event before what a replay could undo is applied (decision 46). */
+  readonly gate: MarkGate;
 
   constructor(o: ConnectionOptions) {
     const { config, logger } = o;
@@ -33,6 +37,15 @@ export class ControlPlaneConnection {
     this.#stream = workspaceStream(endpoint, config.workspaceId, {
       logger: logger.child({ [F.module]: "stream" }),
       signingKeys: config.signingPublicKeys,
+      replayMarks: o.replayMarks,
+    });
+    const stream = this.#stream;
+    this.gate = new MarkGate({
+      store: o.replayMarks,
+      newest: () => stream.acceptedMark,
+      stored: () => stream.loadedMark,
+      signal: this.#stopped.signal,
+      logger,
     });
     const outbound = connectOutbound(o, endpoint, this.#stream);
     this.status = outbound.status;
@@ -42,6 +55,7 @@ export class ControlPlaneConnection {
       stream: this.#stream,
       desired: o.desired,
       controller: o.controller,
+      gate: this.gate,
       logger,
       metrics: o.metrics,
       onStatusChange: () => this.status.changed(),
@@ -61,6 +75,7 @@ export class ControlPlaneConnection {
 
   /** Sends the last status, then closes the stream and the dispatcher. */
   async stop(): Promise<void> {
+    this.#stopped.abort();
     await this.#stopOutbound().catch(() => {});
     await this.#stream.stop().catch(() => {});
     await this.#dispatcher.close();

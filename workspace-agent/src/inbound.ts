@@ -10,10 +10,11 @@ import {
   enqueueChange,
   unverifiedChange,
 } from "@meridian/shared/controller/desired-change";
+import type { MarkGate } from "@meridian/shared/controlplane/replay-mark";
 import type { StreamClient } from "@meridian/shared/controlplane/stream";
 import type { SignatureRefusal } from "@meridian/shared/controlplane/verify";
 import { F, type Logger } from "@meridian/shared/log";
-import type { workspaceEvents } from "@meridian/shared/protocol/index";
+import type { WorkspaceEvent, workspaceEvents } from "@meridian/shared/protocol/index";
 import type { DesiredStore } from "./flink/desired.ts";
 import type { WorkspaceAgentMetrics } from "./metrics.ts";
 
@@ -23,6 +24,8 @@ export interface InboundOptions {
   desired: DesiredStore;
   /** Reconciles the deployments a change names. */
   controller: { enqueue(name: string): void };
+  /** Runs each step in order, after storing the newest accepted event when a replay could undo it. */
+  gate: MarkGate;
   logger: Logger;
   metrics: WorkspaceAgentMetrics;
   /** Something reported upward changed (lastEventId, rejectedEvents). */
@@ -41,7 +44,7 @@ export function connectInbound(o: InboundOptions): void {
   };
   stream.on("connected", () => metrics.streamConnected.set(1));
   stream.on("disconnected", () => metrics.streamConnected.set(0));
-  stream.on("snapshot", ({ event }) => {
+  const onSnapshot = (event: Extract<WorkspaceEvent, { type: "snapshot" }>) => {
     if (event.data.workspaceId !== o.workspaceId) {
       const reason = `snapshot is for workspace ${JSON.stringify(event.data.workspaceId.slice(0, 100))}, not ${o.workspaceId}; ignored`;
       // Refused through the stream: logged once (the "rejected" handler below) and counted in
@@ -52,8 +55,8 @@ export function connectInbound(o: InboundOptions): void {
     logger.info({ [F.eventId]: event.id, deployments: event.data.deployments.length }, "snapshot received");
     handOff(event.type, event.id, desired.snapshot(event.data));
     o.onStatusChange();
-  });
-  stream.on("event", ({ event }) => {
+  };
+  const onDelta = (event: Exclude<WorkspaceEvent, { type: "snapshot" }>) => {
     const log = logger.child({ [F.eventId]: event.id, [F.eventType]: event.type });
     if (event.type === "deployment.upsert") {
       const d = event.data.deployment;
@@ -65,15 +68,25 @@ export function connectInbound(o: InboundOptions): void {
       handOff(event.type, event.id, desired.delete(name, generation, epoch));
     }
     o.onStatusChange();
+  };
+  // A snapshot, a delete and a new deployment are what a replayed older event could undo (orphan,
+  // re-create): the newest accepted event is stored before they are applied (replay-mark.ts).
+  stream.on("snapshot", ({ event }) => o.gate.submit(true, () => onSnapshot(event)));
+  stream.on("event", ({ event }) => {
+    const creates =
+      event.type === "deployment.upsert" && desired.get(event.data.deployment.name).kind !== "spec";
+    o.gate.submit(event.type === "deployment.delete" || creates, () => onDelta(event));
   });
-  stream.on("rejected", ({ type, id, error, signature }) => {
-    metrics.rejectedEvents.inc();
-    logger.warn({ [F.eventType]: type, [F.eventId]: id, [F.reason]: error }, "stream event refused");
-    if (signature) {
-      const change = unverifiedChange(desired, type, signature);
-      if (change) enqueueChange(o.controller, change);
-      o.onUnverified(signature);
-    }
-    o.onStatusChange();
-  });
+  stream.on("rejected", ({ type, id, error, signature }) =>
+    o.gate.submit(false, () => {
+      metrics.rejectedEvents.inc();
+      logger.warn({ [F.eventType]: type, [F.eventId]: id, [F.reason]: error }, "stream event refused");
+      if (signature) {
+        const change = unverifiedChange(desired, type, signature);
+        if (change) enqueueChange(o.controller, change);
+        o.onUnverified(signature);
+      }
+      o.onStatusChange();
+    }),
+  );
 }

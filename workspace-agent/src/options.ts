@@ -1,6 +1,7 @@
 // What a workspace agent is started with besides its settings (WorkspaceAgentOverrides: tests and
 // embedding), and what its control-plane connection (connection.ts) is built from: the settings,
 // the token source, where inbound hands desired state, and who the agent is for its status.
+import type { ReplayMarkStore } from "@meridian/shared/controlplane/replay-mark";
 import type { TokenSource } from "@meridian/shared/controlplane/token-source";
 import type { SignatureRefusal } from "@meridian/shared/controlplane/verify";
 import type { Logger } from "@meridian/shared/log";
@@ -45,4 +46,6 @@ export interface ConnectionOptions {
   info: WorkspaceAgentInfo;
   /** The stream refused an event or snapshot item for its signature (a Warning Event). */
   onUnverified?: (refusal: SignatureRefusal) => void;
+  /** Where the newest accepted event survives a restart (signed streams; docs/decisions.md 46). */
+  replayMarks?: ReplayMarkStore;
 }

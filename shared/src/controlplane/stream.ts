@@ -22,6 +22,7 @@ import { Backoff, type BackoffOptions, longBackoffMs } from "../backoff.ts";
 import { Connection } from "./connection.ts";
 import { classify, type FailureKind } from "./errors.ts";
 import { type Endpoint, endpointUrl } from "./http.ts";
+import type { ReplayMark, ReplayMarkStore } from "./replay-mark.ts";
 import type { DeltaOf, EventMap, SnapshotOf, StreamClientEvents } from "./stream-events.ts";
 import { logStreamEvents } from "./stream-log.ts";
 import { EventVerifier, type PinnedKeys, type SignatureRefusal } from "./verify.ts";
@@ -51,6 +52,11 @@ export interface StreamClientOptions<M extends EventMap> {
    * (verify.ts). Absent: events are not verified (no key pinned; docs/decisions.md 41).
    */
   signingKeys?: PinnedKeys;
+  /**
+   * Where the newest accepted event survives a restart (replay-mark.ts): read before the first dial
+   * (retried like a dial) so that older events stay refused. Only with `signingKeys`.
+   */
+  replayMarks?: ReplayMarkStore;
 }
 
 /**
@@ -78,6 +84,9 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
   #refusedToken: string | undefined;
   #connectionId = "";
   readonly #verifier: EventVerifier | undefined;
+  /** The mark read back before the first dial (undefined: none stored, or not read yet). */
+  #loadedMark: ReplayMark | undefined;
+  #markRead = false;
 
   constructor(opts: StreamClientOptions<M>) {
     super();
@@ -97,6 +106,17 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
   /** Counter and last rejection, in the shape of the protocol's `rejectedEvents` status field. */
   get rejectedEvents(): RejectedEvents {
     return structuredClone(this.#rejected);
+  }
+
+  /** The newest event accepted on this stream (signed streams only): what replay-mark.ts stores. */
+  get acceptedMark(): ReplayMark | undefined {
+    const n = this.#verifier?.newest;
+    return n && { stream: this.#o.path, ...n };
+  }
+
+  /** The mark read back from its store before the first dial. */
+  get loadedMark(): ReplayMark | undefined {
+    return this.#loadedMark;
   }
 
   get running(): boolean {
@@ -136,6 +156,22 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
     this.#timer = undefined;
     const epoch = this.#epoch;
     const connectionId = randomBytes(4).toString("hex");
+    const marks = this.#verifier && !this.#markRead ? this.#o.replayMarks : undefined;
+    if (marks)
+      try {
+        const mark = await marks.load();
+        if (mark?.stream === this.#o.path) this.#verifier?.remember({ epoch: mark.epoch, id: mark.id });
+        this.#loadedMark = mark?.stream === this.#o.path ? mark : undefined;
+        this.#markRead = true;
+      } catch (cause) {
+        if (!this.#running || epoch !== this.#epoch) return;
+        const err = new Error(
+          `could not read the newest accepted event from ${marks.where}, which older events are refused against; will retry before dialling`,
+          { cause },
+        );
+        this.#afterEnd(connectionId, err, { kind: "retry", reason: err.message });
+        return;
+      }
     let token: string;
     try {
       if (this.#refreshBeforeDial) await this.#o.endpoint.tokens.refresh?.(this.#refusedToken);

@@ -74,6 +74,17 @@ export class EventVerifier {
     this.#stream = stream;
   }
 
+  /** The newest event accepted on this stream (its epoch and id), what a restart must not forget. */
+  get newest(): { epoch: number; id: bigint } | undefined {
+    return this.#newest;
+  }
+
+  /** Raises the newest to `mark` (read back after a restart) unless a newer one was accepted already. */
+  remember(mark: { epoch: number; id: bigint }): void {
+    const cur = this.#newest;
+    if (!cur || mark.epoch > cur.epoch || (mark.epoch === cur.epoch && mark.id > cur.id)) this.#newest = mark;
+  }
+
   /**
    * Checks one event whose data is already parsed JSON (`id`: its decimal SSE id). Data that is not an
    * object is left to the schema, which refuses it with its own reason.
