@@ -102,20 +102,30 @@ test("a deployment reaches RUNNING and the control plane is told", async () => {
   assert.equal(s.observedGeneration, 1);
 });
 
-test("a killed TaskManager is replaced and the job recovers", async () => {
+test("a killed TaskManager is restarted in place by the kubelet and the job recovers", async () => {
   const before = (await livePods()).find((p) => p.metadata.name === `${NAME}-taskmanager-0`);
   const jobId = (await status())?.job.id;
   assert.ok(before && jobId);
   const pids = env.sim.podProcesses(ws.namespace, before.metadata.name);
   assert.ok(pids.length > 0, "the TaskManager runs as a process");
   for (const pid of pids) process.kill(pid, "SIGKILL");
+  // restartPolicy Always: the same pod, its container restarted (decision 43).
   await waitFor(
-    "a new TaskManager pod",
-    async () =>
-      (await livePods()).some(
-        (p) => p.metadata.name === `${NAME}-taskmanager-0` && p.metadata.uid !== before.metadata.uid,
-      ),
+    "the TaskManager's container restarted",
+    async () => {
+      const p = await kubeGet<{ status?: { containerStatuses?: { restartCount?: number }[] } }>(
+        env,
+        `/api/v1/namespaces/${ws.namespace}/pods/${NAME}-taskmanager-0`,
+      );
+      return (p?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1;
+    },
     60_000,
+  );
+  assert.ok(
+    (await livePods()).some(
+      (p) => p.metadata.name === `${NAME}-taskmanager-0` && p.metadata.uid === before.metadata.uid,
+    ),
+    "the same TaskManager pod",
   );
   // Flink noticed the loss and restarted the job on the new TaskManager.
   const jm = (await livePods()).find((p) => p.metadata.name === `${NAME}-jobmanager`);

@@ -129,7 +129,9 @@ test("JobManager pod: standalone-job args with the savepoint, resources requests
   assert.equal(c?.securityContext?.allowPrivilegeEscalation, false);
   assert.deepEqual(c?.securityContext?.capabilities?.drop, ["ALL"]);
   assert.ok(c?.readinessProbe && c.livenessProbe);
-  assert.equal(pod.spec?.restartPolicy, "Always", "the kubelet restarts a dead JobManager (decision 43)");
+  // Without HA the workspace agent recreates a dead JobManager (from the newest savepoint, decision 43).
+  assert.equal(pod.spec?.restartPolicy, "Never");
+  assert.equal(buildTaskManagerPod(ctx(), owner, run, 0).spec?.restartPolicy, "Always");
   assert.equal(pod.metadata?.annotations?.["meridian.dev/run"], "3");
   const ref = pod.metadata?.ownerReferences?.[0];
   assert.deepEqual([ref?.kind, ref?.name, ref?.controller], ["ConfigMap", "orders-flink-config", true]);

@@ -273,11 +273,11 @@ export function jobManagerArgs(
   jobId?: string | undefined,
 ): string[] {
   const args = ["standalone-job", "--job-classname", spec.job.entryClass];
-  if (jobId) args.push("--job-id", jobId);
   if (restoreFrom) {
     args.push("--fromSavepoint", restoreFrom);
     if (spec.job.allowNonRestoredState) args.push("--allowNonRestoredState");
   }
+  if (jobId) args.push("--job-id", jobId);
   return [...args, ...spec.job.args];
 }
 
@@ -289,7 +289,8 @@ export function buildJobManagerPod(ctx: DeploymentContext, owner: Owner, run: Po
   ];
   const container: V1Container = {
     ...containerBase(ctx, "jobmanager", ctx.spec.jobManager.resources),
-    args: jobManagerArgs(ctx.spec, run.restoreFrom, run.jobId),
+    // The fixed job id is what Kubernetes HA finds the job's metadata by; without HA it serves nothing.
+    args: jobManagerArgs(ctx.spec, run.restoreFrom, runsHa(ctx) ? run.jobId : undefined),
     ports,
     readinessProbe: { tcpSocket: { port: "rest" }, periodSeconds: 5, failureThreshold: 3 },
     livenessProbe: {
@@ -411,9 +412,11 @@ function built(
       ownerReferences: [ownerReference(owner)],
     },
     spec: {
-      // The kubelet restarts a JobManager or TaskManager that dies, also while the workspace agent is
-      // away; with Kubernetes HA the job resumes from its latest checkpoint (decision 43).
-      restartPolicy: "Always",
+      // The kubelet restarts a TaskManager that dies, and with Kubernetes HA a JobManager too, also
+      // while the workspace agent is away: the job resumes from its latest checkpoint (decision 43).
+      // Without HA a JobManager restarted in place would restore from the savepoint its arguments
+      // name, not the newest one: the workspace agent recreates it instead, as before.
+      restartPolicy: component === COMPONENT_JOBMANAGER && !runsHa(ctx) ? "Never" : "Always",
       // The Flink ServiceAccount (HA's ConfigMaps only): never the workspace agent's token, and its own
       // token only in the Flink container of a deployment that runs HA (KUBE_API_VOLUME).
       ...(ctx.storage?.serviceAccount ? { serviceAccountName: ctx.storage.serviceAccount } : {}),

@@ -128,9 +128,11 @@ test("HA pods: the job's fixed id, and the Flink ServiceAccount's token in the F
     assert.equal(sidecar?.name, "sidecar");
     assert.ok(!sidecar?.volumeMounts?.some((m) => m.name === "kube-api-access"), "the sidecar has no token");
   }
-  // Without HA no token at all.
+  // Without HA no token at all, and the JobManager is the workspace agent's to recreate.
   const plain = buildJobManagerPod(ctx({}, false), owner, run);
   assert.ok(!JSON.stringify(plain.spec).includes("serviceAccountToken"));
+  assert.equal(plain.spec?.restartPolicy, "Never");
+  assert.ok(!plain.spec?.containers[0]?.args?.includes("--job-id"), "no fixed job id without HA");
 });
 
 test("job ids are fixed per lineage and the HA ConfigMaps are named as Flink names them", () => {
