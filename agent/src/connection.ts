@@ -6,7 +6,7 @@
 import { requestWorkspaceCredential } from "@meridian/shared/controlplane/credentials";
 import { MarkGate } from "@meridian/shared/controlplane/replay-mark";
 import { agentStream, type StreamClient } from "@meridian/shared/controlplane/stream";
-import type { agentEvents } from "@meridian/shared/protocol/index";
+import type { agentEvents, Condition } from "@meridian/shared/protocol/index";
 import { DesiredState } from "./desired.ts";
 import { clusterMemory, connectInbound } from "./inbound.ts";
 import type { ConnectionOptions } from "./options.ts";
@@ -34,6 +34,8 @@ export class ControlPlaneConnection {
   readonly #unsubscribe: (() => void)[] = [];
   #resync: NodeJS.Timeout | undefined;
   #connected = false;
+  /** Why no snapshot was accepted yet in this session (status: SnapshotAccepted False). */
+  #notAccepted: Condition | undefined;
   #stopped: Promise<void> | undefined;
 
   constructor(options: ConnectionOptions, signal: AbortSignal) {
@@ -84,6 +86,7 @@ export class ControlPlaneConnection {
       workspaces: this.#workspaces,
       stream: this.#stream,
       snapshotSeen: () => this.#desired.snapshotSeen,
+      notAccepted: () => this.#notAccepted,
       signal,
     });
     // Lost leadership: stop at once (the signal has already aborted every request).
@@ -121,7 +124,18 @@ export class ControlPlaneConnection {
         for (const id of change.rejectionChanged) this.#status.changed(id);
         this.#status.changed();
       },
-      onRejected: () => this.#status.changed(),
+      onRejected: ({ type, error, signature }) => {
+        // The latest refusal says why; the time is that of the first.
+        if (!this.#desired.snapshotSeen)
+          this.#notAccepted = {
+            type: "SnapshotAccepted",
+            status: "False",
+            reason: signature?.reason ?? "EventRefused",
+            message: `no snapshot accepted since this agent began leading: event "${type}" was refused: ${error}; nothing is applied and no workspace is reported until a snapshot is accepted`,
+            lastTransitionTime: this.#notAccepted?.lastTransitionTime ?? new Date().toISOString(),
+          };
+        this.#status.changed();
+      },
       onUnverified: (refusal) =>
         noticeUnverified(
           { caches, recorder: this.#o.recorder, namespacePrefix: config.policy.namespacePrefix },

@@ -25,8 +25,8 @@ export interface InboundOptions {
   signal: AbortSignal;
   /** What an event changed, handed to the process. */
   onChange(change: DesiredChange): void;
-  /** The stream refused an event (rejectedEvents changed). */
-  onRejected(): void;
+  /** The stream refused an event (rejectedEvents changed): its type, why, and a signature's reason. */
+  onRejected(refused: { type: string; error: string; signature?: SignatureRefusal }): void;
   /** The stream refused an event or snapshot item for its signature (a Warning Event). */
   onUnverified(refusal: SignatureRefusal): void;
 }
@@ -47,7 +47,7 @@ export function connectInbound(o: InboundOptions): void {
     const creates = event.type === "workspace.upsert" && desired.get(event.data.workspace.id) === undefined;
     o.gate.submit(event.type === "workspace.delete" || creates, () => apply(event));
   });
-  stream.on("rejected", ({ type, signature }) =>
+  stream.on("rejected", ({ type, error, signature }) =>
     o.gate.submit(false, () => {
       metrics.streamEvents.inc({ type: "rejected" });
       if (signature && !o.signal.aborted) {
@@ -55,7 +55,7 @@ export function connectInbound(o: InboundOptions): void {
         if (change) o.onChange(change);
         o.onUnverified(signature);
       }
-      o.onRejected();
+      o.onRejected({ type, error, ...(signature ? { signature } : {}) });
     }),
   );
 }

@@ -7,6 +7,7 @@ import { agentStatusReporter } from "@meridian/shared/controlplane/reporter";
 import { F, type Logger } from "@meridian/shared/log";
 import type {
   AgentStatus,
+  Condition,
   RejectedEvents,
   WorkspacePhase,
   WorkspaceStatus,
@@ -27,8 +28,13 @@ export interface StatusPublisherDeps {
   workspaces: Pick<WorkspaceManager, "reportedIds" | "view" | "statusSent">;
   /** Where the stream stands (lastEventId, rejectedEvents). */
   stream: { readonly lastEventId: string | undefined; readonly rejectedEvents: RejectedEvents };
-  /** Nothing is reported before the first snapshot of the session. */
+  /**
+   * Before the first snapshot of the session no workspace is reported; a status goes only once the
+   * stream refused something, carrying `SnapshotAccepted` False (a key pinned wrong, a replay).
+   */
   snapshotSeen(): boolean;
+  /** Why nothing was accepted yet: the first refusal of the session, as a condition. */
+  notAccepted(): Condition | undefined;
   signal: AbortSignal;
 }
 
@@ -71,10 +77,24 @@ export class StatusPublisher {
     if (this.#timer || this.#d.signal.aborted) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#d.signal.aborted || !this.#d.snapshotSeen()) return;
-      this.#d.options.metrics.setPhases(this.#buildAndSend());
+      if (this.#d.signal.aborted) return;
+      if (this.#d.snapshotSeen()) this.#d.options.metrics.setPhases(this.#buildAndSend());
+      else this.#sendNotAccepted();
     }, STATUS_COALESCE_MS);
     this.#timer.unref();
+  }
+
+  /** Before the first snapshot: no workspace (none is known yet), the refusals, and why. */
+  #sendNotAccepted(): void {
+    const condition = this.#d.notAccepted();
+    if (!condition) return;
+    const { status } = buildAgentStatus({
+      agent: this.#d.options.agentInfo(),
+      lastEventId: this.#d.stream.lastEventId,
+      rejectedEvents: this.#d.stream.rejectedEvents,
+      workspaces: [],
+    });
+    this.#reporter.set({ ...status, conditions: [condition] });
   }
 
   #buildAndSend(): Partial<Record<WorkspacePhase, number>> {

@@ -7,7 +7,7 @@
 // manager neither removes nor conflicts with it, and the mark never touches the credential's data.
 import type { ReplayMark, ReplayMarkStore } from "@meridian/shared/controlplane/replay-mark";
 import { markText, parseMark } from "@meridian/shared/controlplane/replay-mark";
-import { createObject, getObject } from "@meridian/shared/kube/apply";
+import { applyObject, getObject } from "@meridian/shared/kube/apply";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import { isNotFound } from "@meridian/shared/kube/errors";
 import { FIELD_MANAGER_AGENT, MANAGED_BY_AGENT, meridianLabels } from "@meridian/shared/kube/labels";
@@ -25,29 +25,29 @@ export function secretReplayMarks(kube: KubeClient, namespace: string, name: str
         (await getObject(kube, SECRETS, namespace, name))?.metadata?.annotations?.[ANNOTATION_STREAM_MARK],
       ),
     async save(mark: ReplayMark, signal?: AbortSignal): Promise<void> {
-      const annotations = { [ANNOTATION_STREAM_MARK]: markText(mark) };
-      try {
-        await kube.request({
+      const patch = () =>
+        kube.request({
           method: "PATCH",
           path: resourcePath(SECRETS, namespace, name),
           query: { fieldManager: FIELD_MANAGER_AGENT },
           contentType: "application/merge-patch+json",
-          body: { metadata: { annotations } },
+          body: { metadata: { annotations: { [ANNOTATION_STREAM_MARK]: markText(mark) } } },
           signal,
         });
+      try {
+        await patch();
         return;
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
-      // No credential stored yet (a long-lived token): the Secret is created holding the mark only.
+      // No credential stored yet (a long-lived token): the Secret is made by the same apply the
+      // credential's save makes (labels only; the RBAC rule's resourceNames allow no POST), then marked.
       const secret = {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name, namespace, labels: meridianLabels(MANAGED_BY_AGENT), annotations },
+        metadata: { name, namespace, labels: meridianLabels(MANAGED_BY_AGENT) },
         type: "Opaque",
       };
-      if (!(await createObject(kube, SECRETS, secret, { fieldManager: FIELD_MANAGER_AGENT, signal })))
-        throw new Error(`${where} appeared while the mark was written; retrying`);
+      await applyObject(kube, SECRETS, secret, { fieldManager: FIELD_MANAGER_AGENT, signal });
+      await patch();
     },
   };
 }

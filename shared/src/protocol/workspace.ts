@@ -121,5 +121,11 @@ export const agentStatus = z.object({
   lastEventId: z.string().optional(),
   workspaces: z.array(workspaceStatus),
   rejectedEvents,
+  /**
+   * The agent's own conditions; for now only `SnapshotAccepted` False, in a status sent before the
+   * first accepted snapshot because the stream refused what came (docs/protocol.md "Status").
+   * Optional: older agents never send it, older control planes drop it.
+   */
+  conditions: z.array(condition).optional(),
 });
 export type AgentStatus = z.infer<typeof agentStatus>;
