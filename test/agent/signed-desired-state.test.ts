@@ -7,9 +7,11 @@
 // events signed by either pass; an agent that pins only the new key refuses the old one.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { parseMark } from "@meridian/shared/controlplane/replay-mark";
 import type { WorkspaceStatus } from "@meridian/shared/protocol/index";
 import { publicKeyText } from "@meridian/shared/protocol/signing";
 import type { AgentHandle } from "../../agent/src/agent.ts";
+import { ANNOTATION_STREAM_MARK } from "../../agent/src/replay-mark-secret.ts";
 import { TEST_SIGNING_KEY, TEST_SIGNING_PUBLIC_KEY, testSigningKey } from "../control-plane/signing.ts";
 import {
   type PassingEvent,
@@ -17,6 +19,7 @@ import {
   type TamperingProxy,
 } from "../control-plane/tampering-proxy.ts";
 import { type Inventory, inventory } from "../hostile/inventory.ts";
+import { installCredentialRole } from "./credential-role.ts";
 import { type Harness, startHarness, waitFor } from "./harness.ts";
 
 let h: Harness;
@@ -253,3 +256,90 @@ test("one altered item of a signed snapshot is refused alone: the others apply, 
   assert.equal(w?.observedGeneration, 7);
   assert.deepEqual(await inventoryOf("target"), before, "nothing of target changed, no orphan mark");
 });
+
+test("after a restart an old, validly signed snapshot is still refused ReplayedEvent (the mark on the credential Secret): nothing orphaned, nothing deleted re-created, the refusal reported upward", async () => {
+  const credentialSecret = await installCredentialRole(h);
+  const flags = {
+    policyFile,
+    controlPlaneUrl: proxy.url,
+    signingPublicKeys: publicKeyText(NEW_KEY),
+    credentialSecret,
+  };
+  await agent.stop();
+  await h.cp.admin.putWorkspace(h.agentId, "gone", quota("1"));
+  agent = await h.startAgent(flags);
+  await waitFor("the agent to lead", () => agent.controller()?.snapshotSeen, 30_000);
+  await converged("gone", 1, "1");
+  const agentStream = /\/v1\/agents\/[^/]+\/stream$/;
+  const old = proxy.passed
+    .filter((e) => e.type === "snapshot" && agentStream.test(e.path))
+    .at(-1) as PassingEvent;
+  assert.ok(
+    old?.data.includes('"id":"gone"') && !old.data.includes('"id":"late"'),
+    "the old snapshot lists gone",
+  );
+  // After it: a new workspace, and a deletion that completes.
+  await h.cp.admin.putWorkspace(h.agentId, "late", quota("1"));
+  await converged("late", 1, "1");
+  await h.cp.admin.deleteWorkspace(h.agentId, "gone");
+  await waitFor(
+    "mw-gone deleted",
+    async () => !(await h.admin.getOrUndefined("/api/v1/namespaces/mw-gone")),
+    60_000,
+  );
+  // Churn on a workspace already held costs no write of the mark.
+  const gate = agent.controller()?.gate;
+  const writes = gate?.writes;
+  for (let cpu = 2; cpu <= 11; cpu++) await h.cp.admin.putWorkspace(h.agentId, "late", quota(String(cpu)));
+  await converged("late", 11, "11");
+  assert.equal(gate?.writes, writes, "ten updates of a held workspace: the mark was not written");
+  const secret = await h.admin.getOrUndefined<{ metadata: { annotations?: Record<string, string> } }>(
+    `/api/v1/namespaces/${h.rbac.namespace}/secrets/${credentialSecret}`,
+  );
+  const mark = parseMark(secret?.metadata.annotations?.[ANNOTATION_STREAM_MARK]);
+  assert.ok(
+    mark && mark.id > BigInt(old.id as string),
+    `the stored mark ${mark?.id} is after the old snapshot ${old.id}`,
+  );
+  await agent.controller()?.idle();
+
+  // A crash (the Lease is not released); the link answers the new agent's first dial with the old snapshot.
+  await agent.stop({ release: false });
+  const before = await workspacesInventory();
+  const since = new Date().toISOString();
+  const answered = proxy.answerNextStream(agentStream, [old]);
+  agent = await h.startAgent(flags);
+  await answered;
+  const refused = await waitFor(
+    "a status saying no snapshot was accepted",
+    async () => {
+      const s = await h.cp.admin.getAgentStatus(h.agentId);
+      const c = s?.conditions?.find((x) => x.type === "SnapshotAccepted");
+      return s && c && c.lastTransitionTime >= since ? { s, c } : undefined;
+    },
+    30_000,
+  );
+  assert.equal(refused.c.status, "False");
+  assert.equal(refused.c.reason, "ReplayedEvent");
+  assert.match(refused.c.message, /is validly signed but not newer than event \d+/);
+  assert.deepEqual(refused.s.workspaces, [], "no workspace is reported before a snapshot is accepted");
+  assert.equal(refused.s.rejectedEvents.last?.eventType, "snapshot");
+  assert.equal(agent.controller()?.snapshotSeen, false);
+  await agent.controller()?.idle();
+  assert.deepEqual(await workspacesInventory(), before, "late not orphaned, gone not re-created");
+
+  // The link lets go: the control plane's own snapshot is accepted, and nothing was undone.
+  proxy.dropStreams();
+  await converged("late", 11, "11");
+  await waitFor("the status without the condition", async () => {
+    const s = await h.cp.admin.getAgentStatus(h.agentId);
+    return s && !s.conditions && s.workspaces.length > 0;
+  });
+  assert.notEqual((await statusOf("late"))?.phase, "Orphaned");
+  assert.equal(await h.admin.getOrUndefined("/api/v1/namespaces/mw-gone"), undefined, "gone stays gone");
+});
+
+/** Every workspace namespace's objects. */
+async function workspacesInventory(): Promise<Inventory> {
+  return Object.fromEntries(Object.entries(await inventory(h.admin)).filter(([k]) => k.includes("mw-")));
+}
