@@ -11,7 +11,7 @@ import { checkOutputDir, type ExactlyOnceReport } from "./exactly-once.ts";
 import { compareInventory, takeInventory } from "./inventory.ts";
 import { type Scenario, scenarioContext, sleep } from "./scenario.ts";
 import { type InvariantResult, type ScenarioResult, scoreLine } from "./scoreboard.ts";
-import { type CampaignSystem, startCampaignSystem } from "./system.ts";
+import { type CampaignSystem, CP_PROXY_AUTH, startCampaignSystem } from "./system.ts";
 import {
   CUSTOMER_OBJECTS,
   createWorkload,
@@ -180,6 +180,7 @@ export async function runCampaign(o: CampaignOptions): Promise<ScenarioResult[]>
     await createWorkload(sys);
     o.print(`# workspace and verification job running (${since()})`);
     const tokens = new Tokens(agentToken);
+    tokens.add("control-plane proxy password", CP_PROXY_AUTH.password);
     for (const s of o.scenarios) {
       if (o.signal?.aborted) throw new Error("the campaign was interrupted");
       const before: string[] = [];

@@ -1,8 +1,11 @@
 // The reference control plane as a process of its own (`node test/control-plane/main.ts`), so the
 // fault campaign can SIGKILL it and start it again on the same port and database, or on an empty one
-// (a control plane that lost its data). Its log goes to one file for the secret scan.
+// (a control plane that lost its data). Its log goes to one file for the secret scan. With `tls` it
+// serves HTTPS, and its admin client trusts the CA that signed the certificate.
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { rootCertificates } from "node:tls";
+import { Agent, fetch as undiciFetch } from "undici";
 import { ComponentProcess } from "../cluster/process.ts";
 import { AdminClient } from "../control-plane/index.ts";
 
@@ -15,6 +18,8 @@ export interface ControlPlaneProcessOptions {
   logPath: string;
   /** Lifetime of workspace credentials it mints; default 900 s. */
   workspaceTokenTtlSeconds?: number;
+  /** Serve HTTPS with this certificate and key (PEM files); `caPem` signed it. */
+  tls?: { certPath: string; keyPath: string; caPem: string };
 }
 
 export interface ControlPlaneProcess {
@@ -31,8 +36,12 @@ export interface ControlPlaneProcess {
 }
 
 export async function startControlPlaneProcess(o: ControlPlaneProcessOptions): Promise<ControlPlaneProcess> {
-  const url = `http://127.0.0.1:${o.port}`;
-  const admin = new AdminClient(url);
+  const url = `${o.tls ? "https" : "http"}://127.0.0.1:${o.port}`;
+  const trusting = o.tls ? new Agent({ connect: { ca: [...rootCertificates, o.tls.caPem] } }) : undefined;
+  const admin = trusting
+    ? new AdminClient(url, undefined, ((input: string, init?: Record<string, unknown>) =>
+        undiciFetch(input, { ...init, dispatcher: trusting })) as unknown as typeof fetch)
+    : new AdminClient(url);
   let proc: ComponentProcess | undefined;
   const launch = async () => {
     proc = new ComponentProcess(
@@ -46,6 +55,7 @@ export async function startControlPlaneProcess(o: ControlPlaneProcessOptions): P
         "--keep-alive-ms=1000",
         `--workspace-token-ttl-seconds=${o.workspaceTokenTtlSeconds ?? 900}`,
         "--log-level=info",
+        ...(o.tls ? [`--tls-cert=${o.tls.certPath}`, `--tls-key=${o.tls.keyPath}`] : []),
       ],
       { cwd: dirname(o.dbPath), logPath: o.logPath },
     );
@@ -82,6 +92,7 @@ export async function startControlPlaneProcess(o: ControlPlaneProcessOptions): P
     },
     stop: async () => {
       await proc?.stop(5000);
+      await trusting?.close();
     },
   };
 }

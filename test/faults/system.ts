@@ -4,12 +4,16 @@
 //  - two simulated nodes, each its own node simulator so each can be lost on its own: `sim-agents-0`
 //    (tainted, runs only the two agent replicas) reaches the API server through a TCP fault proxy,
 //    `sim-node-0` runs the workspace agent and Flink (real JVMs) directly;
-//  - the reference control plane as its own process (SIGKILL-able), on a fixed port and database;
+//  - the reference control plane as its own process (SIGKILL-able), on a fixed port and database,
+//    serving HTTPS with a certificate of a campaign CA, which both agents reach through a
+//    password-protected HTTP CONNECT proxy (killable, and started again on its port);
 //  - the agent installed with the chart, as a customer would.
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Logger, silentLogger } from "@meridian/shared/log";
+import { CertificateAuthority } from "../cluster/certs.ts";
+import { type ConnectProxy, startConnectProxy } from "../cluster/connect-proxy.ts";
 import { flinkImageHandler } from "../cluster/flink/image-handler.ts";
 import { type Cluster, startCluster } from "../cluster/index.ts";
 import { defaultImageMap, type NodeSimulator, startNodeSimulator } from "../cluster/node-simulator/index.ts";
@@ -23,6 +27,8 @@ export const AGENTS_NODE = "sim-agents-0";
 /** Short-lived workspace credentials, so a control plane down for longer than one fits in a scenario. */
 export const WORKSPACE_TOKEN_TTL_SECONDS = 120;
 export const WORKERS_NODE = "sim-node-0";
+/** What every CONNECT to the campaign's proxy must carry (its password is searched for in every log). */
+export const CP_PROXY_AUTH = { user: "meridian", password: "campaign-proxy-3f9a61c2" };
 /** Taint and label that keep the agents, and only them, on AGENTS_NODE. */
 export const AGENTS_TAINT = { key: "meridian.dev/faults", value: "agents", effect: "NoSchedule" } as const;
 
@@ -33,6 +39,10 @@ export interface CampaignSystem {
   /** Between the agents' node (both agent replicas) and the kube-apiserver. */
   apiProxy: FaultProxy;
   cp: ControlPlaneProcess;
+  /** The CA that signed the control plane's certificate (PEM), given to the agents. */
+  caPem: string;
+  /** The HTTP CONNECT proxy between both agents and the control plane. */
+  cpProxy: RestartableProxy;
   /** Where the Flink pods' /flink-data lands (savepoints, the verification job's output). */
   dataDir: string;
   agentsNode(): NodeSimulator;
@@ -47,6 +57,18 @@ export interface CampaignSystem {
   /** Every directory holding pod logs, for the secret scan. */
   logDirs(): string[];
   stop(): Promise<void>;
+}
+
+/** The campaign's CONNECT proxy: the one running now, killed (every tunnel cut) and started again. */
+export interface RestartableProxy {
+  /** `http://user:password@127.0.0.1:<port>`: what HTTPS_PROXY is set to. */
+  readonly url: string;
+  /** Tunnels to the control plane the proxy running now opened. */
+  tunnels(): number;
+  /** Stops it: every tunnel is cut, the port refuses until start(). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port. */
+  start(): Promise<void>;
 }
 
 /** Starts everything but the agent (see install.ts); stops what started on failure. */
@@ -124,13 +146,38 @@ export async function startCampaignSystem(
     await startNode("workers");
     stops.push(async () => nodes.workers.sim?.stop());
 
+    const ca = await CertificateAuthority.create(dir, "campaign-ca", "meridian-campaign-ca");
+    const cert = await ca.issue({
+      name: "control-plane",
+      commonName: "control-plane",
+      hosts: ["127.0.0.1"],
+      usage: "server",
+    });
     const cp = await startControlPlaneProcess({
       port: await freePort(),
       dbPath: join(dir, "control-plane.db"),
       logPath: join(dir, "control-plane.log"),
       workspaceTokenTtlSeconds: WORKSPACE_TOKEN_TTL_SECONDS,
+      tls: { certPath: cert.certPath, keyPath: cert.keyPath, caPem: ca.cert.certPem },
     });
     stops.push(() => cp.stop());
+    let proxy: ConnectProxy | undefined = await startConnectProxy(CP_PROXY_AUTH);
+    const proxyUrl = proxy.url;
+    const proxyPort = proxy.port;
+    const cpHost = new URL(cp.url).host;
+    stops.push(async () => proxy?.stop());
+    const cpProxy: RestartableProxy = {
+      url: proxyUrl,
+      tunnels: () => proxy?.tunnels().get(cpHost) ?? 0,
+      kill: async () => {
+        await proxy?.stop();
+        proxy = undefined;
+      },
+      start: async () => {
+        if (proxy) throw new Error("the proxy still runs: kill it before starting it");
+        proxy = await startConnectProxy({ ...CP_PROXY_AUTH, port: proxyPort });
+      },
+    };
 
     const sim = (which: "agents" | "workers") => {
       const s = nodes[which].sim;
@@ -143,6 +190,8 @@ export async function startCampaignSystem(
       components,
       apiProxy,
       cp,
+      caPem: ca.cert.certPem,
+      cpProxy,
       dataDir,
       agentsNode: () => sim("agents"),
       workersNode: () => sim("workers"),

@@ -93,6 +93,9 @@ export async function installAgent(sys: CampaignSystem): Promise<string> {
       controlPlaneUrl: sys.cp.url,
       agentId: AGENT_ID,
     }),
+    // The control plane serves HTTPS with a certificate of the campaign CA, behind a CONNECT proxy.
+    customCA: { pem: sys.caPem },
+    proxy: { httpsProxy: sys.cpProxy.url },
     nodeSelector: { [AGENTS_TAINT.key]: AGENTS_TAINT.value },
     tolerations: [
       { key: AGENTS_TAINT.key, operator: "Equal", value: AGENTS_TAINT.value, effect: "NoSchedule" },

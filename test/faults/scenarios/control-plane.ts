@@ -151,6 +151,31 @@ export const controlPlaneScenarios: Scenario[] = [
     },
   },
   {
+    name: "connect-proxy-killed-mid-stream",
+    proves:
+      "the HTTP CONNECT proxy between both agents and the control plane (HTTPS, a certificate of the campaign CA) killed while their streams run, and back on its port 15 s later: both agents back off meanwhile, come back through it, and the data plane never notices",
+    async run(ctx) {
+      const p = ctx.sys.cpProxy;
+      ctx.note(`${p.tunnels()} tunnels before the kill`);
+      await p.kill();
+      await sleep(15_000);
+      await p.start();
+    },
+    async outcome(ctx) {
+      // Both agents' stream and status requests go through it again: at least one tunnel each.
+      const t = await waitFor(
+        "two tunnels through the restarted proxy",
+        async () => {
+          const n = ctx.sys.cpProxy.tunnels();
+          return n >= 2 ? n : undefined;
+        },
+        { timeoutMs: 60_000 },
+      ).catch(() => ctx.sys.cpProxy.tunnels());
+      ctx.note(`${t} tunnels through the restarted proxy`);
+      return t >= 2 ? undefined : `only ${t} tunnel(s) through the restarted proxy`;
+    },
+  },
+  {
     name: "workspace-credential-revoked",
     proves:
       "a workspace credential revoked at the control plane while the workspace agent runs: it is refused (401), the workspace agent asks the agent for a new one (ConfigMap meridian-credential-request), the agent mints it, the workspace agent picks it up from the Secret without a restart, and the data plane runs on untouched",
