@@ -6,9 +6,15 @@
 // the same workspace converges.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { parseMark } from "@meridian/shared/controlplane/replay-mark";
 import type { WorkspaceAgent } from "@meridian/workspace-agent/agent";
+import { STREAM_MARK_CONFIG_MAP } from "../../workspace-agent/src/replay-mark-config-map.ts";
 import type { DeploymentBody } from "../control-plane/index.ts";
-import { startTamperingProxy, type TamperingProxy } from "../control-plane/tampering-proxy.ts";
+import {
+  type PassingEvent,
+  startTamperingProxy,
+  type TamperingProxy,
+} from "../control-plane/tampering-proxy.ts";
 import {
   condition,
   createWorkspace,
@@ -109,4 +115,73 @@ test("one field of a signed deployment.upsert altered on the link: refused Signa
   });
   await agent.controller.idle();
   assert.deepEqual(await fingerprint("victim"), held, "victim's ConfigMap and pods are as they were");
+});
+
+test("after a restart an old, validly signed snapshot is still refused ReplayedEvent (the mark in meridian-stream-mark): the deployment created after it is not orphaned, the one deleted after it is not re-created", async () => {
+  const stream = new RegExp(`/v1/workspaces/${ws.id}/stream$`);
+  await env.cp.admin.putDeployment(ws.id, "gone", body(1));
+  await running("gone", 1, 2);
+  // A redial without Last-Event-ID: the snapshot the link keeps lists gone, not late.
+  const passed = proxy.passed.length;
+  proxy.forgetNextLastEventId();
+  proxy.dropStreams();
+  const old = (await waitFor("a snapshot listing gone", () =>
+    proxy.passed
+      .slice(passed)
+      .find((e) => e.type === "snapshot" && stream.test(e.path) && e.data.includes('"name":"gone"')),
+  )) as PassingEvent;
+  await env.cp.admin.putDeployment(ws.id, "late", body(1));
+  await running("late", 1, 2);
+  await env.cp.admin.deleteDeployment(ws.id, "gone");
+  await waitFor(
+    "gone's pods and ConfigMap deleted",
+    async () => {
+      const f = await fingerprint("gone");
+      return f.configMap === undefined && f.pods.length === 0;
+    },
+    60_000,
+  );
+  const cm = await kubeGet<{ data: { mark: string } }>(
+    env,
+    `/api/v1/namespaces/${ws.namespace}/configmaps/${STREAM_MARK_CONFIG_MAP}`,
+  );
+  const mark = parseMark(cm?.data.mark);
+  assert.ok(
+    mark && mark.id > BigInt(old.id as string),
+    `the stored mark ${mark?.id} is after the old snapshot ${old.id}`,
+  );
+  await agent.controller.idle();
+
+  await agent.stop();
+  const before = { late: await fingerprint("late"), gone: await fingerprint("gone") };
+  const since = new Date().toISOString();
+  const answered = proxy.answerNextStream(stream, [old]);
+  agent = await startAgent(env, ws, { controlPlaneUrl: proxy.url });
+  await answered;
+  const last = await waitFor("the replay reported upward", async () => {
+    const r = (await env.cp.admin.getWorkspaceStatus(ws.id))?.rejectedEvents.last;
+    return r && r.at >= since && /is validly signed but not newer than event \d+/.test(r.error)
+      ? r
+      : undefined;
+  });
+  assert.equal(last.eventType, "snapshot");
+  await agent.controller.idle();
+  assert.deepEqual(
+    { late: await fingerprint("late"), gone: await fingerprint("gone") },
+    before,
+    "late is not marked orphaned, gone is not re-created",
+  );
+  // The link lets go: the control plane's own snapshot is accepted, and nothing was undone.
+  proxy.dropStreams();
+  await waitFor("the control plane's snapshot accepted", async () => {
+    const id = (await env.cp.admin.getWorkspaceStatus(ws.id))?.lastEventId;
+    return id !== undefined && BigInt(id) >= mark.id;
+  });
+  await waitFor("late reported, not orphaned", async () => {
+    const r = await reported(env, ws, "late");
+    return r?.observedGeneration === 1 && !condition(r, "Orphaned");
+  });
+  await agent.controller.idle();
+  assert.deepEqual(await fingerprint("gone"), before.gone, "gone stays gone");
+  assert.deepEqual((await fingerprint("late")).pods, before.late.pods, "late's pods are the same");
 });
