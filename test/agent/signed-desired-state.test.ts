@@ -4,7 +4,9 @@
 // with an old, validly signed snapshot. Each is refused with its named reason, reported upward
 // (rejectedEvents and the workspace's SpecRejected condition) with a Warning Event, and nothing in
 // the cluster changes, while another workspace keeps converging. Key rotation: two keys pinned,
-// events signed by either pass; an agent that pins only the new key refuses the old one.
+// events signed by either pass; an agent that pins only the new key refuses the old one. Replay after a
+// restart: the newest accepted event is kept on the credential Secret, so a restarted agent still
+// refuses an old snapshot (decision 46); a refused first snapshot is in the status (SnapshotAccepted).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { parseMark } from "@meridian/shared/controlplane/replay-mark";
@@ -337,6 +339,31 @@ test("after a restart an old, validly signed snapshot is still refused ReplayedE
   });
   assert.notEqual((await statusOf("late"))?.phase, "Orphaned");
   assert.equal(await h.admin.getOrUndefined("/api/v1/namespaces/mw-gone"), undefined, "gone stays gone");
+});
+
+test("a key pinned wrong at install: the refused first snapshot reaches the control plane as SnapshotAccepted False UnknownSigningKey", async () => {
+  await agent.stop();
+  const since = new Date().toISOString();
+  agent = await h.startAgent({
+    policyFile,
+    controlPlaneUrl: proxy.url,
+    signingPublicKeys: publicKeyText(testSigningKey(3)),
+  });
+  const refused = await waitFor(
+    "a status saying no snapshot was accepted",
+    async () => {
+      const s = await h.cp.admin.getAgentStatus(h.agentId);
+      const c = s?.conditions?.find((x) => x.type === "SnapshotAccepted");
+      return s && c && c.lastTransitionTime >= since ? { s, c } : undefined;
+    },
+    30_000,
+  );
+  assert.equal(refused.c.reason, "UnknownSigningKey");
+  assert.match(refused.c.message, /which is not pinned .*controlPlane\.signingPublicKeys/);
+  assert.match(refused.c.message, /no workspace is reported until a snapshot is accepted$/);
+  assert.equal(refused.s.rejectedEvents.last?.eventType, "snapshot");
+  assert.deepEqual(refused.s.workspaces, []);
+  assert.equal(agent.controller()?.snapshotSeen, false);
 });
 
 /** Every workspace namespace's objects. */
