@@ -16,6 +16,7 @@ import { after, before, test } from "node:test";
 import type { WorkspaceAgent } from "@meridian/workspace-agent/agent";
 import { type S3Server, startS3Server } from "../cluster/s3/s3-server.ts";
 import type { DeploymentBody } from "../control-plane/index.ts";
+import { FlinkProbe, type Obj } from "./flink-probe.ts";
 import {
   condition,
   createWorkspace,
@@ -55,79 +56,24 @@ const spec: DeploymentBody = {
   upgradeMode: "LAST_STATE",
 };
 
-// biome-ignore lint/suspicious/noExplicitAny: tests navigate API objects freely
-type Obj = Record<string, any>;
-const podPath = (name: string) => `/api/v1/namespaces/${ws.namespace}/pods/${name}`;
-const pod = (name: string) => kubeGet<Obj>(env, podPath(name));
 const status = () => reported(env, ws, NAME);
 const JM = `${NAME}-jobmanager`;
 const TM = `${NAME}-taskmanager-0`;
-
-/** GET on the JobManager's REST API (its pod IP, as the in-process workspace agent reaches it). */
-async function rest<T = Obj>(path: string): Promise<T | undefined> {
-  const p = await pod(JM);
-  const ip = p?.status?.podIP;
-  if (!ip) return undefined;
-  try {
-    const res = await fetch(`http://${ip}:8081${path}`, { signal: AbortSignal.timeout(3000) });
-    return res.ok ? ((await res.json()) as T) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The job as Flink's REST API shows it: id, state, and its checkpoint statistics. */
-async function job(): Promise<{ id: string; state: string; checkpoints: Obj } | undefined> {
-  const jobs = await rest<{ jobs: { id: string; status: string }[] }>("/jobs");
-  const j = jobs?.jobs?.[0];
-  if (!j) return undefined;
-  const checkpoints = await rest(`/jobs/${j.id}/checkpoints`);
-  return checkpoints ? { id: j.id, state: j.status, checkpoints } : undefined;
-}
-
-/** SIGKILL to every process of a pod (the JVM), as the kernel's OOM killer or a crash would end it. */
-function sigkill(name: string): void {
-  const pids = env.sim.podProcesses(ws.namespace, name);
-  assert.ok(pids.length > 0, `${name} runs a process`);
-  for (const pid of pids) process.kill(pid, "SIGKILL");
-}
-
-const restarts = (p: Obj | undefined): number =>
-  (p?.status?.containerStatuses ?? []).reduce((n: number, c: Obj) => n + (c.restartCount ?? 0), 0);
-
-/** Waits for the job RUNNING again after a kill, restored from a checkpoint at least `atLeast`. */
-async function recovered(what: string, atLeast: number): Promise<Obj> {
-  return waitFor(
-    what,
-    async () => {
-      const j = await job();
-      const restored = j?.checkpoints.latest?.restored;
-      if (j?.state !== "RUNNING" || !restored || restored.id < atLeast) return undefined;
-      return restored as Obj;
-    },
-    240_000,
-    500,
-  );
-}
-
-/** The newest completed checkpoint id Flink reports, once it is at least `min`. */
-async function checkpointAtLeast(min: number): Promise<number> {
-  return waitFor(
-    `a completed checkpoint >= ${min}`,
-    async () => {
-      const id = (await job())?.checkpoints.latest?.completed?.id as number | undefined;
-      return id !== undefined && id >= min ? id : undefined;
-    },
-    120_000,
-    250,
-  );
-}
+let probe: FlinkProbe;
+const pod = (name: string) => probe.pod(name);
+const rest = <T = Obj>(path: string) => probe.rest<T>(path);
+const job = () => probe.job();
+const sigkill = (name: string) => probe.sigkill(name);
+const restarts = FlinkProbe.restarts;
+const recovered = (what: string, atLeast: number) => probe.recovered(what, atLeast);
+const checkpointAtLeast = (min: number) => probe.checkpointAtLeast(min);
 
 before(async () => {
   s3Dir = await mkdtemp(join(tmpdir(), "meridian-s3-"));
   [env, s3] = await Promise.all([startEnv(), startS3Server({ dir: s3Dir })]);
   await s3.createBucket(BUCKET);
   ws = await createWorkspace(env, WS);
+  probe = new FlinkProbe(env, ws.namespace, NAME);
   // What the agent makes of this workspace: the Flink ServiceAccount with its HA Role, and the
   // workspace agent's storage environment (read back by its own settings loader, as in its pod).
   agentSettings = await provisionStorage(env, ws, s3, { bucket: BUCKET });
