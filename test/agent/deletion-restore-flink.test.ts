@@ -18,8 +18,7 @@ import { flinkImageHandler } from "../cluster/flink/image-handler.ts";
 import { defaultImageMap, type NodeSimulator, startNodeSimulator } from "../cluster/node-simulator/index.ts";
 import { type S3Server, startS3Server } from "../cluster/s3/s3-server.ts";
 import type { DeploymentBody, WorkspaceBody } from "../control-plane/index.ts";
-import { exampleDeployment } from "../e2e/workload.ts";
-import { EXAMPLE_JOB } from "../workspace-agent/harness.ts";
+import { exampleDeployment, STATEFUL_EXAMPLE_ENTRY_CLASS } from "../e2e/workload.ts";
 import { type Harness, startHarness, waitFor } from "./harness.ts";
 
 const BUCKET = "flink-state";
@@ -36,7 +35,7 @@ const SAVEPOINTS = `s3://${BUCKET}/workspaces/${WS}/${NAME}/savepoints/`;
 const example = exampleDeployment();
 const spec: DeploymentBody = {
   ...example,
-  job: { ...example.job, entryClass: EXAMPLE_JOB },
+  job: { ...example.job, entryClass: STATEFUL_EXAMPLE_ENTRY_CLASS },
   jobManager: { resources: { cpu: "500m", memory: "1Gi" } },
   flinkConfiguration: {
     "execution.checkpointing.interval": "3 s",

@@ -46,6 +46,11 @@ const parts = (realNode: boolean): Array<[Part, string]> => [
       ]
     : ["node simulator", "node simulator (pods run as local processes, Flink images as local JVMs)"],
   ["control plane", "reference control plane (SQLite in .cache/demo/)"],
+  ...(realNode
+    ? []
+    : ([
+        ["s3 server", "S3 server for the Flink state (S3Proxy, its files in .cache/demo/system/s3/)"],
+      ] as Array<[Part, string]>)),
 ];
 
 /** Starts serve unless it runs, then one step per part as serve reports it ready. */
@@ -88,6 +93,7 @@ async function startServe(p: Progress, realNode: boolean): Promise<DemoState> {
   }
   for (;;) {
     const s = readState();
+    if (s?.error) throw new Error(s.error);
     if (s?.kubeconfig && s.controlPlaneUrl) return s;
     if (exited !== undefined || !s)
       throw new Error(`the demo's serve process stopped; ${await serveLogTail()}`);
@@ -107,7 +113,7 @@ async function up(realNode: boolean): Promise<number> {
     const state = await startServe(p, realNode);
     const cluster = await clusterFromKubeconfig(state.kubeconfig!);
     try {
-      const result = await runDemoSteps(p, cluster, state.controlPlaneUrl!);
+      const result = await runDemoSteps(p, cluster, state.controlPlaneUrl!, state.s3);
       p.line(nextSteps(state, result, (Date.now() - started) / 1000, await helmBinary()));
     } finally {
       await cluster.stop();

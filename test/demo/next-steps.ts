@@ -4,9 +4,46 @@ import { kubeBinDir } from "../cluster/paths.ts";
 import { NAMESPACE } from "../e2e/chart.ts";
 import { WORKSPACE_AGENT_DEPLOYMENT } from "../e2e/observe.ts";
 import { controlPlaneLogPath, type DemoState, demoDir, serveLogPath } from "./state.ts";
-import { DEMO_AGENT_ID, DEMO_DEPLOYMENT, DEMO_NAMESPACE, DEMO_WORKSPACE, type DemoResult } from "./steps.ts";
+import {
+  DEMO_AGENT_ID,
+  DEMO_DEPLOYMENT,
+  DEMO_NAMESPACE,
+  DEMO_STORAGE_SECRET,
+  DEMO_WORKSPACE,
+  type DemoResult,
+  demoStorageBase,
+} from "./steps.ts";
 
 const rel = (path: string) => relative(process.cwd(), path) || ".";
+
+/** Where the job's checkpoints and savepoints land, and how to make it write some. */
+function storageLines(state: DemoState, cp: string): string[] {
+  const deployment = `${cp}/admin/workspaces/${DEMO_WORKSPACE}/deployments/${DEMO_DEPLOYMENT}`;
+  const s3 = state.s3;
+  const area = s3
+    ? `${demoStorageBase(s3.bucket)}${DEMO_DEPLOYMENT}`
+    : `file:///flink-data/savepoints/${DEMO_DEPLOYMENT}`;
+  return [
+    s3
+      ? `Flink state goes to the S3 bucket ${s3.bucket} (S3Proxy at ${s3.endpoint}, keys in Secret ${DEMO_STORAGE_SECRET}):`
+      : "Flink state goes to the node's shared directory (no S3 server on the real node):",
+    ...(s3
+      ? [
+          `  savepoints:  ${area}/savepoints/      checkpoints: ${area}/checkpoints/`,
+          `  ls -R ${rel(join(s3.dataDir, s3.bucket, "workspaces", DEMO_WORKSPACE, DEMO_DEPLOYMENT))}   # the objects, as S3Proxy's file backend keeps them`,
+        ]
+      : [`  savepoints:  ${area}`]),
+    "Take a savepoint (savepointNonce + 1), then see its location in the status (lastSavepoint):",
+    `  curl -s ${deployment} | jq '.savepointNonce += 1' | curl -s -X PUT -H 'content-type: application/json' -d @- ${deployment}`,
+    `  curl -s ${deployment}/status | jq .status.lastSavepoint`,
+    "Delete the workspace: the job stops with a final savepoint before the namespace goes; the agent reports it,",
+    "and a workspace created again with the same id restores from it (job.initialSavepointPath):",
+    `  curl -s -X DELETE ${cp}/admin/agents/${DEMO_AGENT_ID}/workspaces/${DEMO_WORKSPACE}`,
+    `  curl -s ${cp}/admin/agents/${DEMO_AGENT_ID} | jq '.status.workspaces[] | {id, phase, finalSavepoints}'`,
+    "  npm run demo      # creates the workspace and the job again; then the job's restore point:",
+    `  curl -s ${deployment}/status | jq .status.checkpoints.restored`,
+  ];
+}
 
 export function nextSteps(state: DemoState, result: DemoResult, seconds: number, helmPath: string): string {
   const cp = state.controlPlaneUrl!;
@@ -39,6 +76,8 @@ export function nextSteps(state: DemoState, result: DemoResult, seconds: number,
           `  curl -s http://${result.jobManagerIP}:8081/jobs/overview`,
         ]
       : []),
+    "",
+    ...storageLines(state, cp),
     "",
     `Logs of the demo itself: ${rel(serveLogPath())}, ${rel(controlPlaneLogPath())}; ` +
       (state.realNode

@@ -4,14 +4,17 @@
 // the simulator) and removes state.json.
 import { createWriteStream } from "node:fs";
 import { copyFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { createLogger } from "@meridian/shared/log";
 import { watchdogPid } from "../cluster/process.ts";
+import { type S3Server, startS3Server } from "../cluster/s3/s3-server.ts";
 import { type RealNodeSystem, startRealNodeSystem } from "../e2e/real-node-system.ts";
 import { startSystem } from "../e2e/system.ts";
 import {
   clusterLogDir,
   controlPlaneDbPath,
   controlPlaneLogPath,
+  DEMO_BUCKET,
   type DemoState,
   kubeconfigPath,
   statePath,
@@ -44,12 +47,14 @@ export async function serve(opts: { realNode?: boolean } = {}): Promise<void> {
   await rm(systemDir(), { recursive: true, force: true });
   await rm(clusterLogDir(), { recursive: true, force: true });
   let sys: RealNodeSystem | undefined;
+  let s3: S3Server | undefined;
   let stopping = false;
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ reason }, "stopping the demo");
     try {
+      await s3?.stop();
       await sys?.stop();
       await rm(statePath(), { force: true });
     } catch (err) {
@@ -77,6 +82,16 @@ export async function serve(opts: { realNode?: boolean } = {}): Promise<void> {
         void save();
       },
     });
+    // The workspace's Flink state goes to an S3 bucket, as on a real cluster. On the real node the
+    // pods could not reach a server on loopback: its Flink state stays in the shared directory.
+    if (!opts.realNode && !stopping) {
+      const dir = join(systemDir(), "s3");
+      s3 = await startS3Server({ dir });
+      await s3.createBucket(DEMO_BUCKET);
+      state.s3 = { endpoint: s3.endpoint, bucket: DEMO_BUCKET, dataDir: join(dir, "s3-data") };
+      state.ready.push("s3 server");
+      await save();
+    }
   } catch (err) {
     logger.error({ err }, "the demo system failed to start");
     state.error = (err as Error).message;

@@ -5,7 +5,7 @@ import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cacheDir } from "../cluster/paths.ts";
 
-export type Part = "cluster" | "node simulator" | "real node" | "control plane";
+export type Part = "cluster" | "node simulator" | "real node" | "control plane" | "s3 server";
 
 export interface DemoState {
   /** The serve process that owns cluster, node simulator and control plane. */
@@ -22,12 +22,19 @@ export interface DemoState {
   watchdogPid?: number;
   /** The demo runs on a real node (`--real-node`); `down` sweeps what a killed serve left of it. */
   realNode?: boolean;
+  /**
+   * The S3 server (S3Proxy on loopback) the demo workspace keeps its Flink state in, with the bucket
+   * and the directory its file-system backend writes objects to. Absent on the real node.
+   */
+  s3?: { endpoint: string; bucket: string; dataDir: string };
   /** Set by `serve` when it failed to start; `up` prints it. */
   error?: string;
   startedAt: string;
 }
 
 export const demoDir = (): string => join(cacheDir(), "demo");
+/** The bucket of the demo workspace's Flink state. */
+export const DEMO_BUCKET = "meridian-demo";
 export const statePath = (): string => join(demoDir(), "state.json");
 export const kubeconfigPath = (): string => join(demoDir(), "kubeconfig");
 export const serveLogPath = (): string => join(demoDir(), "serve.log");

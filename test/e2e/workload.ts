@@ -7,6 +7,13 @@ import { flinkVersion } from "../cluster/flink/image-handler.ts";
 import type { DeploymentBody, WorkspaceBody } from "../control-plane/index.ts";
 
 export const EXAMPLE_ENTRY_CLASS = "org.apache.flink.streaming.examples.statemachine.StateMachineExample";
+/**
+ * The example job for checkpoints and savepoints: TopSpeedWindowing (windowed keyed state). Flink 2.3's
+ * StateMachineExample keeps its state through the async state API, whose snapshot the default state
+ * backend does not support ("UnsupportedOperationException: Not supported yet"): with checkpointing
+ * on, every checkpoint fails its task and the job restarts for ever, so no savepoint can be taken.
+ */
+export const STATEFUL_EXAMPLE_ENTRY_CLASS = "org.apache.flink.streaming.examples.windowing.TopSpeedWindowing";
 
 /** Namespace of a workspace under the chart's default prefix. */
 export const workspaceNamespace = (workspaceId: string) => `mw-${workspaceId}`;
