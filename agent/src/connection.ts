@@ -78,6 +78,7 @@ export class ControlPlaneConnection {
       store: marks,
       newest: () => stream.acceptedMark,
       stored: () => stream.loadedMark,
+      resumeAfter: (at, reason) => stream.resumeAfter(at, reason),
       signal,
       logger: options.logger,
     });

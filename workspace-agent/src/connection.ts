@@ -44,6 +44,7 @@ export class ControlPlaneConnection {
       store: o.replayMarks,
       newest: () => stream.acceptedMark,
       stored: () => stream.loadedMark,
+      resumeAfter: (at, reason) => stream.resumeAfter(at, reason),
       signal: this.#stopped.signal,
       logger,
     });

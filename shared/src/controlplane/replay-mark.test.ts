@@ -164,3 +164,80 @@ test("a failed write is retried; nothing runs before it succeeds; an abort drops
   await tick();
   assert.deepEqual(ran, [3, 3], "nothing runs after the abort");
 });
+
+test("while the mark cannot be stored at most maxHeld events wait; the stream resumes after the last one held and loses or repeats nothing", async () => {
+  const total = 600;
+  const maxHeld = 50;
+  let failing = true;
+  let failures = 0;
+  const saved: ReplayMark[] = [];
+  const store: ReplayMarkStore = {
+    where: "test store",
+    load: async () => saved.at(-1),
+    save: async (m) => {
+      if (failing) {
+        failures++;
+        throw new Error("API server unavailable");
+      }
+      saved.push(m);
+    },
+  };
+  const warnings: string[] = [];
+  const logger = silentLogger();
+  logger.warn = ((_: unknown, msg: string) => void warnings.push(msg)) as typeof logger.warn;
+  // The stream: accepts event ids in order until told to resume, then sends again after that point.
+  let accepted: ReplayMark | undefined;
+  let open = true;
+  const resumes: bigint[] = [];
+  const applied: number[] = [];
+  let maxWaiting = 0;
+  const gate = new MarkGate({
+    store,
+    newest: () => accepted,
+    stored: () => undefined,
+    signal: new AbortController().signal,
+    logger,
+    maxHeld,
+    resumeAfter: (at) => {
+      resumes.push(at.id);
+      accepted = at;
+      open = false;
+    },
+  });
+  const dial = () => {
+    open = true;
+    for (let id = Number(accepted?.id ?? 0n) + 1; id <= total && open; id++) {
+      accepted = mark(id);
+      gate.submit(true, () => applied.push(id));
+      maxWaiting = Math.max(maxWaiting, id - (applied.at(-1) ?? 0));
+    }
+  };
+  dial();
+  assert.equal(open, false, "the stream was told to redial");
+  assert.deepEqual(resumes, [BigInt(maxHeld)], "it resumes after the last event held");
+  assert.deepEqual(applied, []);
+  // Redials while the write still fails: each is cut after its first event, nothing more is held.
+  for (let i = 0; i < 3; i++) dial();
+  assert.deepEqual(resumes, [50n, 50n, 50n, 50n]);
+  assert.ok(maxWaiting <= maxHeld + 1, `at most ${maxHeld} held (+ the one dropped), saw ${maxWaiting}`);
+  assert.equal(gate.dropped, 4);
+  assert.equal(warnings.filter((w) => w.startsWith("too many stream events held")).length, 1, "logged once");
+  const until = async (done: () => boolean) => {
+    while (!done()) await new Promise((r) => setTimeout(r, 5));
+  };
+  await until(() => failures >= 2);
+  failing = false;
+  await until(() => applied.length === maxHeld);
+  assert.deepEqual(saved.at(-1), mark(maxHeld), "the stored mark covers only what was held");
+  // The writer is back: each redial sends the rest again after the last event held (a burst beyond
+  // maxHeld within one write is cut again); all of it applies, in order, once.
+  while (applied.length < total) {
+    dial();
+    const upTo = Number(accepted?.id ?? 0n);
+    await until(() => applied.length === upTo);
+  }
+  assert.deepEqual(
+    applied,
+    Array.from({ length: total }, (_, i) => i + 1),
+  );
+});

@@ -7,6 +7,7 @@
 // dial. `MarkGate` writes it before an event that a replay could undo is acted on: a snapshot, a
 // delete, a spec for an object not held (a creation) or a newer epoch. Specs of objects already held
 // are protected by the persisted generation (decision 23) and cost no write.
+import { MAX_HELD_STREAM_EVENTS } from "@meridian/shared/protocol/limits";
 import { Backoff, sleep } from "../backoff.ts";
 import { F, type Logger } from "../log.ts";
 
@@ -61,6 +62,13 @@ export interface MarkGateOptions {
   stored(): ReplayMark | undefined;
   signal: AbortSignal;
   logger: Logger;
+  /**
+   * More than `maxHeld` steps wait for a write: the newer ones are dropped and the stream must
+   * resume after `at`, the last step held (StreamClient.resumeAfter), so that they come again.
+   */
+  resumeAfter?(at: ReplayMark, reason: string): void;
+  /** Default MAX_HELD_STREAM_EVENTS. */
+  maxHeld?: number;
 }
 
 /**
@@ -69,14 +77,23 @@ export interface MarkGateOptions {
  * wait for it and are covered, if they need it, by the next one: one write per batch, none for
  * specs of objects already held. A failed write is retried with back-off until it succeeds or the
  * signal aborts; meanwhile nothing of the stream is applied (applying needs the API server anyway).
+ * At most `maxHeld` steps wait (the batch being written included): a step beyond is dropped and the
+ * stream is told to resume after the last one held, so it comes again after a redial.
  */
 export class MarkGate {
   readonly #o: MarkGateOptions;
-  #queue: { durable: boolean; run: () => void }[] = [];
+  #queue: { durable: boolean; run: () => void; at: ReplayMark | undefined }[] = [];
+  /** Steps of the batch being written (held too). */
+  #inFlight = 0;
+  /** The mark of the newest step held; the stream resumes after it when one more is dropped. */
+  #lastHeld: ReplayMark | undefined;
+  #overflowLogged = false;
   #pumping = false;
   #saved: ReplayMark | undefined;
   /** Stored marks (tests, and the write count the decision promises). */
   writes = 0;
+  /** Steps dropped because `maxHeld` were waiting (they come again after the stream resumes). */
+  dropped = 0;
 
   constructor(o: MarkGateOptions) {
     this.#o = o;
@@ -87,13 +104,29 @@ export class MarkGate {
       run();
       return;
     }
-    this.#queue.push({ durable, run });
+    const at = this.#o.newest();
+    const max = this.#o.maxHeld ?? MAX_HELD_STREAM_EVENTS;
+    const resume = this.#o.resumeAfter;
+    if (resume && this.#lastHeld && this.#queue.length + this.#inFlight >= max) {
+      this.#drop(resume, this.#lastHeld, max);
+      return;
+    }
+    this.#queue.push({ durable, run, at });
+    this.#lastHeld = at;
     if (!this.#pumping) void this.#pump();
   }
 
+  #drop(resume: NonNullable<MarkGateOptions["resumeAfter"]>, at: ReplayMark, max: number): void {
+    this.dropped++;
+    const reason = `${max} stream events wait for the newest accepted event to be stored in ${this.#o.store?.where}; the stream resumes after event ${at.id} once redialled`;
+    if (!this.#overflowLogged)
+      this.#o.logger.warn({ [F.reason]: reason }, "too many stream events held; redialling the stream");
+    this.#overflowLogged = true;
+    resume(at, reason);
+  }
+
   /** A write is due: the step asks for it, or the stream moved into an epoch newer than the stored one. */
-  #needsWrite(durable: boolean): boolean {
-    const newest = this.#o.newest();
+  #needsWrite(durable: boolean, newest = this.#o.newest()): boolean {
     const saved = this.#saved ?? this.#o.stored();
     if (!newest || markCovers(saved ?? { epoch: -1, id: -1n }, newest)) return false;
     return durable || newest.epoch > (saved?.epoch ?? 0);
@@ -105,13 +138,18 @@ export class MarkGate {
       while (this.#queue.length > 0 && !this.#o.signal.aborted) {
         // Every step taken here was accepted already: the newest mark now covers them all.
         const batch = this.#queue.splice(0);
-        const mark = this.#o.newest();
-        if (mark && batch.some((s) => this.#needsWrite(s.durable))) await this.#save(mark);
+        this.#inFlight = batch.length;
+        // The batch's own newest step, not the stream's: steps dropped since are not covered.
+        const mark = batch.at(-1)?.at ?? this.#o.newest();
+        if (mark && batch.some((s) => this.#needsWrite(s.durable, mark))) await this.#save(mark);
         if (this.#o.signal.aborted) return;
+        this.#inFlight = 0;
         for (const step of batch) step.run();
       }
+      if (this.#queue.length === 0) this.#overflowLogged = false;
     } finally {
       this.#pumping = false;
+      this.#inFlight = 0;
     }
   }
 

@@ -139,6 +139,22 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
     void this.#dial();
   }
 
+  /**
+   * Events after `at` were accepted but not kept (MarkGate held too many): the stream forgets them
+   * (its Last-Event-ID and the verifier's newest go back to `at`) and redials with its normal back-off,
+   * so the control plane sends them again. Nothing else of the connection is read.
+   */
+  resumeAfter(at: ReplayMark, reason: string): void {
+    if (at.stream !== this.#o.path) return;
+    this.#lastEventId = at.id.toString();
+    this.#verifier?.rewind({ epoch: at.epoch, id: at.id });
+    const conn = this.#conn;
+    if (!conn || !this.#running) return;
+    this.#conn = undefined;
+    conn.close();
+    this.#afterEnd(conn.id, new Error(reason), { kind: "retry", reason });
+  }
+
   /** Stops redialling and closes the connection; resolves once the request has let go. */
   async stop(): Promise<void> {
     this.#running = false;

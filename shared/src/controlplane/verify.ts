@@ -85,6 +85,11 @@ export class EventVerifier {
     if (!cur || mark.epoch > cur.epoch || (mark.epoch === cur.epoch && mark.id > cur.id)) this.#newest = mark;
   }
 
+  /** Sets the newest back to `mark`: the events accepted after it were dropped unapplied (MarkGate). */
+  rewind(mark: { epoch: number; id: bigint }): void {
+    this.#newest = mark;
+  }
+
   /**
    * Checks one event whose data is already parsed JSON (`id`: its decimal SSE id). Data that is not an
    * object is left to the schema, which refuses it with its own reason.

@@ -77,6 +77,15 @@ export const MAX_ERROR_MESSAGE_LENGTH = 4096;
 /** An event id: a decimal string (`rejectedEvents.last.eventId` keeps at most this much of a bad one). */
 export const MAX_EVENT_ID_LENGTH = 40;
 
+/**
+ * Stream events an agent holds while it stores the newest accepted event before applying them
+ * (MarkGate, docs/decisions.md 46): those that arrive during one write, and all of them while the
+ * write keeps failing. Beyond it the stream is rewound to the last event held and redialled with its
+ * normal back-off, so the control plane sends the rest again. A burst during one API round trip stays
+ * far below it; each event is also within its own byte limit (MAX_EVENT_BYTES, MAX_SNAPSHOT_BYTES).
+ */
+export const MAX_HELD_STREAM_EVENTS = 256;
+
 /** "1 MiB", "8 MiB", "64 KiB": how limits read in refusal reasons. */
 export function formatBytes(n: number): string {
   if (n % MiB === 0) return `${n / MiB} MiB`;
