@@ -6,8 +6,10 @@ import { generateKeyPairSync } from "node:crypto";
 import { test } from "node:test";
 import { workspaceEvents } from "@meridian/shared/protocol/index";
 import { signEventData } from "@meridian/shared/protocol/signing";
+import { silentLogger } from "../log.ts";
 import { deploymentSpecInput } from "../protocol/deployment-spec.testutil.ts";
 import { sseEvent, sseHead, startFakeServer, until } from "./fake-server.testutil.ts";
+import { MarkGate, type ReplayMark } from "./replay-mark.ts";
 import { StreamClient } from "./stream.ts";
 import type { StreamClientEvents } from "./stream-events.ts";
 import { PinnedKeys } from "./verify.ts";
@@ -98,4 +100,69 @@ test("without pinned keys nothing is verified and the signature members are igno
   client.start();
   await until(() => deltas.length === 1, 5000, "the unsigned upsert");
   assert.equal(client.rejectedEvents.count, 0);
+});
+
+test("a stream whose mark cannot be stored holds at most maxHeld events, resumes after the last one held, and later applies every event once", async (t) => {
+  const srv = await startFakeServer();
+  const saved: ReplayMark[] = [];
+  let failing = true;
+  const store = {
+    where: "test store",
+    load: async () => saved.at(-1),
+    save: async (m: ReplayMark) => {
+      if (failing) throw new Error("API server unavailable");
+      saved.push(m);
+    },
+  };
+  const client = new StreamClient({
+    endpoint: srv.endpoint(),
+    path: PATH,
+    events: workspaceEvents,
+    signingKeys: new PinnedKeys([publicKey]),
+    replayMarks: store,
+    backoff: { baseMs: 20, capMs: 50, floorMs: 10 },
+  });
+  const stopped = new AbortController();
+  const gate = new MarkGate({
+    store,
+    newest: () => client.acceptedMark,
+    stored: () => client.loadedMark,
+    signal: stopped.signal,
+    logger: silentLogger(),
+    maxHeld: 3,
+    resumeAfter: (at, reason) => client.resumeAfter(at, reason),
+  });
+  t.after(async () => {
+    stopped.abort();
+    await client.stop();
+    await srv.close();
+  });
+  const applied: (string | undefined)[] = [];
+  client.on("snapshot", ({ event }) => gate.submit(true, () => applied.push(event.id)));
+  client.on("event", ({ event }) => gate.submit(true, () => applied.push(event.id)));
+  const resumedFrom: (string | undefined)[] = [];
+  srv.handle((req, res) => {
+    const from = req.headers["last-event-id"] as string | undefined;
+    resumedFrom.push(from);
+    if (resumedFrom.length >= 3) failing = false;
+    sseHead(res);
+    if (from === undefined)
+      sseEvent(res, {
+        id: "1",
+        event: "snapshot",
+        data: sign("snapshot", "1", { workspaceId: "w1", deployments: [] }),
+      });
+    for (let id = Number(from ?? 1) + 1; id <= 10; id++)
+      sseEvent(res, {
+        id: String(id),
+        event: "deployment.upsert",
+        data: sign("deployment.upsert", String(id), { deployment: dep("a", id) }),
+      });
+  });
+  client.start();
+  await until(() => applied.length === 10, 10_000, "all ten events applied");
+  assert.deepEqual(resumedFrom.slice(0, 3), [undefined, "3", "3"], "resumed after the last event held");
+  assert.deepEqual(applied, ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+  assert.ok(gate.dropped >= 2);
+  assert.equal(client.rejectedEvents.count, 0, "the events sent again are not refused as replays");
 });
