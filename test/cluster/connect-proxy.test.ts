@@ -20,7 +20,12 @@ let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "meridian-proxy-"));
   const ca = await CertificateAuthority.create(dir, "ca", "meridian-proxy-test-ca");
-  const cert = await ca.issue({ name: "target", commonName: "target", hosts: ["127.0.0.1"], usage: "server" });
+  const cert = await ca.issue({
+    name: "target",
+    commonName: "target",
+    hosts: ["127.0.0.1"],
+    usage: "server",
+  });
   caPem = ca.cert.certPem;
   proxy = await startConnectProxy({ user: "meridian", password: "p@ss:word/1" });
   target = createServer({ cert: cert.certPem, key: cert.keyPem }, (_req, res) => res.end("through"));

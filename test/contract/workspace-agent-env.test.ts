@@ -160,7 +160,11 @@ test("everything the agent passes on arrives in the workspace agent's settings",
   assert.deepEqual(pod.spec?.imagePullSecrets, [{ name: "regcred" }, { name: "mirror" }]);
   assert.equal(c.flinkPodTemplateAllowInitContainers, false);
   assert.equal(c.flinkPodTemplateAllowSidecars, true);
-  assert.deepEqual(c.flinkDefaultPodTemplate, STORED.flinkPodTemplate, "the workspace's default pod template");
+  assert.deepEqual(
+    c.flinkDefaultPodTemplate,
+    STORED.flinkPodTemplate,
+    "the workspace's default pod template",
+  );
   assert.deepEqual(c.proxy, {
     httpsProxy: "http://meridian:proxy-pass-0123@proxy.example.com:3128",
     noProxy: ".svc,10.0.0.0/8",
