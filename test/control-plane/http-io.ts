@@ -1,9 +1,12 @@
 // Small HTTP helpers shared by the protocol and admin handlers: JSON bodies in and out, and the one
 // error shape (`errorBody` of the protocol) for every non-2xx answer.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type ErrorCode, PROTOCOL_HEADER, PROTOCOL_VERSION } from "@meridian/shared/protocol/index";
-
-const MAX_BODY_BYTES = 1024 * 1024;
+import {
+  type ErrorCode,
+  MAX_REQUEST_BYTES,
+  PROTOCOL_HEADER,
+  PROTOCOL_VERSION,
+} from "@meridian/shared/protocol/index";
 
 /** An error that becomes an HTTP answer with the protocol's error body. */
 export class ApiError extends Error {
@@ -71,13 +74,16 @@ export function sendError(res: ServerResponse, err: ApiError): void {
   res.end(text);
 }
 
-/** Reads and parses a JSON request body (at most 1 MiB); a broken body is a 400 `invalid`. */
-export async function readJson(req: IncomingMessage): Promise<unknown> {
+/**
+ * Reads and parses a JSON request body of at most `maxBytes` (MAX_REQUEST_BYTES; status documents
+ * MAX_STATUS_BYTES); a broken or larger body is a 400 `invalid`.
+ */
+export async function readJson(req: IncomingMessage, maxBytes = MAX_REQUEST_BYTES): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw invalid(`request body is larger than ${MAX_BODY_BYTES} bytes`);
+    if (size > maxBytes) throw invalid(`request body is larger than ${maxBytes} bytes`);
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString("utf8");

@@ -5,6 +5,7 @@ import { F } from "@meridian/shared/log";
 import {
   agentStatus,
   describeIssues,
+  MAX_STATUS_BYTES,
   PROTOCOL_HEADER,
   PROTOCOL_VERSION,
   type WorkspaceCredential,
@@ -174,7 +175,7 @@ async function postAgentStatus(
 ) {
   const agentId = p.agentId!;
   requireAgent(ctx, req, agentId);
-  const parsed = agentStatus.safeParse(await readJson(req));
+  const parsed = agentStatus.safeParse(await readJson(req, MAX_STATUS_BYTES));
   if (!parsed.success) throw invalid(`agent status is invalid: ${describeIssues(parsed.error)}`);
   if (parsed.data.agent.id !== agentId) {
     throw invalid(`agent.id: must be "${agentId}", the agent id of the path, not "${parsed.data.agent.id}"`);
@@ -200,7 +201,7 @@ async function postWorkspaceStatus(
 ) {
   const workspaceId = p.workspaceId!;
   requireWorkspace(ctx, req, workspaceId);
-  const parsed = workspaceAgentStatus.safeParse(await readJson(req));
+  const parsed = workspaceAgentStatus.safeParse(await readJson(req, MAX_STATUS_BYTES));
   if (!parsed.success) throw invalid(`workspace status is invalid: ${describeIssues(parsed.error)}`);
   if (parsed.data.workspaceId !== workspaceId) {
     throw invalid(`workspaceId: must be "${workspaceId}", the workspace id of the path`);

@@ -18,6 +18,15 @@ export const MAX_ANY_EVENT_BYTES = Math.max(MAX_EVENT_BYTES, MAX_SNAPSHOT_BYTES)
 export function maxEventBytes(type: string): number {
   return type === "snapshot" ? MAX_SNAPSHOT_BYTES : MAX_EVENT_BYTES;
 }
+/**
+ * One status document (POST .../status) as a request body. An agent's status carries an entry per
+ * workspace (about 0.9 KB, 1.1 KB while one is being deleted), so 1,000 workspaces took more than the
+ * 1 MiB every other request body is held to, and the control plane refused the agent's status from
+ * then on (found by the soak, decision 49). Sized like a snapshot, so MAX_WORKSPACES fit.
+ */
+export const MAX_STATUS_BYTES = 8 * MiB;
+/** Every other request body sent to the control plane (admin and credential requests). */
+export const MAX_REQUEST_BYTES = 1 * MiB;
 /** A JSON answer of the control plane to a request (status POST, credential, error body). */
 export const MAX_RESPONSE_BYTES = 64 * KiB;
 /** Objects and arrays nested in one event's JSON (the protocol itself needs 6). */
