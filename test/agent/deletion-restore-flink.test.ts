@@ -7,7 +7,7 @@
 // with the same id (job.initialSavepointPath), and Flink's REST API says the new job restored from
 // it. Then the same through orphan expiry: a control plane that lost its data, a 5 s grace period.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -124,20 +124,43 @@ async function running(what: string): Promise<string> {
   return s.job.id!;
 }
 
-/** Where Flink's REST API says job `jobId` restored its state from. */
+/**
+ * Where Flink's REST API says job `jobId` restored its state from, asked at the JobManager pod's IP and
+ * at the address its Service name has in the pods' hosts file (what the workspace agent asks), both
+ * read afresh on every try: on a loaded machine the JobManager may restart, or be replaced with a new
+ * IP, after the job was first seen RUNNING.
+ */
 async function restoredFrom(jobId: string): Promise<string> {
-  const ip = await waitFor("the JobManager's pod IP", () => sim.podIP(NS, `${NAME}-jobmanager`), 30_000);
-  const url = `http://${ip}:8081/jobs/${jobId}/checkpoints`;
+  const service = `${NAME}-jobmanager.${NS}.svc`;
   return waitFor(
-    `Flink's REST API naming the restored savepoint (${url})`,
+    "Flink's REST API naming the restored savepoint",
     async () => {
-      const r = await fetch(url, { signal: AbortSignal.timeout(5000) }).catch((err: Error) => {
-        throw new Error(`${err.message}: ${(err.cause as Error | undefined)?.message}`);
-      });
-      const body = (await r.json()) as { latest?: { restored?: { external_path?: string } } };
-      return body.latest?.restored?.external_path;
+      const jm = await h.admin.getOrUndefined<{ status?: { podIP?: string } }>(
+        `/api/v1/namespaces/${NS}/pods/${NAME}-jobmanager`,
+      );
+      const hosts = await readFile(sim.hostsFile, "utf8").catch(() => "");
+      const viaService = hosts
+        .split("\n")
+        .find((l) => l.split(/\s+/).includes(service))
+        ?.split(/\s+/)[0];
+      const ips = [...new Set([jm?.status?.podIP, viaService].filter((ip): ip is string => !!ip))];
+      const problems: string[] = [];
+      for (const ip of ips) {
+        const url = `http://${ip}:8081/jobs/${jobId}/checkpoints`;
+        try {
+          const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
+          const body = (await r.json()) as { latest?: { restored?: { external_path?: string } } };
+          if (body.latest?.restored?.external_path) return body.latest.restored.external_path;
+          problems.push(`${url}: no restore reported yet`);
+        } catch (err) {
+          problems.push(
+            `${url}: ${(err as Error).message}: ${((err as Error).cause as Error | undefined)?.message}`,
+          );
+        }
+      }
+      throw new Error(problems.join("; ") || "no address for the JobManager yet");
     },
-    60_000,
+    300_000,
   );
 }
 
