@@ -1,6 +1,7 @@
 // The agent's status as the control plane received it, polled once a second during a soak:
 //  - heartbeat: the longest time between two status documents received (an upper bound: a poll
-//    that misses a document sees a longer gap, never a shorter one);
+//    that misses a document sees a longer gap, never a shorter one), or since the last one while
+//    none arrives (a status that stopped for good is a gap too);
 //  - change → status: for every churn operation, the time from the control plane's answer to the
 //    first received status that shows it (an update or create at its generation or later, a delete
 //    gone or Deleted/Deleting). Resolution: the poll interval.
@@ -74,17 +75,19 @@ export class StatusWatch {
     if (this.#polling) return;
     this.#polling = true;
     try {
+      // Nothing newer than what the answer shows was received before this: an open gap's lower bound.
+      const asked = Date.now();
       const s = await this.#read();
       this.#latest = s;
-      if (s.receivedAt === null || s.receivedAt === this.#last) return;
-      const received = Date.parse(s.receivedAt);
-      if (this.#last !== null && received >= this.#gapsFrom) {
-        const gap = received - Date.parse(this.#last);
-        if (gap > this.#maxGap) {
-          this.#maxGap = gap;
-          this.#maxGapEndedAt = s.receivedAt;
-        }
+      if (s.receivedAt === null) return;
+      if (s.receivedAt === this.#last) {
+        // Nothing new: the gap still open counts as well, so a status that stopped arriving for
+        // good (every POST refused) is a long gap, not a gap that never ends and is never measured.
+        this.#gap(asked, new Date(asked).toISOString());
+        return;
       }
+      const received = Date.parse(s.receivedAt);
+      this.#gap(received, s.receivedAt);
       this.#last = s.receivedAt;
       this.#documents++;
       for (const op of this.#pending.keys())
@@ -96,6 +99,16 @@ export class StatusWatch {
       // The control plane answers again at the next poll; a missed poll only widens a gap.
     } finally {
       this.#polling = false;
+    }
+  }
+
+  /** The gap from the last document received to `endMs` (`endedAt`), if it is the longest yet. */
+  #gap(endMs: number, endedAt: string): void {
+    if (this.#last === null || endMs < this.#gapsFrom) return;
+    const gap = endMs - Date.parse(this.#last);
+    if (gap > this.#maxGap) {
+      this.#maxGap = gap;
+      this.#maxGapEndedAt = endedAt;
     }
   }
 
