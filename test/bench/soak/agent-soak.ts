@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { LABEL_WORKSPACE, MANAGED_BY_AGENT, managedBySelector } from "@meridian/shared/kube/labels";
 import { DEPLOYMENTS, NAMESPACES, RESOURCE_QUOTAS } from "@meridian/shared/kube/resources";
 import { dropManagedFields, WatchCache } from "@meridian/shared/kube/watch-cache";
+import { MAX_STATUS_BYTES } from "@meridian/shared/protocol/index";
 import { recordedGeneration } from "../../../agent/src/workspace/objects.ts";
 import { type ChildAgent, type Harness, startHarness } from "../../agent/harness.ts";
 import type { WorkspaceBody } from "../../control-plane/index.ts";
@@ -101,8 +102,11 @@ export async function soakAgent(o: AgentSoakOptions): Promise<AgentSoakResult> {
       () => quotas?.stop(),
       () => deployments?.stop(),
     );
+    // The largest status document the control plane took: near MAX_STATUS_BYTES is a warning.
+    let largestStatusBytes = 0;
     const watch = new StatusWatch(async () => {
       const a = await h.cp.admin.getAgent(h.agentId);
+      largestStatusBytes = Math.max(largestStatusBytes, Buffer.byteLength(JSON.stringify(a.status)));
       const mine = a.status?.agent.identity === "soak-1";
       return { receivedAt: mine ? a.lastHeartbeatAt : null, items: reportedWorkspaces(a.status) };
     });
@@ -139,6 +143,9 @@ export async function soakAgent(o: AgentSoakOptions): Promise<AgentSoakResult> {
           snapshots: snapshotIds(agent.lines),
         }),
     });
+    log(
+      `agent: largest status document received ${(largestStatusBytes / 1024).toFixed(0)} KiB (limit ${MAX_STATUS_BYTES / 1024} KiB)`,
+    );
     const problems = [...course.problems];
     if (agent.proc.exitCode !== null) problems.push(`the agent exited with ${agent.proc.exitCode}`);
     const result: AgentSoakResult = {
