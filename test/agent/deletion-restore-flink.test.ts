@@ -110,14 +110,20 @@ async function createWorkspace(): Promise<void> {
   });
 }
 
-/** The deployment RUNNING (Ready) as reported to the control plane; its job id. */
-async function running(what: string): Promise<string> {
+/**
+ * The deployment RUNNING (Ready) as reported to the control plane, at generation `generation` or
+ * later; its job id. The generation matters after a workspace is re-created with the same id: the
+ * control plane still holds the deleted workspace's last status of the deployment, RUNNING under the
+ * old job's id, until the new workspace agent reports.
+ */
+async function running(what: string, generation = 0): Promise<string> {
   const s = await waitFor(
     what,
     async () => {
       const st = await h.cp.admin.getDeploymentStatus(WS, NAME).catch(() => null);
       const ready = st?.conditions.find((c) => c.type === "Ready")?.status === "True";
-      return st?.job.state === "RUNNING" && st.job.id && ready ? st : undefined;
+      const current = (st?.observedGeneration ?? -1) >= generation;
+      return st?.job.state === "RUNNING" && st.job.id && ready && current ? st : undefined;
     },
     360_000,
   );
@@ -205,7 +211,7 @@ async function recreateAndRestore(finalSavepoint: string): Promise<void> {
   await createWorkspace();
   const put = await h.cp.admin.putDeployment(WS, NAME, spec);
   assert.equal(put.deployment.job.initialSavepointPath, finalSavepoint, "the control plane's restore path");
-  const jobId = await running("the new workspace's job RUNNING");
+  const jobId = await running("the new workspace's job RUNNING", put.deployment.generation);
   assert.equal(await restoredFrom(jobId), finalSavepoint, "the job restored from the final savepoint");
   const reported = await waitFor(
     "the restore reported upward (checkpoints.restored)",
