@@ -57,7 +57,9 @@ test("HTTPS with a certificate and key: admin API and streams work over TLS", as
       authorization: `Bearer ${token}`,
     });
     assert.equal(stream.status, 200);
-    assert.match(stream.body, /^id: \d+\nevent: snapshot\ndata: \{"workspaces":\[\]\}\n\n/);
+    // An empty snapshot, in its epoch and signed (decisions 41 and 42).
+    assert.match(stream.body, /^id: \d+\nevent: snapshot\ndata: \{"workspaces":\[\],"epoch":\d+,/);
+    assert.match(stream.body, /"signature":\{"keyId":"[0-9a-f]{16}","sig":"[\w-]{86}"\}\}\n\n/);
   } finally {
     await tls.cleanup();
     await server.cleanup();
