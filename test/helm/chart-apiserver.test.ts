@@ -130,7 +130,7 @@ describe("helm install, upgrade and uninstall against the API server", () => {
     assert.equal(deploy.spec.replicas, 2);
   });
 
-  test("upgrade to a single agent without leader election removes the Lease Role", async () => {
+  test("upgrade to a single agent without leader election removes the Lease Role and keeps the credential Role", async () => {
     const args = ["upgrade", release, CHART_DIR, "-n", namespace, ...valueArgs(["strict-policy"])];
     const res = await helm(args, kube());
     assert.equal(res.code, 0, res.stderr);
@@ -145,7 +145,8 @@ describe("helm install, upgrade and uninstall against the API server", () => {
       "-o",
       "name",
     ]);
-    assert.equal(roles.trim(), "");
+    // What stays is the Role on the agent's own credential Secret (decision 44), which every install has.
+    assert.equal(roles.trim(), `role.rbac.authorization.k8s.io/${release}-meridian-agent-credential`);
     const strategy = await kubectlOk([
       "-n",
       namespace,
