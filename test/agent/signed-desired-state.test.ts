@@ -114,6 +114,19 @@ after(async () => {
   await h?.stop();
 });
 
+/** The agent's status once it says (after `since`) that no snapshot was accepted, with that condition. */
+async function snapshotRefusedSince(since: string) {
+  return waitFor(
+    "a status saying no snapshot was accepted",
+    async () => {
+      const s = await h.cp.admin.getAgentStatus(h.agentId);
+      const c = s?.conditions?.find((x) => x.type === "SnapshotAccepted");
+      return s && c && c.lastTransitionTime >= since ? { s, c } : undefined;
+    },
+    30_000,
+  );
+}
+
 test("one field of a signed event altered on the link: refused SignatureInvalid, reported, evented, nothing changed; the other workspace converges", async () => {
   await agent.controller()?.idle();
   const before = await inventoryOf("target");
@@ -312,15 +325,7 @@ test("after a restart an old, validly signed snapshot is still refused ReplayedE
   const answered = proxy.answerNextStream(agentStream, [old]);
   agent = await h.startAgent(flags);
   await answered;
-  const refused = await waitFor(
-    "a status saying no snapshot was accepted",
-    async () => {
-      const s = await h.cp.admin.getAgentStatus(h.agentId);
-      const c = s?.conditions?.find((x) => x.type === "SnapshotAccepted");
-      return s && c && c.lastTransitionTime >= since ? { s, c } : undefined;
-    },
-    30_000,
-  );
+  const refused = await snapshotRefusedSince(since);
   assert.equal(refused.c.status, "False");
   assert.equal(refused.c.reason, "ReplayedEvent");
   assert.match(refused.c.message, /is validly signed but not newer than event \d+/);
@@ -349,15 +354,7 @@ test("a key pinned wrong at install: the refused first snapshot reaches the cont
     controlPlaneUrl: proxy.url,
     signingPublicKeys: publicKeyText(testSigningKey(3)),
   });
-  const refused = await waitFor(
-    "a status saying no snapshot was accepted",
-    async () => {
-      const s = await h.cp.admin.getAgentStatus(h.agentId);
-      const c = s?.conditions?.find((x) => x.type === "SnapshotAccepted");
-      return s && c && c.lastTransitionTime >= since ? { s, c } : undefined;
-    },
-    30_000,
-  );
+  const refused = await snapshotRefusedSince(since);
   assert.equal(refused.c.reason, "UnknownSigningKey");
   assert.match(refused.c.message, /which is not pinned .*controlPlane\.signingPublicKeys/);
   assert.match(refused.c.message, /no workspace is reported until a snapshot is accepted$/);
