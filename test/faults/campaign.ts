@@ -63,6 +63,9 @@ class Tokens {
   }
 }
 
+/** How long (a) waits for the job's output to move past where it stood when the fault began. */
+const PROGRESS_WINDOW_MS = 150_000;
+
 /** (a): nothing new wrong since the baseline, and the job made progress after the fault. */
 async function exactlyOnce(
   sys: CampaignSystem,
@@ -71,7 +74,10 @@ async function exactlyOnce(
 ): Promise<InvariantResult> {
   const dir = verifyOutputDir(sys);
   let r = await checkOutputDir(dir, VERIFY_PARAMS, false);
-  for (let i = 0; i < 120 && r.max <= maxAtEnd; i++) {
+  // Progress is the invariant, not its speed (recovery times are measured by `npm run bench --
+  // recovery`): a TaskManager killed on a loaded 2-core machine takes Flink's heartbeat to notice, a
+  // JVM start and a job restart, which together have taken just over 60 s in CI.
+  for (let i = 0; i < PROGRESS_WINDOW_MS / 500 && r.max <= maxAtEnd; i++) {
     await sleep(500);
     r = await checkOutputDir(dir, VERIFY_PARAMS, false);
   }
@@ -81,7 +87,8 @@ async function exactlyOnce(
   if (r.duplicates > base.duplicates)
     problems.push(`${r.duplicates - base.duplicates} lines committed twice`);
   if (r.missing > base.missing) problems.push(`${r.missing - base.missing} numbers lost`);
-  if (r.max <= maxAtEnd) problems.push(`no progress within 60 s (stuck at ${r.max})`);
+  if (r.max <= maxAtEnd)
+    problems.push(`no progress within ${PROGRESS_WINDOW_MS / 1000} s (stuck at ${r.max})`);
   return problems.length
     ? { ok: false, detail: problems.join("; ") }
     : { ok: true, detail: `exact up to ${r.max} (+${r.max - base.max})` };

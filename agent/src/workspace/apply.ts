@@ -19,6 +19,7 @@ import {
   SERVICE_ACCOUNTS,
 } from "@meridian/shared/kube/resources";
 import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
+import { settleAll } from "@meridian/shared/settle";
 import type { OwnedCaches } from "../caches.ts";
 import { checkWorkspace, type Policy, type Violation } from "../policy.ts";
 import type { BuildContext } from "./build-context.ts";
@@ -100,21 +101,26 @@ export async function applyWorkspace(
     const proxy = byType(SECRETS);
     if (proxy) await ensure(proxy);
     else if (observedProxy) await deleteStaleProxySecret(deps, observedProxy, run, signal);
-    await Promise.all([sa && ensure(sa), deployment && ensure(deployment)]);
+    await settleAll([sa && ensure(sa), deployment && ensure(deployment)]);
     // Awaited with the rest below, never left dangling: if an apply fails first, Promise.all still
     // observes the credential's own failure (an abort on lost leadership fails both).
     const credential = ensureCredential(deps, spec, run, signal);
-    const role = byType(ROLES);
-    const binding = byType(ROLE_BINDINGS);
-    const others = rest.filter((o) => ![sa, deployment, proxy, role, binding].includes(o));
+    // Each RoleBinding after the Role it references: the API server's escalation check resolves the
+    // roleRef and answers 404 while the Role is not there yet.
+    const roles = rest.filter((o) => o.type === ROLES);
+    const bindings = rest.filter((o) => o.type === ROLE_BINDINGS);
+    const others = rest.filter((o) => ![sa, deployment, proxy, ...roles, ...bindings].includes(o));
     others.push(...pullSecretCopies(deps, spec.id));
-    const [cred] = await Promise.all([
+    const roleThenBindings = async (role: DesiredObject) => {
+      await ensure(role);
+      const name = role.object.metadata?.name;
+      await settleAll(bindings.filter((b) => roleRefName(b) === name).map(ensure));
+    };
+    const unpaired = bindings.filter((b) => !roles.some((r) => r.object.metadata?.name === roleRefName(b)));
+    // Every write settles before the run ends, even when one fails (settle.ts).
+    const [cred] = await settleAll([
       credential,
-      (async () => {
-        if (role) await ensure(role);
-        if (binding) await ensure(binding);
-      })(),
-      ...others.map(ensure),
+      settleAll([...roles.map(roleThenBindings), ...unpaired.map(ensure), ...others.map(ensure)]),
     ]);
     return { outcome: run.writes > 0 ? "applied" : "unchanged", writes: run.writes, credential: cred };
   } finally {
@@ -149,6 +155,11 @@ function recordEvents(recorder: EventRecorder, events: ReconcileRun["events"]): 
   }
   for (const e of events)
     if (e.reason !== "Created") void recorder.record(e.object, "Normal", e.reason, e.message);
+}
+
+/** The name of the Role a RoleBinding references. */
+function roleRefName(d: DesiredObject): string | undefined {
+  return (d.object as { roleRef?: { name?: string } }).roleRef?.name;
 }
 
 /** What one reconcile wrote, and the Events it owes (recorded once the applies are done). */

@@ -11,6 +11,7 @@ import { describeQuotaRefusal, quotaRefusalOf } from "@meridian/shared/kube/quot
 import { PODS, SERVICES } from "@meridian/shared/kube/resources";
 import { F } from "@meridian/shared/log";
 import { taskManagerReplicas } from "@meridian/shared/protocol/index";
+import { settleAll } from "@meridian/shared/settle";
 import { removePods } from "./actions.ts";
 import { OBJECT_WRITE_PRIORITY, wantedConfigMap, writeConfigMap } from "./config-map.ts";
 import type { PodQuotaRefusal } from "./deployment-record.ts";
@@ -155,7 +156,8 @@ async function ensurePods(
     });
     run.writes++;
   }
-  await Promise.all(
+  // Every create settles before the run ends, even when one fails (settle.ts).
+  await settleAll(
     plan.actions.map(async (a) => {
       if (a.type !== "create") return;
       const podName = a.pod.metadata?.name ?? "";
