@@ -167,6 +167,7 @@ export async function startWorkspaceAgent(
       },
       workspacePodTemplate: config.flinkDefaultPodTemplate,
       orphanGracePeriodMs: config.orphanGracePeriodSeconds * 1000,
+      savepointSecondMs: overrides.savepointSecondMs,
       client,
       pods: caches.pods,
       configMaps: caches.configMaps,

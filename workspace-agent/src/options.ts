@@ -20,6 +20,11 @@ export interface WorkspaceAgentOverrides {
   processMetrics?: boolean;
   /** Full resync of every deployment this often; default 60 s. */
   resyncMs?: number;
+  /**
+   * How long one second of a spec's `savepoints` interval and maximum age lasts (default 1000): tests
+   * shorten it to see periodic savepoints and retention without weakening the spec's 60 s minimum.
+   */
+  savepointSecondMs?: number;
 }
 
 /** Full resync of every deployment, unless overridden. */

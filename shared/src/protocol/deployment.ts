@@ -30,6 +30,31 @@ export type DesiredJobState = z.infer<typeof desiredJobState>;
 export const upgradeMode = z.enum(["STATELESS", "SAVEPOINT", "LAST_STATE"]);
 export type UpgradeMode = z.infer<typeof upgradeMode>;
 
+/** Periodic savepoints: at most one a minute, at least one a week. */
+export const MIN_SAVEPOINT_INTERVAL_SECONDS = 60;
+const WEEK_SECONDS = 7 * 24 * 3600;
+
+export const savepointPolicy = z.object({
+  /** Take a savepoint (the job keeps running) this long after the newest one; absent: never. */
+  intervalSeconds: z.number().int().min(MIN_SAVEPOINT_INTERVAL_SECONDS).max(WEEK_SECONDS).optional(),
+  /**
+   * Which recorded savepoints are kept; the others are disposed. Never disposed: the newest, the one
+   * the running job was restored from. Defaults to maxCount 10, no age limit.
+   */
+  retention: z
+    .object({
+      maxCount: z.number().int().min(1).max(30).optional(),
+      maxAgeSeconds: z
+        .number()
+        .int()
+        .min(MIN_SAVEPOINT_INTERVAL_SECONDS)
+        .max(365 * 24 * 3600)
+        .optional(),
+    })
+    .optional(),
+});
+export type SavepointPolicy = z.infer<typeof savepointPolicy>;
+
 export const deploymentSpec = z.object({
   /**
    * At most 40 characters so `<name>-taskmanager-<n>` fits a 63-character pod name; starts with a letter
@@ -73,6 +98,12 @@ export const deploymentSpec = z.object({
   restartNonce: z.number().int().min(0).default(0),
   savepointNonce: z.number().int().min(0).default(0),
   upgradeMode: upgradeMode.default("SAVEPOINT"),
+  /**
+   * Periodic savepoints and the savepoint history's retention (docs/flink-deployments.md#savepoint-history).
+   * Absent: no periodic savepoints, and no savepoint is ever disposed. A change of it alone redeploys
+   * nothing. An older workspace agent ignores it (its schema strips it).
+   */
+  savepoints: savepointPolicy.optional(),
 });
 export type DeploymentSpec = z.infer<typeof deploymentSpec>;
 
@@ -120,8 +151,12 @@ export type JobState = z.infer<typeof jobState>;
 export const savepointInfo = z.object({
   location: z.string(),
   time: z.iso.datetime(),
-  /** What asked for it: a savepoint nonce, a suspend, an upgrade, a delete. */
-  trigger: z.enum(["nonce", "suspend", "upgrade", "restart", "delete"]),
+  /**
+   * What asked for it: a savepoint nonce, a suspend, an upgrade, a delete, or the spec's periodic
+   * interval (`periodic` only for a spec with `savepoints.intervalSeconds`, which only a control plane
+   * that knows the value can send).
+   */
+  trigger: z.enum(["nonce", "suspend", "upgrade", "restart", "delete", "periodic"]),
   nonce: z.number().int().optional(),
 });
 export type SavepointInfo = z.infer<typeof savepointInfo>;

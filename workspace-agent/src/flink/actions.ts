@@ -13,6 +13,7 @@ import type { Action, Outcome } from "./lifecycle.ts";
 import { names } from "./objects.ts";
 import { isTerminating } from "./pods.ts";
 import type { FlinkRestClient, RestResult } from "./rest.ts";
+import { alreadyGone } from "./savepoint-history.ts";
 
 export interface ActionContext {
   client: KubeClient;
@@ -25,6 +26,8 @@ export interface ActionContext {
   pods: () => V1Pod[];
   /** Send the savepoint directory in the request instead of relying on the job's configuration. */
   explicitSavepointDirectory?: boolean;
+  /** How long a savepoint disposal is waited for (default 20 s). */
+  disposalWaitMs?: number;
 }
 
 export async function execute(action: Action, ctx: ActionContext): Promise<Outcome> {
@@ -61,6 +64,9 @@ export async function execute(action: Action, ctx: ActionContext): Promise<Outco
       return { type: "ok" };
     case "removePods":
       return { type: "gone", gone: await removePods(ctx) };
+    case "disposeSavepoint":
+      if (!ctx.rest) return { type: "unreachable", message: "the JobManager has no address yet" };
+      return disposeSavepoint(ctx.rest, action.location, ctx.disposalWaitMs ?? DISPOSAL_WAIT_MS);
     case "removeAll": {
       const podsGone = await removePods(ctx);
       await deleteIfOurs(ctx, SERVICES, names.service(ctx.deployment));
@@ -72,6 +78,32 @@ export async function execute(action: Action, ctx: ActionContext): Promise<Outco
     }
     default:
       return { type: "ok" };
+  }
+}
+
+/** How long one disposal is waited for before it counts as failed (and is tried again later). */
+const DISPOSAL_WAIT_MS = 20_000;
+
+/**
+ * Disposes of a savepoint through Flink (`/savepoint-disposal`), which deletes it with the job's own
+ * file system and credentials; waits for the answer at most `waitMs`. A savepoint already gone counts
+ * as disposed, so a disposal repeated after a restart is harmless.
+ */
+async function disposeSavepoint(rest: FlinkRestClient, location: string, waitMs: number): Promise<Outcome> {
+  const started = await rest.disposeSavepoint(location);
+  if (started.kind !== "ok") return simple(started);
+  const deadline = Date.now() + waitMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+    const r = await rest.disposalStatus(started.value);
+    if (r.kind !== "ok") return simple(r);
+    if (r.value.status === "COMPLETED") return { type: "disposed", alreadyGone: false };
+    if (r.value.status === "FAILED")
+      return alreadyGone(r.value.message)
+        ? { type: "disposed", alreadyGone: true }
+        : { type: "failed", message: r.value.message };
+    if (Date.now() + delay > deadline)
+      return { type: "failed", message: `the disposal did not finish within ${waitMs / 1000} s` };
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
 

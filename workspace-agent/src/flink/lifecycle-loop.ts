@@ -60,6 +60,7 @@ export async function runLifecycle(
       newTriggerId,
       newJobId: (runId) => lineageJobId(deps.namespace, name, runId),
       ha: objCtx ? runsHa(objCtx) : false,
+      ...(deps.savepointSecondMs !== undefined ? { savepointSecondMs: deps.savepointSecondMs } : {}),
     });
     if (d.action.type !== "idle" && d.action.type !== "wait" && !fresh && jm) {
       await deps.monitor.observe(name);

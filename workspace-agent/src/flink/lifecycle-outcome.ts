@@ -1,5 +1,6 @@
 // The other half of the lifecycle state machine, pure: folds the outcome of an action (Flink's answer
 // to a savepoint or cancel request, pods gone or not) into the state the reconciler persists next.
+import { type BackoffPolicy, backoffDelay } from "@meridian/shared/backoff";
 import type { SavepointInfo } from "@meridian/shared/protocol/index";
 import {
   type Action,
@@ -139,6 +140,9 @@ export function applyOutcome(input: {
       if (outcome.type === "gone" && outcome.gone)
         return { state: undefined, events: [{ reason: "Deleted", message: "every object removed" }] };
       break;
+    case "disposeSavepoint":
+      applyDisposal(state, action.location, outcome, now, events);
+      break;
     default:
       break;
   }
@@ -160,9 +164,46 @@ const TRIGGER_OF: Record<OperationKind, SavepointInfo["trigger"]> = {
   resume: "restart",
 };
 
+/** Retrying a failed disposal: from 1 min doubling to 1 h (it never blocks the job, only waits). */
+const DISPOSAL_RETRY: BackoffPolicy = { baseMs: 60_000, capMs: 3_600_000, floorMs: 30_000 };
+
+/**
+ * A disposed savepoint (or one already gone) leaves the history; a failure is kept with a retry time,
+ * and no disposal is tried before it.
+ */
+function applyDisposal(
+  state: LifecycleState,
+  location: string,
+  outcome: Outcome,
+  now: Date,
+  events: LifecycleEvent[],
+): void {
+  if (outcome.type === "disposed") {
+    state.savepoints = state.savepoints.filter((s) => s.location !== location);
+    state.disposal = undefined;
+    events.push({
+      reason: "SavepointDisposed",
+      message: outcome.alreadyGone
+        ? `savepoint ${location} was already gone; removed from the history`
+        : `savepoint ${location} disposed (retention)`,
+    });
+    return;
+  }
+  if (outcome.type === "inProgress") return;
+  const attempts = state.disposal?.location === location ? state.disposal.attempts + 1 : 1;
+  const delay = backoffDelay(attempts - 1, DISPOSAL_RETRY);
+  state.disposal = { location, attempts, retryAt: new Date(now.getTime() + delay).toISOString() };
+  events.push({
+    reason: "SavepointDisposalFailed",
+    message: `disposing savepoint ${location} failed (${describe(outcome)}); it stays in the history, retrying in ${Math.round(delay / 1000)} s`,
+    warning: true,
+  });
+}
+
 function recordSavepoint(state: LifecycleState, op: Operation, location: string, at: string): void {
   op.savepoint = location;
-  const info: SavepointInfo = { location, time: at, trigger: TRIGGER_OF[op.kind] };
+  const trigger = op.periodic ? "periodic" : TRIGGER_OF[op.kind];
+  const info: SavepointInfo = { location, time: at, trigger };
   if (op.kind === "savepoint" && op.nonce !== undefined) info.nonce = op.nonce;
   state.savepoints = [...state.savepoints.filter((s) => s.location !== location), info].slice(
     -MAX_SAVEPOINTS,

@@ -70,6 +70,8 @@ export const operation = z.object({
   fallbackRestore: z.string().optional(),
   /** The deployment's HA ConfigMaps were cleaned up after the pods went (all but lastStateJobId's). */
   haReset: z.boolean().optional(),
+  /** A savepoint operation started by the spec's periodic interval, not by a nonce. */
+  periodic: z.boolean().optional(),
 });
 export type Operation = z.infer<typeof operation>;
 
@@ -82,6 +84,8 @@ export const run = z.object({
   everRunning: z.boolean().default(false),
   /** The job's fixed id (`--job-id`), the state lineage's (state-config.ts); absent for older runs. */
   jobId: z.string().optional(),
+  /** The savepoint the run was started from (restoreFrom moves on with each savepoint it takes). */
+  startedFrom: z.string().optional(),
 });
 export type Run = z.infer<typeof run>;
 
@@ -121,6 +125,10 @@ export const lifecycleState = z.object({
    * resume continues. Cleared when that metadata is cleaned up or used.
    */
   haJobId: z.string().optional(),
+  /** The last savepoint disposal failed: none is tried again before retryAt (savepoint-history.ts). */
+  disposal: z
+    .object({ location: z.string(), attempts: z.number().int().min(1), retryAt: z.string() })
+    .optional(),
 });
 export type LifecycleState = z.infer<typeof lifecycleState>;
 
@@ -151,7 +159,11 @@ export function acceptGeneration(state: LifecycleState, stamp: Stamp): void {
   else delete state.acceptedEpoch;
 }
 
-export const MAX_SAVEPOINTS = 10;
+/**
+ * The savepoint history kept in the state: above the retention's largest maxCount (30), so a savepoint
+ * is disposed before it could fall off the list. Savepoints falling off are forgotten, not disposed.
+ */
+export const MAX_SAVEPOINTS = 32;
 
 /** Canonical JSON (the schema's key order), so equal states always serialize to equal text. */
 export function serializeState(state: LifecycleState): string {

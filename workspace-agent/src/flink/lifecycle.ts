@@ -12,6 +12,7 @@ import {
   type OperationKind,
   type OperationStep,
 } from "./lifecycle-state.ts";
+import { disposable, periodicDueAt, periodicIntervalMs, retentionOf } from "./savepoint-history.ts";
 
 export type Desired = { deleted: false; spec: DeploymentSpec; specHash: string } | { deleted: true };
 
@@ -36,6 +37,8 @@ export interface DecideInput {
   newJobId?: (runId: number) => string;
   /** The deployment's (stored) spec runs Kubernetes HA: there is HA metadata to check and clean up. */
   ha?: boolean;
+  /** How long one second of the spec's `savepoints` settings lasts: 1000, shorter only in tests. */
+  savepointSecondMs?: number;
 }
 
 export type Action =
@@ -47,7 +50,9 @@ export type Action =
   | { type: "checkLastState"; jobId: string }
   | { type: "resetHa"; keepJobId?: string | undefined }
   | { type: "removePods" }
-  | { type: "removeAll" };
+  | { type: "removeAll" }
+  /** Dispose of a recorded savepoint the retention rule lets go (Flink's `/savepoint-disposal`). */
+  | { type: "disposeSavepoint"; location: string };
 
 export interface LifecycleEvent {
   reason: string;
@@ -70,7 +75,8 @@ export type Outcome =
   | { type: "inProgress" }
   | { type: "completed"; location: string }
   | { type: "lastState"; available: boolean; message: string }
-  | { type: "gone"; gone: boolean };
+  | { type: "gone"; gone: boolean }
+  | { type: "disposed"; alreadyGone: boolean };
 
 /** Job states from which Flink can still take a savepoint soon, so waiting is right. */
 const TRANSIENT: ReadonlySet<JobState> = new Set([
@@ -120,8 +126,28 @@ function decideStep(input: DecideInput): Decision {
   if (state.run && !state.run.everRunning && observed.job.state === "RUNNING") state.run.everRunning = true;
   if (state.op) preempt(state, input, events);
   if (!state.op) startOperation(state, input, events);
-  if (!state.op) return { state, action: { type: "idle" }, events };
+  if (!state.op) return { state, action: idleAction(state, input), events };
   return { state, action: continueOperation(state, state.op, input, events, now), events };
+}
+
+/**
+ * Nothing to operate: dispose of a savepoint the retention rule lets go (only while the job runs, as
+ * Flink's REST API disposes them), else wait for the next periodic savepoint, else idle.
+ */
+function idleAction(state: LifecycleState, input: DecideInput): Action {
+  const { observed } = input;
+  const now = observed.now.getTime();
+  const running = state.run !== undefined && observed.job.state === "RUNNING";
+  const retryAt = state.disposal ? Date.parse(state.disposal.retryAt) : 0;
+  if (running && retryAt <= now) {
+    const next = disposable(state, retentionOf(state.spec, input.savepointSecondMs), observed.now)[0];
+    if (next) return { type: "disposeSavepoint", location: next.location };
+  }
+  const due = periodicDueAt(state, periodicIntervalMs(state.spec, input.savepointSecondMs));
+  const later = [due, retryAt > now ? retryAt : undefined].filter((t) => t !== undefined);
+  if (state.run && later.length > 0)
+    return { type: "wait", reason: "next periodic savepoint", ms: Math.max(1000, Math.min(...later) - now) };
+  return { type: "idle" };
 }
 
 function initial(input: DecideInput, events: LifecycleEvent[]): Decision {
@@ -165,7 +191,10 @@ function deploy(
 ): void {
   const id = state.nextRunId;
   state.run = { id, specHash, startedAt: now.toISOString(), everRunning: false };
-  if (restoreFrom) state.run.restoreFrom = restoreFrom;
+  if (restoreFrom) {
+    state.run.restoreFrom = restoreFrom;
+    state.run.startedFrom = restoreFrom;
+  }
   const jobId = lastStateJobId ?? input.newJobId?.(id);
   if (jobId) state.run.jobId = jobId;
   state.nextRunId = id + 1;
@@ -276,7 +305,21 @@ function startOperation(state: LifecycleState, input: DecideInput, events: Lifec
       reason: "SavepointTriggering",
       message: `savepointNonce ${spec.savepointNonce}; taking a savepoint`,
     });
+  } else if (periodicSavepointDue(state, input)) {
+    newOp(state, "savepoint", "savepoint", input, { periodic: true });
+    events.push({
+      reason: "SavepointTriggering",
+      message: `periodic savepoint (every ${spec.savepoints?.intervalSeconds} s)`,
+    });
   }
+}
+
+/** The job has run and runs now, and the spec's interval has passed since the newest savepoint. */
+function periodicSavepointDue(state: LifecycleState, input: DecideInput): boolean {
+  const { observed } = input;
+  if (!state.run?.everRunning || observed.job.state !== "RUNNING") return false;
+  const due = periodicDueAt(state, periodicIntervalMs(state.spec, input.savepointSecondMs));
+  return due !== undefined && due <= observed.now.getTime();
 }
 
 /** What a LAST_STATE operation on the current run continues: its job's HA metadata. */
@@ -597,7 +640,7 @@ export function finishSavepoint(state: LifecycleState, op: Operation, events: Li
     state.run.restoreFrom = op.savepoint;
   events.push({
     reason: "SavepointCompleted",
-    message: `savepoint ${op.savepoint ?? "(none)"} for nonce ${op.nonce}`,
+    message: `savepoint ${op.savepoint ?? "(none)"} ${op.periodic ? "(periodic)" : `for nonce ${op.nonce}`}`,
   });
 }
 

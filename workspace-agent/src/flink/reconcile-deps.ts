@@ -42,6 +42,8 @@ export interface DeploymentSettings {
   workspacePodTemplate?: PodTemplate | undefined;
   /** An orphan (no longer in the control plane's snapshot, never deleted explicitly) is deleted after this. */
   orphanGracePeriodMs: number;
+  /** How long one second of a spec's `savepoints` settings lasts: 1000; shorter only in tests. */
+  savepointSecondMs?: number | undefined;
 }
 
 export interface DeploymentWiring {

@@ -55,6 +55,11 @@ export interface CheckpointingStatistics {
   };
 }
 
+export type DisposalStatus =
+  | { status: "IN_PROGRESS" }
+  | { status: "COMPLETED" }
+  | { status: "FAILED"; message: string };
+
 export type SavepointStatus =
   | { status: "IN_PROGRESS" }
   | { status: "COMPLETED"; location: string }
@@ -148,6 +153,25 @@ export class FlinkRestClient {
     return { kind: "ok", value: { status: "FAILED", message: failureMessage(op["failure-cause"]) } };
   }
 
+  /** `POST /savepoint-disposal`: starts disposing of the savepoint at `path`; answers the trigger id. */
+  async disposeSavepoint(path: string): Promise<RestResult<string>> {
+    const r = await this.#call<{ "request-id": string }>("POST", "/savepoint-disposal", {
+      "savepoint-path": path,
+    });
+    return r.kind === "ok" ? { kind: "ok", value: r.value["request-id"] } : r;
+  }
+
+  /** `GET /savepoint-disposal/:triggerId`: IN_PROGRESS, COMPLETED, or FAILED with Flink's cause. */
+  async disposalStatus(triggerId: string): Promise<RestResult<DisposalStatus>> {
+    type Raw = { status?: { id?: string }; operation?: { "failure-cause"?: FailureCause } | null };
+    const r = await this.#call<Raw>("GET", `/savepoint-disposal/${enc(triggerId)}`);
+    if (r.kind !== "ok") return r;
+    if (r.value.status?.id !== "COMPLETED") return { kind: "ok", value: { status: "IN_PROGRESS" } };
+    const cause = r.value.operation?.["failure-cause"];
+    if (!cause) return { kind: "ok", value: { status: "COMPLETED" } };
+    return { kind: "ok", value: { status: "FAILED", message: failureMessage(cause, "the disposal") } };
+  }
+
   /** `PATCH /jobs/:id?mode=cancel` */
   async cancel(jobId: string): Promise<RestResult<void>> {
     const r = await this.#call<unknown>("PATCH", `/jobs/${enc(jobId)}?mode=cancel`);
@@ -217,8 +241,10 @@ function flinkErrors(text: string): string {
   return text.slice(0, 200);
 }
 
-function failureMessage(cause: { "stack-trace"?: string; class?: string } | undefined): string {
-  if (!cause) return "the savepoint failed without a cause";
+type FailureCause = { "stack-trace"?: string; class?: string };
+
+function failureMessage(cause: FailureCause | undefined, what = "the savepoint"): string {
+  if (!cause) return `${what} failed without a cause`;
   const trace = cause["stack-trace"] ?? "";
   // The interesting part is the innermost "Caused by:" line.
   const causedBy = trace

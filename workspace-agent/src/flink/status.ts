@@ -17,6 +17,9 @@ import type { LifecycleState } from "./lifecycle-state.ts";
 import type { FlinkObservation } from "./observe.ts";
 import type { PodFailure } from "./pods.ts";
 
+/** The newest savepoints reported upward (the state keeps up to MAX_SAVEPOINTS; status stays small). */
+export const MAX_REPORTED_SAVEPOINTS = 10;
+
 export interface StatusInput {
   name: string;
   /** The latest desired spec, if any (absent for a deletion or an orphan). */
@@ -100,7 +103,7 @@ export function buildStatus(i: StatusInput): DeploymentStatus {
       ready: tms.filter(isReady).length,
       pods: tms.map(podSummary),
     },
-    savepoints: state?.savepoints ?? [],
+    savepoints: state?.savepoints.slice(-MAX_REPORTED_SAVEPOINTS) ?? [],
     observedRestartNonce: state?.observedRestartNonce ?? 0,
     observedSavepointNonce: state?.observedSavepointNonce ?? 0,
     conditions: [],
