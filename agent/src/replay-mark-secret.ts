@@ -6,14 +6,14 @@
 // patch (an Update of the annotation only): the credential's server-side apply by the same field
 // manager neither removes nor conflicts with it, and the mark never touches the credential's data.
 import type { ReplayMark, ReplayMarkStore } from "@meridian/shared/controlplane/replay-mark";
-import { markText, parseMark } from "@meridian/shared/controlplane/replay-mark";
+import { ANNOTATION_STREAM_MARK, markText, parseMark } from "@meridian/shared/controlplane/replay-mark";
 import { applyObject, getObject } from "@meridian/shared/kube/apply";
 import type { KubeClient } from "@meridian/shared/kube/client";
 import { isNotFound } from "@meridian/shared/kube/errors";
 import { FIELD_MANAGER_AGENT, MANAGED_BY_AGENT, meridianLabels } from "@meridian/shared/kube/labels";
 import { resourcePath, SECRETS } from "@meridian/shared/kube/resources";
 
-export const ANNOTATION_STREAM_MARK = "meridian.dev/stream-mark";
+export { ANNOTATION_STREAM_MARK };
 
 /** The mark on the agent's credential Secret `name` in its namespace. */
 export function secretReplayMarks(kube: KubeClient, namespace: string, name: string): ReplayMarkStore {

@@ -6,9 +6,12 @@
 // the same workspace converges.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { parseMark } from "@meridian/shared/controlplane/replay-mark";
+import { ANNOTATION_STREAM_MARK, parseMark } from "@meridian/shared/controlplane/replay-mark";
 import type { WorkspaceAgent } from "@meridian/workspace-agent/agent";
-import { STREAM_MARK_CONFIG_MAP } from "../../workspace-agent/src/replay-mark-config-map.ts";
+import {
+  configMapReplayMarks,
+  STREAM_MARK_CONFIG_MAP,
+} from "../../workspace-agent/src/replay-mark-config-map.ts";
 import type { DeploymentBody } from "../control-plane/index.ts";
 import {
   type PassingEvent,
@@ -184,4 +187,44 @@ test("after a restart an old, validly signed snapshot is still refused ReplayedE
   await agent.controller.idle();
   assert.deepEqual(await fingerprint("gone"), before.gone, "gone stays gone");
   assert.deepEqual((await fingerprint("late")).pods, before.late.pods, "late's pods are the same");
+});
+
+test("a new deployment costs no write of meridian-stream-mark before it: its ConfigMap carries the creating event's mark, which the mark read at start includes (decision 50)", async () => {
+  const path = `/api/v1/namespaces/${ws.namespace}/configmaps/${STREAM_MARK_CONFIG_MAP}`;
+  const markCm = () => kubeGet<{ metadata: { resourceVersion: string }; data: { mark: string } }>(env, path);
+  await agent.controller.idle();
+  const before = await markCm();
+  const stored = parseMark(before?.data.mark);
+  assert.ok(stored, "the snapshot's mark is stored");
+  await env.cp.admin.putDeployment(ws.id, "fresh", body(1));
+  await running("fresh", 1, 2);
+  const cm = await kubeGet<{ metadata: { annotations?: Record<string, string> } }>(
+    env,
+    `/api/v1/namespaces/${ws.namespace}/configmaps/fresh-flink-config`,
+  );
+  const carried = parseMark(cm?.metadata.annotations?.[ANNOTATION_STREAM_MARK]);
+  assert.ok(carried && carried.id > stored.id, `fresh carries ${carried?.id}, newer than ${stored.id}`);
+  assert.equal(
+    (await markCm())?.metadata.resourceVersion,
+    before?.metadata.resourceVersion,
+    "meridian-stream-mark was not written for the creation",
+  );
+  // What a restarted workspace agent reads before its first dial: the creation's mark, so an older
+  // snapshot that does not list fresh would be refused ReplayedEvent (the test above).
+  const streamPath = `/v1/workspaces/${ws.id}/stream`;
+  const loaded = await configMapReplayMarks(env.admin, ws.namespace, ws.id).load(undefined, streamPath);
+  assert.deepEqual(loaded, carried);
+  assert.equal(
+    await configMapReplayMarks(env.admin, ws.namespace, ws.id).load(undefined, "/v1/workspaces/other/stream"),
+    undefined,
+    "a mark of another stream is not taken",
+  );
+  // A later write of fresh's ConfigMap keeps the mark (server-side apply drops what it stops sending).
+  await env.cp.admin.putDeployment(ws.id, "fresh", body(2));
+  await running("fresh", 2, 3);
+  const again = await kubeGet<{ metadata: { annotations?: Record<string, string> } }>(
+    env,
+    `/api/v1/namespaces/${ws.namespace}/configmaps/fresh-flink-config`,
+  );
+  assert.deepEqual(parseMark(again?.metadata.annotations?.[ANNOTATION_STREAM_MARK]), carried);
 });

@@ -10,7 +10,7 @@ import {
   enqueueChange,
   unverifiedChange,
 } from "@meridian/shared/controller/desired-change";
-import type { MarkGate } from "@meridian/shared/controlplane/replay-mark";
+import type { MarkGate, ReplayMark } from "@meridian/shared/controlplane/replay-mark";
 import type { StreamClient } from "@meridian/shared/controlplane/stream";
 import type { SignatureRefusal } from "@meridian/shared/controlplane/verify";
 import { F, type Logger } from "@meridian/shared/log";
@@ -56,12 +56,12 @@ export function connectInbound(o: InboundOptions): void {
     handOff(event.type, event.id, desired.snapshot(event.data));
     o.onStatusChange();
   };
-  const onDelta = (event: Exclude<WorkspaceEvent, { type: "snapshot" }>) => {
+  const onDelta = (event: Exclude<WorkspaceEvent, { type: "snapshot" }>, creationMark?: ReplayMark) => {
     const log = logger.child({ [F.eventId]: event.id, [F.eventType]: event.type });
     if (event.type === "deployment.upsert") {
       const d = event.data.deployment;
       log.info({ [F.deployment]: d.name, generation: d.generation }, "deployment upsert");
-      handOff(event.type, event.id, desired.upsert(d));
+      handOff(event.type, event.id, desired.upsert(d, creationMark));
     } else if (event.type === "deployment.delete") {
       const { name, generation, epoch } = event.data;
       log.info({ [F.deployment]: name, generation }, "deployment delete");
@@ -69,13 +69,16 @@ export function connectInbound(o: InboundOptions): void {
     }
     o.onStatusChange();
   };
-  // A snapshot, a delete and a new deployment are what a replayed older event could undo (orphan,
-  // re-create): the newest accepted event is stored before they are applied (replay-mark.ts).
+  // A snapshot and a delete are what a replayed older event could undo (orphan, re-create): the
+  // newest accepted event is stored before they are applied (replay-mark.ts). A new deployment is too,
+  // but its ConfigMap is created carrying the creating event's mark (the stream's newest now, as this
+  // event was just accepted), which the store reads back with its own: no write before it (decision 50).
   stream.on("snapshot", ({ event }) => o.gate.submit(true, () => onSnapshot(event)));
   stream.on("event", ({ event }) => {
     const creates =
       event.type === "deployment.upsert" && desired.get(event.data.deployment.name).kind !== "spec";
-    o.gate.submit(event.type === "deployment.delete" || creates, () => onDelta(event));
+    const mark = creates ? stream.acceptedMark : undefined;
+    o.gate.submit(event.type === "deployment.delete", () => onDelta(event, mark));
   });
   stream.on("rejected", ({ type, id, error, signature }) =>
     o.gate.submit(false, () => {

@@ -5,8 +5,9 @@
 // (stream, epoch, id) on an object it already owns (the agent: an annotation on its credential
 // Secret; a workspace agent: a ConfigMap of its own) and the stream reads it back before its first
 // dial. `MarkGate` writes it before an event that a replay could undo is acted on: a snapshot, a
-// delete, a spec for an object not held (a creation) or a newer epoch. Specs of objects already held
-// are protected by the persisted generation (decision 23) and cost no write.
+// delete or a newer epoch. Specs of objects already held are protected by the persisted generation
+// (decision 23) and cost no write; so is a creation where the created object carries the mark of the
+// event that created it (ANNOTATION_STREAM_MARK, read back by the store with its own mark).
 import { MAX_HELD_STREAM_EVENTS } from "@meridian/shared/protocol/limits";
 import { Backoff, sleep } from "../backoff.ts";
 import { F, type Logger } from "../log.ts";
@@ -18,10 +19,19 @@ export interface ReplayMark {
   id: bigint;
 }
 
+/**
+ * The annotation that carries a mark (`markText`): on the agent's credential Secret, and on each
+ * Flink deployment's ConfigMap, the mark of the event that created the deployment (decision 50).
+ */
+export const ANNOTATION_STREAM_MARK = "meridian.dev/stream-mark";
+
 /** Where a process keeps its mark. */
 export interface ReplayMarkStore {
-  /** The stored mark; undefined when none was stored. Throws when it cannot be read (retried). */
-  load(signal?: AbortSignal): Promise<ReplayMark | undefined>;
+  /**
+   * The newest stored mark (of `stream`, when the store keeps marks of more than one); undefined
+   * when none was stored. Throws when it cannot be read (retried).
+   */
+  load(signal?: AbortSignal, stream?: string): Promise<ReplayMark | undefined>;
   save(mark: ReplayMark, signal?: AbortSignal): Promise<void>;
   /** `kind namespace/name`, for messages. */
   readonly where: string;
@@ -51,6 +61,14 @@ export function markCovers(
   b: Omit<ReplayMark, "stream"> | undefined,
 ): boolean {
   return !b || a.epoch > b.epoch || (a.epoch === b.epoch && a.id >= b.id);
+}
+
+/** The newest of `marks` (of `stream` only, when given), or undefined. */
+export function newestMark(marks: (ReplayMark | undefined)[], stream?: string): ReplayMark | undefined {
+  let newest: ReplayMark | undefined;
+  for (const m of marks)
+    if (m && (stream === undefined || m.stream === stream) && !(newest && markCovers(newest, m))) newest = m;
+  return newest;
 }
 
 export interface MarkGateOptions {

@@ -175,7 +175,7 @@ export class StreamClient<M extends EventMap> extends EventEmitter<StreamClientE
     const marks = this.#verifier && !this.#markRead ? this.#o.replayMarks : undefined;
     if (marks)
       try {
-        const mark = await marks.load();
+        const mark = await marks.load(undefined, this.#o.path);
         if (mark?.stream === this.#o.path) this.#verifier?.remember({ epoch: mark.epoch, id: mark.id });
         this.#loadedMark = mark?.stream === this.#o.path ? mark : undefined;
         this.#markRead = true;

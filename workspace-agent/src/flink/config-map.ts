@@ -3,6 +3,12 @@
 // create-only and then written with server-side apply. Every write carries the orphan mark the
 // record holds, so writing the lifecycle state never drops the mark and a restart never forgets it.
 import type { V1ConfigMap } from "@kubernetes/client-node";
+import {
+  ANNOTATION_STREAM_MARK,
+  markText,
+  newestMark,
+  parseMark,
+} from "@meridian/shared/controlplane/replay-mark";
 import { applyObject } from "@meridian/shared/kube/apply";
 import { FIELD_MANAGER_WORKSPACE_AGENT } from "@meridian/shared/kube/labels";
 import { CONFIG_MAPS } from "@meridian/shared/kube/resources";
@@ -27,9 +33,20 @@ export function configMapOf(run: DeploymentRun): V1ConfigMap | undefined {
   return cached;
 }
 
-/** The ConfigMap the run would write for `state` (with the record's orphan mark). */
+/**
+ * The ConfigMap the run would write for `state`, with the record's orphan mark and the stream mark of
+ * the event that created the deployment (the newer of the one it carries and the one this session
+ * accepted, so every write keeps it; decision 50).
+ */
 export function wantedConfigMap(run: DeploymentRun, state: LifecycleState): V1ConfigMap {
-  return buildConfigMap(contextOf(run.deps, state.spec), serializeState(state), run.record.orphanedSince);
+  const carried = parseMark(configMapOf(run)?.metadata?.annotations?.[ANNOTATION_STREAM_MARK]);
+  const mark = newestMark([carried, run.deps.desired.creationMark(run.name)]);
+  return buildConfigMap(
+    contextOf(run.deps, state.spec),
+    serializeState(state),
+    run.record.orphanedSince,
+    mark && markText(mark),
+  );
 }
 
 /**

@@ -13,6 +13,7 @@
 import { Generations, planSnapshot, type Rejection } from "@meridian/shared/controller/desired";
 import { type DesiredChange, noChange, snapshotChange } from "@meridian/shared/controller/desired-change";
 import { type Held, heldOf } from "@meridian/shared/controller/epoch";
+import type { ReplayMark } from "@meridian/shared/controlplane/replay-mark";
 import type { DeploymentSpec, RefusedItem } from "@meridian/shared/protocol/index";
 
 export type DesiredEntry =
@@ -35,6 +36,8 @@ export interface DesiredStoreOptions {
 export class DesiredStore {
   readonly #specs = new Map<string, DeploymentSpec>();
   readonly #deleted = new Set<string>();
+  /** The stream event that created each deployment this session (upsert of one not held). */
+  readonly #creationMarks = new Map<string, ReplayMark>();
   /** The newest generation accepted per deployment in this session (specs and deletes). */
   readonly #generations = new Generations("deployment", "the workspace agent");
   #rejections = new Map<string, Rejection>();
@@ -109,10 +112,15 @@ export class DesiredStore {
     return { ...snapshotChange(plan, (d) => d.name, before), epochChanges };
   }
 
-  /** Refused (nothing else changes) if `spec` is older than the generation held. */
-  upsert(spec: DeploymentSpec): DesiredChange {
+  /**
+   * Refused (nothing else changes) if `spec` is older than the generation held. `creationMark`: the
+   * stream event that carried it, when it creates the deployment; its ConfigMap is created carrying
+   * that mark, so the creation needs no write of the stream mark before it (decision 50).
+   */
+  upsert(spec: DeploymentSpec, creationMark?: ReplayMark): DesiredChange {
     const stale = this.#stale(spec.name, heldOf(spec), "spec");
     if (stale) return this.refuse(spec.name, stale);
+    if (creationMark) this.#creationMarks.set(spec.name, creationMark);
     const epochChanges = this.#accept(spec);
     const name = spec.name;
     return { ...noChange(), changed: [name], adopted: [name], rejectionChanged: [name], epochChanges };
@@ -146,8 +154,14 @@ export class DesiredStore {
     return this.#workspaceDeleting;
   }
 
+  /** The newest stream event that created `name` in this session (decision 50), if any. */
+  creationMark(name: string): ReplayMark | undefined {
+    return this.#creationMarks.get(name);
+  }
+
   /** The deletion finished: forget it (a later upsert of the same name is a new deployment). */
   forget(name: string): void {
+    this.#creationMarks.delete(name);
     this.#deleted.delete(name);
     this.#generations.forget(name);
   }

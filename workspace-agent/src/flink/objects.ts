@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { V1ConfigMap, V1Container, V1OwnerReference, V1Pod, V1Service } from "@kubernetes/client-node";
 import { ANNOTATION_ORPHANED_SINCE } from "@meridian/shared/controller/orphan";
+import { ANNOTATION_STREAM_MARK } from "@meridian/shared/controlplane/replay-mark";
 import {
   COMPONENT_JOBMANAGER,
   COMPONENT_TASKMANAGER,
@@ -209,12 +210,18 @@ export function podSelector(deployment: string, component?: string): Record<stri
  * The ConfigMap; `state` is the serialized lifecycle state kept in its annotation, `orphanedSince`
  * the orphan mark it carries while the deployment is orphaned (shared/src/controller/orphan.ts).
  */
-export function buildConfigMap(ctx: DeploymentContext, state: string, orphanedSince?: string): V1ConfigMap {
+export function buildConfigMap(
+  ctx: DeploymentContext,
+  state: string,
+  orphanedSince?: string,
+  streamMark?: string,
+): V1ConfigMap {
   const annotations: Record<string, string> = {
     [ANNOTATION_SPEC_HASH]: specHash(ctx.spec),
     [ANNOTATION_STATE]: state,
   };
   if (orphanedSince !== undefined) annotations[ANNOTATION_ORPHANED_SINCE] = orphanedSince;
+  if (streamMark !== undefined) annotations[ANNOTATION_STREAM_MARK] = streamMark;
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
