@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { cacheDir } from "../../cluster/paths.ts";
+import { TEST_SIGNING_PUBLIC_KEY } from "../../control-plane/signing.ts";
 import { builtImageRuntime } from "../../images/runtime.ts";
 import { ALLOWED_REGISTRIES, type Env, type Workspace } from "../../workspace-agent/harness.ts";
 
@@ -65,6 +66,9 @@ export async function spawnWorkspaceAgent(
       MERIDIAN_FLINK_ALLOWED_REGISTRIES: ALLOWED_REGISTRIES.join(","),
       MERIDIAN_FLINK_POLL_INTERVAL_MS: "1000",
       MERIDIAN_STATUS_INTERVAL_MS: "5000",
+      // Keys pinned, as every production install should have them: the desired state is verified and
+      // the replay mark kept (decisions 46 and 50), with whatever that costs on the measured path.
+      MERIDIAN_SIGNING_PUBLIC_KEYS: TEST_SIGNING_PUBLIC_KEY,
       ...runtimeEnv,
       ...opts.env,
       NODE_OPTIONS: [`--import=${PRELOAD}`, runtimeEnv.NODE_OPTIONS].filter(Boolean).join(" "),
