@@ -104,8 +104,22 @@ export const deploymentSpec = z.object({
    * nothing. An older workspace agent ignores it (its schema strips it).
    */
   savepoints: savepointPolicy.optional(),
+  /**
+   * How the job rescales. `reactive`: Flink's reactive mode (the adaptive scheduler, `scheduler-mode:
+   * reactive`): the job always runs on every TaskManager slot, bounded by its max parallelism, so a
+   * change of the TaskManager count, or of a parallelism that only sets that count, is applied in
+   * place: TaskManager pods are added or removed and Flink rescales the job itself, no upgrade.
+   * Absent: the job runs with `parallelism`, and changing it is an upgrade. Switching it is an upgrade.
+   * An older workspace agent ignores it (its schema strips it). docs/flink-deployments.md#rescaling.
+   */
+  scaling: z.object({ mode: z.enum(["reactive"]) }).optional(),
 });
 export type DeploymentSpec = z.infer<typeof deploymentSpec>;
+
+/** The deployment runs in Flink's reactive mode (`scaling.mode: reactive`). */
+export function isReactive(spec: Pick<DeploymentSpec, "scaling">): boolean {
+  return spec.scaling?.mode === "reactive";
+}
 
 /**
  * A deployment spec as the workspace stream accepts it: `deploymentSpec`, and at most

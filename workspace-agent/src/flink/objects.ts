@@ -17,7 +17,7 @@ import {
 } from "@meridian/shared/kube/labels";
 import { parseQuantity } from "@meridian/shared/kube/quantity";
 import { compareStrings } from "@meridian/shared/order";
-import type { DeploymentSpec } from "@meridian/shared/protocol/index";
+import { type DeploymentSpec, isReactive } from "@meridian/shared/protocol/index";
 import { renderConfigYaml } from "./config-yaml.ts";
 import {
   applyPodTemplate,
@@ -102,14 +102,16 @@ export interface PodRun {
 
 /**
  * Hash of everything whose change needs the job redeployed: image, job, parallelism, resources,
- * slots and Flink configuration. Not: state, nonces, upgrade mode, TaskManager replicas (pods are
- * added or removed without a redeploy).
+ * slots, Flink configuration and the scaling mode. Not: state, nonces, upgrade mode, TaskManager
+ * replicas (pods are added or removed without a redeploy), nor, in reactive mode, parallelism: Flink
+ * ignores it there, it only sets the TaskManager count (docs/flink-deployments.md#rescaling).
  */
 export function specHash(spec: DeploymentSpec): string {
+  const reactive = isReactive(spec);
   const relevant = {
     image: spec.image,
     job: { jarURI: spec.job.jarURI, entryClass: spec.job.entryClass, args: spec.job.args },
-    parallelism: spec.parallelism,
+    parallelism: reactive ? undefined : spec.parallelism,
     jobManager: spec.jobManager.resources,
     taskManager: { resources: spec.taskManager.resources, taskSlots: spec.taskManager.taskSlots },
     flinkConfiguration: sortKeys(spec.flinkConfiguration),
@@ -118,6 +120,8 @@ export function specHash(spec: DeploymentSpec): string {
   // Only when there is one: hashes of specs without templates stay as they were (no redeploy).
   if (templates.some((t) => t !== undefined))
     Object.assign(relevant, { podTemplates: JSON.parse(canonicalJson(templates)) });
+  // Likewise only when set: switching reactive mode on or off is a redeploy.
+  if (spec.scaling) Object.assign(relevant, { scaling: spec.scaling.mode });
   return createHash("sha256").update(JSON.stringify(relevant)).digest("hex").slice(0, 16);
 }
 
@@ -175,6 +179,8 @@ export function flinkConfig(ctx: DeploymentContext): Record<string, string> {
     "jobmanager.memory.process.size": flinkMemory(spec.jobManager.resources.memory),
     "taskmanager.memory.process.size": flinkMemory(spec.taskManager.resources.memory),
     ...spec.flinkConfiguration,
+    // Reactive mode (adaptive scheduler): the job uses every slot; wins over the spec's own key.
+    ...(isReactive(spec) ? { "scheduler-mode": "reactive" } : {}),
     ...storageFlinkConfig(spec, ctx.storage),
     "execution.checkpointing.savepoint-dir": savepointDir(ctx),
     ...meridianFlinkConfig(ctx),

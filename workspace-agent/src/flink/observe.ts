@@ -6,7 +6,8 @@ import { checkpointStatusOf } from "./checkpoints.ts";
 import { type FlinkRestClient, type JobSummary, toJobState } from "./rest.ts";
 
 export interface FlinkObservation {
-  job: { state: JobState; id?: string; startTime?: string; parallelism?: number };
+  /** parallelism, maxParallelism: the highest of the job's vertices (what reactive mode can reach). */
+  job: { state: JobState; id?: string; startTime?: string; parallelism?: number; maxParallelism?: number };
   taskManagers?: number;
   slots?: { total: number; available: number };
   /** The job's checkpoints; absent when the JobManager did not answer for them. */
@@ -49,7 +50,9 @@ export async function observeFlink(client: FlinkRestClient): Promise<FlinkObserv
   obs.job.state = state;
   const start = (details.kind === "ok" ? details.value["start-time"] : undefined) ?? summary["start-time"];
   if (start && start > 0) obs.job.startTime = new Date(start).toISOString();
-  if (details.kind === "ok" && details.value.vertices?.length)
-    obs.job.parallelism = Math.max(...details.value.vertices.map((v) => v.parallelism ?? 0));
+  const vertices = details.kind === "ok" ? (details.value.vertices ?? []) : [];
+  if (vertices.length) obs.job.parallelism = Math.max(...vertices.map((v) => v.parallelism ?? 0));
+  const max = Math.max(0, ...vertices.map((v) => v.maxParallelism ?? 0));
+  if (max > 0) obs.job.maxParallelism = max;
   return obs;
 }

@@ -29,7 +29,7 @@ export interface JobDetails {
   jid: string;
   state: string;
   "start-time"?: number;
-  vertices?: Array<{ parallelism?: number }>;
+  vertices?: Array<{ parallelism?: number; maxParallelism?: number }>;
 }
 
 /** `GET /jobs/:id/checkpoints`, the parts Meridian reads (Flink 2's field names). */

@@ -10,6 +10,7 @@ import {
   type DeploymentPhase,
   type DeploymentSpec,
   type DeploymentStatus,
+  isReactive,
   taskManagerReplicas,
 } from "@meridian/shared/protocol/index";
 import type { PodQuotaRefusal } from "./deployment-record.ts";
@@ -237,15 +238,47 @@ function healthy(i: StatusInput, s: DeploymentStatus): Cond {
 
 function parallelismAligned(i: StatusInput, s: DeploymentStatus): Cond {
   const T = "ParallelismAligned";
-  const want = i.state?.spec.parallelism ?? i.spec?.parallelism;
-  if (s.job.state !== "RUNNING" || want === undefined)
+  const spec = i.state?.spec ?? i.spec;
+  const want = spec?.parallelism;
+  if (s.job.state !== "RUNNING" || !spec || want === undefined)
     return { type: T, status: "Unknown", reason: "JobNotRunning", message: `job is ${s.job.state}` };
+  if (isReactive(spec)) return reactiveAligned(i, s, spec);
   const have = i.flink?.job.parallelism;
   if (have !== undefined && have !== want)
     return bad(T, "ParallelismMismatch", `the job runs with parallelism ${have}, the spec says ${want}`);
   if (s.slots && s.slots.total < want)
     return bad(T, "InsufficientSlots", `${s.slots.total} task slots for parallelism ${want}`);
   return ok(T, "Aligned", `parallelism ${want}`);
+}
+
+/**
+ * Reactive mode: the job should run on every slot the spec's TaskManagers give, capped by its max
+ * parallelism; until Flink has rescaled it (TaskManagers registering, the adaptive scheduler's
+ * cool-down and stabilization) the condition says what it waits for.
+ */
+function reactiveAligned(i: StatusInput, s: DeploymentStatus, spec: DeploymentSpec): Cond {
+  const T = "ParallelismAligned";
+  const tms = taskManagerReplicas(spec);
+  const slots = tms * spec.taskManager.taskSlots;
+  const max = i.flink?.job.maxParallelism;
+  const want = max === undefined ? slots : Math.min(slots, max);
+  const what = `${tms} TaskManagers × ${spec.taskManager.taskSlots} slots${max !== undefined && max < slots ? `, capped by the job's max parallelism ${max}` : ""}`;
+  const have = i.flink?.job.parallelism;
+  if (have === undefined)
+    return { type: T, status: "Unknown", reason: "ParallelismUnknown", message: `want ${want} (${what})` };
+  if (have === want) return ok(T, "Aligned", `parallelism ${want} (reactive: ${what})`);
+  const registered = s.slots?.total;
+  if (registered !== undefined && registered < slots)
+    return bad(
+      T,
+      "WaitingForTaskManagers",
+      `the job runs with parallelism ${have}; ${registered} of ${slots} task slots registered, reactive mode rescales it to ${want} once they are`,
+    );
+  return bad(
+    T,
+    "Rescaling",
+    `the job runs with parallelism ${have}; reactive mode rescales it to ${want} (${what})`,
+  );
 }
 
 function nonceAligned(i: StatusInput): Cond {
