@@ -5,70 +5,38 @@
 // stays although it is past the count. The spec's interval is 60 s, the minimum a spec may ask for;
 // the workspace agent runs with a test-only savepointSecondMs of 100 ms, so 60 s last 6 s here.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { SavepointInfo } from "@meridian/shared/protocol/index";
 import type { WorkspaceAgent } from "@meridian/workspace-agent/agent";
-import { type S3Server, startS3Server } from "../cluster/s3/s3-server.ts";
-import type { DeploymentBody } from "../control-plane/index.ts";
-import {
-  createWorkspace,
-  type Env,
-  EXAMPLE_JOB,
-  FLINK_IMAGE,
-  reported,
-  startAgent,
-  startEnv,
-  type Workspace,
-  waitFor,
-} from "./harness.ts";
-import { provisionStorage } from "./storage-workspace.ts";
+import { reported, startAgent, waitFor } from "./harness.ts";
+import { exampleJob, type S3Env, startS3Env } from "./s3-env.ts";
 
 const BUCKET = "flink-state";
-const WS = "sphist";
 const NAME = "orders";
 const SECOND_MS = 100;
 
-let env: Env;
-let ws: Workspace;
-let s3: S3Server;
-let s3Dir: string;
+let world: S3Env;
 let agent: WorkspaceAgent | undefined;
 
-const spec: DeploymentBody = {
-  image: FLINK_IMAGE,
-  job: { jarURI: "local:///opt/flink/usrlib/flink-examples-streaming-2.3.0.jar", entryClass: EXAMPLE_JOB },
-  parallelism: 1,
-  jobManager: { resources: { cpu: "500m", memory: "1Gi" } },
-  taskManager: { resources: { cpu: "500m", memory: "1Gi" }, taskSlots: 1 },
+const spec = exampleJob({
   // HA off: this file is about savepoints; recovery.test.ts runs HA.
   flinkConfiguration: { "execution.checkpointing.interval": "3 s", "high-availability.type": "NONE" },
-  state: "RUNNING",
-  upgradeMode: "SAVEPOINT",
   savepoints: { intervalSeconds: 60, retention: { maxCount: 2 } },
-};
+});
 
-const status = () => reported(env, ws, NAME);
+const status = () => reported(world.env, world.ws, NAME);
+const area = () => `workspaces/${world.ws.id}/${NAME}/savepoints/`;
 const metadataKey = (location: string) => `${location.slice(`s3://${BUCKET}/`.length)}/_metadata`;
-const savepointKeys = () => s3.listObjects(BUCKET, `workspaces/${WS}/${NAME}/savepoints/`);
 
 before(async () => {
-  s3Dir = await mkdtemp(join(tmpdir(), "meridian-s3-"));
-  [env, s3] = await Promise.all([startEnv(), startS3Server({ dir: s3Dir })]);
-  await s3.createBucket(BUCKET);
-  ws = await createWorkspace(env, WS);
-  const settings = await provisionStorage(env, ws, s3, { bucket: BUCKET });
-  agent = await startAgent(env, ws, settings, { savepointSecondMs: SECOND_MS });
-  await env.cp.admin.putDeployment(ws.id, NAME, spec);
+  world = await startS3Env("sphist", BUCKET);
+  agent = await startAgent(world.env, world.ws, world.settings, { savepointSecondMs: SECOND_MS });
+  await world.env.cp.admin.putDeployment(world.ws.id, NAME, spec);
 });
 
 after(async () => {
   await agent?.stop();
-  await env?.stop();
-  await s3?.stop();
-  if (s3Dir) await rm(s3Dir, { recursive: true, force: true });
+  await world?.stop();
 });
 
 test("periodic savepoints appear, the retention rule disposes the old ones, the run's restore point is kept", async () => {
@@ -93,7 +61,7 @@ test("periodic savepoints appear, the retention rule disposes the old ones, the 
   );
   // 2. A restart stops the job with a savepoint; the new run restores from it.
   const before = await look();
-  await env.cp.admin.putDeployment(ws.id, NAME, { ...spec, restartNonce: 1 });
+  await world.env.cp.admin.putDeployment(world.ws.id, NAME, { ...spec, restartNonce: 1 });
   const restarted = await waitFor(
     "the restarted job RUNNING",
     async () => {
@@ -123,13 +91,9 @@ test("periodic savepoints appear, the retention rule disposes the old ones, the 
   const kept = final.savepoints.map((x) => x.location);
   assert.ok(kept.includes(restore.location), `the run's restore point is kept: ${kept.join(", ")}`);
   assert.equal(kept.length, 3, "the two newest and the protected restore point");
-  assert.ok(
-    final.savepoints.every((x) =>
-      x.location.startsWith(`s3://${BUCKET}/workspaces/${WS}/${NAME}/savepoints/`),
-    ),
-  );
+  assert.ok(final.savepoints.every((x) => x.location.startsWith(`s3://${BUCKET}/${area()}`)));
   // What Flink disposed is gone from the bucket; what is kept is still there.
-  const keys = await savepointKeys();
+  const keys = await world.s3.listObjects(BUCKET, area());
   const disposed = [...seen.keys()].filter((l) => !kept.includes(l));
   assert.ok(disposed.length >= 2, `old savepoints were disposed: ${disposed.join(", ")}`);
   for (const l of disposed) assert.ok(!keys.includes(metadataKey(l)), `${l} disposed: ${keys.join(", ")}`);
