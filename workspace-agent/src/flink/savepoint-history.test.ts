@@ -9,7 +9,7 @@ import {
 } from "@meridian/shared/protocol/index";
 import { World } from "./lifecycle.testutil.ts";
 import type { Action, Desired } from "./lifecycle.ts";
-import type { LifecycleState } from "./lifecycle-state.ts";
+import { type LifecycleState, parseState, serializeState } from "./lifecycle-state.ts";
 import { specHash } from "./objects.ts";
 import { disposable, periodicDueAt, protectedLocations, retentionOf } from "./savepoint-history.ts";
 import { SPEC_INPUT, specOf } from "./spec.testutil.ts";
@@ -301,4 +301,28 @@ test("nothing is disposed while the job is not running, nor while suspended: the
     d.state?.savepoints.map((x) => x.location),
     ["file:///sp/n2", "file:///sp/s1"],
   );
+});
+
+test("a restarted workspace agent keeps the rhythm: the due time comes from the persisted state alone", () => {
+  const s = spec({ savepoints: { intervalSeconds: 600 } });
+  const w = runningWorld(s);
+  w.tick(600_000);
+  complete(w, s, w.decide(want(s)).action, "file:///sp/p1");
+  w.tick(250_000);
+  // What a new process reads back from the ConfigMap's annotation: nothing else survives.
+  const parsed = parseState(serializeState(w.current() as LifecycleState));
+  assert.ok(parsed.ok && parsed.state);
+  const fresh = new World();
+  fresh.state = parsed.state;
+  fresh.now = w.now;
+  fresh.running();
+  const d = fresh.decide(want(s));
+  assert.equal(d.state?.op, undefined, "not taken again on start");
+  assert.equal(
+    d.action.type === "wait" && d.action.ms,
+    350_000,
+    "due 600 s after the last one, not 600 s from now",
+  );
+  fresh.tick(350_000);
+  assert.equal(fresh.decide(want(s)).state?.op?.periodic, true);
 });
