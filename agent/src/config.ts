@@ -193,6 +193,26 @@ export const AGENT_SETTINGS = settingsTable({
     schema: bool,
     default: () => "true",
   },
+  workspaceAgentClusterRole: {
+    flag: "workspace-agent-cluster-role",
+    env: "MERIDIAN_WORKSPACE_AGENT_CLUSTER_ROLE",
+    valueName: "<name>",
+    description:
+      "The ClusterRole the agent binds to each workspace agent in its namespace (RoleBinding meridian-workspace-agent); the chart makes it and grants the agent `bind` on it (decision 53).",
+    expected: "a DNS name",
+    schema: z.string().regex(/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/, "must be a DNS name"),
+    default: () => "meridian-agent-workspace-agent",
+  },
+  flinkClusterRole: {
+    flag: "flink-cluster-role",
+    env: "MERIDIAN_FLINK_CLUSTER_ROLE",
+    valueName: "<name>",
+    description:
+      "The ClusterRole the agent binds to the Flink pods' ServiceAccount in each workspace namespace (RoleBinding meridian-flink: Kubernetes HA); the chart makes it (decision 53).",
+    expected: "a DNS name",
+    schema: z.string().regex(/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/, "must be a DNS name"),
+    default: () => "meridian-agent-flink",
+  },
   leaseName: {
     flag: "lease-name",
     env: "MERIDIAN_LEASE_NAME",

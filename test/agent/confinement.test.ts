@@ -65,7 +65,23 @@ function assertRefusedBy(policy: string, res: WriteAnswer, what: string): void {
   );
 }
 
-/** Writes the agent's ClusterRole allows in any namespace: what the policy must refuse outside workspaces. */
+function assertRefusedByRbac(res: WriteAnswer, what: string): void {
+  assert.equal(res.status, 403, `${what}: expected a refusal, got ${res.status} ${res.message}`);
+  assert.match(res.message, /is forbidden: User "system:serviceaccount:[^"]+" cannot /, what);
+  assert.doesNotMatch(res.message, /ValidatingAdmissionPolicy/, `${what}: RBAC refuses before admission`);
+}
+
+/**
+ * Writes into any namespace: the first four the agent's RBAC no longer allows at all (it holds no right
+ * to ConfigMaps but its own names, nor to pods: decision 53), the last two it allows by name anywhere,
+ * which the policy must refuse outside workspaces.
+ */
+const RBAC_REFUSED = [
+  "create a ConfigMap",
+  "create a pod",
+  "patch someone else's ConfigMap",
+  "delete someone else's ConfigMap",
+];
 function agentWrites(ns: string): [string, HttpMethod, string, unknown, string?][] {
   const meta = (name: string) => ({ name, namespace: ns, labels: ours });
   const container = { name: "c", image: "ghcr.io/meridian-dev/meridian-workspace-agent:0.1.0" };
@@ -117,13 +133,83 @@ describe("the agent's credential", () => {
       for (const [what, method, path, body, contentType] of agentWrites(ns)) {
         if (ns === "mw-not-meridians" && path.includes("someone-elses")) continue;
         const res = await tryWrite(asAgent, method, path, body, { contentType });
-        assertRefusedBy(h.confinement.agentPolicy, res, `${what} in ${ns}`);
+        if (RBAC_REFUSED.includes(what)) assertRefusedByRbac(res, `${what} in ${ns}`);
+        else assertRefusedBy(h.confinement.agentPolicy, res, `${what} in ${ns}`);
       }
       const cm = await h.admin.getOrUndefined<{ data?: Record<string, string> }>(
         `/api/v1/namespaces/${ns}/configmaps/someone-elses`,
       );
       if (ns !== "mw-not-meridians") assert.equal(cm?.data?.k, "v", "the ConfigMap is untouched");
     });
+
+  test("reads no pod, pod log, Service or ConfigMap outside its own names: RBAC refuses (decision 53)", async () => {
+    for (const ns of ["default", "kube-system"]) {
+      const base = `/api/v1/namespaces/${ns}`;
+      for (const [what, path] of [
+        ["list pods", `${base}/pods`],
+        ["get a pod", `${base}/pods/x`],
+        ["read a pod's log", `${base}/pods/x/log`],
+        ["list Services", `${base}/services`],
+        ["get a Service", `${base}/services/kubernetes`],
+        ["get a ConfigMap", `${base}/configmaps/someone-elses`],
+      ] as const)
+        assertRefusedByRbac(await tryWrite(asAgent, "GET", path), `${what} in ${ns}`);
+      // What stays (docs/rbac.md): its own ConfigMaps by name, and listing ConfigMaps, which the deletion drain needs in a workspace
+      // namespace it cannot name in advance (decision 33). Its pods and Services it never reads.
+      const listed = await tryWrite(asAgent, "GET", `${base}/configmaps`);
+      assert.equal(listed.status, 200, `list ConfigMaps in ${ns}: ${listed.message}`);
+    }
+    // In its workspaces too: the workspace agent's rules are bound to the workspace agent, not to it.
+    assertRefusedByRbac(
+      await tryWrite(asAgent, "GET", "/api/v1/namespaces/mw-alpha/pods"),
+      "pods in a workspace",
+    );
+  });
+
+  test("binding a workspace ClusterRole outside a workspace is refused by the confinement policy", async () => {
+    for (const [ns, name, role] of [
+      ["default", "meridian-workspace-agent", h.rbac.clusterRoles.workspaceAgent],
+      ["kube-system", "meridian-flink", h.rbac.clusterRoles.flink],
+      ["customer-apps", "meridian-workspace-agent", h.rbac.clusterRoles.workspaceAgent],
+    ] as const) {
+      const res = await tryWrite(
+        asAgent,
+        "PATCH",
+        `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/${name}`,
+        {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "RoleBinding",
+          metadata: { name, namespace: ns, labels: ours },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role },
+          subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
+        },
+        { contentType: APPLY },
+      );
+      assertRefusedBy(h.confinement.agentPolicy, res, `binding ${role} in ${ns}`);
+      const there = await h.admin.getOrUndefined(
+        `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/${name}`,
+      );
+      assert.equal(there, undefined, `no RoleBinding ${name} in ${ns}`);
+    }
+    // RBAC: bind on exactly the two ClusterRoles, no other (cluster-admin here): the escalation check
+    // refuses before the policy is asked.
+    const admin = await tryWrite(
+      asAgent,
+      "PATCH",
+      "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings/meridian-workspace-agent",
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: "meridian-workspace-agent", namespace: "default", labels: ours },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+        subjects: [{ kind: "ServiceAccount", name: "meridian-workspace-agent", namespace: "default" }],
+      },
+      { contentType: APPLY, dryRun: true },
+    );
+    assert.equal(admin.status, 403, admin.message);
+    assert.match(admin.message, /attempting to grant RBAC permissions not currently held/);
+    assert.doesNotMatch(admin.message, /ValidatingAdmissionPolicy/);
+  });
 
   test("namespaces it did not create can be neither relabelled nor deleted; a new one must be its own", async () => {
     for (const ns of ["default", "kube-system", "customer-apps", "mw-not-meridians"]) {
@@ -210,8 +296,9 @@ describe("the agent's credential", () => {
       lease("other"),
     );
     assertRefusedBy(h.confinement.agentPolicy, other, "another Lease at home");
-    for (const [what, method, path, body] of agentWrites(home).slice(0, 2)) {
-      const res = await tryWrite(asAgent, method, path, body);
+    for (const [what, method, path, body, contentType] of agentWrites(home)) {
+      if (RBAC_REFUSED.includes(what)) continue;
+      const res = await tryWrite(asAgent, method, path, body, { contentType });
       assertRefusedBy(h.confinement.agentPolicy, res, `${what} at home`);
     }
     const event = (kind: string, name: string) => ({
@@ -299,13 +386,28 @@ describe("the agent's credential", () => {
   });
 
   test("in a workspace namespace only objects labelled as its own, and no RoleBinding to anyone else", async () => {
-    const [, , , , patch] = agentWrites("mw-alpha");
-    const taken = await tryWrite(asAgent, patch![1], patch![2], patch![3], { contentType: patch![4] });
-    assertRefusedBy(h.confinement.agentPolicy, taken, "taking over someone else's ConfigMap in a workspace");
-    const unlabelled = await tryWrite(asAgent, "POST", "/api/v1/namespaces/mw-alpha/configmaps", {
-      metadata: { name: "unlabelled" },
+    // A ConfigMap of the agent's own name that someone else put there: RBAC allows it, the policy refuses.
+    await h.admin.request({
+      method: "POST",
+      path: "/api/v1/namespaces/mw-beta/configmaps",
+      body: { metadata: { name: "meridian-control-plane-ca" }, data: { "ca.crt": "someone's" } },
     });
-    assertRefusedBy(h.confinement.agentPolicy, unlabelled, "an unlabelled ConfigMap");
+    const taken = await tryWrite(
+      asAgent,
+      "PATCH",
+      "/api/v1/namespaces/mw-beta/configmaps/meridian-control-plane-ca",
+      { metadata: { labels: ours }, data: { "ca.crt": "taken" } },
+      { contentType: "application/merge-patch+json" },
+    );
+    assertRefusedBy(h.confinement.agentPolicy, taken, "taking over someone else's ConfigMap in a workspace");
+    const unlabelled = await tryWrite(
+      asAgent,
+      "PATCH",
+      "/api/v1/namespaces/mw-alpha/configmaps/meridian-control-plane-ca",
+      { metadata: { labels: { [MANAGED_BY]: null } } },
+      { contentType: "application/merge-patch+json", dryRun: true },
+    );
+    assertRefusedBy(h.confinement.agentPolicy, unlabelled, "unlabelling its own ConfigMap");
     const binding = await tryWrite(
       asAgent,
       "PATCH",
@@ -313,27 +415,31 @@ describe("the agent's credential", () => {
       { subjects: [{ kind: "ServiceAccount", name: "default", namespace: "kube-system" }] },
       { contentType: "application/merge-patch+json", dryRun: true },
     );
-    assertRefusedBy(h.confinement.agentPolicy, binding, "binding the workspace Role to an outsider");
+    assertRefusedBy(h.confinement.agentPolicy, binding, "binding the workspace ClusterRole to an outsider");
     const own = await tryWrite(
       asAgent,
-      "POST",
-      "/api/v1/namespaces/mw-alpha/configmaps",
-      { metadata: { name: "labelled", labels: ours } },
-      { dryRun: true },
+      "PATCH",
+      "/api/v1/namespaces/mw-alpha/configmaps/meridian-control-plane-ca",
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "meridian-control-plane-ca", labels: ours } },
+      { contentType: APPLY, dryRun: true },
     );
-    assert.equal(own.status, 201, own.message);
+    assert.equal(own.status, 200, own.message);
   });
 });
 
 describe("a workspace agent's credential", () => {
   test("is refused in another workspace even where RBAC would allow it", async () => {
-    // A misgrant: alpha's workspace agent bound to its Role's twin in beta. RBAC now allows the write.
+    // A misgrant: alpha's workspace agent bound to the workspace ClusterRole in beta. RBAC now allows the write.
     await h.admin.request({
       method: "POST",
       path: "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-beta/rolebindings",
       body: {
         metadata: { name: "misgrant" },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "meridian-workspace-agent" },
+        roleRef: {
+          apiGroup: "rbac.authorization.k8s.io",
+          kind: "ClusterRole",
+          name: h.rbac.clusterRoles.workspaceAgent,
+        },
         subjects: [{ kind: "ServiceAccount", name: "meridian-workspace-agent", namespace: "mw-alpha" }],
       },
     });

@@ -19,7 +19,7 @@ import { startCluster } from "../cluster/index.ts";
 import { type ControlPlane, startControlPlane } from "../control-plane/index.ts";
 import { TEST_SIGNING_PUBLIC_KEY } from "../control-plane/signing.ts";
 import { builtImageRuntime } from "../images/runtime.ts";
-import { type Confinement, installConfinement, tryWrite, waitUntilEnforced } from "./confinement.ts";
+import { APPLY, type Confinement, installConfinement, tryWrite, waitUntilEnforced } from "./confinement.ts";
 import { type AgentRbac, installAgentRbac } from "./rbac.ts";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -103,6 +103,8 @@ export async function startHarness(
         tokenFile,
         kubeconfig: rbac.kubeconfig,
         namespace: rbac.namespace,
+        workspaceAgentClusterRole: rbac.clusterRoles.workspaceAgent,
+        flinkClusterRole: rbac.clusterRoles.flink,
         podName: `agent-${++n}`,
         healthAddr: "127.0.0.1:0",
         leaseDurationMs: "3000",
@@ -207,9 +209,14 @@ async function installConfinedAgent(cluster: Cluster, rbac: AgentRbac): Promise<
   });
   const agent = await createKubeClient({ kubeconfig: rbac.kubeconfig });
   try {
-    const probe = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "meridian-confinement-probe" } };
+    // A write its RBAC allows anywhere (a Secret of its own name), so that only the policy refuses it.
+    const name = "meridian-workspace-credential";
+    const probe = { apiVersion: "v1", kind: "Secret", metadata: { name } };
     await waitUntilEnforced(confinement.agentPolicy, () =>
-      tryWrite(agent, "POST", "/api/v1/namespaces/default/configmaps", probe, { dryRun: true }),
+      tryWrite(agent, "PATCH", `/api/v1/namespaces/default/secrets/${name}`, probe, {
+        dryRun: true,
+        contentType: APPLY,
+      }),
     );
   } finally {
     await agent.close();

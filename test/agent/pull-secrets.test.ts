@@ -25,8 +25,13 @@ before(async () => {
   h = await startHarness();
   // What the chart adds to the agent's ClusterRole for this value, beyond the rules file.
   const manifests = await render(["defaults"], { "images.workspaceAgent.pullSecrets[0]": "regcred" });
-  const rules = (one(manifests, "ClusterRole") as unknown as { rules: unknown[] }).rules;
-  const extra = rules.slice((await loadRules("agent-clusterrole-rules.yaml")).length);
+  const rules = (
+    one(manifests, "ClusterRole", "meridian-agent") as unknown as { rules: { resources: string[] }[] }
+  ).rules;
+  // Beyond the rules file: bind on the workspace ClusterRoles (installed by the harness) and the pull secrets'.
+  const extra = rules
+    .slice((await loadRules("agent-clusterrole-rules.yaml")).length)
+    .filter((r) => r.resources.includes("secrets"));
   assert.equal(extra.length, 1, "the chart renders one rule for the pull secrets");
   const name = "meridian-agent-pull-secrets";
   const rbac = "/apis/rbac.authorization.k8s.io/v1";

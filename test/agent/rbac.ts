@@ -1,9 +1,12 @@
-// Installs the agent's RBAC into a test cluster exactly as the chart does, from the same two files
-// (helm/meridian-agent/files), and returns a kubeconfig for the agent's ServiceAccount. Tests run the
-// agent with this kubeconfig only, never as admin.
+// Installs the agent's RBAC into a test cluster exactly as the chart does: the ClusterRoles as
+// `helm template` renders them from the chart's files (helm/meridian-agent/files: the agent's rules with
+// `bind` on the two workspace ClusterRoles, and those two), the leader-election Role from its file; and
+// returns a kubeconfig for the agent's ServiceAccount. Tests run the agent with this kubeconfig only,
+// never as admin.
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import type { Cluster } from "../cluster/index.ts";
+import { one, render } from "../helm/helm.ts";
 
 const FILES = new URL("../../helm/meridian-agent/files/", import.meta.url);
 
@@ -17,6 +20,8 @@ export interface AgentRbac {
   namespace: string;
   serviceAccount: string;
   kubeconfig: string;
+  /** The chart's ClusterRoles the agent binds in each workspace namespace (its settings name them). */
+  clusterRoles: { workspaceAgent: string; flink: string };
 }
 
 /** Creates namespace, ServiceAccount, ClusterRole(+Binding) and leader-election Role(+Binding) as admin. */
@@ -31,6 +36,21 @@ export async function installAgentRbac(
       throw new Error(`creating ${JSON.stringify(obj.metadata)} answered ${created.status}: ${created.body}`);
   };
   const clusterRole = `${serviceAccount}-${namespace}`;
+  // The chart names its ClusterRoles after the release's full name, which is the ServiceAccount's.
+  const manifests = await render(["defaults"], { fullnameOverride: serviceAccount });
+  const clusterRoles = {
+    workspaceAgent: `${serviceAccount}-workspace-agent`,
+    flink: `${serviceAccount}-flink`,
+  };
+  for (const name of Object.values(clusterRoles)) {
+    const { rules } = one(manifests, "ClusterRole", name);
+    await apply("/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: { name },
+      rules,
+    });
+  }
   await apply("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
   await apply(`/api/v1/namespaces/${namespace}/serviceaccounts`, {
     apiVersion: "v1",
@@ -41,7 +61,7 @@ export async function installAgentRbac(
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "ClusterRole",
     metadata: { name: clusterRole },
-    rules: await loadRules("agent-clusterrole-rules.yaml"),
+    rules: one(manifests, "ClusterRole", serviceAccount).rules,
   });
   await apply("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
     apiVersion: "rbac.authorization.k8s.io/v1",
@@ -70,5 +90,5 @@ export async function installAgentRbac(
   const kubeconfig = await cluster.serviceAccountKubeconfig(namespace, serviceAccount, {
     expirationSeconds: 86400,
   });
-  return { namespace, serviceAccount, kubeconfig };
+  return { namespace, serviceAccount, kubeconfig, clusterRoles };
 }

@@ -59,8 +59,8 @@ test("a workspace created through the control plane gets every object, labelled,
   const paths = [
     nsPath("alpha"),
     "/api/v1/namespaces/mw-alpha/serviceaccounts/meridian-workspace-agent",
-    "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-alpha/roles/meridian-workspace-agent",
     "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-alpha/rolebindings/meridian-workspace-agent",
+    "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-alpha/rolebindings/meridian-flink",
     "/api/v1/namespaces/mw-alpha/resourcequotas/meridian-workspace-quota",
     "/apis/networking.k8s.io/v1/namespaces/mw-alpha/networkpolicies/meridian-deny-cross-namespace",
     "/api/v1/namespaces/mw-alpha/secrets/meridian-workspace-credential",
@@ -70,6 +70,19 @@ test("a workspace created through the control plane gets every object, labelled,
     assert.equal(o?.metadata?.labels?.["app.kubernetes.io/managed-by"], "meridian-agent", p);
     assert.equal(o?.metadata?.labels?.["meridian.dev/workspace"], "alpha", p);
   }
+  // The RoleBindings reference the chart's ClusterRoles; no Role per namespace (decision 53).
+  const rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-alpha";
+  for (const [name, clusterRole] of [
+    ["meridian-workspace-agent", h.rbac.clusterRoles.workspaceAgent],
+    ["meridian-flink", h.rbac.clusterRoles.flink],
+  ] as const)
+    assert.deepEqual((await get(`${rbac}/rolebindings/${name}`))?.roleRef, {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: clusterRole,
+    });
+  const roles = await h.admin.request<{ items: unknown[] }>({ method: "GET", path: `${rbac}/roles` });
+  assert.deepEqual(roles.items, [], "no Role in the workspace namespace");
   const secret = await get("/api/v1/namespaces/mw-alpha/secrets/meridian-workspace-credential");
   const token = Buffer.from(secret?.data.token, "base64").toString();
   assert.ok(token.length >= 16);
@@ -117,7 +130,7 @@ test("an update changes only what changed and reports the new generation", async
   assert.equal(ns?.metadata?.annotations?.["meridian.dev/generation"], "2");
 });
 
-test("drift is repaired within seconds: a deleted Deployment, an edited Role, a removed label", async () => {
+test("drift is repaired within seconds: a deleted Deployment, an edited RoleBinding, a removed label", async () => {
   await idle();
   const dep = await get(deploymentPath("alpha"));
   await h.admin.request({ method: "DELETE", path: deploymentPath("alpha") });
@@ -130,18 +143,22 @@ test("drift is repaired within seconds: a deleted Deployment, an edited Role, a 
     5000,
   );
 
-  const rolePath = "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-alpha/roles/meridian-workspace-agent";
+  // A RoleBinding edited to bind one more subject (someone granting the workspace agent's rights).
+  const bindingPath =
+    "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-alpha/rolebindings/meridian-workspace-agent";
+  const outsider = { kind: "ServiceAccount", name: "default", namespace: "kube-system" };
+  const subject = { kind: "ServiceAccount", name: "meridian-workspace-agent", namespace: "mw-alpha" };
   await h.admin.request({
     method: "PATCH",
-    path: rolePath,
+    path: bindingPath,
     contentType: "application/merge-patch+json",
-    body: { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["*"] }] },
+    body: { subjects: [subject, outsider] },
   });
   await waitFor(
-    "the Role's rules to be restored",
+    "the RoleBinding's subjects to be restored",
     async () => {
-      const r = await get(rolePath);
-      return r?.rules.length === 5 && !JSON.stringify(r.rules).includes('"*"');
+      const b = await get(bindingPath);
+      return b?.subjects.length === 1 && b.roleRef.name === h.rbac.clusterRoles.workspaceAgent;
     },
     5000,
   );
@@ -352,9 +369,12 @@ test("storage and identity: the Flink ServiceAccount carries the role; a locatio
     method: "GET",
     path: "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-gamma/rolebindings",
   });
-  assert.ok(
-    bindings.items.every((b) => !JSON.stringify(b.subjects).includes("meridian-flink")),
-    "no Kubernetes permission for the Flink ServiceAccount",
+  // The Flink ServiceAccount's only permission: the chart's HA ClusterRole (ConfigMaps), in its namespace.
+  const flinkBindings = bindings.items.filter((b) => JSON.stringify(b.subjects).includes("meridian-flink"));
+  assert.deepEqual(
+    flinkBindings.map((b) => [b.metadata?.name, b.roleRef.kind, b.roleRef.name]),
+    [["meridian-flink", "ClusterRole", h.rbac.clusterRoles.flink]],
+    "only the HA ClusterRole is bound to the Flink ServiceAccount",
   );
 
   await h.cp.admin.putWorkspace(h.agentId, "leaky", {

@@ -61,8 +61,10 @@ describe("defaults (+ the required values)", async () => {
   const pod = deploy.spec.template.spec;
   const container = pod.containers[0];
 
-  test("render one object per kind (three confinement policies, the Lease's and the credential's Role), no ServiceMonitor and no NetworkPolicy", () => {
+  test("render one object per kind (three confinement policies, the two workspace ClusterRoles, the Lease's and the credential's Role), no ServiceMonitor and no NetworkPolicy", () => {
     assert.deepEqual(manifests.map((m) => m.kind).sort(), [
+      "ClusterRole",
+      "ClusterRole",
       "ClusterRole",
       "ClusterRoleBinding",
       "ConfigMap",
@@ -121,7 +123,27 @@ describe("defaults (+ the required values)", async () => {
   });
 
   test("template the RBAC rules from files/, never a copy", () => {
-    assert.deepEqual(one(manifests, "ClusterRole").rules, rulesFile("agent-clusterrole-rules.yaml"));
+    // The agent's: the file's rules, then bind on the two workspace ClusterRoles by name (decision 53).
+    assert.deepEqual(one(manifests, "ClusterRole", "meridian-agent").rules, [
+      ...(rulesFile("agent-clusterrole-rules.yaml") as unknown[]),
+      {
+        apiGroups: ["rbac.authorization.k8s.io"],
+        resources: ["clusterroles"],
+        resourceNames: ["meridian-agent-workspace-agent", "meridian-agent-flink"],
+        verbs: ["bind"],
+      },
+    ]);
+    assert.deepEqual(
+      one(manifests, "ClusterRole", "meridian-agent-workspace-agent").rules,
+      rulesFile("workspace-agent-clusterrole-rules.yaml"),
+    );
+    assert.deepEqual(
+      one(manifests, "ClusterRole", "meridian-agent-flink").rules,
+      rulesFile("flink-clusterrole-rules.yaml"),
+    );
+    const env = agentEnv(manifests);
+    assert.equal(env.MERIDIAN_WORKSPACE_AGENT_CLUSTER_ROLE, "meridian-agent-workspace-agent");
+    assert.equal(env.MERIDIAN_FLINK_CLUSTER_ROLE, "meridian-agent-flink");
     const lease = one(manifests, "Role", "meridian-agent-leader-election");
     assert.equal(lease.rules.length > 0, true);
     assert.deepEqual(lease.rules, rulesFile("agent-leader-election-role-rules.yaml"));

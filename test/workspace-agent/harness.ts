@@ -13,6 +13,7 @@ import { PinnedKeys } from "@meridian/shared/controlplane/verify";
 import { applyObject } from "@meridian/shared/kube/apply";
 import { createKubeClient, type KubeClient } from "@meridian/shared/kube/client";
 import {
+  CLUSTER_ROLES,
   NAMESPACES,
   type ResourceType,
   ROLE_BINDINGS,
@@ -190,6 +191,7 @@ const TYPES: Record<string, ResourceType> = {
   ServiceAccount: SERVICE_ACCOUNTS,
   Role: ROLES,
   RoleBinding: ROLE_BINDINGS,
+  ClusterRole: CLUSTER_ROLES,
   Secret: SECRETS,
 };
 

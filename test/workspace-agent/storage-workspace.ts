@@ -1,17 +1,17 @@
 // What the agent makes of a workspace with storage, for the workspace agent's integration tests: the
-// Flink ServiceAccount (with its identity annotations and its Kubernetes HA Role), the Secret with the
+// Flink ServiceAccount (with its identity annotations and the binding of the chart's Kubernetes HA ClusterRole), the Secret with the
 // S3 server's keys, and the workspace agent's storage settings as its own settings loader reads them
 // from the environment the agent renders (as in its pod).
 import { type WorkspaceSpec, workspaceSpec } from "@meridian/shared/protocol/index";
 import { loadConfig, type WorkspaceAgentConfig } from "@meridian/workspace-agent/config";
 import {
-  buildFlinkRole,
   buildFlinkRoleBinding,
   buildFlinkServiceAccount,
   storageEnv,
 } from "../../agent/src/workspace/storage-objects.ts";
 import type { S3Server } from "../cluster/s3/s3-server.ts";
 import { apply, type Env, type Workspace } from "./harness.ts";
+import { chartClusterRole, TEST_CLUSTER_ROLES } from "./rbac.ts";
 
 export const S3_KEYS_SECRET = "s3-keys";
 
@@ -47,10 +47,14 @@ export async function provisionStorage(
     storage: { baseURI: `s3://${opts.bucket}/workspaces/${ws.id}/`, credentialsSecret: S3_KEYS_SECRET },
     ...(opts.identity ? { identity: opts.identity } : {}),
   });
+  await apply(env, chartClusterRole("flink-clusterrole-rules.yaml", TEST_CLUSTER_ROLES.flink));
   for (const [kind, apiVersion, obj] of [
     ["ServiceAccount", "v1", buildFlinkServiceAccount(workspace, ws.namespace)],
-    ["Role", "rbac.authorization.k8s.io/v1", buildFlinkRole(workspace, ws.namespace)],
-    ["RoleBinding", "rbac.authorization.k8s.io/v1", buildFlinkRoleBinding(workspace, ws.namespace)],
+    [
+      "RoleBinding",
+      "rbac.authorization.k8s.io/v1",
+      buildFlinkRoleBinding(workspace, ws.namespace, TEST_CLUSTER_ROLES.flink),
+    ],
   ] as const)
     await apply(env, { apiVersion, kind, ...obj } as never);
   const b64 = (v: string) => Buffer.from(v).toString("base64");

@@ -105,22 +105,20 @@ export async function applyWorkspace(
     // Awaited with the rest below, never left dangling: if an apply fails first, Promise.all still
     // observes the credential's own failure (an abort on lost leadership fails both).
     const credential = ensureCredential(deps, spec, run, signal);
-    // Each RoleBinding after the Role it references: the API server's escalation check resolves the
-    // roleRef and answers 404 while the Role is not there yet.
-    const roles = rest.filter((o) => o.type === ROLES);
+    // A RoleBinding the previous version made references a Role, and a roleRef is immutable: it is
+    // replaced, then the Role it referenced goes (decision 53). The rest in parallel.
     const bindings = rest.filter((o) => o.type === ROLE_BINDINGS);
-    const others = rest.filter((o) => ![sa, deployment, proxy, ...roles, ...bindings].includes(o));
+    const others = rest.filter((o) => ![sa, deployment, proxy, ...bindings].includes(o));
     others.push(...pullSecretCopies(deps, spec.id));
-    const roleThenBindings = async (role: DesiredObject) => {
-      await ensure(role);
-      const name = role.object.metadata?.name;
-      await settleAll(bindings.filter((b) => roleRefName(b) === name).map(ensure));
+    const bindThenRetire = async (binding: DesiredObject) => {
+      await replaceBinding(deps, binding, run, signal);
+      await ensure(binding);
+      await deleteRetiredRole(deps, binding, run, signal);
     };
-    const unpaired = bindings.filter((b) => !roles.some((r) => r.object.metadata?.name === roleRefName(b)));
     // Every write settles before the run ends, even when one fails (settle.ts).
     const [cred] = await settleAll([
       credential,
-      settleAll([...roles.map(roleThenBindings), ...unpaired.map(ensure), ...others.map(ensure)]),
+      settleAll([...bindings.map(bindThenRetire), ...others.map(ensure)]),
     ]);
     return { outcome: run.writes > 0 ? "applied" : "unchanged", writes: run.writes, credential: cred };
   } finally {
@@ -157,9 +155,60 @@ function recordEvents(recorder: EventRecorder, events: ReconcileRun["events"]): 
     if (e.reason !== "Created") void recorder.record(e.object, "Normal", e.reason, e.message);
 }
 
-/** The name of the Role a RoleBinding references. */
-function roleRefName(d: DesiredObject): string | undefined {
-  return (d.object as { roleRef?: { name?: string } }).roleRef?.name;
+/**
+ * A RoleBinding of ours whose roleRef is not the desired one (the previous version's, a Role of the
+ * same name): deleted by name and uid, so the apply that follows creates it with the new roleRef
+ * (a roleRef cannot be changed in place). The workspace agent loses its rights only between the two
+ * requests; the new binding grants the same rules.
+ */
+async function replaceBinding(
+  deps: ApplyDeps,
+  binding: DesiredObject,
+  run: ReconcileRun,
+  signal: AbortSignal,
+) {
+  const { namespace, name = "" } = binding.object.metadata ?? {};
+  const observed = deps.caches.get(ROLE_BINDINGS, namespace, name);
+  const [was, now] = [roleRefOf(observed), roleRefOf(binding.object)];
+  if (!observed || !firstDifference({ roleRef: now }, { roleRef: was })) return;
+  const message = `replaced RoleBinding ${name}: it bound ${was?.kind} ${was?.name}, now ClusterRole ${now?.name} (a roleRef cannot change in place)`;
+  await deleteOwned(deps, ROLE_BINDINGS, observed, { reason: "Replaced", message }, run, signal);
+}
+
+/**
+ * The Role of the binding's name that the previous version created (labelled as Meridian's; anything
+ * else of that name is left alone): deleted once the binding references the chart's ClusterRole.
+ */
+async function deleteRetiredRole(
+  deps: ApplyDeps,
+  binding: DesiredObject,
+  run: ReconcileRun,
+  signal: AbortSignal,
+) {
+  const { namespace, name = "" } = binding.object.metadata ?? {};
+  const role = deps.caches.get(ROLES, namespace, name);
+  if (!role) return;
+  const message = `deleted Role ${name}: RoleBinding ${name} now binds the chart's ClusterRole instead`;
+  await deleteOwned(deps, ROLES, role, { reason: "Deleted", message }, run, signal);
+}
+
+/** Deletes one of Meridian's objects by name and uid (never a namesake created since); counts and records it. */
+async function deleteOwned(
+  deps: ApplyDeps,
+  type: ResourceType,
+  obj: KubeObject,
+  event: { reason: string; message: string },
+  run: ReconcileRun,
+  signal: AbortSignal,
+): Promise<void> {
+  const { namespace, name = "", uid } = obj.metadata ?? {};
+  if (!(await deleteObject(deps.kube, type, namespace, name, { uid, signal }))) return;
+  run.writes++;
+  run.events.push({ object: obj, ...event });
+}
+
+function roleRefOf(o: KubeObject | undefined): { kind?: string; name?: string } | undefined {
+  return (o as { roleRef?: { kind?: string; name?: string } } | undefined)?.roleRef;
 }
 
 /** What one reconcile wrote, and the Events it owes (recorded once the applies are done). */

@@ -28,6 +28,10 @@ const prefix = fc
 
 export const buildContext: fc.Arbitrary<BuildContext> = fc.record({
   namespacePrefix: prefix,
+  clusterRoles: fc.constant({
+    workspaceAgent: "meridian-agent-workspace-agent",
+    flink: "meridian-agent-flink",
+  }),
   image: fc.constantFrom(
     "ghcr.io/meridian-dev/meridian-workspace-agent:0.1.0",
     `registry.local:5000/agent@sha256:${"b".repeat(64)}`,

@@ -9,6 +9,8 @@ import type { WorkspaceAgentSecurityContext } from "./security-context.ts";
 /** What the builders need besides the spec: the agent's configuration and policy. */
 export interface BuildContext {
   namespacePrefix: string;
+  /** The chart's ClusterRoles the workspace RoleBindings reference (decision 53). */
+  clusterRoles: WorkspaceClusterRoles;
   /** The image to run (already resolved: spec override or configured default). */
   image: string;
   pullPolicy: "Always" | "IfNotPresent" | "Never";
@@ -42,6 +44,13 @@ export interface BuildContext {
   storageS3?: { endpoint?: string | undefined; pathStyleAccess: boolean } | undefined;
 }
 
+export interface WorkspaceClusterRoles {
+  /** Bound to ServiceAccount meridian-workspace-agent by RoleBinding meridian-workspace-agent. */
+  workspaceAgent: string;
+  /** Bound to ServiceAccount meridian-flink by RoleBinding meridian-flink. */
+  flink: string;
+}
+
 export interface NamespaceHardening {
   podSecurity: PodSecurityPolicy;
   egress: WorkspaceEgressSetting;
@@ -52,6 +61,7 @@ export interface NamespaceHardening {
 export function workspaceBuildContext(config: AgentConfig): Omit<BuildContext, "image"> {
   return {
     namespacePrefix: config.policy.namespacePrefix,
+    clusterRoles: { workspaceAgent: config.workspaceAgentClusterRole, flink: config.flinkClusterRole },
     pullPolicy: config.workspaceAgentPullPolicy,
     pullSecrets: config.workspaceAgentPullSecrets,
     controlPlaneUrl: config.controlPlaneUrl,

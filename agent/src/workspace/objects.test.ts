@@ -13,7 +13,6 @@ import {
   NAMES,
   type PolicyRule,
   recordedGeneration,
-  workspaceAgentRoleRules,
   workspaceIdOf,
 } from "./objects.ts";
 import { buildProxySecret, proxyRevision } from "./proxy-secret.ts";
@@ -25,6 +24,7 @@ import {
 const spec = workspaceSpec.parse({ id: "team-a", generation: 3, quota: { cpu: "4", memory: "8Gi" } });
 const ctx: BuildContext = {
   namespacePrefix: "mw-",
+  clusterRoles: { workspaceAgent: "meridian-agent-workspace-agent", flink: "meridian-agent-flink" },
   image: "ghcr.io/meridian-dev/meridian-workspace-agent:0.1.0",
   pullPolicy: "IfNotPresent",
   pullSecrets: [],
@@ -51,9 +51,7 @@ test("every object is named and labelled per the contract, Namespace first", () 
       "Namespace/mw-team-a",
       "ServiceAccount/meridian-workspace-agent",
       "ServiceAccount/meridian-flink",
-      "Role/meridian-workspace-agent",
       "RoleBinding/meridian-workspace-agent",
-      "Role/meridian-flink",
       "RoleBinding/meridian-flink",
       "ResourceQuota/meridian-workspace-quota",
       "LimitRange/meridian-workspace-limits",
@@ -168,35 +166,78 @@ test("the Secret holds token, expiresAt and workspaceId; the namespace can carry
   assert.equal(ns.metadata.annotations["meridian.dev/orphaned-since"], "2030-01-01T00:00:00Z");
 });
 
-test("the workspace Role is namespaced, narrow, and covered by the agent's own ClusterRole", () => {
-  const rules = workspaceAgentRoleRules();
-  const secrets = rules.find((r) => r.resources.includes("secrets"));
-  assert.deepEqual(secrets, {
-    apiGroups: [""],
-    resources: ["secrets"],
-    resourceNames: ["meridian-workspace-credential"],
-    verbs: ["get", "watch"],
-  });
-  const file = new URL("../../../helm/meridian-agent/files/agent-clusterrole-rules.yaml", import.meta.url);
-  const agentRules = parse(readFileSync(file, "utf8")) as PolicyRule[];
-  // The RBAC escalation check: every (group, resource, verb, name) granted must be held by the agent.
-  for (const r of rules)
-    for (const g of r.apiGroups)
-      for (const res of r.resources)
-        for (const v of r.verbs)
-          for (const name of r.resourceNames ?? [undefined]) {
-            const held = agentRules.some(
-              (a) =>
-                a.apiGroups.includes(g) &&
-                a.resources.includes(res) &&
-                a.verbs.includes(v) &&
-                (!a.resourceNames || (name !== undefined && a.resourceNames.includes(name))),
-            );
-            assert.ok(
-              held,
-              `the agent cannot grant ${v} ${res}${name ? `/${name}` : ""}: add it to the ClusterRole`,
-            );
-          }
+const CHART_FILES = new URL("../../../helm/meridian-agent/files/", import.meta.url);
+const chartRules = (file: string) => parse(readFileSync(new URL(file, CHART_FILES), "utf8")) as PolicyRule[];
+
+test("the RoleBindings reference the chart's ClusterRoles; the agent holds none of their rules, only bind on them", () => {
+  const clusterRoles = {
+    workspaceAgent: "rel-meridian-agent-workspace-agent",
+    flink: "rel-meridian-agent-flink",
+  };
+  const bindings = desiredObjects(spec, { ...ctx, clusterRoles })
+    .filter((o) => o.type.kind === "RoleBinding")
+    .map((o) => o.object as Obj);
+  assert.deepEqual(
+    bindings.map((b) => [
+      b.metadata.name,
+      b.roleRef.kind,
+      b.roleRef.name,
+      b.subjects[0].name,
+      b.subjects[0].namespace,
+    ]),
+    [
+      [
+        "meridian-workspace-agent",
+        "ClusterRole",
+        clusterRoles.workspaceAgent,
+        "meridian-workspace-agent",
+        "mw-team-a",
+      ],
+      ["meridian-flink", "ClusterRole", clusterRoles.flink, "meridian-flink", "mw-team-a"],
+    ],
+  );
+  assert.ok(!desiredObjects(spec, ctx).some((o) => o.type.kind === "Role"), "no per-namespace Role any more");
+  const agent = chartRules("agent-clusterrole-rules.yaml");
+  // What the agent still holds on ConfigMaps, pods, services and pod logs without a name: the drain's
+  // list/watch of ConfigMaps (decision 33), nothing else. Every other such rule is narrowed by name.
+  const unnamed = agent
+    .filter((r) => !r.resourceNames && r.apiGroups.includes(""))
+    .flatMap((r) => r.resources.map((res) => `${res}:${r.verbs.join(",")}`));
+  assert.deepEqual(unnamed.sort(), [
+    "configmaps:list,watch",
+    "events:create,patch",
+    "namespaces:get,list,watch,create,patch,delete",
+  ]);
+  const granted = [
+    ...chartRules("workspace-agent-clusterrole-rules.yaml"),
+    ...chartRules("flink-clusterrole-rules.yaml"),
+  ];
+  for (const r of granted)
+    for (const res of r.resources)
+      for (const v of r.verbs) {
+        if (res === "events" || (res === "configmaps" && (v === "list" || v === "watch"))) continue;
+        const held = agent.some(
+          (a) =>
+            a.apiGroups.includes("") && a.resources.includes(res) && a.verbs.includes(v) && !a.resourceNames,
+        );
+        assert.ok(!held, `the agent holds ${v} ${res} in every namespace, which it only grants`);
+      }
+  // bind on exactly the two ClusterRoles, by name: the chart adds the rule (the names follow the release).
+  const template = readFileSync(new URL("../templates/clusterrole.yaml", CHART_FILES), "utf8");
+  assert.match(
+    template,
+    /resources: \["clusterroles"\]\n\s+resourceNames:\n\s+- \{\{ include "meridian-agent.workspaceAgentClusterRole" \. \}\}\n\s+- \{\{ include "meridian-agent.flinkClusterRole" \. \}\}\n\s+verbs: \["bind"\]/,
+  );
+  assert.ok(!agent.some((a) => a.resources.includes("clusterroles") || a.verbs.includes("escalate")));
+  assert.deepEqual(
+    granted.find((r) => r.resources.includes("secrets")),
+    {
+      apiGroups: [""],
+      resources: ["secrets"],
+      resourceNames: ["meridian-workspace-credential"],
+      verbs: ["get", "watch"],
+    },
+  );
 });
 
 test("a proxy URL (it may carry a password) reaches the workspace agent through a Secret, never the Deployment", () => {

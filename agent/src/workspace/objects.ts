@@ -40,7 +40,6 @@ import { workspaceLabels } from "./labels.ts";
 import { buildNetworkPolicies, NETWORK_POLICY_NAMES } from "./network-policies.ts";
 import { ANNOTATION_PROXY_REVISION, buildProxySecret } from "./proxy-secret.ts";
 import {
-  buildFlinkRole,
   buildFlinkRoleBinding,
   buildFlinkServiceAccount,
   FLINK_HA_ROLE,
@@ -164,31 +163,14 @@ export function buildServiceAccount(id: string, ns: string): KubeObject {
 }
 
 /**
- * Exactly what a workspace agent needs in its own namespace, nothing cluster-wide. The agent must
- * hold every one of these itself (RBAC escalation check): agent-clusterrole-rules.yaml part B.
+ * Binds the chart's ClusterRole <fullname>-workspace-agent (files/workspace-agent-clusterrole-rules.yaml:
+ * exactly what a workspace agent needs, nothing cluster-wide) to the workspace agent in its own
+ * namespace. The agent holds `bind` on that ClusterRole, not its rules (decision 53).
  */
-export function workspaceAgentRoleRules(): PolicyRule[] {
-  return [
-    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
-    { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
-    {
-      apiGroups: [""],
-      resources: ["services", "configmaps"],
-      verbs: ["get", "list", "watch", "create", "patch", "delete"],
-    },
-    { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
-    { apiGroups: [""], resources: ["secrets"], resourceNames: [NAMES.secret], verbs: ["get", "watch"] },
-  ];
-}
-
-export function buildRole(id: string, ns: string): KubeObject {
-  return { metadata: meta(NAMES.role, ns, id), rules: workspaceAgentRoleRules() };
-}
-
-export function buildRoleBinding(id: string, ns: string): KubeObject {
+export function buildRoleBinding(id: string, ns: string, clusterRole: string): KubeObject {
   return {
     metadata: meta(NAMES.roleBinding, ns, id),
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: NAMES.role },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole },
     subjects: [{ kind: "ServiceAccount", name: NAMES.serviceAccount, namespace: ns }],
   };
 }
@@ -353,10 +335,8 @@ export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredO
     },
     { type: SERVICE_ACCOUNTS, object: buildServiceAccount(spec.id, ns) },
     { type: SERVICE_ACCOUNTS, object: buildFlinkServiceAccount(spec, ns) },
-    { type: ROLES, object: buildRole(spec.id, ns) },
-    { type: ROLE_BINDINGS, object: buildRoleBinding(spec.id, ns) },
-    { type: ROLES, object: buildFlinkRole(spec, ns) },
-    { type: ROLE_BINDINGS, object: buildFlinkRoleBinding(spec, ns) },
+    { type: ROLE_BINDINGS, object: buildRoleBinding(spec.id, ns, ctx.clusterRoles.workspaceAgent) },
+    { type: ROLE_BINDINGS, object: buildFlinkRoleBinding(spec, ns, ctx.clusterRoles.flink) },
     { type: RESOURCE_QUOTAS, object: buildResourceQuota(spec, ns) },
     { type: LIMIT_RANGES, object: buildLimitRange(spec.id, ns) },
     ...networkPolicies(spec.id, ns, ctx).map((object) => ({ type: NETWORK_POLICIES, object })),
@@ -377,7 +357,10 @@ function networkPolicies(id: string, ns: string, ctx: BuildContext): KubeObject[
   return buildNetworkPolicies(id, ns, egress, ctx.hardening?.allowedEgress ?? []);
 }
 
-/** Kinds with one fixed name per workspace namespace, and that name: what the caches watch. */
+/**
+ * Kinds with one fixed name per workspace namespace, and that name: what the caches watch. The Roles
+ * are no longer desired: the previous version made them, and apply.ts deletes Meridian's (decision 53).
+ */
 export const OWNED_NAMESPACED: readonly { type: ResourceType; name: string }[] = [
   { type: SERVICE_ACCOUNTS, name: NAMES.serviceAccount },
   { type: SERVICE_ACCOUNTS, name: NAMES.flinkServiceAccount },

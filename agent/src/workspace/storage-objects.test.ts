@@ -6,7 +6,7 @@ import { workspaceSpec } from "@meridian/shared/protocol/index";
 import { parse } from "yaml";
 import { buildContext } from "./build-context.testutil.ts";
 import { desiredObjects, workspaceAgentEnv } from "./objects.ts";
-import { buildFlinkServiceAccount, flinkHaRoleRules } from "./storage-objects.ts";
+import { buildFlinkServiceAccount } from "./storage-objects.ts";
 
 const ctx = buildContext({ storageS3: { endpoint: "http://127.0.0.1:9000", pathStyleAccess: true } });
 const ws = (extra: Record<string, unknown> = {}) =>
@@ -16,7 +16,7 @@ const envOf = (spec: ReturnType<typeof ws>) =>
     (workspaceAgentEnv(spec, ctx) as { name: string; value?: string }[]).map((e) => [e.name, e.value]),
   );
 
-test("every workspace gets the Flink ServiceAccount: labelled, no automounted token, bound only to its HA Role", () => {
+test("every workspace gets the Flink ServiceAccount: labelled, no automounted token, bound only to the chart's HA ClusterRole", () => {
   const objs = desiredObjects(ws(), ctx);
   const sa = objs.find(
     (o) => o.type.kind === "ServiceAccount" && o.object.metadata?.name === "meridian-flink",
@@ -32,49 +32,26 @@ test("every workspace gets the Flink ServiceAccount: labelled, no automounted to
   assert.deepEqual(
     bindings.map((o) => `${o.type.kind}/${o.object.metadata?.name}`),
     ["RoleBinding/meridian-flink"],
-    "only its HA Role is bound to meridian-flink",
+    "only its HA ClusterRole is bound to meridian-flink",
   );
   const binding = bindings[0]?.object as { roleRef: { kind: string; name: string }; subjects: unknown[] };
   assert.deepEqual(binding.roleRef, {
     apiGroup: "rbac.authorization.k8s.io",
-    kind: "Role",
-    name: "meridian-flink",
+    kind: "ClusterRole",
+    name: "meridian-agent-flink",
   });
   assert.deepEqual(binding.subjects, [
     { kind: "ServiceAccount", name: "meridian-flink", namespace: "mw-team-a" },
   ]);
-  // The Role: ConfigMaps of its own namespace for Flink's Kubernetes HA, nothing else.
-  const role = objs.find((o) => o.type.kind === "Role" && o.object.metadata?.name === "meridian-flink");
-  assert.deepEqual((role?.object as { rules?: unknown } | undefined)?.rules, [
+  // The ClusterRole's rules (the chart's file): ConfigMaps for Flink's Kubernetes HA, nothing else.
+  const file = new URL("../../../helm/meridian-agent/files/flink-clusterrole-rules.yaml", import.meta.url);
+  assert.deepEqual(parse(readFileSync(file, "utf8")), [
     {
       apiGroups: [""],
       resources: ["configmaps"],
       verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
     },
   ]);
-});
-
-test("the agent holds every permission of the Flink HA Role (the RBAC escalation check)", () => {
-  const file = new URL("../../../helm/meridian-agent/files/agent-clusterrole-rules.yaml", import.meta.url);
-  const agentRules = parse(readFileSync(file, "utf8")) as {
-    apiGroups: string[];
-    resources: string[];
-    verbs: string[];
-    resourceNames?: string[];
-  }[];
-  for (const r of flinkHaRoleRules())
-    for (const res of r.resources)
-      for (const v of r.verbs)
-        assert.ok(
-          agentRules.some(
-            (a) =>
-              a.apiGroups.includes("") &&
-              a.resources.includes(res) &&
-              a.verbs.includes(v) &&
-              !a.resourceNames,
-          ),
-          `the agent cannot grant ${v} ${res}: add it to the ClusterRole`,
-        );
 });
 
 test("the identity becomes the ServiceAccount's IRSA and Workload Identity annotations", () => {

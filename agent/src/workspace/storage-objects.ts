@@ -19,43 +19,27 @@ export const ANNOTATION_AWS_ROLE_ARN = "eks.amazonaws.com/role-arn";
 export const ANNOTATION_AZURE_CLIENT_ID = "azure.workload.identity/client-id";
 export const ANNOTATION_AZURE_TENANT_ID = "azure.workload.identity/tenant-id";
 
-/** The Role (and RoleBinding) that lets the Flink pods run Kubernetes HA. */
+/**
+ * The RoleBinding that lets the Flink pods run Kubernetes HA, and the name of the Role the previous
+ * version created beside it (deleted on upgrade, decision 53).
+ */
 export const FLINK_HA_ROLE = FLINK_SERVICE_ACCOUNT;
 
 /**
- * What Flink's Kubernetes HA services need, in the workspace namespace only: leader election and the
- * job's HA metadata are ConfigMaps (fabric8's ConfigMapLock creates and patches its lock, Flink replaces
- * the checkpoint pointers with update; the TaskManagers and standbys watch them; Flink deletes a
- * finished job's). No Leases, no pods, no Secrets. The chart's
- * confinement policy further holds meridian-flink to ConfigMaps that are not Meridian's.
+ * Binds the chart's ClusterRole <fullname>-flink (files/flink-clusterrole-rules.yaml: Flink's
+ * Kubernetes HA ConfigMaps, nothing else) to the Flink pods' ServiceAccount in the workspace namespace
+ * only. The chart's confinement policy further holds meridian-flink to ConfigMaps that are not Meridian's.
  */
-export function flinkHaRoleRules(): { apiGroups: string[]; resources: string[]; verbs: string[] }[] {
-  return [
-    {
-      apiGroups: [""],
-      resources: ["configmaps"],
-      verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
-    },
-  ];
-}
-
-export function buildFlinkRole(spec: WorkspaceSpec, ns: string): KubeObject {
+export function buildFlinkRoleBinding(spec: WorkspaceSpec, ns: string, clusterRole: string): KubeObject {
   return {
     metadata: { name: FLINK_HA_ROLE, namespace: ns, labels: workspaceLabels(spec.id, "flink") },
-    rules: flinkHaRoleRules(),
-  };
-}
-
-export function buildFlinkRoleBinding(spec: WorkspaceSpec, ns: string): KubeObject {
-  return {
-    metadata: { name: FLINK_HA_ROLE, namespace: ns, labels: workspaceLabels(spec.id, "flink") },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: FLINK_HA_ROLE },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole },
     subjects: [{ kind: "ServiceAccount", name: FLINK_SERVICE_ACCOUNT, namespace: ns }],
   };
 }
 
 /**
- * The ServiceAccount Flink pods run as: only its HA Role (buildFlinkRole), no API token mounted by
+ * The ServiceAccount Flink pods run as: only its HA RoleBinding (buildFlinkRoleBinding), no API token mounted by
  * default (the workspace agent projects one into the Flink container of a deployment that runs HA; the
  * cloud webhooks project their own audience-bound tokens), and the identity annotations of the
  * workspace's spec. EKS Pod Identity needs no annotation: its

@@ -53,6 +53,14 @@ helm.sh/chart: {{ include "meridian-agent.chart" . }}
 {{- include "meridian-agent.fullname" . }}
 {{- end }}
 
+{{/* The ClusterRoles the agent binds in each workspace namespace (workspace-clusterroles.yaml). */}}
+{{- define "meridian-agent.workspaceAgentClusterRole" -}}
+{{- include "meridian-agent.fullname" . }}-workspace-agent
+{{- end }}
+{{- define "meridian-agent.flinkClusterRole" -}}
+{{- include "meridian-agent.fullname" . }}-flink
+{{- end }}
+
 {{/* The Lease the agent replicas elect their leader with (in the release namespace). */}}
 {{- define "meridian-agent.leaseName" -}}
 {{- include "meridian-agent.fullname" . }}
