@@ -6,9 +6,10 @@
 #             RocksDB state backend, Kubernetes HA (flink-kubernetes, in the official image's flink-dist),
 #             log4j 2): what the official image's lib/ holds that jobs use
 #   usrlib/   the job jar: flink-examples-streaming (TopSpeedWindowing runs forever with keyed window state)
-#   opt/      Flink's S3 file-system plugin (flink-s3-fs-hadoop), where the official image keeps its
-#             built-in plugins: a pod's ENABLE_BUILT_IN_PLUGINS links it into plugins/ (the node
-#             simulator's Flink image does what the image's entrypoint does)
+#   opt/      Flink's S3 and Azure file-system plugins (flink-s3-fs-hadoop, flink-azure-fs-hadoop),
+#             where the official image keeps its built-in plugins: a pod's ENABLE_BUILT_IN_PLUGINS
+#             links them into plugins/ (the node simulator's Flink image does what the image's
+#             entrypoint does)
 #   plugins/  empty (plugins are enabled per pod)
 #   SHA1SUMS  sha1 of every jar; re-checked on each run
 # Maven Central has no flink-dist jar (it is assembled only for the binary tarball), so the runtime
@@ -50,7 +51,7 @@ pom=$(cat <<POM
 POM
 )
 
-opt_jars=("flink-s3-fs-hadoop")
+opt_jars=("flink-s3-fs-hadoop" "flink-azure-fs-hadoop")
 
 # Cached, unmodified, and fetched with the same dependency list: nothing to do.
 if [ -f "$out/.complete" ] && [ "$(cat "$out/pom.xml" 2>/dev/null)" = "$pom" ] &&

@@ -136,7 +136,7 @@ export const WORKSPACE_AGENT_ENV = {
   storageCredentialsSecret: {
     name: "MERIDIAN_STORAGE_CREDENTIALS_SECRET",
     meaning:
-      "The workspace's storage.credentialsSecret: a Secret in the workspace namespace whose AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN optional) reach the Flink pods as secretKeyRef environment variables.",
+      "The workspace's storage.credentialsSecret: a Secret in the workspace namespace whose keys reach the Flink pods as secretKeyRef environment variables: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN optional) for S3, AZURE_STORAGE_ACCOUNT_KEY for Azure.",
     expected: "a Secret name",
   },
   storageS3Endpoint: {

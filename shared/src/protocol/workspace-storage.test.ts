@@ -34,6 +34,9 @@ test("object-store base URIs and cloud identities are accepted as sent", () => {
     "file:///flink-data/state",
   ])
     assert.equal(workspaceSpec.parse({ ...base, storage: { baseURI } }).storage?.baseURI, baseURI);
+  // An Azure storage account's shared key from a Secret, where Workload Identity cannot be used.
+  const keyed = { baseURI: "wasbs://state@acme.blob.core.windows.net/flink", credentialsSecret: "azure-key" };
+  assert.deepEqual(workspaceSpec.parse({ ...base, storage: keyed }).storage, keyed);
 });
 
 test("a malformed storage or identity is refused naming the field", () => {
@@ -55,8 +58,8 @@ test("a malformed storage or identity is refused naming the field", () => {
   );
   assert.match(refusal({ storage: { baseURI: `s3://b/${"x".repeat(2100)}` } }), /^storage\.baseURI: /);
   assert.match(
-    refusal({ storage: { baseURI: "abfss://state@a.dfs.core.windows.net/x", credentialsSecret: "keys" } }),
-    /^storage\.credentialsSecret: access keys from a Secret work only for s3/,
+    refusal({ storage: { baseURI: "file:///flink-data/x", credentialsSecret: "keys" } }),
+    /^storage\.credentialsSecret: access keys from a Secret work only for object storage/,
   );
   assert.match(
     refusal({ storage: { baseURI: "s3://b/x", credentialsSecret: "Bad_Name" } }),

@@ -3,7 +3,7 @@
 // schema checks the form; the agent checks both against the local policy (storage.allowedURIs,
 // identity.allowedAWSRoleARNs, identity.allowedAzureClientIds) before anything is applied.
 import { z } from "zod";
-import { parseStorageUri } from "../policy/storage-uris.ts";
+import { CLOUD_STORAGE_SCHEMES, fileSystemOf, parseStorageUri } from "../policy/storage-uris.ts";
 import { MAX_OBJECT_NAME_LENGTH, MAX_ROLE_ARN_LENGTH, MAX_URI_LENGTH } from "./limits.ts";
 
 /** `arn:<partition>:iam::<12-digit account>:role/<optional path/><name>` (IAM's characters). */
@@ -29,8 +29,9 @@ export const workspaceStorage = z
       }),
     /**
      * Only where a cloud identity cannot be used: a Secret in the workspace namespace whose keys
-     * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN) reach the Flink
-     * pods as environment variables, never through a ConfigMap. S3 only.
+     * reach the Flink pods as environment variables, never through a ConfigMap: for S3
+     * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN), for Azure
+     * (wasbs, abfss) AZURE_STORAGE_ACCOUNT_KEY, the storage account's shared key.
      */
     credentialsSecret: z
       .string()
@@ -41,11 +42,11 @@ export const workspaceStorage = z
   .superRefine((s, ctx) => {
     if (s.credentialsSecret === undefined) return;
     const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(s.baseURI)?.[1]?.toLowerCase();
-    if (scheme !== "s3" && scheme !== "s3a")
+    if (scheme === undefined || !fileSystemOf(scheme))
       ctx.addIssue({
         code: "custom",
         path: ["credentialsSecret"],
-        message: `access keys from a Secret work only for s3:// and s3a:// storage; for ${scheme ?? "this"}:// storage give the Flink pods a cloud identity (identity.azureClientId)`,
+        message: `access keys from a Secret work only for object storage (${CLOUD_STORAGE_SCHEMES.join(", ")}); ${scheme ?? "this"}:// storage needs none`,
       });
   });
 export type WorkspaceStorage = z.infer<typeof workspaceStorage>;

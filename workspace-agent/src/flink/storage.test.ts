@@ -109,6 +109,30 @@ test("Azure storage enables the Azure plugin, the Workload Identity pod label an
   assert.equal(c["execution.checkpointing.savepoint-dir"], `${az.baseURI}/orders/savepoints`);
 });
 
+test("an Azure account key comes from the Secret by reference: the config names only the variable", () => {
+  const keyed: FlinkStorage = {
+    baseURI: "wasbs://state@acme.blob.core.windows.net/flink",
+    serviceAccount: "meridian-flink",
+    credentialsSecret: "azure-key",
+  };
+  const env = buildTaskManagerPod(ctx(keyed), owner, run, 0).spec?.containers[0]?.env ?? [];
+  assert.deepEqual(env.find((e) => e.name === "AZURE_STORAGE_ACCOUNT_KEY")?.valueFrom, {
+    secretKeyRef: { name: "azure-key", key: "AZURE_STORAGE_ACCOUNT_KEY" },
+  });
+  assert.ok(!env.some((e) => e.name.startsWith("AWS_")), "no S3 keys for Azure storage");
+  const c = flat(config(ctx(keyed)));
+  assert.equal(c["fs.azure.account.key.acme.blob.core.windows.net"], `\${env.AZURE_STORAGE_ACCOUNT_KEY}`);
+  assert.equal(c["fs.azure.account.auth.type"], undefined);
+  // Workload Identity wins over a key: no key variable, no key option.
+  const both = { ...keyed, azureClientId: "11111111-2222-3333-4444-555555555555" };
+  const envBoth = buildJobManagerPod(ctx(both), owner, run).spec?.containers[0]?.env ?? [];
+  assert.equal(
+    envBoth.find((e) => e.name === "AZURE_STORAGE_ACCOUNT_KEY"),
+    undefined,
+  );
+  assert.equal(flat(config(ctx(both)))["fs.azure.account.key.acme.blob.core.windows.net"], undefined);
+});
+
 test("a deployment may narrow its state directories to a sub-path, never widen or move them", () => {
   const ok = (dir: string) =>
     refuseStorage(spec({ flinkConfiguration: { "state.savepoints.dir": dir } }), S3);

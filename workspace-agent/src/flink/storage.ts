@@ -129,6 +129,11 @@ export function storageFlinkConfig(
       out["s3.path.style.access"] = String(storage.s3PathStyleAccess ?? false);
     }
   }
+  if (systems.has("azure") && storage?.credentialsSecret && !storage.azureClientId)
+    // The account key from the Secret, by reference: Hadoop's Configuration resolves `${env.NAME}`
+    // when the plugin reads the key, so config.yaml (a ConfigMap) holds only the variable's name.
+    for (const host of azureAccountHosts(spec, storage))
+      out[`fs.azure.account.key.${host}`] = `\${env.${AZURE_ACCOUNT_KEY_ENV}}`;
   if (systems.has("azure") && storage?.azureClientId) {
     out["fs.azure.account.auth.type"] = "OAuth";
     out["fs.azure.account.oauth.provider.type"] =
@@ -138,6 +143,19 @@ export function storageFlinkConfig(
     if (storage.azureTenantId) out["fs.azure.account.oauth2.msi.tenant"] = storage.azureTenantId;
   }
   return out;
+}
+
+/** The variable (and key of the credentials Secret) holding an Azure storage account key. */
+export const AZURE_ACCOUNT_KEY_ENV = "AZURE_STORAGE_ACCOUNT_KEY";
+
+/** The storage account hosts (`<account>.blob.core.windows.net`) of the deployment's Azure directories. */
+function azureAccountHosts(spec: DeploymentSpec, storage: FlinkStorage | undefined): string[] {
+  const hosts = new Set<string>();
+  for (const dir of [checkpointDir(spec, storage), storageSavepointDir(spec, storage)]) {
+    const parsed = dir ? parseStorageUri(dir) : undefined;
+    if (parsed?.ok && fileSystemOf(parsed.location.scheme) === "azure") hosts.add(parsed.location.host);
+  }
+  return [...hosts].sort();
 }
 
 /** Environment of both Flink containers: the plugins to enable, and access keys by Secret reference. */
@@ -153,6 +171,11 @@ export function storageEnv(spec: DeploymentSpec, storage: FlinkStorage | undefin
       ["AWS_SESSION_TOKEN", true],
     ] as const)
       env.push({ name: key, valueFrom: { secretKeyRef: { name: secret, key, optional } } });
+  if (secret && !storage.azureClientId && fileSystems(spec, storage).has("azure"))
+    env.push({
+      name: AZURE_ACCOUNT_KEY_ENV,
+      valueFrom: { secretKeyRef: { name: secret, key: AZURE_ACCOUNT_KEY_ENV } },
+    });
   return env;
 }
 
