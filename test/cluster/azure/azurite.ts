@@ -44,6 +44,13 @@ export interface AzuriteServer {
   tunnels(): number;
   /** JVM options that send HTTPS through the proxy and trust the CA (for `env.java.opts.all`). */
   javaOptions: string[];
+  /** A Shared Key request (another `key`: what Azure answers a caller without the account's key). */
+  request(
+    method: string,
+    path: string,
+    query?: URLSearchParams,
+    opts?: { key?: string },
+  ): Promise<{ status: number; body: string }>;
   createContainer(container: string): Promise<void>;
   /** Every blob name under `prefix`, sorted, following continuation markers. */
   listBlobs(container: string, prefix?: string): Promise<string[]>;
@@ -159,7 +166,12 @@ export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteServer>
     "--debug", join(opts.dir, "azurite-debug.log"),
   ], { logPath: join(opts.dir, "azurite.log"), cwd: opts.dir });
 
-  const call = (method: string, path: string, query: URLSearchParams, timeoutMs = 15_000) =>
+  const call = (
+    method: string,
+    path: string,
+    query = new URLSearchParams(),
+    { timeoutMs = 15_000, key = AZURITE_ACCOUNT_KEY }: { timeoutMs?: number; key?: string } = {},
+  ) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const headers: Record<string, string> = {
         "x-ms-date": new Date().toUTCString(),
@@ -169,7 +181,7 @@ export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteServer>
       headers.authorization = sharedKeyAuthorization({
         method,
         account: AZURITE_ACCOUNT,
-        key: AZURITE_ACCOUNT_KEY,
+        key,
         path,
         query,
         headers,
@@ -205,7 +217,7 @@ export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteServer>
   const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   for (;;) {
     if (!proc.running) throw new Error(`Azurite did not start: ${await proc.describeExit()}`);
-    const up = await call("GET", "/", new URLSearchParams({ comp: "list" }), 2000).then(
+    const up = await call("GET", "/", new URLSearchParams({ comp: "list" }), { timeoutMs: 2000 }).then(
       (r) => r.status === 200,
       () => false,
     );
@@ -237,6 +249,7 @@ export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteServer>
       `-Djavax.net.ssl.trustStorePassword=${TRUSTSTORE_PASSWORD}`,
       "-Djavax.net.ssl.trustStoreType=PKCS12",
     ],
+    request: (method, path, query, o) => call(method, path, query, o),
     createContainer: async (container) => {
       const r = await call("PUT", `/${container}`, new URLSearchParams({ restype: "container" }));
       // 409: it exists already (idempotent).
