@@ -4,7 +4,12 @@
 // persists again, and loops until the action is idle or a wait. See docs/flink-deployments.md.
 import { type BackoffPolicy, backoffDelay } from "@meridian/shared/backoff";
 import { stampOf } from "@meridian/shared/controller/epoch";
-import type { DeploymentSpec, JobState } from "@meridian/shared/protocol/index";
+import {
+  type DeploymentSpec,
+  isReactive,
+  type JobState,
+  taskManagerReplicas,
+} from "@meridian/shared/protocol/index";
 import {
   acceptGeneration,
   type LifecycleState,
@@ -122,7 +127,10 @@ function decideStep(input: DecideInput): Decision {
   if (!input.state) return initial(input, events);
   const state = structuredClone(input.state);
   const now = observed.now.toISOString();
-  if (!desired.deleted && input.stateSpecHash === desired.specHash) state.spec = desired.spec;
+  if (!desired.deleted && input.stateSpecHash === desired.specHash) {
+    if (state.run) rescaleEvent(state.spec, desired.spec, events);
+    state.spec = desired.spec;
+  }
   if (state.run && !state.run.everRunning && observed.job.state === "RUNNING") state.run.everRunning = true;
   if (state.op) preempt(state, input, events);
   if (!state.op) startOperation(state, input, events);
@@ -148,6 +156,21 @@ function idleAction(state: LifecycleState, input: DecideInput): Action {
   if (state.run && later.length > 0)
     return { type: "wait", reason: "next periodic savepoint", ms: Math.max(1000, Math.min(...later) - now) };
   return { type: "idle" };
+}
+
+/**
+ * A change of the TaskManager count alone keeps the run (its hash leaves the count out, and in
+ * reactive mode the parallelism too): said once, when the stored spec takes it.
+ */
+function rescaleEvent(from: DeploymentSpec, to: DeploymentSpec, events: LifecycleEvent[]): void {
+  const [a, b] = [taskManagerReplicas(from), taskManagerReplicas(to)];
+  if (a === b) return;
+  events.push({
+    reason: "Rescaling",
+    message: isReactive(to)
+      ? `TaskManagers ${a} -> ${b} in place; reactive mode rescales the job to the slots they offer`
+      : `TaskManagers ${a} -> ${b} in place; the job keeps parallelism ${to.parallelism} (scaling.mode reactive would follow the slots)`,
+  });
 }
 
 function initial(input: DecideInput, events: LifecycleEvent[]): Decision {

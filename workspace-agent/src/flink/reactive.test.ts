@@ -67,7 +67,13 @@ test("reactive: a change of parallelism or TaskManager count keeps the run, no s
     assert.deepEqual(d.state?.run, run);
     assert.deepEqual(d.state?.spec, next, "the spec the pods are planned from is the new one");
     assert.equal(d.state?.savepoints.length, 0);
+    assert.deepEqual(
+      d.events.map((e) => e.reason),
+      ["Rescaling"],
+    );
   }
+  // Said once: the stored spec has the new count now.
+  assert.deepEqual(w.decide(want(reactive({ taskManager: { ...TM, replicas: 3 } }))).events, []);
   // The pods of the same run: one more TaskManager for the third, nothing else touched.
   const have = (name: string): V1Pod => ({
     metadata: { name, uid: name, annotations: { "meridian.dev/run": String(run?.id) } },
