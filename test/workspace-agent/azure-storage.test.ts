@@ -12,9 +12,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { workspaceSpec } from "@meridian/shared/protocol/index";
 import type { WorkspaceAgent } from "@meridian/workspace-agent/agent";
-import { loadConfig } from "@meridian/workspace-agent/config";
 import { parse as parseYaml } from "yaml";
-import { buildFlinkServiceAccount, storageEnv } from "../../agent/src/workspace/storage-objects.ts";
+import { buildFlinkServiceAccount } from "../../agent/src/workspace/storage-objects.ts";
 import { type AzuriteServer, startAzurite } from "../cluster/azure/azurite.ts";
 import type { DeploymentBody } from "../control-plane/index.ts";
 import {
@@ -31,6 +30,7 @@ import {
   type Workspace,
   waitFor,
 } from "./harness.ts";
+import { restartRestoresFromSavepoint, storageSettings } from "./storage-workspace.ts";
 
 const CONTAINER = "flink-state";
 const WS = "blob";
@@ -76,21 +76,7 @@ before(async () => {
     metadata: { name: KEY_SECRET, namespace: ws.namespace },
     data: { AZURE_STORAGE_ACCOUNT_KEY: Buffer.from(az.accountKey).toString("base64") },
   } as never);
-  const rendered = Object.fromEntries(storageEnv(workspace, {}).map(([v, value]) => [v.name, value]));
-  const loaded = loadConfig({
-    flags: {},
-    env: {
-      ...rendered,
-      MERIDIAN_CONTROL_PLANE_URL: env.cp.url,
-      MERIDIAN_WORKSPACE_ID: ws.id,
-      MERIDIAN_NAMESPACE: ws.namespace,
-    },
-  });
-  agent = await startAgent(env, ws, {
-    storageBaseURI: loaded.storageBaseURI,
-    storageCredentialsSecret: loaded.storageCredentialsSecret,
-    flinkServiceAccount: loaded.flinkServiceAccount,
-  });
+  agent = await startAgent(env, ws, storageSettings(env, ws, workspace));
   spec = {
     image: FLINK_IMAGE,
     job: { jarURI: "local:///opt/flink/usrlib/flink-examples-streaming-2.3.0.jar", entryClass: EXAMPLE_JOB },
@@ -164,36 +150,7 @@ test("checkpoints land in the container under <base>/<deployment>/checkpoints, o
 });
 
 test("a restart stops the job with a savepoint in the container and restores from it", async () => {
-  const before = await status();
-  await env.cp.admin.putDeployment(ws.id, NAME, { ...spec, restartNonce: 1 });
-  const s = await waitFor(
-    "restarted job RUNNING",
-    async () => {
-      const st = await status();
-      return st?.observedRestartNonce === 1 && st.job.state === "RUNNING" && st.job.id !== before?.job.id
-        ? st
-        : undefined;
-    },
-    300_000,
-    1000,
-  );
-  const location = s.lastSavepoint?.location ?? "";
-  assert.ok(location.startsWith(`${area}/savepoints/savepoint-`), location);
+  const location = await restartRestoresFromSavepoint(env, ws, NAME, spec, area);
   const blob = `${location.slice(`wasbs://${CONTAINER}@${az.accountHost}/`.length)}/_metadata`;
   assert.ok((await az.listBlobs(CONTAINER, `workspaces/${WS}/${NAME}/savepoints/`)).includes(blob), blob);
-  const jm = await pod(`${NAME}-jobmanager`);
-  assert.deepEqual(jm?.spec.containers[0].args.slice(3, 5), ["--fromSavepoint", location]);
-  const restored = await waitFor(
-    "Flink reports the restore",
-    async () => {
-      const r = await fetch(`http://${jm?.status.podIP}:8081/jobs/${s.job.id}/checkpoints`, {
-        signal: AbortSignal.timeout(10_000),
-      });
-      const body = (await r.json()) as Obj;
-      return body.latest?.restored?.external_path as string | undefined;
-    },
-    60_000,
-    1000,
-  );
-  assert.equal(restored, location, "the job's state came from the savepoint in the container");
 });

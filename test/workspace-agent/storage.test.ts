@@ -26,7 +26,7 @@ import {
   type Workspace,
   waitFor,
 } from "./harness.ts";
-import { provisionStorage } from "./storage-workspace.ts";
+import { provisionStorage, restartRestoresFromSavepoint } from "./storage-workspace.ts";
 
 const BUCKET = "flink-state";
 const WS = "store";
@@ -159,34 +159,7 @@ test("a deployment that points its state outside its part of the workspace stora
 });
 
 test("a restart stops the job with a savepoint in the bucket and restores from it", async () => {
-  const before = await status();
-  await env.cp.admin.putDeployment(ws.id, NAME, { ...spec, restartNonce: 1 });
-  const s = await waitFor(
-    "restarted job RUNNING",
-    async () => {
-      const st = await status();
-      return st?.observedRestartNonce === 1 && st.job.state === "RUNNING" && st.job.id !== before?.job.id
-        ? st
-        : undefined;
-    },
-    300_000,
-    1000,
-  );
-  const location = s.lastSavepoint?.location ?? "";
-  assert.ok(location.startsWith(`${AREA}/savepoints/savepoint-`), location);
+  const location = await restartRestoresFromSavepoint(env, ws, NAME, spec, AREA);
   const key = `${location.slice(`s3://${BUCKET}/`.length)}/_metadata`;
   assert.ok((await s3.listObjects(BUCKET, `workspaces/${WS}/${NAME}/savepoints/`)).includes(key), key);
-  const jm = await pod(`${NAME}-jobmanager`);
-  assert.deepEqual(jm?.spec.containers[0].args.slice(3, 5), ["--fromSavepoint", location]);
-  const restored = await waitFor(
-    "Flink reports the restore",
-    async () => {
-      const r = await fetch(`http://${jm?.status.podIP}:8081/jobs/${s.job.id}/checkpoints`);
-      const body = (await r.json()) as Obj;
-      return body.latest?.restored?.external_path as string | undefined;
-    },
-    60_000,
-    1000,
-  );
-  assert.equal(restored, location, "the job's state came from the savepoint in the bucket");
 });
