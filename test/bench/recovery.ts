@@ -8,7 +8,13 @@
 //   - the downtime of a LAST_STATE and of a SAVEPOINT upgrade (a Flink option changed): from the
 //     last REST poll that saw the old job RUNNING to the first that sees the new one RUNNING;
 //   - JobManager SIGKILLed, HA off (the deployment upgraded to `high-availability.type: NONE`): time
-//     to RUNNING (the workspace agent recreates the pod) and the distance (restored from a savepoint).
+//     to RUNNING (the workspace agent recreates the pod) and the distance (restored from a savepoint);
+//   - an in-place rescale in reactive mode (the deployment upgraded to `scaling.mode: reactive`, then
+//     parallelism 1 -> 2 -> 1 with one slot per TaskManager): the downtime, from the last REST poll
+//     that saw the job and all its vertices RUNNING at the old parallelism to the first that sees them
+//     RUNNING at the new one,
+//     and the time from the spec change to that (Flink's rescale waits set to 1 s).
+// `--only rescale` measures just the last.
 // Goals on this machine: JobManager kill -> RUNNING p50 <= 20 s with at most one checkpoint interval
 // lost; LAST_STATE upgrade downtime <= 15 s.
 import { mkdtemp, rm } from "node:fs/promises";
@@ -55,8 +61,15 @@ function summary(what: string, samples: Sample[]): void {
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { runs: { type: "string", default: "3" }, "interval-ms": { type: "string", default: "2000" } },
+    options: {
+      runs: { type: "string", default: "3" },
+      "interval-ms": { type: "string", default: "2000" },
+      only: { type: "string" },
+    },
   });
+  if (values.only !== undefined && values.only !== "rescale")
+    throw new Error(`--only ${values.only}: the only part that runs alone is "rescale"`);
+  const rescaleOnly = values.only === "rescale";
   const runs = Number(values.runs);
   const intervalMs = Number(values["interval-ms"]);
   const s3Dir = await mkdtemp(join(tmpdir(), "meridian-s3-"));
@@ -141,6 +154,72 @@ export async function run(args: string[]): Promise<void> {
       return { ms: performance.now() - lastSeen, distance: -1 };
     };
 
+    /**
+     * The running job's parallelism (the highest of its vertices), undefined unless the job and every
+     * one of its vertices (all their tasks) are RUNNING: a job RUNNING with tasks still deploying is down.
+     */
+    const parallelism = async (): Promise<number | undefined> => {
+      const j = await probe.job();
+      if (j?.state !== "RUNNING") return undefined;
+      type Details = { state: string; vertices: { parallelism: number; status: string }[] };
+      const d = await probe.rest<Details>(`/jobs/${j.id}`);
+      if (d?.state !== "RUNNING" || d.vertices.some((v) => v.status !== "RUNNING")) return undefined;
+      return Math.max(...d.vertices.map((v) => v.parallelism));
+    };
+
+    /** Sets the parallelism (reactive mode: the TaskManager count); the downtime until the job runs at it. */
+    const rescale = async (to: number): Promise<Sample & { totalMs: number }> => {
+      await probe.checkpointAtLeast(1);
+      const t0 = performance.now();
+      let lastSeen = t0;
+      await put({ parallelism: to });
+      for (;;) {
+        const p = await parallelism();
+        if (p === to) break;
+        if (p !== undefined) lastSeen = performance.now();
+        if (performance.now() - t0 > 300_000) throw new Error(`no rescale to ${to} in 300 s (last ${p})`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const end = performance.now();
+      return { ms: end - lastSeen, distance: -1, totalMs: end - t0 };
+    };
+
+    const rescales = async (): Promise<void> => {
+      spec.scaling = { mode: "reactive" };
+      spec.flinkConfiguration = {
+        ...spec.flinkConfiguration,
+        "jobmanager.adaptive-scheduler.executing.cooldown-after-rescaling": "1 s",
+        "jobmanager.adaptive-scheduler.executing.resource-stabilization-timeout": "1 s",
+      };
+      await probe.checkpointAtLeast(1); // a LAST_STATE upgrade needs one
+      await put({});
+      await waitFor(
+        "the job RUNNING in reactive mode at parallelism 1",
+        async () => {
+          const aligned = (await reported(env, ws, NAME))?.conditions.find((c) => c.type === "SpecAligned");
+          return aligned?.status === "True" && (await parallelism()) === 1;
+        },
+        300_000,
+        500,
+      );
+      const up: (Sample & { totalMs: number })[] = [];
+      const down: (Sample & { totalMs: number })[] = [];
+      for (let i = 0; i < runs; i++) {
+        up.push(await rescale(2));
+        down.push(await rescale(1));
+      }
+      const total = (xs: { totalMs: number }[]) => xs.map((x) => s(x.totalMs)).join(", ");
+      summary("in-place rescale 1 -> 2 TaskManagers (reactive) downtime", up);
+      report(`  spec change -> running at parallelism 2: [${total(up)}]`);
+      summary("in-place rescale 2 -> 1 TaskManagers (reactive) downtime", down);
+      report(`  spec change -> running at parallelism 1: [${total(down)}]`);
+    };
+    if (rescaleOnly) {
+      await rescales();
+      report(`# load after: ${load()}`);
+      return;
+    }
+
     const tmHa: Sample[] = [];
     for (let i = 0; i < runs; i++) tmHa.push(await kill(`${NAME}-taskmanager-0`));
     summary("TaskManager SIGKILL -> RUNNING, HA on", tmHa);
@@ -178,6 +257,7 @@ export async function run(args: string[]): Promise<void> {
       "JobManager SIGKILL -> RUNNING, HA off (pod recreated, restored from the newest savepoint)",
       jmNoHa,
     );
+    await rescales();
     report(`# load after: ${load()}`);
   } finally {
     await agent?.stop();
