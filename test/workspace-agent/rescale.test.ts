@@ -71,6 +71,7 @@ function waitAligned(what: string, taskManagers: number): Promise<DeploymentStat
       const s = await status();
       return s?.job.state === "RUNNING" &&
         s.taskManagers.ready === taskManagers &&
+        s.taskManagers.pods.length === taskManagers && // a deleted one no longer terminating
         condition(s, "ParallelismAligned")?.status === "True" &&
         condition(s, "Ready")?.status === "True"
         ? s
