@@ -38,6 +38,9 @@ import { workspaceAgentSecurityContextSetting } from "./workspace/security-conte
 export { parseDurationMs } from "@meridian/shared/process/setting-schemas";
 export { ConfigError } from "@meridian/shared/process/settings";
 
+/** A Kubernetes object name (DNS subdomain). */
+const dnsName = z.string().regex(/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/, "must be a DNS name");
+
 const SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 export const AGENT_SETTINGS = settingsTable({
@@ -200,7 +203,7 @@ export const AGENT_SETTINGS = settingsTable({
     description:
       "The ClusterRole the agent binds to each workspace agent in its namespace (RoleBinding meridian-workspace-agent); the chart makes it and grants the agent `bind` on it (decision 53).",
     expected: "a DNS name",
-    schema: z.string().regex(/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/, "must be a DNS name"),
+    schema: dnsName,
     default: () => "meridian-agent-workspace-agent",
   },
   flinkClusterRole: {
@@ -210,8 +213,28 @@ export const AGENT_SETTINGS = settingsTable({
     description:
       "The ClusterRole the agent binds to the Flink pods' ServiceAccount in each workspace namespace (RoleBinding meridian-flink: Kubernetes HA); the chart makes it (decision 53).",
     expected: "a DNS name",
-    schema: z.string().regex(/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/, "must be a DNS name"),
+    schema: dnsName,
     default: () => "meridian-agent-flink",
+  },
+  drainClusterRole: {
+    flag: "drain-cluster-role",
+    env: "MERIDIAN_DRAIN_CLUSTER_ROLE",
+    valueName: "<name>",
+    description:
+      "The ClusterRole the agent binds to itself in each workspace namespace (RoleBinding meridian-agent-drain: the deletion drain's ConfigMap list/watch); the chart makes it (decision 53).",
+    expected: "a DNS name",
+    schema: dnsName,
+    default: () => "meridian-agent-drain",
+  },
+  serviceAccountName: {
+    flag: "service-account-name",
+    env: "MERIDIAN_SERVICE_ACCOUNT_NAME",
+    valueName: "<name>",
+    description:
+      "The agent's own ServiceAccount (in its namespace), the subject of RoleBinding meridian-agent-drain in each workspace namespace.",
+    expected: "a DNS name",
+    schema: dnsName,
+    default: () => "meridian-agent",
   },
   leaseName: {
     flag: "lease-name",
@@ -219,7 +242,7 @@ export const AGENT_SETTINGS = settingsTable({
     valueName: "<name>",
     description: "Name of the leader-election Lease in the agent's namespace.",
     expected: "a DNS name",
-    schema: z.string().regex(/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/, "must be a DNS name"),
+    schema: dnsName,
     default: () => "meridian-agent",
   },
   leaseDurationMs: {

@@ -154,11 +154,12 @@ describe("the agent's credential", () => {
         ["get a ConfigMap", `${base}/configmaps/someone-elses`],
       ] as const)
         assertRefusedByRbac(await tryWrite(asAgent, "GET", path), `${what} in ${ns}`);
-      // What stays (docs/rbac.md): its own ConfigMaps by name, and listing ConfigMaps, which the deletion drain needs in a workspace
-      // namespace it cannot name in advance (decision 33). Its pods and Services it never reads.
-      const listed = await tryWrite(asAgent, "GET", `${base}/configmaps`);
-      assert.equal(listed.status, 200, `list ConfigMaps in ${ns}: ${listed.message}`);
+      assertRefusedByRbac(await tryWrite(asAgent, "GET", `${base}/configmaps`), `list ConfigMaps in ${ns}`);
     }
+    // In a workspace namespace it lists ConfigMaps (the deletion drain, decision 33) through the
+    // RoleBinding meridian-agent-drain it made there for itself.
+    const drain = await tryWrite(asAgent, "GET", "/api/v1/namespaces/mw-alpha/configmaps");
+    assert.equal(drain.status, 200, drain.message);
     // In its workspaces too: the workspace agent's rules are bound to the workspace agent, not to it.
     assertRefusedByRbac(
       await tryWrite(asAgent, "GET", "/api/v1/namespaces/mw-alpha/pods"),
@@ -416,6 +417,18 @@ describe("the agent's credential", () => {
       { contentType: "application/merge-patch+json", dryRun: true },
     );
     assertRefusedBy(h.confinement.agentPolicy, binding, "binding the workspace ClusterRole to an outsider");
+    const drainToOther = await tryWrite(
+      asAgent,
+      "PATCH",
+      "/apis/rbac.authorization.k8s.io/v1/namespaces/mw-alpha/rolebindings/meridian-agent-drain",
+      { subjects: [{ kind: "ServiceAccount", name: "meridian-workspace-agent", namespace: "mw-alpha" }] },
+      { contentType: "application/merge-patch+json", dryRun: true },
+    );
+    assertRefusedBy(
+      h.confinement.agentPolicy,
+      drainToOther,
+      "binding the drain's ClusterRole to anyone but the agent",
+    );
     const own = await tryWrite(
       asAgent,
       "PATCH",

@@ -105,6 +105,8 @@ export async function startHarness(
         namespace: rbac.namespace,
         workspaceAgentClusterRole: rbac.clusterRoles.workspaceAgent,
         flinkClusterRole: rbac.clusterRoles.flink,
+        drainClusterRole: rbac.clusterRoles.drain,
+        serviceAccountName: rbac.serviceAccount,
         podName: `agent-${++n}`,
         healthAddr: "127.0.0.1:0",
         leaseDurationMs: "3000",

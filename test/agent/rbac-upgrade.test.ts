@@ -102,6 +102,13 @@ test("an upgraded agent binds the chart's ClusterRoles instead of its old Roles,
       return role === undefined;
     });
   }
+  // The agent's own binding for the deletion drain's ConfigMap reads, new in this version.
+  const drain = await waitFor("RoleBinding meridian-agent-drain in mw-old", () =>
+    h.admin.getOrUndefined<Loose>(`${RBAC}/namespaces/mw-old/rolebindings/meridian-agent-drain`),
+  );
+  assert.deepEqual(drain.subjects, [
+    { kind: "ServiceAccount", name: h.rbac.serviceAccount, namespace: h.rbac.namespace },
+  ]);
   // The workspace agent keeps its rights: the ClusterRole grants what its Role did.
   const asWorkspaceAgent = await createKubeClient({
     kubeconfig: await h.cluster.serviceAccountKubeconfig("mw-old", "meridian-workspace-agent"),
@@ -145,4 +152,23 @@ test("an upgraded agent binds the chart's ClusterRoles instead of its old Roles,
     return aligned?.length === 2 ? s : undefined;
   });
   assert.equal(status.workspaces.length, 2);
+  // A deletion after the upgrade drains through the agent's per-namespace binding, without its old
+  // cluster-wide ConfigMap read: the binding goes first (a drain ensures it), then the namespace.
+  await h.admin.request({
+    method: "DELETE",
+    path: `${RBAC}/namespaces/mw-other/rolebindings/meridian-agent-drain`,
+  });
+  await h.cp.admin.deleteWorkspace(h.agentId, "other");
+  await waitFor(
+    "namespace mw-other deleted after its drain",
+    async () => {
+      const ns = await h.admin.getOrUndefined<Loose>("/api/v1/namespaces/mw-other");
+      return !ns || ns.metadata?.deletionTimestamp;
+    },
+    30_000,
+  );
+  assert.ok(
+    !h.logs.some((l) => l.includes("mw-other") && l.includes("cannot list resource")),
+    "the drain was never refused its ConfigMap list for good",
+  );
 });

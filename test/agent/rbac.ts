@@ -21,7 +21,7 @@ export interface AgentRbac {
   serviceAccount: string;
   kubeconfig: string;
   /** The chart's ClusterRoles the agent binds in each workspace namespace (its settings name them). */
-  clusterRoles: { workspaceAgent: string; flink: string };
+  clusterRoles: { workspaceAgent: string; flink: string; drain: string };
 }
 
 /** Creates namespace, ServiceAccount, ClusterRole(+Binding) and leader-election Role(+Binding) as admin. */
@@ -41,6 +41,7 @@ export async function installAgentRbac(
   const clusterRoles = {
     workspaceAgent: `${serviceAccount}-workspace-agent`,
     flink: `${serviceAccount}-flink`,
+    drain: `${serviceAccount}-drain`,
   };
   for (const name of Object.values(clusterRoles)) {
     const { rules } = one(manifests, "ClusterRole", name);

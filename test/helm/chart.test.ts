@@ -61,8 +61,9 @@ describe("defaults (+ the required values)", async () => {
   const pod = deploy.spec.template.spec;
   const container = pod.containers[0];
 
-  test("render one object per kind (three confinement policies, the two workspace ClusterRoles, the Lease's and the credential's Role), no ServiceMonitor and no NetworkPolicy", () => {
+  test("render one object per kind (three confinement policies, the three workspace ClusterRoles, the Lease's and the credential's Role), no ServiceMonitor and no NetworkPolicy", () => {
     assert.deepEqual(manifests.map((m) => m.kind).sort(), [
+      "ClusterRole",
       "ClusterRole",
       "ClusterRole",
       "ClusterRole",
@@ -123,13 +124,13 @@ describe("defaults (+ the required values)", async () => {
   });
 
   test("template the RBAC rules from files/, never a copy", () => {
-    // The agent's: the file's rules, then bind on the two workspace ClusterRoles by name (decision 53).
+    // The agent's: the file's rules, then bind on the three workspace ClusterRoles by name (decision 53).
     assert.deepEqual(one(manifests, "ClusterRole", "meridian-agent").rules, [
       ...(rulesFile("agent-clusterrole-rules.yaml") as unknown[]),
       {
         apiGroups: ["rbac.authorization.k8s.io"],
         resources: ["clusterroles"],
-        resourceNames: ["meridian-agent-workspace-agent", "meridian-agent-flink"],
+        resourceNames: ["meridian-agent-workspace-agent", "meridian-agent-flink", "meridian-agent-drain"],
         verbs: ["bind"],
       },
     ]);
@@ -144,6 +145,12 @@ describe("defaults (+ the required values)", async () => {
     const env = agentEnv(manifests);
     assert.equal(env.MERIDIAN_WORKSPACE_AGENT_CLUSTER_ROLE, "meridian-agent-workspace-agent");
     assert.equal(env.MERIDIAN_FLINK_CLUSTER_ROLE, "meridian-agent-flink");
+    assert.deepEqual(
+      one(manifests, "ClusterRole", "meridian-agent-drain").rules,
+      rulesFile("agent-drain-clusterrole-rules.yaml"),
+    );
+    assert.equal(env.MERIDIAN_DRAIN_CLUSTER_ROLE, "meridian-agent-drain");
+    assert.equal(env.MERIDIAN_SERVICE_ACCOUNT_NAME, one(manifests, "ServiceAccount").metadata.name);
     const lease = one(manifests, "Role", "meridian-agent-leader-election");
     assert.equal(lease.rules.length > 0, true);
     assert.deepEqual(lease.rules, rulesFile("agent-leader-election-role-rules.yaml"));

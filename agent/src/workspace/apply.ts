@@ -27,7 +27,9 @@ import { findConflicts, type OwnershipConflict } from "./conflicts.ts";
 import { planCredential } from "./credentials.ts";
 import {
   buildCredentialSecret,
+  buildDrainRoleBinding,
   type DesiredObject,
+  DRAIN_BINDING,
   desiredObjects,
   NAMES,
   namespaceName,
@@ -124,6 +126,27 @@ export async function applyWorkspace(
   } finally {
     recordEvents(deps.recorder, run.events);
   }
+}
+
+/**
+ * Before a drain reads the workspace namespace's ConfigMaps: the RoleBinding that lets it
+ * (meridian-agent-drain), when the agent has not seen it yet — a workspace deleted before an upgraded
+ * agent ever applied it (decision 53). Writes nothing when it is there; the apply path repairs drift.
+ * A list right after the create may still be refused while RBAC catches up: the drain is retried.
+ */
+export async function ensureDrainBinding(deps: ApplyDeps, id: string, signal: AbortSignal): Promise<number> {
+  const ns = namespaceName(deps.build.namespacePrefix, id);
+  const namespace = deps.caches.get(NAMESPACES, undefined, ns);
+  if (!namespace || namespace.metadata?.deletionTimestamp) return 0; // nothing left to drain
+  if (deps.caches.get(ROLE_BINDINGS, ns, DRAIN_BINDING)) return 0;
+  const object = buildDrainRoleBinding(id, ns, deps.build.clusterRoles);
+  const applied = await applyObject(deps.kube, ROLE_BINDINGS, object, {
+    fieldManager: FIELD_MANAGER_AGENT,
+    force: true,
+    signal,
+  });
+  deps.caches.noteWritten(ROLE_BINDINGS, applied);
+  return 1;
 }
 
 /**

@@ -31,6 +31,8 @@ export const buildContext: fc.Arbitrary<BuildContext> = fc.record({
   clusterRoles: fc.constant({
     workspaceAgent: "meridian-agent-workspace-agent",
     flink: "meridian-agent-flink",
+    drain: "meridian-agent-drain",
+    agent: { namespace: "meridian-system", name: "meridian-agent" },
   }),
   image: fc.constantFrom(
     "ghcr.io/meridian-dev/meridian-workspace-agent:0.1.0",

@@ -5,7 +5,12 @@ import { DEFAULT_WORKSPACE_AGENT_SECURITY_CONTEXT } from "./security-context.ts"
 
 export const BUILD_CONTEXT: BuildContext = {
   namespacePrefix: "mw-",
-  clusterRoles: { workspaceAgent: "meridian-agent-workspace-agent", flink: "meridian-agent-flink" },
+  clusterRoles: {
+    workspaceAgent: "meridian-agent-workspace-agent",
+    flink: "meridian-agent-flink",
+    drain: "meridian-agent-drain",
+    agent: { namespace: "meridian-system", name: "meridian-agent" },
+  },
   image: "ghcr.io/meridian-dev/meridian-workspace-agent:0.1.0",
   pullPolicy: "IfNotPresent",
   pullSecrets: [],

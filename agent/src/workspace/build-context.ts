@@ -49,6 +49,10 @@ export interface WorkspaceClusterRoles {
   workspaceAgent: string;
   /** Bound to ServiceAccount meridian-flink by RoleBinding meridian-flink. */
   flink: string;
+  /** Bound to the agent itself by RoleBinding meridian-agent-drain (the deletion drain's reads). */
+  drain: string;
+  /** The agent's own ServiceAccount, the subject of meridian-agent-drain. */
+  agent: { namespace: string; name: string };
 }
 
 export interface NamespaceHardening {
@@ -61,7 +65,12 @@ export interface NamespaceHardening {
 export function workspaceBuildContext(config: AgentConfig): Omit<BuildContext, "image"> {
   return {
     namespacePrefix: config.policy.namespacePrefix,
-    clusterRoles: { workspaceAgent: config.workspaceAgentClusterRole, flink: config.flinkClusterRole },
+    clusterRoles: {
+      workspaceAgent: config.workspaceAgentClusterRole,
+      flink: config.flinkClusterRole,
+      drain: config.drainClusterRole,
+      agent: { namespace: config.namespace, name: config.serviceAccountName },
+    },
     pullPolicy: config.workspaceAgentPullPolicy,
     pullSecrets: config.workspaceAgentPullSecrets,
     controlPlaneUrl: config.controlPlaneUrl,

@@ -24,7 +24,12 @@ import {
 const spec = workspaceSpec.parse({ id: "team-a", generation: 3, quota: { cpu: "4", memory: "8Gi" } });
 const ctx: BuildContext = {
   namespacePrefix: "mw-",
-  clusterRoles: { workspaceAgent: "meridian-agent-workspace-agent", flink: "meridian-agent-flink" },
+  clusterRoles: {
+    workspaceAgent: "meridian-agent-workspace-agent",
+    flink: "meridian-agent-flink",
+    drain: "meridian-agent-drain",
+    agent: { namespace: "meridian-system", name: "meridian-agent" },
+  },
   image: "ghcr.io/meridian-dev/meridian-workspace-agent:0.1.0",
   pullPolicy: "IfNotPresent",
   pullSecrets: [],
@@ -53,6 +58,7 @@ test("every object is named and labelled per the contract, Namespace first", () 
       "ServiceAccount/meridian-flink",
       "RoleBinding/meridian-workspace-agent",
       "RoleBinding/meridian-flink",
+      "RoleBinding/meridian-agent-drain",
       "ResourceQuota/meridian-workspace-quota",
       "LimitRange/meridian-workspace-limits",
       "NetworkPolicy/meridian-default-deny",
@@ -173,6 +179,8 @@ test("the RoleBindings reference the chart's ClusterRoles; the agent holds none 
   const clusterRoles = {
     workspaceAgent: "rel-meridian-agent-workspace-agent",
     flink: "rel-meridian-agent-flink",
+    drain: "rel-meridian-agent-drain",
+    agent: { namespace: "meridian", name: "rel-meridian-agent" },
   };
   const bindings = desiredObjects(spec, { ...ctx, clusterRoles })
     .filter((o) => o.type.kind === "RoleBinding")
@@ -194,39 +202,38 @@ test("the RoleBindings reference the chart's ClusterRoles; the agent holds none 
         "mw-team-a",
       ],
       ["meridian-flink", "ClusterRole", clusterRoles.flink, "meridian-flink", "mw-team-a"],
+      // The agent itself, for the deletion drain's ConfigMap reads in this namespace only.
+      ["meridian-agent-drain", "ClusterRole", clusterRoles.drain, "rel-meridian-agent", "meridian"],
     ],
   );
   assert.ok(!desiredObjects(spec, ctx).some((o) => o.type.kind === "Role"), "no per-namespace Role any more");
   const agent = chartRules("agent-clusterrole-rules.yaml");
-  // What the agent still holds on ConfigMaps, pods, services and pod logs without a name: the drain's
-  // list/watch of ConfigMaps (decision 33), nothing else. Every other such rule is narrowed by name.
+  // Without a name, the agent holds only namespaces and Events: no ConfigMaps, pods, services or pod
+  // logs anywhere (the drain reads ConfigMaps through meridian-agent-drain, per namespace).
   const unnamed = agent
     .filter((r) => !r.resourceNames && r.apiGroups.includes(""))
     .flatMap((r) => r.resources.map((res) => `${res}:${r.verbs.join(",")}`));
-  assert.deepEqual(unnamed.sort(), [
-    "configmaps:list,watch",
-    "events:create,patch",
-    "namespaces:get,list,watch,create,patch,delete",
-  ]);
+  assert.deepEqual(unnamed.sort(), ["events:create,patch", "namespaces:get,list,watch,create,patch,delete"]);
   const granted = [
     ...chartRules("workspace-agent-clusterrole-rules.yaml"),
     ...chartRules("flink-clusterrole-rules.yaml"),
+    ...chartRules("agent-drain-clusterrole-rules.yaml"),
   ];
   for (const r of granted)
     for (const res of r.resources)
       for (const v of r.verbs) {
-        if (res === "events" || (res === "configmaps" && (v === "list" || v === "watch"))) continue;
+        if (res === "events") continue;
         const held = agent.some(
           (a) =>
             a.apiGroups.includes("") && a.resources.includes(res) && a.verbs.includes(v) && !a.resourceNames,
         );
         assert.ok(!held, `the agent holds ${v} ${res} in every namespace, which it only grants`);
       }
-  // bind on exactly the two ClusterRoles, by name: the chart adds the rule (the names follow the release).
+  // bind on exactly the three ClusterRoles, by name: the chart adds the rule (the names follow the release).
   const template = readFileSync(new URL("../templates/clusterrole.yaml", CHART_FILES), "utf8");
   assert.match(
     template,
-    /resources: \["clusterroles"\]\n\s+resourceNames:\n\s+- \{\{ include "meridian-agent.workspaceAgentClusterRole" \. \}\}\n\s+- \{\{ include "meridian-agent.flinkClusterRole" \. \}\}\n\s+verbs: \["bind"\]/,
+    /resources: \["clusterroles"\]\n\s+resourceNames:\n\s+- \{\{ include "meridian-agent.workspaceAgentClusterRole" \. \}\}\n\s+- \{\{ include "meridian-agent.flinkClusterRole" \. \}\}\n\s+- \{\{ include "meridian-agent.drainClusterRole" \. \}\}\n\s+verbs: \["bind"\]/,
   );
   assert.ok(!agent.some((a) => a.resources.includes("clusterroles") || a.verbs.includes("escalate")));
   assert.deepEqual(

@@ -26,7 +26,7 @@ import {
   SERVICE_ACCOUNTS,
 } from "@meridian/shared/kube/resources";
 import type { WorkspaceCredential, WorkspaceSpec } from "@meridian/shared/protocol/index";
-import type { BuildContext } from "./build-context.ts";
+import type { BuildContext, WorkspaceClusterRoles } from "./build-context.ts";
 import { DEFAULT_EGRESS_SETTING, resolveEgress } from "./egress.ts";
 import {
   DEFAULT_POD_SECURITY,
@@ -172,6 +172,22 @@ export function buildRoleBinding(id: string, ns: string, clusterRole: string): K
     metadata: meta(NAMES.roleBinding, ns, id),
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole },
     subjects: [{ kind: "ServiceAccount", name: NAMES.serviceAccount, namespace: ns }],
+  };
+}
+
+/** The RoleBinding that lets the agent itself read a workspace namespace's ConfigMaps to drain it. */
+export const DRAIN_BINDING = "meridian-agent-drain";
+
+/**
+ * Binds the chart's ClusterRole <fullname>-drain (files/agent-drain-clusterrole-rules.yaml: ConfigMaps
+ * list and watch) to the agent's own ServiceAccount in this namespace only: what the deletion drain
+ * reads (decision 33), without a cluster-wide ConfigMap read (decision 53).
+ */
+export function buildDrainRoleBinding(id: string, ns: string, roles: WorkspaceClusterRoles): KubeObject {
+  return {
+    metadata: meta(DRAIN_BINDING, ns, id),
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: roles.drain },
+    subjects: [{ kind: "ServiceAccount", name: roles.agent.name, namespace: roles.agent.namespace }],
   };
 }
 
@@ -337,6 +353,7 @@ export function desiredObjects(spec: WorkspaceSpec, ctx: BuildContext): DesiredO
     { type: SERVICE_ACCOUNTS, object: buildFlinkServiceAccount(spec, ns) },
     { type: ROLE_BINDINGS, object: buildRoleBinding(spec.id, ns, ctx.clusterRoles.workspaceAgent) },
     { type: ROLE_BINDINGS, object: buildFlinkRoleBinding(spec, ns, ctx.clusterRoles.flink) },
+    { type: ROLE_BINDINGS, object: buildDrainRoleBinding(spec.id, ns, ctx.clusterRoles) },
     { type: RESOURCE_QUOTAS, object: buildResourceQuota(spec, ns) },
     { type: LIMIT_RANGES, object: buildLimitRange(spec.id, ns) },
     ...networkPolicies(spec.id, ns, ctx).map((object) => ({ type: NETWORK_POLICIES, object })),
@@ -368,6 +385,7 @@ export const OWNED_NAMESPACED: readonly { type: ResourceType; name: string }[] =
   { type: ROLE_BINDINGS, name: NAMES.roleBinding },
   { type: ROLES, name: FLINK_HA_ROLE },
   { type: ROLE_BINDINGS, name: FLINK_HA_ROLE },
+  { type: ROLE_BINDINGS, name: DRAIN_BINDING },
   { type: RESOURCE_QUOTAS, name: NAMES.quota },
   { type: LIMIT_RANGES, name: NAMES.limitRange },
   ...Object.values(NETWORK_POLICY_NAMES).map((name) => ({ type: NETWORK_POLICIES, name })),

@@ -9,7 +9,7 @@ import { F } from "@meridian/shared/log";
 import type { WorkspaceSpec } from "@meridian/shared/protocol/index";
 import type { DesiredState } from "../desired.ts";
 import type { AgentMetrics } from "../metrics.ts";
-import { type ApplyDeps, applyWorkspace, type CredentialResult } from "./apply.ts";
+import { type ApplyDeps, applyWorkspace, type CredentialResult, ensureDrainBinding } from "./apply.ts";
 import { credentialRetryDelay } from "./credentials.ts";
 import { deletionStarted, drainWorkspace } from "./drain.ts";
 import { deleteNamespace, type LifecycleDeps, markOrphan } from "./lifecycle.ts";
@@ -106,7 +106,9 @@ function afterCredential(
 async function deleteStep(d: WorkspaceReconcileDeps, id: string, ctx: ReconcileContext): Promise<Result> {
   const rec = d.records.ensure(id);
   rec.drain ??= { pending: [], finalState: {}, forced: false };
+  const bound = await ensureDrainBinding(d.apply, id, ctx.signal);
   const drain = await drainWorkspace(d.lifecycle, id, rec.drain, ctx.signal);
+  drain.writes += bound;
   if (drain.state === "draining") {
     const blocked = rec.drain.pending.filter((p) => p.blocked).map((p) => p.name);
     if (blocked.length)

@@ -60,6 +60,9 @@ helm.sh/chart: {{ include "meridian-agent.chart" . }}
 {{- define "meridian-agent.flinkClusterRole" -}}
 {{- include "meridian-agent.fullname" . }}-flink
 {{- end }}
+{{- define "meridian-agent.drainClusterRole" -}}
+{{- include "meridian-agent.fullname" . }}-drain
+{{- end }}
 
 {{/* The Lease the agent replicas elect their leader with (in the release namespace). */}}
 {{- define "meridian-agent.leaseName" -}}
