@@ -107,6 +107,7 @@ export class ControlPlaneConnection {
     s.on("connected", () => {
       this.#connected = true;
       metrics.streamConnected.set(1);
+      this.#status.linkUp();
     });
     s.on("disconnected", () => {
       this.#connected = false;

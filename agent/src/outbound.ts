@@ -67,6 +67,11 @@ export class StatusPublisher {
     await this.#reporter.stop();
   }
 
+  /** The stream reached the control plane: a status waiting out a back-off goes now (reporter.ts). */
+  linkUp(): void {
+    this.#reporter.linkUp();
+  }
+
   /**
    * Coalesces bursts of changes into one status build (the reporter debounces the POST as well).
    * `id`: only that workspace's entry changed; "all": any may have; none: only top-level fields.

@@ -51,6 +51,8 @@ export class ControlPlaneConnection {
     const outbound = connectOutbound(o, endpoint, this.#stream);
     this.status = outbound.status;
     this.#stopOutbound = outbound.stop;
+    // The stream got through: a status waiting out a back-off goes now (reporter.ts).
+    this.#stream.on("connected", () => outbound.linkUp());
     connectInbound({
       workspaceId: config.workspaceId,
       stream: this.#stream,

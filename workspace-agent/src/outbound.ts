@@ -17,7 +17,7 @@ export function connectOutbound(
   o: ConnectionOptions,
   endpoint: Endpoint,
   stream: StreamPosition,
-): { status: WorkspaceStatus; stop(): Promise<void> } {
+): { status: WorkspaceStatus; linkUp(): void; stop(): Promise<void> } {
   const { config, metrics, logger } = o;
   const reporter = workspaceStatusReporter(endpoint, config.workspaceId, {
     heartbeatMs: config.statusIntervalMs,
@@ -36,7 +36,7 @@ export function connectOutbound(
     stream,
     onPhases: (p) => metrics.setPhases(p),
   });
-  return { status, stop: () => reporter.stop({ flush: true }) };
+  return { status, linkUp: () => reporter.linkUp(), stop: () => reporter.stop({ flush: true }) };
 }
 
 export interface WorkspaceStatusOptions {

@@ -9,7 +9,7 @@ const ok = (res: import("node:http").ServerResponse) =>
 
 async function setup(
   t: import("node:test").TestContext,
-  opts: { debounceMs?: number; heartbeatMs?: number } = {},
+  opts: { debounceMs?: number; heartbeatMs?: number; backoffMs?: number } = {},
 ) {
   const srv = await startFakeServer();
   const reporter = new StatusReporter<Status>({
@@ -17,7 +17,7 @@ async function setup(
     path: "/v1/agents/a/status",
     debounceMs: opts.debounceMs ?? 30,
     heartbeatMs: opts.heartbeatMs ?? 60_000,
-    backoff: { baseMs: 50, capMs: 50, floorMs: 50 },
+    backoff: { baseMs: opts.backoffMs ?? 50, capMs: opts.backoffMs ?? 50, floorMs: opts.backoffMs ?? 50 },
   });
   const sent: StatusReporterEvents["sent"][0][] = [];
   const failed: StatusReporterEvents["failed"][0][] = [];
@@ -93,6 +93,29 @@ test("a failure retries the latest with backoff, never the stale one", async (t)
   assert.equal(failed[0]!.retryInMs, 50);
   const gap = srv.seen[1]!.at - srv.seen[0]!.at;
   assert.ok(gap >= 45, `set() during the retry wait did not cut it short (gap ${gap} ms)`);
+});
+
+test("linkUp() cuts a retry wait after a transient failure short, not one after a refusal", async (t) => {
+  const { srv, reporter, failed, bodies } = await setup(t, { backoffMs: 60_000 });
+  let answer = 503;
+  srv.handle((_req, res) => (answer === 204 ? ok(res) : jsonError(res, answer, "unavailable", "down")));
+  reporter.set({ n: 1 });
+  await until(() => failed.length === 1);
+  assert.equal(failed[0]!.retryInMs, 60_000);
+  answer = 204;
+  reporter.linkUp();
+  await until(() => srv.seen.length === 2, 2000);
+  assert.deepEqual(bodies(), [{ n: 1 }, { n: 1 }]);
+
+  // A refusal (403) keeps its long wait: the stream getting through does not make the status acceptable.
+  answer = 403;
+  reporter.set({ n: 2 });
+  await until(() => failed.length === 2);
+  assert.equal(failed[1]!.kind, "fatal-backoff-long");
+  answer = 204;
+  reporter.linkUp();
+  await sleep(300);
+  assert.equal(srv.seen.length, 3, "no send before the long wait is over");
 });
 
 test("stop({flush}) sends the unsent latest once; stop() alone sends nothing", async (t) => {

@@ -40,6 +40,8 @@ export class StatusReporter<T> extends EventEmitter<StatusReporterEvents> {
   /** True exactly while a POST is outstanding (cleared before the next timer is armed). */
   #sending = false;
   #timer: { kind: TimerKind; handle: ReturnType<typeof setTimeout> } | undefined;
+  /** The retry wait under way follows a refusal (fatal-backoff-long), not a transient failure. */
+  #refused = false;
   #stopped = false;
 
   constructor(opts: StatusReporterOptions) {
@@ -60,6 +62,19 @@ export class StatusReporter<T> extends EventEmitter<StatusReporterEvents> {
     this.#dirty = true;
     if (this.#sending) return; // its completion schedules the next send
     if (this.#timer?.kind === "retry" || this.#timer?.kind === "debounce") return;
+    this.#schedule("debounce", this.#o.debounceMs);
+  }
+
+  /**
+   * The control plane was just reached by another request of this process (its stream connected): a
+   * retry wait after a transient failure is cut short and the latest status goes now, so an outage
+   * ends for the status when it ends for the stream, not after the rest of a back-off of up to 30 s.
+   * A wait after a refusal (401, 403, …) is kept: the stream getting through does not make the
+   * status acceptable.
+   */
+  linkUp(): void {
+    if (this.#stopped || this.#timer?.kind !== "retry" || this.#refused) return;
+    this.#backoff.reset();
     this.#schedule("debounce", this.#o.debounceMs);
   }
 
@@ -104,6 +119,7 @@ export class StatusReporter<T> extends EventEmitter<StatusReporterEvents> {
       this.#sending = false;
       this.#dirty = true; // the latest (maybe newer than what failed) still has to go
       const c = classify(err);
+      this.#refused = c.kind === "fatal-backoff-long";
       const retryInMs =
         c.kind === "fatal-backoff-long" ? longBackoffMs(this.#o.fatalBackoffMs) : this.#backoff.next();
       this.#schedule("retry", retryInMs);
