@@ -48,6 +48,7 @@ export async function runLifecycle(
       podsPresent: podsOf(deps, name).length > 0,
       job: flink?.job ?? { state: "NOT_DEPLOYED" as const },
       forceDelete: cm?.metadata?.annotations?.[ANNOTATION_FORCE_DELETE] === "true",
+      lastCheckpoint: deps.monitor.lastCheckpoint(name),
     };
     const ctxSpec = state?.spec ?? (desired.deleted ? undefined : desired.spec);
     const objCtx = ctxSpec ? contextOf(deps, ctxSpec) : undefined;

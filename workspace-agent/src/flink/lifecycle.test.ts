@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { DeploymentSpec, DeploymentSpecInput } from "@meridian/shared/protocol/index";
 import { World } from "./lifecycle.testutil.ts";
-import type { Desired } from "./lifecycle.ts";
+import { type Desired, TRANSIENT_BLOCK_AFTER_MS } from "./lifecycle.ts";
 import { heldGeneration } from "./lifecycle-state.ts";
 import { specHash } from "./objects.ts";
 import { specOf } from "./spec.testutil.ts";
@@ -235,6 +235,83 @@ test("delete that cannot savepoint is blocked until meridian.dev/force-delete", 
   assert.deepEqual(d3.action, { type: "removeAll" });
   w.outcome(d3.action, { type: "gone", gone: true });
   assert.equal(w.state, undefined);
+});
+
+/** A world whose run 1 runs job `lineage-1` (its fixed job id), with or without HA. */
+function runningLineage(ha = false): World {
+  const w = new World();
+  w.ha = ha;
+  w.newJobId = (run) => `lineage-${run}`;
+  w.decide(want(spec()));
+  w.podsPresent = true;
+  w.job = { state: "RUNNING", id: "lineage-1" };
+  w.decide(want(spec()));
+  return w;
+}
+
+test("delete of a job that failed keeps its newest retained checkpoint as the final state, or a newer savepoint", () => {
+  for (const savepointAfter of [false, true]) {
+    const w = runningLineage();
+    const cpTime = "2026-01-01T00:00:30.000Z";
+    w.lastCheckpoint = {
+      jobId: "lineage-1",
+      id: 7,
+      time: cpTime,
+      location: "s3://b/orders/checkpoints/lineage-1/chk-7",
+    };
+    if (savepointAfter)
+      w.state?.savepoints.push({
+        location: "s3://b/orders/savepoints/sp-9",
+        time: "2026-01-01T00:00:40.000Z",
+        trigger: "nonce",
+      });
+    w.job = { state: "FAILED", id: "lineage-1" };
+    const d1 = w.decide({ deleted: true });
+    w.outcome(d1.action, { type: "notFound" });
+    const d2 = w.decide({ deleted: true });
+    assert.deepEqual(d2.action, { type: "removeAll" }, "not blocked");
+    const kept = savepointAfter
+      ? "s3://b/orders/savepoints/sp-9"
+      : "s3://b/orders/checkpoints/lineage-1/chk-7";
+    assert.equal(w.state?.op?.savepoint, kept, "the final state the drain reports upward");
+    assert.equal(w.state?.op?.blocked, undefined);
+    const ev = d2.events.find((e) => e.reason === "FinalStateKept");
+    assert.match(ev?.message ?? "", /no savepoint can be taken \(the job is FAILED\)/);
+    assert.ok(ev?.message.includes(kept));
+  }
+});
+
+test("delete keeps blocking when the only checkpoint seen is not the run's: older than the run, or of another job id with HA", () => {
+  for (const c of [
+    { ha: false, jobId: "any", time: "2025-12-31T23:59:00.000Z" },
+    { ha: true, jobId: "someone-else", time: "2026-01-01T00:00:30.000Z" },
+  ]) {
+    const w = runningLineage(c.ha);
+    w.lastCheckpoint = { jobId: c.jobId, id: 3, time: c.time, location: "s3://b/x/chk-3" };
+    w.job = { state: "FAILED", id: "lineage-1" };
+    const d1 = w.decide({ deleted: true });
+    w.outcome(d1.action, { type: "notFound" });
+    w.decide({ deleted: true });
+    assert.equal(w.state?.op?.blocked?.reason, "SavepointImpossible", JSON.stringify(c));
+    assert.equal(w.state?.op?.savepoint, undefined);
+  }
+});
+
+test("delete of a job restarting for longer than the transient wait keeps its retained checkpoint", () => {
+  const w = runningLineage();
+  w.lastCheckpoint = {
+    jobId: "lineage-1",
+    id: 4,
+    time: "2026-01-01T00:00:30.000Z",
+    location: "s3://b/c/chk-4",
+  };
+  w.job = { state: "RESTARTING", id: "lineage-1" };
+  const d1 = w.decide({ deleted: true });
+  w.outcome(d1.action, { type: "notFound" });
+  assert.equal(w.decide({ deleted: true }).action.type, "wait", "a restart may end: it waits first");
+  w.now = new Date(w.now.getTime() + TRANSIENT_BLOCK_AFTER_MS + 1000);
+  assert.deepEqual(w.decide({ deleted: true }).action, { type: "removeAll" });
+  assert.equal(w.state?.op?.savepoint, "s3://b/c/chk-4");
 });
 
 test("a job that never ran since its restore needs no new savepoint to upgrade", () => {

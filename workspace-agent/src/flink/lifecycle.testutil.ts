@@ -20,6 +20,8 @@ export class World {
   podsPresent = false;
   job: Observed["job"] = { state: "NOT_DEPLOYED" };
   forceDelete = false;
+  /** The newest completed checkpoint the monitor saw (monitor.ts: lastCheckpoint). */
+  lastCheckpoint: Observed["lastCheckpoint"];
   /** The stored spec runs Kubernetes HA (lifecycle-loop.ts: runsHa). */
   ha = false;
   /** The job id a run gets (lifecycle-loop.ts: lineageJobId); undefined: none, as before HA. */
@@ -36,6 +38,7 @@ export class World {
         podsPresent: this.podsPresent,
         job: this.job,
         forceDelete: this.forceDelete,
+        lastCheckpoint: this.lastCheckpoint,
       },
       stateSpecHash: this.state ? specHash(this.state.spec) : undefined,
       savepointDir: "file:///sp/orders",

@@ -28,6 +28,12 @@ export interface Observed {
   job: { state: JobState; id?: string | undefined };
   /** `meridian.dev/force-delete=true` is on the ConfigMap. */
   forceDelete: boolean;
+  /**
+   * The newest completed checkpoint seen for the deployment's job (its location retained on the
+   * storage: checkpoints are kept on cancellation), even after its JobManager went; absent when none was
+   * seen since the workspace agent started.
+   */
+  lastCheckpoint?: { jobId: string; id: number; time: string; location: string } | undefined;
 }
 
 export interface DecideInput {
@@ -525,6 +531,13 @@ const continueOperation: OperationTurn = (state, op, input, events, now) => {
         return { type: "pollSavepoint", jobId, triggerId: op.triggerId, probe: true };
       if (TRANSIENT.has(job.state) && observed.podsPresent) {
         const waited = observed.now.getTime() - Date.parse(op.stepAt);
+        // A delete does not wait for ever on a job that keeps restarting: its newest state is kept.
+        if (
+          waited > TRANSIENT_BLOCK_AFTER_MS &&
+          op.kind === "delete" &&
+          keepRetainedState(state, op, input, events)
+        )
+          return continueOperation(state, op, input, events, now);
         if (waited > TRANSIENT_BLOCK_AFTER_MS && !op.blocked)
           op.blocked = {
             reason: "JobNotRunning",
@@ -637,6 +650,8 @@ const savepointImpossible: OperationTurn = (state, op, input, events, now) => {
     afterSavepoint(state, op, input);
     return continueOperation(state, op, input, events, now);
   }
+  if (op.kind === "delete" && keepRetainedState(state, op, input, events))
+    return continueOperation(state, op, input, events, now);
   const wayOut =
     op.kind === "delete"
       ? "annotate the ConfigMap with meridian.dev/force-delete=true to delete without a savepoint"
@@ -654,6 +669,44 @@ const savepointImpossible: OperationTurn = (state, op, input, events, now) => {
   }
   return { type: "wait", reason: op.blocked.reason, ms: 30_000 };
 };
+
+/**
+ * A delete whose job can no longer take a savepoint (failed, gone, restarting for longer than
+ * TRANSIENT_BLOCK_AFTER_MS) keeps the newest restorable state there is, when the workspace agent saw a
+ * completed checkpoint of the run's own job (since the run started): that checkpoint (retained on the storage, decision 55), or
+ * the latest savepoint if it is newer. Its location becomes the operation's final state (reported
+ * upward, restorable by a later deployment through `job.initialSavepointPath`) and the delete goes on.
+ * Without such a checkpoint it returns false and the delete stays blocked: a savepoint alone may be
+ * older than what the job had reached, and nothing newer is known.
+ */
+function keepRetainedState(
+  state: LifecycleState,
+  op: Operation,
+  input: DecideInput,
+  events: LifecycleEvent[],
+): boolean {
+  const cp = input.observed.lastCheckpoint;
+  const run = state.run;
+  if (!cp || !run) return false;
+  // The run's own job: completed after the run started, and — with HA, where the job id is fixed
+  // (`--job-id`) — of that id; without HA Flink picks the id, and a restarted JobManager a new one.
+  if (Date.parse(cp.time) < Date.parse(run.startedAt)) return false;
+  if (input.ha && cp.jobId !== run.jobId) return false;
+  const savepoint = state.savepoints.at(-1);
+  const savepointNewer = savepoint !== undefined && Date.parse(savepoint.time) > Date.parse(cp.time);
+  op.savepoint = savepointNewer ? savepoint.location : cp.location;
+  const kept = savepointNewer
+    ? `savepoint ${savepoint.location} (${savepoint.time}), newer than its latest checkpoint ${cp.id}`
+    : `its latest completed checkpoint ${cp.id} (${cp.time}) at ${cp.location}, retained on the storage`;
+  events.push({
+    reason: "FinalStateKept",
+    message: `no savepoint can be taken (the job is ${input.observed.job.state}); the deployment's final state is ${kept}`,
+    warning: true,
+  });
+  op.blocked = undefined;
+  afterSavepoint(state, op, input);
+  return true;
+}
 
 /** A savepoint operation is done: the nonce is observed; a SAVEPOINT-mode run now restores from it. */
 export function finishSavepoint(state: LifecycleState, op: Operation, events: LifecycleEvent[]): void {

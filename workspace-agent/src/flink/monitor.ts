@@ -38,10 +38,23 @@ export interface FlinkMonitorOptions {
   onRequest?: (outcome: "ok" | "notFound" | "unreachable" | "error") => void;
 }
 
+/** A completed checkpoint with its location, as last seen for a deployment's job. */
+export interface KnownCheckpoint {
+  jobId: string;
+  id: number;
+  time: string;
+  location: string;
+}
+
 export class FlinkMonitor {
   readonly #o: FlinkMonitorOptions;
   readonly #jobManagers = new Map<string, V1Pod>();
   readonly #latest = new Map<string, FlinkObservation>();
+  /**
+   * The newest completed checkpoint seen per deployment, kept when its JobManager goes: what a delete
+   * keeps as the final state when the job cannot take a savepoint any more (lifecycle.ts).
+   */
+  readonly #lastCheckpoint = new Map<string, KnownCheckpoint>();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #round: Promise<void> | undefined;
@@ -71,6 +84,17 @@ export class FlinkMonitor {
 
   latest(deployment: string): FlinkObservation | undefined {
     return this.#latest.get(deployment);
+  }
+
+  /** The newest completed checkpoint (with a location) seen for the deployment, even if its JobManager is gone. */
+  lastCheckpoint(deployment: string): KnownCheckpoint | undefined {
+    return this.#lastCheckpoint.get(deployment);
+  }
+
+  /** The deployment is gone: nothing of it is kept. */
+  forget(deployment: string): void {
+    this.track(deployment, undefined);
+    this.#lastCheckpoint.delete(deployment);
   }
 
   /** The REST client of a deployment's JobManager, or undefined while it has no address. */
@@ -108,6 +132,7 @@ export class FlinkMonitor {
     if (!this.#jobManagers.has(deployment)) return obs;
     const before = this.#latest.get(deployment);
     this.#latest.set(deployment, obs);
+    this.#noteCheckpoint(deployment, obs);
     if (!before || fingerprint(before) !== fingerprint(obs)) {
       this.#o.logger.debug(
         { [F.deployment]: deployment, job: obs.job, detail: obs.detail },
@@ -116,6 +141,16 @@ export class FlinkMonitor {
       this.#o.onChange(deployment);
     }
     return obs;
+  }
+
+  #noteCheckpoint(deployment: string, obs: FlinkObservation): void {
+    const c = obs.checkpoints?.latest;
+    const jobId = obs.job.id;
+    if (!c?.location || !jobId) return;
+    const known = this.#lastCheckpoint.get(deployment);
+    // By time, not id: a job started again from an older savepoint counts its checkpoints from there.
+    if (known && known.jobId === jobId && Date.parse(known.time) > Date.parse(c.time)) return;
+    this.#lastCheckpoint.set(deployment, { jobId, id: c.id, time: c.time, location: c.location });
   }
 
   #countingFetch: typeof fetch = async (input, init) => {

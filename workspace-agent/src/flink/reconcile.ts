@@ -105,7 +105,7 @@ async function reconcileDeployment(run: DeploymentRun, records: DeploymentRecord
       cm = r.cm;
       if (r.gone) {
         deps.desired.forget(name);
-        deps.monitor.track(name, undefined);
+        deps.monitor.forget(name);
         deps.podBackoff.forgetDeployment(name);
         run.record = records.reset(name);
         publish(run, desired, undefined, undefined);
