@@ -104,7 +104,7 @@ export async function applyWorkspace(
     if (proxy) await ensure(proxy);
     else if (observedProxy) await deleteStaleProxySecret(deps, observedProxy, run, signal);
     await settleAll([sa && ensure(sa), deployment && ensure(deployment)]);
-    // Awaited with the rest below, never left dangling: if an apply fails first, Promise.all still
+    // Awaited with the rest below, never left dangling: if an apply fails first, settleAll still
     // observes the credential's own failure (an abort on lost leadership fails both).
     const credential = ensureCredential(deps, spec, run, signal);
     // A RoleBinding the previous version made references a Role, and a roleRef is immutable: it is
